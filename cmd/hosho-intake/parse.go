@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"hosho-intake/intake"
+	"hosho-intake/intake/inbound"
+	"hosho-intake/parser"
+	"hosho-intake/parser/sandbox"
+)
+
+// parseResult is one line of `parse --json`, as DESIGN.md specifies it.
+type parseResult struct {
+	File     string           `json:"file"`
+	Notices  []parser.Notice  `json:"notices"`
+	Problems []parser.Problem `json:"problems"`
+	err      error
+}
+
+func runParse(ctx context.Context, e env) int {
+	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	asJSON := fs.Bool("json", false, "print one JSON object per file")
+	workers := fs.Int("workers", runtime.NumCPU(), "PDF reader processes")
+	maxSize := fs.Int64("max-size", inbound.DefaultLimits().MaxMessageBytes, "largest message read, in bytes")
+	if err := fs.Parse(e.args); err != nil {
+		return 2
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		fmt.Fprintln(e.stderr, "usage: hosho-intake parse [--json] FILE...")
+		return 2
+	}
+	pool, err := newPDFPool(*workers)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "hosho-intake: %v\n", err)
+		return 1
+	}
+	defer pool.Close()
+	lim := inbound.DefaultLimits()
+	lim.MaxMessageBytes = *maxSize
+
+	// Files are read concurrently, one per PDF worker, and printed in the order given.
+	results := make([]chan parseResult, len(files))
+	sem := make(chan struct{}, max(*workers, 1))
+	var wg sync.WaitGroup
+	for i, f := range files {
+		results[i] = make(chan parseResult, 1)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i] <- parseFile(ctx, f, lim, pool)
+		}()
+	}
+	code := 0
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	for i := range files {
+		r := <-results[i]
+		if r.err != nil {
+			fmt.Fprintf(e.stderr, "hosho-intake: %s: %v\n", r.File, r.err)
+			code = 1
+			continue
+		}
+		if *asJSON {
+			if err := enc.Encode(r); err != nil {
+				fmt.Fprintf(e.stderr, "hosho-intake: %v\n", err)
+				return 1
+			}
+		} else {
+			printTable(e.stdout, r)
+		}
+	}
+	wg.Wait()
+	return code
+}
+
+// newPDFPool starts PDF readers as child processes of this same binary, so that a hostile
+// PDF can hang or crash only a worker.
+func newPDFPool(workers int) (*sandbox.Pool, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding own executable for PDF workers: %w", err)
+	}
+	return sandbox.NewPool(sandbox.Options{Command: []string{exe, "pdf-worker"}, Workers: workers}), nil
+}
+
+func runPDFWorker(_ context.Context, e env) int {
+	if err := sandbox.Serve(e.stdin, e.stdout); err != nil {
+		fmt.Fprintf(e.stderr, "pdf-worker: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// parseFile reads a .pdf as a PDF and anything else as a message (.eml, or .eml.gz).
+func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake.PDFReader) parseResult {
+	r := parseResult{File: name}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	if strings.EqualFold(filepath.Ext(name), ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			r.err = fmt.Errorf("gunzip: %w", err)
+			return r
+		}
+		if data, err = io.ReadAll(io.LimitReader(zr, lim.MaxMessageBytes*4)); err != nil {
+			r.err = fmt.Errorf("gunzip: %w", err)
+			return r
+		}
+		name = strings.TrimSuffix(name, filepath.Ext(name))
+	}
+	if strings.EqualFold(filepath.Ext(name), ".pdf") {
+		doc, err := pdfs.ReadPDF(ctx, data)
+		r.Notices, r.Problems, r.err = doc.Notices, doc.Problems, err
+	} else {
+		c, err := intake.Read(ctx, bytes.NewReader(data), lim, pdfs)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		r.Notices, r.Problems = c.Notices, c.Problems
+	}
+	if r.Notices == nil {
+		r.Notices = []parser.Notice{}
+	}
+	if r.Problems == nil {
+		r.Problems = []parser.Problem{}
+	}
+	return r
+}
+
+func printTable(w io.Writer, r parseResult) {
+	fmt.Fprintf(w, "%s: %d notice(s), %d problem(s)\n", r.File, len(r.Notices), len(r.Problems))
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
+	for _, n := range r.Notices {
+		from := n.Source
+		if n.Attachment != "" {
+			from += " " + n.Attachment
+		}
+		if n.Page > 0 {
+			from += fmt.Sprintf(" p.%d", n.Page)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t(%s)\n", orDash(n.Category), n.ContractNumber, n.AuthKey,
+			orDash(n.ProjectName), orDash(n.Orderer), orDash(n.Guarantor), from)
+	}
+	for _, p := range r.Problems {
+		at := ""
+		if p.Attachment != "" {
+			at = " [" + p.Attachment + "]"
+		}
+		fmt.Fprintf(tw, "  ! %s%s\t%s\n", p.Code, at, p.Detail)
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,282 @@
+// Package config reads hosho-intake's one TOML configuration file.
+//
+// The contract: Load reads the file over Default(), parses every value into its type at load
+// time (durations, cron schedules in Asia/Tokyo unless CRON_TZ= says otherwise, mail
+// addresses, host:port addresses, sizes, dates), reads the secrets the file points to, and
+// checks everything. It returns either a Config that the daemon can run with, or an *Errors
+// listing every problem in the file at once, one per line as "file:line: key: message":
+// unknown keys (with a did-you-mean), values of the wrong type, bad values, missing
+// required keys. Nothing is half-applied: a Config is returned only when the list is empty.
+//
+// The key names of [agency], [imap], [smtp], [digest] and [state] that DESIGN.md lists are a
+// contract with scripts and outside checks. deploy/config.example.toml documents every key,
+// and a test keeps it complete.
+//
+// Secrets never appear in the file. A *_file key names a file holding one secret (a
+// relative path is relative to the config file's directory; one trailing newline is
+// trimmed), or "cred:NAME" for the systemd credential $CREDENTIALS_DIRECTORY/NAME
+// (LoadCredential=). When the key is empty and $CREDENTIALS_DIRECTORY holds the credential
+// of the key's default name (imap-password, smtp-password, imap-oauth2-token, ...), that is
+// used. A secret file readable by everyone is an error; one readable by its group is allowed
+// (root:hosho-intake 0640 is a common way to hand a file to a service) but is reported in
+// Config.Warnings. Secrets are held as Secret, which prints as <secret>.
+//
+// The package reads files only: the config, the secrets, and the CA file, policy file,
+// register and templates directory it checks for existence. It reads the environment only
+// through LoadOptions.Getenv and holds no package state.
+package config
+
+import (
+	"crypto/x509"
+	"net/mail"
+	"time"
+)
+
+// Config is the whole configuration. Fields tagged toml:"-" are derived by Load (secrets,
+// the CA pool, the file's path) and are not keys of the file.
+type Config struct {
+	Agency   Agency   `toml:"agency"`
+	IMAP     IMAP     `toml:"imap"`
+	SMTP     SMTP     `toml:"smtp"`
+	Reply    Reply    `toml:"reply"`
+	Digest   Digest   `toml:"digest"`
+	State    State    `toml:"state"`
+	Policy   Policy   `toml:"policy"`
+	Register Register `toml:"register"`
+	Metrics  Metrics  `toml:"metrics"`
+	Log      Log      `toml:"log"`
+	Sandbox  Sandbox  `toml:"sandbox"`
+
+	// File is the absolute path of the file loaded; relative paths in it were resolved
+	// against its directory.
+	File string `toml:"-"`
+	// Warnings are problems that do not stop the daemon (a group-readable secret file).
+	Warnings []Error `toml:"-"`
+}
+
+// Agency is who runs the mailbox and which rules judge the notices.
+type Agency struct {
+	// Preset names an eligibility rule set built into the verifier (shimane, tottori-ctc,
+	// mlit). Exactly one of preset and [policy] is set.
+	Preset string `toml:"preset"`
+	// Name is the agency as replies and digests name it (島根県 土木部 技術管理課). Required.
+	Name string `toml:"name"`
+	// Address is the agency mailbox's address: where contractors send notices and clerks'
+	// decision links point, and an address never answered. Default: smtp.from.
+	Address *mail.Address `toml:"address"`
+}
+
+// TLS modes of [imap] tls and [smtp] tls.
+const (
+	TLSImplicit = "implicit"
+	TLSStartTLS = "starttls"
+	TLSNone     = "none" // only to a loopback address
+)
+
+// Authentication mechanisms of [imap] auth and [smtp] auth.
+const (
+	AuthNone        = "none" // smtp only: a relay that does not authenticate
+	AuthLogin       = "login"
+	AuthPlain       = "plain"
+	AuthXOAuth2     = "xoauth2"
+	AuthOAuthBearer = "oauthbearer"
+)
+
+// IMAP is the agency mailbox that is polled.
+type IMAP struct {
+	Addr     HostPort `toml:"addr"`
+	TLS      string   `toml:"tls"`
+	CAFile   string   `toml:"ca_file"`
+	Username string   `toml:"username"`
+	Auth     string   `toml:"auth"`
+	// PasswordFile: see the package comment. The secret read is Password.
+	PasswordFile string `toml:"password_file"`
+	OAuth2       OAuth2 `toml:"oauth2"`
+	Mailbox      string `toml:"mailbox"`
+	// ProcessedMailbox receives messages once recorded; empty: they are flagged instead.
+	ProcessedMailbox string   `toml:"processed_mailbox"`
+	Schedule         Schedule `toml:"schedule"`
+	// Timeout bounds connecting and each command's answer.
+	Timeout time.Duration `toml:"timeout"`
+	// PollTimeout bounds a whole poll session; go-imap has no per-command deadline, so the
+	// connection is closed when this runs out.
+	PollTimeout    time.Duration `toml:"poll_timeout"`
+	MaxMessageSize Size          `toml:"max_message_size"`
+
+	Password Secret `toml:"-"`
+	// RootCAs is the pool read from CAFile; nil means the system's roots.
+	RootCAs *x509.CertPool `toml:"-"`
+}
+
+// OAuth2 is the token source for xoauth2 and oauthbearer: either a token file kept fresh by
+// something else (TokenFile), or the client-credentials flow (TokenURL, ClientID,
+// ClientSecretFile, Scope) that Microsoft 365 offers for unattended mailboxes.
+type OAuth2 struct {
+	TokenFile        string   `toml:"token_file"`
+	TokenURL         string   `toml:"token_url"`
+	ClientID         string   `toml:"client_id"`
+	ClientSecretFile string   `toml:"client_secret_file"`
+	Scope            []string `toml:"scope"`
+
+	// Token is TokenFile's content at load time. The file may be rotated while the daemon
+	// runs, so readers of long-lived tokens should re-read TokenFile (an absolute path after
+	// Load).
+	Token        Secret `toml:"-"`
+	ClientSecret Secret `toml:"-"`
+}
+
+// SMTP is the server replies and digests are sent through.
+type SMTP struct {
+	Addr     HostPort `toml:"addr"`
+	TLS      string   `toml:"tls"`
+	CAFile   string   `toml:"ca_file"`
+	Username string   `toml:"username"`
+	// Auth empty means plain when Username is set and none otherwise; Load resolves it.
+	Auth         string        `toml:"auth"`
+	PasswordFile string        `toml:"password_file"`
+	OAuth2       OAuth2        `toml:"oauth2"`
+	From         *mail.Address `toml:"from"`
+	Timeout      time.Duration `toml:"timeout"`
+	// RetryFor is how long a reply that meets 4xx or a dropped connection is retried before
+	// it is given up and reported in the digest.
+	RetryFor time.Duration `toml:"retry_for"`
+
+	Password Secret         `toml:"-"`
+	RootCAs  *x509.CertPool `toml:"-"`
+}
+
+// Reply is how contractors are answered.
+type Reply struct {
+	// Charset is "utf-8" or "iso-2022-jp" (for old mail clients).
+	Charset   string `toml:"charset"`
+	Signature string `toml:"signature"`
+	// TemplatesDir holds files overriding the built-in templates; empty: built-in only.
+	TemplatesDir string `toml:"templates_dir"`
+	// RateLimit is the most replies one sender gets in an hour; it stops ping-pong with a
+	// misconfigured robot.
+	RateLimit int `toml:"rate_limit"`
+	// RequireAuthResults answers only mail whose Authentication-Results from AuthservID
+	// shows a DMARC, DKIM or SPF pass, so forged senders are not answered.
+	RequireAuthResults bool   `toml:"require_auth_results"`
+	AuthservID         string `toml:"authserv_id"`
+}
+
+// Digest is the clerks' summary mail.
+type Digest struct {
+	To []*mail.Address `toml:"to"`
+	// Clerks may decide by mail (確認済 / 差戻し links); empty means To.
+	Clerks    []*mail.Address `toml:"clerks"`
+	Schedule  Schedule        `toml:"schedule"`
+	MaskKey   bool            `toml:"mask_key"`
+	SendEmpty bool            `toml:"send_empty"`
+}
+
+// State is where the bbolt file and the stored raw messages live.
+type State struct {
+	// Dir: required, or $STATE_DIRECTORY (systemd StateDirectory=) when empty.
+	Dir string `toml:"dir"`
+	// Retention is how long raw messages are kept; 0 keeps them forever.
+	Retention time.Duration `toml:"retention"`
+}
+
+// Date bases a custom policy's start date can apply to.
+var dateBases = []string{"契約日", "当初契約日", "入札公告日", "指名日", "通知日"}
+
+// Categories a policy can accept.
+var categories = []string{"契約保証", "前払金保証", "中間前払金保証"}
+
+// Policy is a custom eligibility rule set, in a rule file (File) or inline, in the format
+// the verifier's presets use. Exclusive with agency.preset.
+type Policy struct {
+	File                   string   `toml:"file"`
+	Name                   string   `toml:"name"`
+	Version                string   `toml:"version"`
+	Orderers               []string `toml:"orderers"`
+	Guarantors             []string `toml:"guarantors"`
+	WorksCategories        []string `toml:"works_categories"`
+	ServicesCategories     []string `toml:"services_categories"`
+	StartDate              Date     `toml:"start_date"`
+	DateBasis              string   `toml:"date_basis"`
+	ExcludeChangeContracts bool     `toml:"exclude_change_contracts"`
+}
+
+// Inline reports whether the policy is given inline in the config file.
+func (p Policy) Inline() bool { return len(p.Orderers) > 0 }
+
+// Custom reports whether a custom policy (a file or inline) replaces a preset.
+func (p Policy) Custom() bool { return p.File != "" || p.Inline() }
+
+// Register is the agency's contract register, which dates notices by 工事名.
+type Register struct {
+	CSV string `toml:"csv"`
+}
+
+// Metrics serves Prometheus metrics and /healthz.
+type Metrics struct {
+	// Addr empty: off.
+	Addr             HostPort `toml:"addr"`
+	AllowNonLoopback bool     `toml:"allow_non_loopback"`
+}
+
+// Log is the daemon's logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // auto (journal under systemd, else text), text, json
+}
+
+// Sandbox bounds the PDF reader child processes.
+type Sandbox struct {
+	// Workers 0: one per CPU the process may use.
+	Workers     int           `toml:"workers"`
+	Timeout     time.Duration `toml:"timeout"`
+	MemoryLimit Size          `toml:"memory_limit"`
+}
+
+// Default returns the configuration an empty file gives: every default in one place. The
+// required keys (agency.name, imap.addr, imap.username, smtp.addr, smtp.from, digest.to,
+// state.dir, and a preset or policy) are left empty.
+func Default() Config {
+	return Config{
+		IMAP: IMAP{
+			TLS:            TLSImplicit,
+			Auth:           AuthLogin,
+			Mailbox:        "INBOX",
+			Schedule:       mustSchedule("*/5 * * * *"),
+			Timeout:        time.Minute,
+			PollTimeout:    10 * time.Minute,
+			MaxMessageSize: 10 << 20,
+		},
+		SMTP: SMTP{
+			TLS:      TLSStartTLS,
+			Timeout:  time.Minute,
+			RetryFor: 24 * time.Hour,
+		},
+		Reply: Reply{
+			Charset:   "utf-8",
+			RateLimit: 5,
+		},
+		Digest: Digest{
+			Schedule: mustSchedule("30 8 * * 1-5"),
+		},
+		State: State{
+			Retention: 90 * 24 * time.Hour,
+		},
+		Policy: Policy{
+			Name:       "custom",
+			Version:    "1",
+			Guarantors: []string{"西日本建設業保証株式会社", "東日本建設業保証株式会社", "北海道建設業信用保証株式会社"},
+			DateBasis:  "契約日",
+		},
+		Log: Log{
+			Level:  "info",
+			Format: "auto",
+		},
+		Sandbox: Sandbox{
+			Timeout:     10 * time.Second,
+			MemoryLimit: 512 << 20,
+		},
+	}
+}
+
+// designPresets are the presets DESIGN.md names; used when LoadOptions.KnownPresets is nil.
+func designPresets() []string { return []string{"shimane", "tottori-ctc", "mlit"} }

@@ -1,0 +1,482 @@
+package config
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// LoadOptions is what Load needs from outside the file.
+type LoadOptions struct {
+	// Getenv reads $CREDENTIALS_DIRECTORY and $STATE_DIRECTORY (systemd). Nil: an empty
+	// environment, which keeps tests hermetic.
+	Getenv func(string) string
+	// KnownPresets are the valid agency.preset names, provided by the verifier, which owns
+	// the presets. Nil: the presets DESIGN.md names (shimane, tottori-ctc, mlit).
+	KnownPresets []string
+}
+
+// Load reads, checks and resolves the config file at path. A problem with the file's content
+// gives an *Errors listing all of them; failing to read the file itself gives a plain error.
+func Load(path string, opts LoadOptions) (*Config, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	src, err := os.ReadFile(abs)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return load(abs, string(src), opts)
+}
+
+func load(abs, src string, opts LoadOptions) (*Config, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	presets := opts.KnownPresets
+	if presets == nil {
+		presets = designPresets()
+	}
+
+	// The error names the file as given to Load would be nicer for relative paths, but
+	// an absolute path is unambiguous in the journal.
+	file := abs
+	tree, err := readTree(src)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			// pe.Usage is a multi-line tutorial; the one-line message keeps one error a line.
+			return nil, &Errors{List: []Error{{File: file, Line: pe.Position.Line, Msg: "syntax error: " + pe.Message}}}
+		}
+		return nil, &Errors{List: []Error{{File: file, Msg: err.Error()}}}
+	}
+
+	c := Default()
+	c.File = abs
+	d := &decoder{file: file, lines: map[string]int{}, bad: map[string]bool{}}
+	d.decodeTable(reflect.ValueOf(&c).Elem(), tree, reflect.TypeFor[Config]())
+	v := &validator{decoder: d, c: &c, dir: filepath.Dir(abs), getenv: getenv, presets: presets}
+	v.validate()
+
+	sortErrors(d.errs)
+	if len(d.errs) > 0 {
+		return nil, &Errors{List: d.errs}
+	}
+	sortErrors(v.warnings)
+	c.Warnings = v.warnings
+	return &c, nil
+}
+
+type validator struct {
+	*decoder
+	c        *Config
+	dir      string
+	getenv   func(string) string
+	presets  []string
+	warnings []Error
+}
+
+// line is where key is written, else where its section is, else 0.
+func (v *validator) line(key string) int {
+	for k := key; k != ""; {
+		if l, ok := v.lines[k]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(k, '.')
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+func (v *validator) errorf(key, format string, args ...any) {
+	if v.isBad(key) {
+		return
+	}
+	v.add(v.line(key), key, format, args...)
+}
+
+func (v *validator) defined(key string) bool {
+	_, ok := v.lines[key]
+	return ok
+}
+
+func (v *validator) required(key string, empty bool) {
+	if empty {
+		v.errorf(key, "required")
+	}
+}
+
+func (v *validator) oneOf(key, val string, allowed ...string) {
+	if !slices.Contains(allowed, val) {
+		v.errorf(key, "bad value %q: want one of %s", val, quoteList(allowed))
+	}
+}
+
+func (v *validator) positive(key string, n int64) {
+	if n <= 0 {
+		v.errorf(key, "must be more than zero")
+	}
+}
+
+func quoteList(l []string) string {
+	q := make([]string, len(l))
+	for i, s := range l {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// path resolves a path key against the config file's directory.
+func (v *validator) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(v.dir, p)
+}
+
+// exists checks that the file (or directory, if dir) at *p exists, resolving *p in place.
+func (v *validator) exists(key string, p *string, dir bool) {
+	if *p == "" {
+		return
+	}
+	*p = v.path(*p)
+	fi, err := os.Stat(*p)
+	switch {
+	case err != nil:
+		v.errorf(key, "%v", err)
+	case dir && !fi.IsDir():
+		v.errorf(key, "%s is not a directory", *p)
+	case !dir && fi.IsDir():
+		v.errorf(key, "%s is a directory", *p)
+	}
+}
+
+func (v *validator) validate() {
+	c := v.c
+
+	// [agency]
+	c.Agency.Name = strings.TrimSpace(c.Agency.Name)
+	v.required("agency.name", c.Agency.Name == "")
+	switch {
+	case c.Agency.Preset != "" && c.Policy.Custom():
+		v.errorf("agency.preset", "set either agency.preset or a custom [policy], not both")
+	case c.Agency.Preset != "":
+		if !slices.Contains(v.presets, c.Agency.Preset) {
+			v.errorf("agency.preset", "unknown preset %q: known are %s", c.Agency.Preset, quoteList(v.presets))
+		}
+	case !c.Policy.Custom():
+		v.errorf("agency.preset", "required: set agency.preset (%s) or a custom [policy]", quoteList(v.presets))
+	}
+
+	v.imap()
+	v.smtp()
+	if c.Agency.Address == nil && c.SMTP.From != nil {
+		c.Agency.Address = &mail.Address{Address: c.SMTP.From.Address}
+	}
+
+	// [reply]
+	c.Reply.Charset = strings.ToLower(c.Reply.Charset)
+	v.oneOf("reply.charset", c.Reply.Charset, "utf-8", "iso-2022-jp")
+	v.positive("reply.rate_limit", int64(c.Reply.RateLimit))
+	if c.Reply.RequireAuthResults && strings.TrimSpace(c.Reply.AuthservID) == "" {
+		v.errorf("reply.authserv_id", "required when require_auth_results = true: the authserv-id your own server writes in Authentication-Results (RFC 8601), so a sender cannot forge a pass")
+	}
+	v.exists("reply.templates_dir", &c.Reply.TemplatesDir, true)
+
+	// [digest]
+	v.required("digest.to", len(c.Digest.To) == 0)
+	if len(c.Digest.Clerks) == 0 {
+		c.Digest.Clerks = c.Digest.To
+	}
+
+	// [state]
+	if c.State.Dir == "" {
+		// systemd's StateDirectory= exports the directory; take the first if several.
+		c.State.Dir, _, _ = strings.Cut(v.getenv("STATE_DIRECTORY"), ":")
+	}
+	v.required("state.dir", c.State.Dir == "")
+	c.State.Dir = v.path(c.State.Dir)
+
+	v.policy()
+	v.exists("register.csv", &c.Register.CSV, false)
+
+	// [metrics]
+	if !c.Metrics.Addr.IsZero() {
+		if c.Metrics.Addr.Port == "" {
+			v.errorf("metrics.addr", "bad value %q: want host:port, e.g. 127.0.0.1:9465", c.Metrics.Addr.String())
+		} else if !c.Metrics.Addr.IsLoopback() && !c.Metrics.AllowNonLoopback {
+			v.errorf("metrics.addr", "%q is not a loopback address: metrics and /healthz are unauthenticated; set allow_non_loopback = true to serve them beyond this host", c.Metrics.Addr.String())
+		}
+	}
+
+	// [log]
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
+
+	// [sandbox]
+	if c.Sandbox.Workers < 0 {
+		v.errorf("sandbox.workers", "must not be negative (0 means one per CPU)")
+	}
+	v.positive("sandbox.timeout", int64(c.Sandbox.Timeout))
+	v.positive("sandbox.memory_limit", int64(c.Sandbox.MemoryLimit))
+}
+
+// defaultPort is the port for a server given without one.
+func defaultPort(section, tls string) string {
+	switch {
+	case section == "imap" && tls == TLSImplicit:
+		return "993"
+	case section == "imap":
+		return "143"
+	case tls == TLSImplicit:
+		return "465"
+	case tls == TLSStartTLS:
+		return "587"
+	}
+	return "25"
+}
+
+// server checks what [imap] and [smtp] share.
+func (v *validator) server(section string, addr *HostPort, tls string, caFile *string, pool **x509.CertPool) {
+	v.oneOf(section+".tls", tls, TLSImplicit, TLSStartTLS, TLSNone)
+	if addr.Host == "" {
+		v.errorf(section+".addr", "required: the server's host or host:port")
+	} else {
+		if addr.Port == "" {
+			addr.Port = defaultPort(section, tls)
+		}
+		if tls == TLSNone && !addr.IsLoopback() {
+			// Without TLS the password and every notice's 認証キー cross the network in
+			// clear; only a connection that never leaves the host is acceptable.
+			v.errorf(section+".tls", `"none" is allowed only to a loopback address (127.0.0.1, ::1, localhost), not %q: use "implicit" or "starttls"`, addr.Host)
+		}
+	}
+	if *caFile != "" {
+		*caFile = v.path(*caFile)
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			v.errorf(section+".ca_file", "%v", err)
+			return
+		}
+		p := x509.NewCertPool()
+		if !p.AppendCertsFromPEM(pem) {
+			v.errorf(section+".ca_file", "no PEM certificate in %s", *caFile)
+			return
+		}
+		*pool = p
+	}
+}
+
+func (v *validator) imap() {
+	m := &v.c.IMAP
+	v.server("imap", &m.Addr, m.TLS, &m.CAFile, &m.RootCAs)
+	v.required("imap.username", m.Username == "")
+	v.oneOf("imap.auth", m.Auth, AuthLogin, AuthPlain, AuthXOAuth2, AuthOAuthBearer)
+	switch m.Auth {
+	case AuthLogin, AuthPlain:
+		m.Password = v.secret("imap.password_file", &m.PasswordFile, "imap-password", true)
+	case AuthXOAuth2, AuthOAuthBearer:
+		v.oauth2("imap", m.Auth, &m.OAuth2)
+	}
+	v.required("imap.mailbox", strings.TrimSpace(m.Mailbox) == "")
+	if m.ProcessedMailbox != "" && m.ProcessedMailbox == m.Mailbox {
+		v.errorf("imap.processed_mailbox", "is the polled mailbox itself; leave it empty to flag messages instead")
+	}
+	v.positive("imap.timeout", int64(m.Timeout))
+	v.positive("imap.poll_timeout", int64(m.PollTimeout))
+	if m.PollTimeout > 0 && m.PollTimeout < m.Timeout {
+		v.errorf("imap.poll_timeout", "%v is shorter than imap.timeout %v", m.PollTimeout, m.Timeout)
+	}
+	v.positive("imap.max_message_size", int64(m.MaxMessageSize))
+}
+
+func (v *validator) smtp() {
+	s := &v.c.SMTP
+	v.server("smtp", &s.Addr, s.TLS, &s.CAFile, &s.RootCAs)
+	if s.From == nil {
+		v.errorf("smtp.from", "required: the address replies and digests are sent from")
+	}
+	if s.Auth == "" {
+		s.Auth = AuthNone
+		if s.Username != "" {
+			s.Auth = AuthPlain
+		}
+	}
+	v.oneOf("smtp.auth", s.Auth, AuthNone, AuthPlain, AuthLogin, AuthXOAuth2, AuthOAuthBearer)
+	switch s.Auth {
+	case AuthNone:
+		if s.Username != "" {
+			v.errorf("smtp.auth", `is "none" but smtp.username is set`)
+		}
+	case AuthPlain, AuthLogin:
+		v.required("smtp.username", s.Username == "")
+		s.Password = v.secret("smtp.password_file", &s.PasswordFile, "smtp-password", true)
+	case AuthXOAuth2, AuthOAuthBearer:
+		v.required("smtp.username", s.Username == "")
+		v.oauth2("smtp", s.Auth, &s.OAuth2)
+	}
+	v.positive("smtp.timeout", int64(s.Timeout))
+	v.positive("smtp.retry_for", int64(s.RetryFor))
+}
+
+func (v *validator) oauth2(section, auth string, o *OAuth2) {
+	k := section + ".oauth2."
+	o.Token = v.secret(k+"token_file", &o.TokenFile, section+"-oauth2-token", false)
+	o.ClientSecret = v.secret(k+"client_secret_file", &o.ClientSecretFile, section+"-oauth2-client-secret", false)
+	switch {
+	case o.Token.IsZero() && o.ClientSecret.IsZero():
+		v.errorf(k+"token_file", "required for auth %q: a token_file, or client_secret_file with token_url and client_id (client credentials), or the systemd credential %s-oauth2-token", auth, section)
+	case !o.ClientSecret.IsZero():
+		v.required(k+"client_id", o.ClientID == "")
+		if o.TokenURL == "" {
+			v.errorf(k+"token_url", "required with client_secret_file")
+		}
+	}
+	if o.TokenURL != "" {
+		u, err := url.Parse(o.TokenURL)
+		switch {
+		case err != nil:
+			v.errorf(k+"token_url", "bad URL %q: %v", o.TokenURL, err)
+		case u.Scheme == "https" && u.Host != "":
+		case u.Scheme == "http" && (HostPort{Host: u.Hostname()}).IsLoopback():
+		default:
+			v.errorf(k+"token_url", "bad URL %q: want https:// (http:// only to a loopback address)", o.TokenURL)
+		}
+	}
+}
+
+// secret reads the secret a *_file key points to, resolving *file to the path read. cred is
+// the systemd credential name used when the key is empty.
+func (v *validator) secret(key string, file *string, cred string, required bool) Secret {
+	credDir := v.getenv("CREDENTIALS_DIRECTORY")
+	switch {
+	case strings.HasPrefix(*file, "cred:"):
+		name := strings.TrimPrefix(*file, "cred:")
+		if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+			v.errorf(key, "bad credential name %q", name)
+			return Secret{}
+		}
+		if credDir == "" {
+			v.errorf(key, "names systemd credential %q but $CREDENTIALS_DIRECTORY is not set: add LoadCredential=%s:/path/to/file to the unit, or give a file path", name, name)
+			return Secret{}
+		}
+		*file = filepath.Join(credDir, name)
+	case *file == "":
+		if credDir != "" {
+			p := filepath.Join(credDir, cred)
+			if _, err := os.Stat(p); err == nil {
+				*file = p
+				break
+			}
+		}
+		if required {
+			v.errorf(key, "required: a file holding the secret, or the systemd credential %q (LoadCredential=%s:...)", cred, cred)
+		}
+		return Secret{}
+	default:
+		*file = v.path(*file)
+	}
+	s, warn, err := readSecret(*file)
+	if err != nil {
+		v.errorf(key, "%v", err)
+		return Secret{}
+	}
+	if warn != "" {
+		v.warnings = append(v.warnings, Error{File: v.file, Line: v.line(key), Key: key, Msg: warn})
+	}
+	return s
+}
+
+// readSecret reads a one-secret file. The mode is checked on the open file, not the path,
+// so what is checked is what is read.
+func readSecret(path string) (s Secret, warn string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Secret{}, "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Secret{}, "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return Secret{}, "", fmt.Errorf("%s is not a regular file", path)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o004 != 0 {
+		return Secret{}, "", fmt.Errorf("%s is readable by everyone (mode %04o): chmod 600 it, or use LoadCredential=", path, perm)
+	}
+	if perm&0o040 != 0 {
+		warn = fmt.Sprintf("%s is readable by its group (mode %04o): make sure only the service is in it", path, perm)
+	}
+	const limit = 64 << 10 // a password or token; anything bigger is the wrong file
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return Secret{}, "", err
+	}
+	if len(b) > limit {
+		return Secret{}, "", fmt.Errorf("%s is larger than %d bytes: not a secret file", path, limit)
+	}
+	val := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if val == "" {
+		return Secret{}, "", fmt.Errorf("%s is empty", path)
+	}
+	return Secret{v: val}, warn, nil
+}
+
+func (v *validator) policy() {
+	p := &v.c.Policy
+	if p.File != "" {
+		// A rule file is the whole policy; keys beside it would be silently ignored.
+		for _, k := range []string{"orderers", "guarantors", "works_categories", "services_categories", "start_date", "date_basis", "exclude_change_contracts", "name", "version"} {
+			if v.defined("policy." + k) {
+				v.errorf("policy."+k, "set either policy.file or inline policy keys, not both")
+			}
+		}
+		v.exists("policy.file", &p.File, false)
+		return
+	}
+	inlineKeys := false
+	for _, k := range []string{"guarantors", "works_categories", "services_categories", "start_date", "date_basis", "exclude_change_contracts"} {
+		inlineKeys = inlineKeys || v.defined("policy."+k)
+	}
+	if !p.Inline() {
+		if inlineKeys {
+			v.errorf("policy.orderers", "required for an inline policy: the orderer names a notice must show (発注者, e.g. 島根県知事)")
+		}
+		return
+	}
+	v.required("policy.name", strings.TrimSpace(p.Name) == "")
+	v.required("policy.version", strings.TrimSpace(p.Version) == "")
+	v.required("policy.guarantors", len(p.Guarantors) == 0)
+	if len(p.WorksCategories) == 0 && len(p.ServicesCategories) == 0 {
+		v.errorf("policy.works_categories", "required: works_categories or services_categories (or both)")
+	}
+	for _, k := range []struct {
+		key  string
+		list []string
+	}{{"policy.works_categories", p.WorksCategories}, {"policy.services_categories", p.ServicesCategories}} {
+		for _, cat := range k.list {
+			if !slices.Contains(categories, cat) {
+				v.errorf(k.key, "unknown category %q: want %s", cat, quoteList(categories))
+			}
+		}
+	}
+	v.required("policy.start_date", p.StartDate.IsZero())
+	v.oneOf("policy.date_basis", p.DateBasis, dateBases...)
+}

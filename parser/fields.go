@@ -1,0 +1,190 @@
+package parser
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// field is one of the six values of a notice.
+type field int
+
+const (
+	fieldCategory field = iota
+	fieldNumber
+	fieldKey
+	fieldProject
+	fieldOrderer
+	fieldGuarantor
+	fieldCount
+)
+
+// wraps tells whether a value of the field can run onto a second line of its table cell.
+func (f field) wraps() bool {
+	return f == fieldKey || f == fieldProject || f == fieldOrderer || f == fieldGuarantor
+}
+
+// labels are the printed labels of each field, after Normalize and without spaces, longest
+// first so that 保証区分 wins over 区分. Surety companies and agencies vary them: the
+// notices say 区分, 保証区分 or 保証の種類; 工事名 or 業務名; 保証機関, 保証会社 or 保証人.
+var labels = []struct {
+	text  string
+	field field
+}{
+	{"保証契約番号", fieldNumber},
+	{"保証証書番号", fieldNumber},
+	{"保証事業会社", fieldGuarantor},
+	{"発注者名称", fieldOrderer},
+	{"認証キー", fieldKey},
+	{"認証KEY", fieldKey},
+	{"保証の種類", fieldCategory},
+	{"保証区分", fieldCategory},
+	{"保証種別", fieldCategory},
+	{"工事件名", fieldProject},
+	{"業務件名", fieldProject},
+	{"委託業務名", fieldProject},
+	{"発注機関", fieldOrderer},
+	{"保証機関", fieldGuarantor},
+	{"保証会社", fieldGuarantor},
+	{"契約番号", fieldNumber},
+	{"発注者名", fieldOrderer},
+	{"工事名", fieldProject},
+	{"業務名", fieldProject},
+	{"発注者", fieldOrderer},
+	{"保証人", fieldGuarantor},
+	{"区分", fieldCategory},
+}
+
+// matchLabel reports the field whose label opens line (already normalised) and the text
+// after the label and its separator. Spaces inside the label are skipped (均等割付 spreads
+// 区　　分 over its cell); the label must be followed by a separator, white space or the end
+// of the line, so prose such as 「認証キーは半角英数字です」 is not a label.
+func matchLabel(line string) (f field, rest string, ok bool) {
+	s := strings.TrimLeftFunc(line, isSpace)
+	s = trimBullet(s)
+	open := false
+	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(「<", r) {
+		s, open = s[n:], true
+	}
+	for _, l := range labels {
+		i, matched := s, true
+		for _, want := range l.text {
+			i = strings.TrimLeftFunc(i, isSpace)
+			r, n := utf8.DecodeRuneInString(i)
+			if r != want {
+				matched = false
+				break
+			}
+			i = i[n:]
+		}
+		if !matched {
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(i)
+		switch {
+		case i == "":
+		case open && strings.ContainsRune("】]〕)」>", r):
+			i = i[n:]
+		case isSpace(r) || strings.ContainsRune(":=|", r):
+		default:
+			continue
+		}
+		return l.field, trimSeparators(i), true
+	}
+	return 0, "", false
+}
+
+func isSpace(r rune) bool { return unicode.IsSpace(r) }
+
+// trimBullet drops list markers a sender puts before a label: ・, ●, ■, 1. or (1).
+func trimBullet(s string) string {
+	s = strings.TrimLeft(s, "・●○■□◆◇-*")
+	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i > 0 && i < 3 && strings.ContainsRune(".)", rune(s[i])) {
+		s = s[i+1:]
+	} else if strings.HasPrefix(s, "(") {
+		if j := strings.IndexByte(s, ')'); j > 1 && j < 4 && contractDigits(s[1:j]) == "" && strings.Trim(s[1:j], "0123456789") == "" {
+			s = s[j+1:]
+		}
+	}
+	return strings.TrimLeftFunc(s, isSpace)
+}
+
+func trimSeparators(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return isSpace(r) || strings.ContainsRune(":=|", r) })
+}
+
+// draft collects the values of one notice as they are found.
+type draft struct {
+	vals [fieldCount]string
+	set  [fieldCount]bool
+	n    int
+}
+
+func (d *draft) has(f field) bool { return d.set[f] }
+
+func (d *draft) put(f field, v string) {
+	d.vals[f], d.set[f] = v, true
+	d.n++
+}
+
+// honorifics that follow an orderer's name in an address line.
+var honorifics = []string{"御中", "殿", "様", "宛", "あて"}
+
+// notice turns the raw values into a Notice, or explains why they cannot be trusted.
+// A value that fails its self-check (a 保証契約番号 that is not digits, a 認証キー outside
+// the ASCII letters and digits) is a problem, never a wrong key shown to a clerk: that is
+// how a silently mis-decoded font shows.
+func (d *draft) notice() (Notice, string) {
+	var n Notice
+	n.ContractNumber = contractDigits(d.vals[fieldNumber])
+	n.AuthKey = authKey(d.vals[fieldKey])
+	switch {
+	case !d.set[fieldNumber] || !d.set[fieldKey]:
+		return n, "保証契約番号 or 認証キー missing"
+	case n.ContractNumber == "":
+		return n, "保証契約番号 is not a number: " + quoteShort(d.vals[fieldNumber])
+	case n.AuthKey == "":
+		return n, "認証キー is not made of ASCII letters and digits"
+	}
+	n.Category = compact(d.vals[fieldCategory])
+	n.ProjectName = compact(d.vals[fieldProject])
+	n.Orderer = orderer(d.vals[fieldOrderer])
+	n.Guarantor = Guarantor(d.vals[fieldGuarantor])
+	for _, v := range []string{n.Category, n.ProjectName, n.Orderer, n.Guarantor} {
+		if garbled(v) {
+			return n, "text does not decode: " + quoteShort(v)
+		}
+	}
+	return n, ""
+}
+
+func orderer(s string) string {
+	s = compact(s)
+	for again := true; again; {
+		again = false
+		for _, h := range honorifics {
+			if t, ok := strings.CutSuffix(s, h); ok && t != "" {
+				s, again = t, true
+			}
+		}
+	}
+	return s
+}
+
+// garbled reports text that only a mis-decoded font produces: replacement characters,
+// private-use code points and control characters.
+func garbled(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.Is(unicode.Co, r) || unicode.IsControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteShort(s string) string {
+	if utf8.RuneCountInString(s) > 24 {
+		s = string([]rune(s)[:24]) + "…"
+	}
+	return "「" + s + "」"
+}

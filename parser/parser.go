@@ -1,0 +1,78 @@
+// Package parser reads surety companies' 電子証書閲覧用「認証キー」等のお知らせ (authentication-key
+// notices) out of PDF files and mail body text.
+//
+// It is pure: bytes in, notices and problems out; no logging, no globals, no I/O
+// beyond what it is given. A panic inside the PDF library never crosses its API.
+package parser
+
+import "encoding/json"
+
+// Problem codes, as DESIGN.md lists them. They are part of the JSON contract.
+const (
+	CodeWrongDocument = "wrong_document"
+	CodeNoText        = "no_text"
+	CodeEncrypted     = "encrypted"
+	CodeCorrupt       = "corrupt"
+	CodeNotPDF        = "not_pdf"
+	CodeZipAttachment = "zip_attachment"
+	CodePasswordZip   = "password_zip"
+	CodeNoNotice      = "no_notice"
+	CodeTooLarge      = "too_large"
+	CodeAutoSubmitted = "auto_submitted"
+	CodeBounce        = "bounce"
+	CodeMailingList   = "mailing_list"
+)
+
+// Notice is one 認証キー notice: the six fields a clerk needs to open the certificate on D-Sure.
+// Empty strings are fields the source did not state (a body-typed notice often names no 区分).
+type Notice struct {
+	Category       string `json:"category"`        // 区分: 前払金保証, 中間前払金保証, 契約保証, 契約保証予約
+	ContractNumber string `json:"contract_number"` // 保証契約番号, ASCII digits only
+	AuthKey        string `json:"auth_key"`        // 認証キー, NFKC, spaces removed, case kept
+	ProjectName    string `json:"project_name"`    // 工事名 or 業務名, NFKC, spaces removed
+	Orderer        string `json:"orderer"`         // 発注者, NFKC, spaces and honorifics removed
+	Guarantor      string `json:"guarantor"`       // 保証機関, official company name
+	Source         string `json:"source"`          // "pdf" or "body"
+	Attachment     string `json:"attachment"`      // attachment path in the mail ("" for a bare PDF or the body)
+	Page           int    `json:"page,omitempty"`  // 1-based page in the PDF
+}
+
+// Problem is something that stopped a notice from being read, or that the sender must be told.
+type Problem struct {
+	Code       string `json:"code"`
+	Attachment string `json:"attachment"`
+	Detail     string `json:"detail"`
+}
+
+// Document is what one PDF turned out to be.
+type Document struct {
+	Notices  []Notice  `json:"notices"`
+	Problems []Problem `json:"problems"`
+	// Kind classifies a PDF that holds no notice (a 前払金請求書, a bank's guarantee, a cover letter),
+	// so that it is reported rather than mistaken for a notice or an error.
+	Kind  string `json:"kind,omitempty"`
+	Pages int    `json:"pages"`
+}
+
+// MarshalJSON writes a field the source did not state as null, not "": a body-typed notice
+// that names no 区分 says nothing about it, which is not the same as an empty 区分.
+func (n Notice) MarshalJSON() ([]byte, error) {
+	str := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	return json.Marshal(struct {
+		Category       *string `json:"category"`
+		ContractNumber *string `json:"contract_number"`
+		AuthKey        *string `json:"auth_key"`
+		ProjectName    *string `json:"project_name"`
+		Orderer        *string `json:"orderer"`
+		Guarantor      *string `json:"guarantor"`
+		Source         string  `json:"source"`
+		Attachment     string  `json:"attachment"`
+		Page           int     `json:"page,omitempty"`
+	}{str(n.Category), str(n.ContractNumber), str(n.AuthKey), str(n.ProjectName), str(n.Orderer), str(n.Guarantor),
+		n.Source, n.Attachment, n.Page})
+}

@@ -1,0 +1,213 @@
+package parser
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"hosho-intake/parser/pdftext"
+)
+
+// page builds a page from lines of cells: each line is a Y and cells of (X, text).
+type cell struct {
+	x    float64
+	text string
+}
+
+func line(y float64, cells ...cell) pdftext.Line {
+	l := pdftext.Line{Y: y}
+	for _, c := range cells {
+		w := float64(len([]rune(c.text))) * 10.5
+		l.Spans = append(l.Spans, pdftext.Span{Text: c.text, X0: c.x, X1: c.x + w, Y: y, Size: 10.5})
+	}
+	return l
+}
+
+func page(lines ...pdftext.Line) pdftext.Page {
+	p := pdftext.Page{Number: 1, Width: 595, Height: 842, Lines: lines}
+	for _, l := range lines {
+		for _, s := range l.Spans {
+			p.Glyphs += len([]rune(s.Text))
+		}
+	}
+	return p
+}
+
+var want = Notice{Category: "前払金保証", ContractNumber: "2094591510", AuthKey: "HR0E4FWKFQ",
+	ProjectName: "県道松江木次線道路改良工事", Orderer: "島根県知事", Guarantor: WestJapan, Source: "pdf", Page: 1}
+
+func tableRows(y0, pitch float64, rows [][2]string) []pdftext.Line {
+	var ls []pdftext.Line
+	for i, r := range rows {
+		ls = append(ls, line(y0+float64(i)*pitch, cell{72, r[0]}, cell{200, r[1]}))
+	}
+	return ls
+}
+
+func TestFromPages(t *testing.T) {
+	title := line(80, cell{150, "電子証書閲覧用「認証キー」等のお知らせ"})
+	prose := line(110, cell{72, "「保証確認サービス (D-Sure)」で電子証書を閲覧するための「認証キー」等は、以下のとおりとなります。"})
+	foot := []pdftext.Line{
+		line(400, cell{72, "【発注者様へのお願い】"}),
+		line(420, cell{72, "上記の「保証契約番号」と「認証キー」を入力の上、電子証書を閲覧ください。"}),
+		line(700, cell{350, "西日本建設業保証株式会社"}),
+	}
+	std := [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094591510"}, {"認証キー", "HR0E4FWKFQ"},
+		{"工事名", "県道松江木次線道路改良工事"}, {"発注者", "島根県知事"}, {"保証機関", "西日本建設業保証株式会社"}}
+	build := func(middle ...pdftext.Line) pdftext.Page {
+		ls := append([]pdftext.Line{title, prose}, middle...)
+		return page(append(ls, foot...)...)
+	}
+	tests := []struct {
+		name string
+		page pdftext.Page
+		want []Notice
+		code string
+	}{
+		{"table", build(tableRows(150, 28, std)...), []Notice{want}, ""},
+		{"full-width and radicals", build(tableRows(150, 28, [][2]string{{"区　　分", "前払金保証"}, {"保証契約番号", "２０９４５９１５１０"},
+			{"認証キー", "ＨＲ０Ｅ４ＦＷＫＦＱ"}, {"⼯事名", "県道松江⽊次線道路改良⼯事"}, {"発注者", "島根県知事　殿"}, {"保証機関", "⻄⽇本建設業保証株式会社　東京支店"}})...), []Notice{want}, ""},
+		{"hyphenated number", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094-591510"},
+			{"認証キー", "HR0E4FWKFQ"}, {"工事名", "県道松江木次線道路改良工事"}, {"発注者", "島根県知事"}, {"保証機関", "西日本建設業保証株式会社"}})...), []Notice{want}, ""},
+		{"inline", build(
+			line(150, cell{72, "区分：前払金保証"}), line(170, cell{72, "保証契約番号：2094591510"}),
+			line(190, cell{72, "認証キー：HR0E4FWKFQ"}), line(210, cell{72, "工事名：県道松江木次線道路改良工事"}),
+			line(230, cell{72, "発注者：島根県知事"}), line(250, cell{72, "保証機関：西日本建設業保証株式会社"})), []Notice{want}, ""},
+		{"spaced label glyphs", build(append(tableRows(178, 28, std[1:]),
+			line(150, cell{72, "区"}, cell{140, "分"}, cell{200, "前払金保証"}))...), []Notice{want}, ""},
+		{"key wrapped in its cell", build(
+			line(150, cell{72, "区分"}, cell{200, "前払金保証"}), line(178, cell{72, "保証契約番号"}, cell{200, "2094591510"}),
+			line(206, cell{72, "認証キー"}, cell{200, "HR0E4"}), line(220, cell{200, "FWKFQ"}),
+			line(248, cell{72, "工事名"}, cell{200, "県道松江木次線道路"}), line(262, cell{200, "改良工事"}),
+			line(290, cell{72, "発注者"}, cell{200, "島根県知事"}), line(318, cell{72, "保証機関"}, cell{200, "西日本建設業保証株式会社"})),
+			[]Notice{want}, ""},
+		{"centred cells", build(
+			line(150, cell{90, "項目"}, cell{260, "内容"}),
+			line(180, cell{90, "保証契約番号"}, cell{200, "2094591510"}), line(210, cell{90, "認証キー"}, cell{200, "HR0E4FWKFQ"}),
+			line(240, cell{90, "保証区分"}, cell{200, "前払金保証"}),
+			line(264, cell{200, "県道松江木次線道路改良"}), line(270, cell{90, "工事名"}), line(276, cell{200, "工事"}),
+			line(294, cell{200, "島根県知"}), line(300, cell{90, "発注者"}), line(306, cell{200, "事"}),
+			line(324, cell{200, "西日本建設業保証株式"}), line(330, cell{90, "保証会社"}), line(336, cell{200, "会社"})),
+			[]Notice{want}, ""},
+		{"two pairs per line", build(
+			line(150, cell{72, "区分"}, cell{140, "前払金保証"}, cell{300, "保証契約番号"}, cell{400, "2094591510"}),
+			line(178, cell{72, "認証キー"}, cell{140, "HR0E4FWKFQ"}, cell{300, "発注者"}, cell{400, "島根県知事"}),
+			line(206, cell{72, "工事名"}, cell{140, "県道松江木次線道路改良工事"}),
+			line(234, cell{72, "保証機関"}, cell{140, "西日本建設業保証株式会社"})), []Notice{want}, ""},
+		{"certificate", build(
+			line(150, cell{72, "前払金保証証書"}), line(178, cell{72, "保証契約番号"}, cell{200, "3021930923"}),
+			line(206, cell{72, "保証金額"}, cell{200, "金 12,300,000 円"}), line(234, cell{72, "工事名"}, cell{200, "宍道湖東岸護岸整備工事"})),
+			nil, CodeWrongDocument},
+		{"mis-decoded key", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094591510"},
+			{"認証キー", "\uE001\uE002\uE003\uE004\uE005\uE006\uE007\uE008"}, {"工事名", "x"}})...), nil, CodeNoText},
+		{"no text", pdftext.Page{Number: 1}, nil, CodeNoText},
+		{"cover letter", page(line(100, cell{72, "電子証書閲覧用認証キー等の提出について"}), line(130, cell{72, "工事名：新大橋橋梁補修工事"}),
+			line(160, cell{72, "提出書類：電子証書閲覧用「認証キー」等のお知らせ　１部"})), nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := fromPages([]pdftext.Page{tc.page})
+			if len(doc.Notices) != len(tc.want) {
+				t.Fatalf("notices = %+v (problems %+v), want %+v", doc.Notices, doc.Problems, tc.want)
+			}
+			for i := range tc.want {
+				if doc.Notices[i] != tc.want[i] {
+					t.Errorf("notice %d = %+v, want %+v", i, doc.Notices[i], tc.want[i])
+				}
+			}
+			var codes []string
+			for _, p := range doc.Problems {
+				codes = append(codes, p.Code)
+			}
+			if got := strings.Join(codes, ","); got != tc.code {
+				t.Errorf("problems = %+v, want code %q", doc.Problems, tc.code)
+			}
+		})
+	}
+}
+
+func TestSeveralNoticesOnePage(t *testing.T) {
+	var ls []pdftext.Line
+	for i, k := range []string{"AAAA1111", "BBBB2222"} {
+		ls = append(ls, tableRows(100+float64(i)*300, 28, [][2]string{{"区分", "契約保証"}, {"保証契約番号", "209459151" + string(rune('0'+i))},
+			{"認証キー", k}, {"工事名", "工事"}, {"発注者", "島根県知事"}, {"保証機関", "東日本建設業信用保証"}})...)
+	}
+	doc := fromPages([]pdftext.Page{page(ls...)})
+	if len(doc.Notices) != 2 || doc.Notices[1].AuthKey != "BBBB2222" || doc.Notices[0].Guarantor != EastJapan {
+		t.Fatalf("notices = %+v", doc.Notices)
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       []Notice
+	}{
+		{"colon lines", "中海測量設計の松本です。\n\n業務名：県道米子境港線測量業務委託\n区分：前払金保証\n保証契約番号：2089886436\n認証キー：T2RFT6PKGQ\n保証会社：西日本建設業保証株式会社\n\n--\n",
+			[]Notice{{Category: "前払金保証", ContractNumber: "2089886436", AuthKey: "T2RFT6PKGQ", ProjectName: "県道米子境港線測量業務委託", Guarantor: WestJapan, Source: "body"}}},
+		{"full-width, aligned colons", "\u3000工事名\u3000\u3000\u3000：静間川河川改修工事（その２）\n\u3000保証契約番号：４０６８２１１５８９\n\u3000認証キー\u3000\u3000：QZZDRU11NF\n",
+			[]Notice{{ContractNumber: "4068211589", AuthKey: "QZZDRU11NF", ProjectName: "静間川河川改修工事(その2)", Source: "body"}}},
+		{"html table cells", "区分\t前払金保証\n工事名\t県道境港美保関線舗装工事\n保証契約番号\t3021414295\n認証キー\tUJPNI2E3JK\n発注者\t鳥取県知事\n保証機関\t西日本建設業保証株式会社\n",
+			[]Notice{{Category: "前払金保証", ContractNumber: "3021414295", AuthKey: "UJPNI2E3JK", ProjectName: "県道境港美保関線舗装工事", Orderer: "鳥取県知事", Guarantor: WestJapan, Source: "body"}}},
+		{"value on next line, remark after key", "【保証契約番号】\n2070-004426\n【認証キー】\nAB12cd34EF（大文字小文字を区別）\n",
+			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}}},
+		{"quoted reply is not a submission", "> 保証契約番号：2070004426\n> 認証キー：AB12cd34EF\n", nil},
+		{"masked key in our own reply", "保証契約番号：2070004426\n認証キー：AB******EF\n", nil},
+		{"prose", "認証キーは半角英数字です。保証契約番号と一緒に送ってください。\n", nil},
+		{"two notices", "保証契約番号：2070004426\n認証キー：AB12cd34EF\n\n保証契約番号：2070004427\n認証キー：ZZ12cd34EF\n",
+			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}, {ContractNumber: "2070004427", AuthKey: "ZZ12cd34EF", Source: "body"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ReadBody(tc.body)
+			if len(got) != len(tc.want) {
+				t.Fatalf("ReadBody(%q) = %+v, want %+v", tc.body, got, tc.want)
+			}
+			for i := range got {
+				if got[i] != tc.want[i] {
+					t.Errorf("notice %d = %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestGuarantor(t *testing.T) {
+	for in, want := range map[string]string{
+		"西日本建設業保証株式会社":        WestJapan,
+		"⻄⽇本建設業保証株式会社 東京支店":   WestJapan,
+		"東日本建設業信用保証株式会社":      EastJapan,
+		"北海道建設業保証(株)":         Hokkaido,
+		"株式会社山陰合同銀行　本店営業部":    "株式会社山陰合同銀行",
+		"東京海上日動火災保険株式会社 松江支店": "東京海上日動火災保険株式会社",
+	} {
+		if got := Guarantor(in); got != want {
+			t.Errorf("Guarantor(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNoticeJSONNulls(t *testing.T) {
+	b, err := json.Marshal(Notice{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"category":null,"contract_number":"2070004426","auth_key":"AB12cd34EF","project_name":null,"orderer":null,"guarantor":null,"source":"body","attachment":""}`; string(b) != want {
+		t.Errorf("json = %s, want %s", b, want)
+	}
+}
+
+// FuzzReadBody: mail text is hostile; reading it must never panic, and whatever it yields
+// must pass the same self-checks as a PDF notice.
+func FuzzReadBody(f *testing.F) {
+	f.Add("保証契約番号：2070004426\n認証キー：AB12cd34EF\n")
+	f.Add("【保証契約番号】\n２０７０－００４４２６\n【認証キー】\nＡＢ１２\n")
+	f.Add("区　分\t前払金保証\n保証機関\t⻄⽇本建設業保証\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, n := range ReadBody(body) {
+			if contractDigits(n.ContractNumber) != n.ContractNumber || authKey(n.AuthKey) != n.AuthKey {
+				t.Fatalf("ReadBody(%q) yielded unchecked values %+v", body, n)
+			}
+		}
+	})
+}

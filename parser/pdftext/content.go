@@ -1,0 +1,327 @@
+package pdftext
+
+import (
+	"errors"
+	"math"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// matrix is a PDF transformation [a b c d e f]: x' = a x + c y + e, y' = b x + d y + f.
+type matrix [6]float64
+
+var identity = matrix{1, 0, 0, 1, 0, 0}
+
+// mul returns m × n: apply m, then n.
+func (m matrix) mul(n matrix) matrix {
+	return matrix{
+		m[0]*n[0] + m[1]*n[2], m[0]*n[1] + m[1]*n[3],
+		m[2]*n[0] + m[3]*n[2], m[2]*n[1] + m[3]*n[3],
+		m[4]*n[0] + m[5]*n[2] + n[4], m[4]*n[1] + m[5]*n[3] + n[5],
+	}
+}
+
+func (m matrix) apply(x, y float64) (float64, float64) {
+	return m[0]*x + m[2]*y + m[4], m[1]*x + m[3]*y + m[5]
+}
+
+func (m matrix) vec(x, y float64) (float64, float64) {
+	return m[0]*x + m[2]*y, m[1]*x + m[3]*y
+}
+
+// gstate is the part of the graphics state that text placement depends on.
+type gstate struct {
+	ctm                  matrix
+	font                 *font
+	size                 float64
+	tc, tw, th, tl, rise float64
+}
+
+// placed is one glyph on the page, in the displayed page frame (top-left origin, Y down).
+type placed struct {
+	x, y   float64 // origin on the baseline
+	ax, ay float64 // advance vector
+	size   float64 // em height
+	text   string
+	seq    int // drawing order
+}
+
+// resources is one resource scope (a page or a Form XObject) with its font cache, since the
+// same font name may mean different fonts in different scopes.
+type resources struct {
+	v     pdf.Value
+	fonts map[string]*font
+}
+
+// walker runs the content streams of one page.
+type walker struct {
+	lim         Limits
+	glyphs      []placed
+	undecodable int
+	total       int
+	ops         int
+	// errFilter is set when a stream uses a filter ledongthuc cannot decode; Read then retries
+	// the file through the pdfcpu pre-pass.
+	errFilter bool
+}
+
+var errFilter = errors.New("unsupported stream filter")
+
+// Bounds per page: a notice has a few hundred glyphs and a few thousand operators.
+const (
+	maxGlyphsPerPage = 200_000
+	maxOpsPerPage    = 5_000_000
+	maxQDepth        = 256
+)
+
+func (w *walker) font(res *resources, name string) *font {
+	if f, ok := res.fonts[name]; ok {
+		return f
+	}
+	f := w.loadFont(res, name)
+	res.fonts[name] = f
+	return f
+}
+
+// loadFont loads a font resource; a panic (a damaged font, a ToUnicode stream with a filter
+// ledongthuc lacks) leaves the font unusable and asks Read for the pre-pass.
+func (w *walker) loadFont(res *resources, name string) (f *font) {
+	defer func() {
+		if recover() != nil {
+			f = nil
+			w.errFilter = true
+		}
+	}()
+	if fv := res.v.Key("Font").Key(name); fv.Kind() == pdf.Dict {
+		return loadFont(fv, w.lim)
+	}
+	return nil
+}
+
+// stream reads a content stream (or an array of them) with the size limit applied. A filter
+// ledongthuc does not know makes it panic; that is turned into errFilter.
+func (w *walker) stream(v pdf.Value) (data []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			data, err = nil, errFilter
+		}
+	}()
+	if v.Kind() == pdf.Array {
+		var all []byte
+		n := min(v.Len(), 1024)
+		for i := range n {
+			all = append(all, readStream(v.Index(i), w.lim.MaxStreamBytes-int64(len(all)))...)
+			all = append(all, '\n')
+			if int64(len(all)) >= w.lim.MaxStreamBytes {
+				break
+			}
+		}
+		return all, nil
+	}
+	return readStream(v, w.lim.MaxStreamBytes), nil
+}
+
+// run interprets one content stream.
+func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
+	l := lexer{b: data}
+	var stack []gstate
+	var ops []obj
+	var tm, tlm matrix
+	for {
+		o, ok := l.next()
+		if !ok {
+			return
+		}
+		if o.kind != kOp {
+			if len(ops) < 64 {
+				ops = append(ops, o)
+			}
+			continue
+		}
+		w.ops++
+		if w.ops > maxOpsPerPage {
+			return
+		}
+		op := string(o.str)
+		nums := func(n int) ([]float64, bool) {
+			if len(ops) < n {
+				return nil, false
+			}
+			out := make([]float64, n)
+			for i, a := range ops[len(ops)-n:] {
+				if a.kind != kNum {
+					return nil, false
+				}
+				out[i] = a.num
+			}
+			return out, true
+		}
+		switch op {
+		case "q":
+			if len(stack) < maxQDepth {
+				stack = append(stack, gs)
+			}
+		case "Q":
+			if len(stack) > 0 {
+				gs = stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+			}
+		case "cm":
+			if a, ok := nums(6); ok {
+				gs.ctm = matrix(a).mul(gs.ctm)
+			}
+		case "BT":
+			tm, tlm = identity, identity
+		case "Tf":
+			if len(ops) >= 2 && ops[len(ops)-2].kind == kName {
+				gs.font = w.font(res, string(ops[len(ops)-2].str))
+				gs.size = ops[len(ops)-1].num
+			}
+		case "Tc":
+			if a, ok := nums(1); ok {
+				gs.tc = a[0]
+			}
+		case "Tw":
+			if a, ok := nums(1); ok {
+				gs.tw = a[0]
+			}
+		case "Tz":
+			if a, ok := nums(1); ok {
+				gs.th = a[0] / 100
+			}
+		case "TL":
+			if a, ok := nums(1); ok {
+				gs.tl = a[0]
+			}
+		case "Ts":
+			if a, ok := nums(1); ok {
+				gs.rise = a[0]
+			}
+		case "Td", "TD":
+			if a, ok := nums(2); ok {
+				if op == "TD" {
+					gs.tl = -a[1]
+				}
+				tlm = matrix{1, 0, 0, 1, a[0], a[1]}.mul(tlm)
+				tm = tlm
+			}
+		case "Tm":
+			if a, ok := nums(6); ok {
+				tlm = matrix(a)
+				tm = tlm
+			}
+		case "T*":
+			tlm = matrix{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+			tm = tlm
+		case "Tj", "'", "\"":
+			if op != "Tj" {
+				// aw ac string ": word and character spacing, then as '.
+				if op == "\"" && len(ops) >= 3 && ops[len(ops)-3].kind == kNum && ops[len(ops)-2].kind == kNum {
+					gs.tw, gs.tc = ops[len(ops)-3].num, ops[len(ops)-2].num
+				}
+				tlm = matrix{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+				tm = tlm
+			}
+			if len(ops) > 0 && ops[len(ops)-1].kind == kStr {
+				w.show(ops[len(ops)-1].str, &gs, &tm)
+			}
+		case "TJ":
+			if len(ops) > 0 && ops[len(ops)-1].kind == kArray {
+				for _, e := range ops[len(ops)-1].arr {
+					switch e.kind {
+					case kStr:
+						w.show(e.str, &gs, &tm)
+					case kNum:
+						tx := -e.num / 1000 * gs.size * gs.th
+						if gs.font != nil && gs.font.vert {
+							tm = matrix{1, 0, 0, 1, 0, -e.num / 1000 * gs.size}.mul(tm)
+						} else {
+							tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
+						}
+					}
+				}
+			}
+		case "Do":
+			if len(ops) > 0 && ops[len(ops)-1].kind == kName {
+				w.form(res, string(ops[len(ops)-1].str), gs, depth)
+			}
+		case "BI":
+			// Inline image: skip its dictionary and binary data.
+			for {
+				o, ok := l.next()
+				if !ok || (o.kind == kOp && string(o.str) == "ID") {
+					break
+				}
+			}
+			l.skipInlineImage()
+		}
+		ops = ops[:0]
+	}
+}
+
+func (w *walker) form(res *resources, name string, gs gstate, depth int) {
+	if depth >= w.lim.MaxFormDepth {
+		return
+	}
+	xo := res.v.Key("XObject").Key(name)
+	if xo.Kind() != pdf.Stream || xo.Key("Subtype").Name() != "Form" {
+		return
+	}
+	if m := xo.Key("Matrix"); m.Kind() == pdf.Array && m.Len() == 6 {
+		var a matrix
+		for i := range 6 {
+			a[i] = num(m.Index(i))
+		}
+		gs.ctm = a.mul(gs.ctm)
+	}
+	sub := res
+	if r := xo.Key("Resources"); r.Kind() == pdf.Dict {
+		sub = &resources{v: r, fonts: map[string]*font{}}
+	}
+	data, err := w.stream(xo)
+	if err != nil {
+		w.errFilter = true
+		return
+	}
+	w.run(data, sub, gs, depth+1)
+}
+
+// show places the glyphs of one string operand and advances the text matrix.
+func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
+	f := gs.font
+	if f == nil {
+		// No usable font: the glyphs exist but cannot be read.
+		w.total += len(s)
+		w.undecodable += len(s)
+		return
+	}
+	th := gs.th
+	for len(s) > 0 {
+		n, g := f.next(s)
+		s = s[n:]
+		trm := matrix{gs.size * th, 0, 0, gs.size, 0, gs.rise}.mul(*tm).mul(gs.ctm)
+		var tx, ty float64
+		adv := g.w*gs.size + gs.tc
+		if g.space {
+			adv += gs.tw
+		}
+		if f.vert {
+			ty = -adv
+		} else {
+			tx = adv * th
+		}
+		w.total++
+		if !g.ok {
+			w.undecodable++
+		} else if len(w.glyphs) < maxGlyphsPerPage {
+			m := tm.mul(gs.ctm)
+			ax, ay := m.vec(tx, ty)
+			ux, uy := m.vec(0, gs.size)
+			w.glyphs = append(w.glyphs, placed{
+				x: trm[4], y: trm[5], ax: ax, ay: ay,
+				size: math.Hypot(ux, uy), text: g.text, seq: len(w.glyphs),
+			})
+		}
+		*tm = matrix{1, 0, 0, 1, tx, ty}.mul(*tm)
+	}
+}

@@ -1,0 +1,346 @@
+package pdftext
+
+import (
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/ledongthuc/pdf"
+
+	"hosho-intake/parser/cmap"
+)
+
+// font is what the text walk needs of a font resource: how to split a string into codes, each
+// code's text, and its advance width.
+type font struct {
+	kind    fontKind
+	toUni   *embeddedCMap // /ToUnicode: trusted first, for every kind of font
+	pre     *cmap.CMap    // Type 0: predefined encoding CMap
+	enc     *embeddedCMap // Type 0: embedded encoding CMap stream
+	japan1  bool          // Type 0: CIDs are Adobe-Japan1 CIDs
+	simple  [256]rune     // simple fonts: base encoding with /Differences applied; 0 = unknown
+	widths  []float64     // simple fonts: /Widths from firstChar
+	first   int
+	missing float64    // simple: /MissingWidth or a guess; Type 0: /DW
+	cidW    []cidWidth // Type 0: /W, sorted by lo
+	scale   float64    // glyph space -> text space: 1/1000, or FontMatrix[0] for Type 3
+	vert    bool
+}
+
+type fontKind int
+
+const (
+	fontSimple fontKind = iota
+	fontType0
+	fontType3
+)
+
+type cidWidth struct {
+	lo, hi int
+	w      float64
+}
+
+// glyph is one decoded code.
+type glyph struct {
+	text  string
+	ok    bool    // text came from a mapping we trust
+	w     float64 // advance in text space units per unit of font size (already scaled)
+	space bool    // single-byte code 32: word spacing applies
+}
+
+// knownJapan1Fonts are CID-keyed (CFF) Japanese font families whose CIDs are Adobe-Japan1 even
+// when a producer labels them Identity: Adobe's, Morisawa's and the Heisei fonts built into
+// readers. TrueType fonts (IPA, MS, Noto TTF) are not listed: their CIDs are glyph ids.
+var knownJapan1Fonts = []string{
+	"KozMin", "KozGo", "Ryumin", "GothicBBB", "HeiseiMin", "HeiseiKakuGo", "HeiseiMaruGo",
+	"MidashiMin", "MidashiGo", "FutoMinA101", "FutoGoB101", "Jun101", "ShinGo", "A-OTF", "A-OTF-",
+	"HiraMin", "HiraKaku", "HiraMaru", "Hiragino",
+}
+
+func stripSubset(name string) string {
+	if len(name) > 7 && name[6] == '+' {
+		return name[7:]
+	}
+	return name
+}
+
+// readStream reads a stream fully, at most limit bytes; ledongthuc panics on filters it does
+// not know, which the caller turns into the pdfcpu pre-pass.
+func readStream(v pdf.Value, limit int64) []byte {
+	if v.Kind() != pdf.Stream {
+		return nil
+	}
+	rc := v.Reader()
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit))
+	if err != nil && len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func loadFont(v pdf.Value, lim Limits) *font {
+	f := &font{scale: 0.001, missing: 0}
+	sub := v.Key("Subtype").Name()
+	if tu := v.Key("ToUnicode"); tu.Kind() == pdf.Stream {
+		f.toUni = parseCMap(readStream(tu, lim.MaxStreamBytes))
+	}
+	switch sub {
+	case "Type0":
+		f.kind = fontType0
+		f.loadType0(v, lim)
+		return f
+	case "Type3":
+		f.kind = fontType3
+		if fm := v.Key("FontMatrix"); fm.Kind() == pdf.Array && fm.Len() >= 1 {
+			if s := num(fm.Index(0)); s != 0 && s < 10 && s > -10 {
+				f.scale = s
+			}
+		}
+	}
+	f.loadSimple(v)
+	return f
+}
+
+func num(v pdf.Value) float64 {
+	switch v.Kind() {
+	case pdf.Integer:
+		return float64(v.Int64())
+	case pdf.Real:
+		return v.Float64()
+	}
+	return 0
+}
+
+func (f *font) loadSimple(v pdf.Value) {
+	base := stripSubset(v.Key("BaseFont").Name())
+	desc := v.Key("FontDescriptor")
+	enc := v.Key("Encoding")
+	be := encNone
+	var diffs pdf.Value
+	switch enc.Kind() {
+	case pdf.Name:
+		be = baseEncodingByName(enc.Name())
+	case pdf.Dict:
+		be = baseEncodingByName(enc.Key("BaseEncoding").Name())
+		diffs = enc.Key("Differences")
+	}
+	if be == encNone {
+		// No base encoding: a non-symbolic font uses StandardEncoding; a symbolic or
+		// embedded font its built-in one, which for printable ASCII codes is in practice
+		// ASCII too. Codes below 0x20 (glyph-id subsets) stay unknown.
+		if f.kind != fontType3 {
+			be = encStandard
+		}
+	}
+	for c := 0; c < 256; c++ {
+		if r, ok := decodeBase(be, byte(c)); ok {
+			f.simple[c] = r
+		}
+	}
+	if diffs.Kind() == pdf.Array {
+		code := 0
+		n := min(diffs.Len(), 4096)
+		for i := 0; i < n; i++ {
+			d := diffs.Index(i)
+			switch d.Kind() {
+			case pdf.Integer:
+				code = int(d.Int64())
+			case pdf.Name:
+				if code >= 0 && code < 256 {
+					r, ok := glyphRune(d.Name())
+					if ok {
+						f.simple[code] = r
+					} else {
+						f.simple[code] = 0
+					}
+				}
+				code++
+			}
+		}
+	}
+	f.first = int(v.Key("FirstChar").Int64())
+	if w := v.Key("Widths"); w.Kind() == pdf.Array {
+		n := min(w.Len(), 256)
+		f.widths = make([]float64, n)
+		for i := range n {
+			f.widths[i] = num(w.Index(i))
+		}
+	}
+	f.missing = num(desc.Key("MissingWidth"))
+	if f.missing == 0 {
+		// The standard 14 fonts come without /Widths; an average advance keeps gaps sane.
+		switch {
+		case strings.Contains(base, "Courier"):
+			f.missing = 600
+		case strings.Contains(base, "Times"):
+			f.missing = 500
+		default:
+			f.missing = 556
+		}
+		if f.kind == fontType3 {
+			f.missing = 0
+		}
+	}
+}
+
+func (f *font) loadType0(v pdf.Value, lim Limits) {
+	desc := v.Key("DescendantFonts").Index(0)
+	enc := v.Key("Encoding")
+	switch enc.Kind() {
+	case pdf.Name:
+		f.pre, _ = cmap.Predefined(enc.Name())
+	case pdf.Stream:
+		f.enc = parseCMap(readStream(enc, lim.MaxStreamBytes))
+		if f.enc.usecmap != "" {
+			f.pre, _ = cmap.Predefined(f.enc.usecmap)
+		}
+		f.vert = f.enc.vertical
+	}
+	if f.pre != nil {
+		f.vert = f.vert || f.pre.Vertical()
+	}
+	csi := desc.Key("CIDSystemInfo")
+	reg, ord := csi.Key("Registry").RawString(), csi.Key("Ordering").RawString()
+	base := stripSubset(desc.Key("BaseFont").Name())
+	if base == "" {
+		base = stripSubset(v.Key("BaseFont").Name())
+	}
+	switch {
+	case reg == "Adobe" && ord == "Japan1":
+		f.japan1 = true
+	case desc.Key("Subtype").Name() == "CIDFontType0" && ord != "GB1" && ord != "CNS1" && ord != "Korea1":
+		for _, k := range knownJapan1Fonts {
+			if strings.HasPrefix(base, k) {
+				f.japan1 = true
+				break
+			}
+		}
+	}
+	f.missing = 1000
+	if dw := desc.Key("DW"); !dw.IsNull() {
+		f.missing = num(dw)
+	}
+	w := desc.Key("W")
+	n := min(w.Len(), maxArrayLen)
+	for i := 0; i < n; {
+		a := w.Index(i)
+		if i+1 >= n {
+			break
+		}
+		b := w.Index(i + 1)
+		if b.Kind() == pdf.Array {
+			lo := int(a.Int64())
+			m := min(b.Len(), maxArrayLen)
+			for j := range m {
+				f.cidW = append(f.cidW, cidWidth{lo + j, lo + j, num(b.Index(j))})
+			}
+			i += 2
+			continue
+		}
+		if i+2 >= n {
+			break
+		}
+		f.cidW = append(f.cidW, cidWidth{int(a.Int64()), int(b.Int64()), num(w.Index(i + 2))})
+		i += 3
+	}
+	sort.SliceStable(f.cidW, func(i, j int) bool { return f.cidW[i].lo < f.cidW[j].lo })
+}
+
+func (f *font) cidWidth(cid int) float64 {
+	i := sort.Search(len(f.cidW), func(i int) bool { return f.cidW[i].lo > cid }) - 1
+	if i >= 0 && cid <= f.cidW[i].hi {
+		return f.cidW[i].w
+	}
+	return f.missing
+}
+
+// next decodes the code at the start of s; n >= 1 whenever s is not empty.
+func (f *font) next(s []byte) (n int, g glyph) {
+	switch f.kind {
+	case fontType0:
+		return f.nextCID(s)
+	}
+	c := s[0]
+	g.space = c == ' '
+	if f.toUni != nil {
+		if t, ok := f.toUni.lookup(uint32(c), 1); ok && validText(t) {
+			g.text, g.ok = t, true
+		}
+	}
+	if !g.ok && f.simple[c] != 0 {
+		g.text, g.ok = string(f.simple[c]), true
+	}
+	w := f.missing
+	if i := int(c) - f.first; i >= 0 && i < len(f.widths) {
+		w = f.widths[i]
+	}
+	g.w = w * f.scale
+	return 1, g
+}
+
+func (f *font) nextCID(s []byte) (n int, g glyph) {
+	var cid int
+	var r rune
+	switch {
+	case f.enc != nil && len(f.enc.codespace) > 0:
+		n = f.enc.codeLen(s)
+		code, _ := bytesToCode(s[:n])
+		var ok bool
+		if cid, ok = f.enc.cid(code, n); !ok && f.pre != nil {
+			_, cid, r = f.pre.Next(s[:n])
+		}
+	case f.pre != nil:
+		n, cid, r = f.pre.Next(s)
+	default:
+		// Unknown encoding: the ToUnicode codespace says how long codes are, else 2 bytes.
+		n = 2
+		if f.toUni != nil {
+			if l := f.toUni.codeLen(s); l > 0 {
+				n = l
+			}
+		}
+		n = min(n, len(s))
+		code, _ := bytesToCode(s[:n])
+		cid = int(code)
+	}
+	n = max(n, 1)
+	if f.toUni != nil {
+		code, nb := bytesToCode(s[:n])
+		if t, ok := f.toUni.lookup(code, nb); ok && validText(t) {
+			g.text, g.ok = t, true
+		}
+	}
+	if !g.ok {
+		switch {
+		case f.pre != nil && f.pre.Unicode():
+			// UniJIS-*: the code is the character itself.
+		case f.japan1 && cid > 0:
+			r, _ = cmap.Japan1ToUnicode(cid)
+		default:
+			r = 0
+		}
+		if r > 0 && r != 0xFFFD {
+			g.text, g.ok = string(r), true
+		}
+	}
+	g.space = n == 1 && s[0] == ' '
+	g.w = f.cidWidth(cid) * f.scale
+	if f.vert {
+		g.w = 1 // vertical advance: the default DW2 height of one em
+	}
+	return n, g
+}
+
+// validText rejects ToUnicode targets that carry no text (empty, NUL, U+FFFD).
+func validText(t string) bool {
+	if t == "" {
+		return false
+	}
+	for _, r := range t {
+		if r == 0 || r == 0xFFFD {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,154 @@
+package pdftext
+
+import (
+	"math"
+	"sort"
+	"strings"
+)
+
+// Line building thresholds, in ems of the glyphs involved. Notices are set in 9-14 pt type;
+// table cells are some ems apart, so a gap of one em or more separates spans, and word gaps
+// of a quarter em or more become a space.
+const (
+	spanGap     = 1.0
+	spaceGap    = 0.25
+	baselineTol = 0.35
+)
+
+// upright turns the glyphs so that most of the page's text reads left to right: a page whose
+// content was turned by /Rotate (or drawn sideways) still gives lines in reading order. It
+// returns the width and height of the turned page.
+func upright(gs []placed, w, h float64) (float64, float64) {
+	var votes [4]int
+	for _, g := range gs {
+		votes[direction(g.ax, g.ay)]++
+	}
+	d := 0
+	for i := range votes {
+		if votes[i] > votes[d] {
+			d = i
+		}
+	}
+	if d == 0 {
+		return w, h
+	}
+	for i := range gs {
+		g := &gs[i]
+		switch d {
+		case 1: // text runs downwards
+			g.x, g.y, g.ax, g.ay = g.y, w-g.x, g.ay, -g.ax
+		case 2: // upside down
+			g.x, g.y, g.ax, g.ay = w-g.x, h-g.y, -g.ax, -g.ay
+		case 3: // text runs upwards
+			g.x, g.y, g.ax, g.ay = h-g.y, g.x, -g.ay, g.ax
+		}
+	}
+	if d == 2 {
+		return w, h
+	}
+	return h, w
+}
+
+// direction quantises an advance vector (Y down): 0 right, 1 down, 2 left, 3 up.
+func direction(ax, ay float64) int {
+	if math.Abs(ax) >= math.Abs(ay) {
+		if ax >= 0 {
+			return 0
+		}
+		return 2
+	}
+	if ay > 0 {
+		return 1
+	}
+	return 3
+}
+
+// buildLines groups glyphs into lines (baselines within baselineTol em) and spans (gaps
+// below spanGap em), whatever order they were drawn in.
+func buildLines(gs []placed) []Line {
+	if len(gs) == 0 {
+		return nil
+	}
+	sort.SliceStable(gs, func(i, j int) bool { return gs[i].y < gs[j].y })
+	var lines []Line
+	start := 0
+	for i := 1; i <= len(gs); i++ {
+		if i < len(gs) {
+			em := math.Max(gs[start].size, gs[i].size)
+			if em <= 0 {
+				em = 1
+			}
+			if gs[i].y-gs[start].y < baselineTol*em {
+				continue
+			}
+		}
+		lines = append(lines, makeLine(gs[start:i]))
+		start = i
+	}
+	return lines
+}
+
+func makeLine(gs []placed) Line {
+	sort.SliceStable(gs, func(i, j int) bool {
+		if gs[i].x != gs[j].x {
+			return gs[i].x < gs[j].x
+		}
+		return gs[i].seq < gs[j].seq
+	})
+	var ln Line
+	var sb strings.Builder
+	var cur Span
+	var ysum float64
+	var n int
+	var prev *placed
+	flush := func() {
+		if n == 0 {
+			return
+		}
+		cur.Text = sb.String()
+		cur.Y = ysum / float64(n)
+		ln.Spans = append(ln.Spans, cur)
+		sb.Reset()
+		ysum, n = 0, 0
+	}
+	for i := range gs {
+		g := &gs[i]
+		x1 := g.x + math.Max(g.ax, 0)
+		if prev != nil {
+			em := math.Max(prev.size, g.size)
+			if em <= 0 {
+				em = 1
+			}
+			gap := g.x - cur.X1
+			// A glyph drawn twice at the same place (fake bold, shadow) is read once.
+			if g.text == prev.text && math.Abs(g.x-prev.x) < 0.1*em && math.Abs(g.y-prev.y) < 0.1*em {
+				continue
+			}
+			if gap >= spanGap*em {
+				flush()
+				prev = nil
+			} else if gap > spaceGap*em && !strings.HasSuffix(sb.String(), " ") && !strings.HasPrefix(g.text, " ") {
+				sb.WriteByte(' ')
+			}
+		}
+		if prev == nil || n == 0 {
+			cur = Span{X0: g.x, X1: x1, Size: g.size}
+		}
+		sb.WriteString(g.text)
+		cur.X1 = math.Max(cur.X1, x1)
+		cur.Size = math.Max(cur.Size, g.size)
+		ysum += g.y
+		n++
+		prev = g
+	}
+	flush()
+	var ysumL, wsum float64
+	for _, s := range ln.Spans {
+		ysumL += s.Y * float64(len(s.Text))
+		wsum += float64(len(s.Text))
+	}
+	if wsum > 0 {
+		ln.Y = ysumL / wsum
+	}
+	return ln
+}

@@ -1,0 +1,259 @@
+// Package pdftext extracts text with positions from PDF files, decoding Japanese fonts that
+// github.com/ledongthuc/pdf alone gets wrong. It walks the content streams itself over the
+// library's object layer and keeps its own text state.
+//
+// Contract: Read takes the bytes of one file and returns its pages' text as lines of spans,
+// top to bottom, in the page's reading frame: origin at the top-left, Y down, in points, after
+// /Rotate and the crop box offset, and turned further when most of the page's text runs
+// sideways (a portrait notice rotated by /Rotate reads as the portrait notice). Text is what
+// the fonts say (ToUnicode first, then the predefined Japanese CMaps, the Adobe-Japan1
+// table, the simple encodings), not normalised. Errors are ErrNotPDF, ErrEncrypted (a user
+// password is needed) or ErrCorrupt, wrapped; test with errors.Is. Read never panics: a page
+// that makes the library panic yields no lines. Work is bounded by Limits, but a file that
+// makes ledongthuc loop inside one object lookup can still hang, so callers run Read in a
+// process with a deadline (see the isolation design).
+package pdftext
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ledongthuc/pdf"
+)
+
+// Sentinel errors callers branch on.
+var (
+	ErrNotPDF    = errors.New("not a PDF file")
+	ErrEncrypted = errors.New("PDF needs a password")
+	ErrCorrupt   = errors.New("PDF is damaged")
+)
+
+// Span is a run of glyphs drawn close together on one baseline, in page space after /Rotate:
+// origin at the top-left of the visible page, X to the right, Y downwards, in points.
+type Span struct {
+	Text   string  // decoded Unicode text (not normalised)
+	X0, X1 float64 // left and right edge
+	Y      float64 // baseline
+	Size   float64 // effective font size (height of an em on the page)
+}
+
+// Line is the spans that share a baseline, left to right.
+type Line struct {
+	Y     float64
+	Spans []Span
+}
+
+// Page is the text of one page.
+type Page struct {
+	Number        int // 1-based
+	Width, Height float64
+	Lines         []Line // top to bottom
+	// Undecodable counts glyphs whose font could not be decoded (no ToUnicode, unknown
+	// encoding); a page with mostly undecodable glyphs has no usable text layer.
+	Undecodable int
+	Glyphs      int
+}
+
+// Limits bound the work done on one file.
+type Limits struct {
+	MaxPages       int   // pages read; later pages are ignored
+	MaxStreamBytes int64 // decompressed bytes of any one content stream
+	MaxFormDepth   int   // nesting of Form XObjects
+}
+
+// DefaultLimits are generous for a one-page notice and small enough for a daemon.
+func DefaultLimits() Limits {
+	return Limits{MaxPages: 50, MaxStreamBytes: 16 << 20, MaxFormDepth: 8}
+}
+
+// Bounds on walking the page tree of a hostile file: ledongthuc's own Page(n) follows /Kids
+// and /Parent without a visit limit and loops forever on a cycle.
+const (
+	maxTreeDepth  = 32
+	maxTreeVisits = 10_000
+)
+
+// Read extracts the text of the first lim.MaxPages pages of a PDF file.
+func Read(data []byte, lim Limits) ([]Page, error) {
+	def := DefaultLimits()
+	if lim.MaxPages <= 0 {
+		lim.MaxPages = def.MaxPages
+	}
+	if lim.MaxStreamBytes <= 0 {
+		lim.MaxStreamBytes = def.MaxStreamBytes
+	}
+	if lim.MaxFormDepth <= 0 {
+		lim.MaxFormDepth = def.MaxFormDepth
+	}
+	// Readers accept junk before the header within the first KiB (PDF 32000-1 does not, but
+	// mail gateways prepend bytes); offsets then count from the header.
+	i := bytes.Index(data[:min(len(data), 1024)], []byte("%PDF-"))
+	if i < 0 {
+		return nil, ErrNotPDF
+	}
+	data = data[i:]
+	pages, retry, err := readDirect(data, lim)
+	if err == nil && !retry {
+		return pages, nil
+	}
+	// The direct path failed (AES-256, a broken xref, an unknown filter): repair with pdfcpu
+	// and read again, once.
+	fixed, perr := rewrite(data, lim)
+	if perr != nil {
+		if err == nil && len(pages) > 0 {
+			return pages, nil // keep what the direct read found
+		}
+		return nil, perr
+	}
+	pages2, _, err2 := readDirect(fixed, lim)
+	if err2 != nil {
+		return nil, err2
+	}
+	if err != nil && !strings.Contains(err.Error(), "encrypt") {
+		// Repaired from a damaged file: if nothing readable came back, it is still damaged.
+		glyphs := 0
+		for _, p := range pages2 {
+			glyphs += p.Glyphs
+		}
+		if glyphs == 0 {
+			return nil, fmt.Errorf("%w: no text after repair: %v", ErrCorrupt, err)
+		}
+	}
+	return pages2, nil
+}
+
+// readDirect reads with ledongthuc as the file is. retry reports that some stream needs the
+// pre-pass.
+func readDirect(data []byte, lim Limits) (pages []Page, retry bool, err error) {
+	r, err := openReader(data)
+	if err != nil {
+		return nil, false, err
+	}
+	leaves := pageLeaves(r, lim.MaxPages)
+	if len(leaves) == 0 {
+		return nil, false, fmt.Errorf("%w: no pages", ErrCorrupt)
+	}
+	for n, pg := range leaves {
+		p, filt := readPage(pg, n+1, lim)
+		retry = retry || filt
+		pages = append(pages, p)
+	}
+	return pages, retry, nil
+}
+
+func openReader(data []byte) (r *pdf.Reader, err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			r, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
+		}
+	}()
+	r, err = pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return r, nil
+}
+
+// pageLeaves walks the page tree depth first with depth and visit bounds, so a tree that
+// contains itself ends.
+func pageLeaves(r *pdf.Reader, maxPages int) (out []pdf.Value) {
+	defer func() {
+		if recover() != nil {
+			// A damaged tree: keep the pages found so far.
+		}
+	}()
+	visits := 0
+	var walk func(v pdf.Value, depth int)
+	walk = func(v pdf.Value, depth int) {
+		visits++
+		if depth > maxTreeDepth || visits > maxTreeVisits || len(out) >= maxPages {
+			return
+		}
+		kids := v.Key("Kids")
+		if v.Key("Type").Name() == "Page" || (kids.Kind() != pdf.Array && v.Key("Contents").Kind() != pdf.Null) {
+			out = append(out, v)
+			return
+		}
+		n := min(kids.Len(), maxTreeVisits)
+		for i := 0; i < n && len(out) < maxPages && visits <= maxTreeVisits; i++ {
+			walk(kids.Index(i), depth+1)
+		}
+	}
+	walk(r.Trailer().Key("Root").Key("Pages"), 0)
+	return out
+}
+
+// inherited looks a page attribute up the /Parent chain, at most maxTreeDepth steps (a page
+// whose /Parent is itself would otherwise loop).
+func inherited(v pdf.Value, key string) pdf.Value {
+	for i := 0; i < maxTreeDepth && !v.IsNull(); i++ {
+		if x := v.Key(key); !x.IsNull() {
+			return x
+		}
+		v = v.Key("Parent")
+	}
+	return pdf.Value{}
+}
+
+// readPage extracts one page; a panic inside the library leaves the page without lines.
+func readPage(v pdf.Value, n int, lim Limits) (p Page, filt bool) {
+	p.Number = n
+	defer func() {
+		if recover() != nil {
+			p.Lines = nil
+		}
+	}()
+	box := rect(inherited(v, "CropBox"))
+	if box[2]-box[0] <= 0 || box[3]-box[1] <= 0 {
+		box = rect(inherited(v, "MediaBox"))
+	}
+	if box[2]-box[0] <= 0 || box[3]-box[1] <= 0 {
+		box = [4]float64{0, 0, 595, 842}
+	}
+	rot := ((int(inherited(v, "Rotate").Int64())%360 + 360) % 360) / 90
+	llx, lly, urx, ury := box[0], box[1], box[2], box[3]
+	var base matrix
+	w, h := urx-llx, ury-lly
+	switch rot {
+	case 1:
+		base = matrix{0, 1, 1, 0, -lly, -llx}
+		w, h = h, w
+	case 2:
+		base = matrix{-1, 0, 0, 1, urx, -lly}
+	case 3:
+		base = matrix{0, -1, -1, 0, ury, urx}
+		w, h = h, w
+	default:
+		base = matrix{1, 0, 0, -1, -llx, ury}
+	}
+	wk := &walker{lim: lim}
+	res := &resources{v: inherited(v, "Resources"), fonts: map[string]*font{}}
+	data, err := wk.stream(v.Key("Contents"))
+	if err != nil {
+		return p, true
+	}
+	wk.run(data, res, gstate{ctm: base, th: 1}, 0)
+	p.Width, p.Height = upright(wk.glyphs, w, h)
+	p.Lines = buildLines(wk.glyphs)
+	p.Glyphs, p.Undecodable = wk.total, wk.undecodable
+	return p, wk.errFilter
+}
+
+func rect(v pdf.Value) [4]float64 {
+	var b [4]float64
+	if v.Kind() != pdf.Array || v.Len() < 4 {
+		return b
+	}
+	for i := range 4 {
+		b[i] = num(v.Index(i))
+	}
+	if b[0] > b[2] {
+		b[0], b[2] = b[2], b[0]
+	}
+	if b[1] > b[3] {
+		b[1], b[3] = b[3], b[1]
+	}
+	return b
+}

@@ -1,0 +1,210 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"hosho-intake/parser"
+)
+
+// The wire protocol between a Pool and a worker, over the worker's stdin and stdout:
+//
+//	worker -> parent  hello frame (payload "hosho-sandbox/1") once, at start
+//	parent -> worker  request frame: the PDF bytes
+//	worker -> parent  response frame: JSON of response
+//
+// A frame is a big-endian uint32 length followed by that many bytes. Nothing else may
+// appear on the worker's stdout: a stray write from a library desynchronises the stream,
+// which the parent sees as a protocol error and answers by replacing the worker.
+const (
+	hello = "hosho-sandbox/1"
+
+	// MaxFileSize is the largest PDF a worker accepts. DESIGN.md's default message limit
+	// is 10 MiB; a PDF can only exceed that from inside a ZIP, whose expansion intake bounds.
+	MaxFileSize = 64 << 20
+
+	// maxResponse bounds a worker's answer. A notice PDF yields a few hundred bytes of JSON;
+	// 16 MiB is far past any honest Document and keeps a broken worker from making the
+	// parent allocate gigabytes from a garbage length.
+	maxResponse = 16 << 20
+
+	// maxStack replaces Go's default 1 GB goroutine stack limit in a worker: the reader's
+	// recursion is bounded by design, so 64 MiB is only reached by runaway recursion,
+	// and failing there is faster and clearer ("fatal error: stack overflow") than
+	// growing into the memory limit first.
+	maxStack = 64 << 20
+
+	// maxPanicText bounds the panic value and stack a worker sends back for the log.
+	maxPanicText = 8 << 10
+)
+
+// response is the JSON payload of a response frame.
+type response struct {
+	Doc parser.Document `json:"doc"`
+	// Panic is the recovered panic value and its stack, for the parent's log. A worker that
+	// panicked is replaced even though it survived: the panic may have left the reader's
+	// state (a held lock, a half-built cache) broken for the next file.
+	Panic string `json:"panic,omitempty"`
+}
+
+// Serve is the worker side of a Pool: it reads PDFs with parser.ReadPDF, one per request
+// on in, answering each on out, until in reaches EOF, and then returns nil. See ServeFunc.
+//
+// The worker subcommand should call ServeProcess, which is Serve on stdin and stdout with
+// stdout guarded against stray prints.
+func Serve(in io.Reader, out io.Writer) error {
+	return ServeFunc(in, out, parser.ReadPDF)
+}
+
+// ServeProcess is the whole body of the hidden worker subcommand that Options.Command
+// runs: Serve on os.Stdin and the process's stdout. It first moves the protocol to a
+// private copy of file descriptor 1 and points descriptor 1 at stderr, because the PDF
+// library prints debug text to stdout on some malformed files (ledongthuc/pdf lex.go:
+// "DEBUG: ... Skip dict"): on the protocol stream that text would make a readable file
+// look corrupt; on stderr it is harmless.
+func ServeProcess() error {
+	return serveProcess(parser.ReadPDF)
+}
+
+func serveProcess(read func([]byte) parser.Document) error {
+	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return fmt.Errorf("moving the protocol off stdout: %w", err)
+	}
+	if err := unix.Dup3(2, 1, 0); err != nil {
+		return fmt.Errorf("moving the protocol off stdout: %w", err)
+	}
+	out := os.NewFile(uintptr(fd), "protocol")
+	defer out.Close()
+	return ServeFunc(os.Stdin, out, read)
+}
+
+// ServeFunc is Serve with the read function given, so tests can start workers that
+// misbehave on purpose.
+//
+// It writes nothing to out but protocol frames. It owns the process it runs in: it
+// lowers the goroutine stack limit to 64 MiB and, when the parent set RLIMIT_DATA, sets
+// the runtime's soft memory limit below it. A panic in read is recovered and answered
+// as a corrupt Document; anything that kills the process (a stack overflow, running out
+// of memory, a panic in another goroutine) is for the parent to notice.
+func ServeFunc(in io.Reader, out io.Writer, read func([]byte) parser.Document) error {
+	debug.SetMaxStack(maxStack)
+	r := bufio.NewReaderSize(in, 64<<10)
+	w := bufio.NewWriterSize(out, 64<<10)
+	if err := writeFrame(w, []byte(hello)); err != nil {
+		return fmt.Errorf("writing hello: %w", err)
+	}
+	softLimitSet := false
+	for {
+		data, err := readFrame(r, MaxFileSize)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading a request: %w", err)
+		}
+		if !softLimitSet {
+			// The parent sets RLIMIT_DATA after the process started and before the first
+			// request, so it is read here rather than at startup.
+			setSoftMemoryLimit()
+			softLimitSet = true
+		}
+		payload, err := json.Marshal(call(read, data))
+		if err != nil || len(payload) > maxResponse {
+			payload, _ = json.Marshal(response{Doc: corrupt("reader produced an oversized result")})
+		}
+		if err := writeFrame(w, payload); err != nil {
+			return fmt.Errorf("writing a response: %w", err)
+		}
+	}
+}
+
+// call runs read and turns a panic into a corrupt Document.
+func call(read func([]byte) parser.Document, data []byte) (resp response) {
+	defer func() {
+		if v := recover(); v != nil {
+			msg := truncate(fmt.Sprint(v), 200)
+			resp = response{
+				Doc:   corrupt("reader panicked: " + msg),
+				Panic: truncate(msg+"\n\n"+string(debug.Stack()), maxPanicText),
+			}
+		}
+	}()
+	return response{Doc: read(data)}
+}
+
+// setSoftMemoryLimit makes the garbage collector work harder as the heap nears the hard
+// limit, so that a file which fits is not killed by collection slack. Three quarters
+// leaves room for what the runtime maps outside the heap (stacks, its own metadata).
+func setSoftMemoryLimit() {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_DATA, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return
+	}
+	debug.SetMemoryLimit(int64(lim.Cur / 4 * 3))
+}
+
+func corrupt(detail string) parser.Document {
+	return parser.Document{Problems: []parser.Problem{{Code: parser.CodeCorrupt, Detail: detail}}}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+var errFrameTooLarge = errors.New("frame too large")
+
+// readFrame reads one frame of at most max bytes. It returns io.EOF only when r ends
+// cleanly before a frame, io.ErrUnexpectedEOF when it ends inside one. Past 1 MiB the
+// buffer grows as bytes arrive, so a garbage length costs memory only for bytes sent.
+func readFrame(r *bufio.Reader, max int) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	size := binary.BigEndian.Uint32(hdr[:])
+	if uint64(size) > uint64(max) {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, size, max)
+	}
+	n := int(size)
+	buf := make([]byte, 0, min(n, 1<<20))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
+		}
+		k, err := io.ReadFull(r, buf[len(buf):min(n, cap(buf))])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+// writeFrame writes one frame and flushes it.
+func writeFrame(w *bufio.Writer, payload []byte) error {
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(payload)))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(payload); err != nil {
+		return err
+	}
+	return w.Flush()
+}
