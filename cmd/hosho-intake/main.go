@@ -31,6 +31,7 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
+		"check":      {summary: "check --config FILE     validate a config file, printing every error", run: runCheck},
 		"demo":       {summary: "demo                    read a dozen generated contractor mails and show what was found", run: runDemo},
 		"parse":      {summary: "parse [--json] FILE...  read notices from .pdf and .eml files", run: runParse},
 		"version":    {summary: "version                 print the version", run: runVersion},

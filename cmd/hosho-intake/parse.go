@@ -161,14 +161,14 @@ func printTable(w io.Writer, r parseResult) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t(%s)\n", orDash(n.Category), n.ContractNumber, n.AuthKey,
 			orDash(n.ProjectName), orDash(n.Orderer), orDash(n.Guarantor), from)
 	}
+	tw.Flush()
 	for _, p := range r.Problems {
 		at := ""
 		if p.Attachment != "" {
 			at = " [" + p.Attachment + "]"
 		}
-		fmt.Fprintf(tw, "  ! %s%s\t%s\n", p.Code, at, p.Detail)
+		fmt.Fprintf(w, "  ! %s%s  %s\n", p.Code, at, p.Detail)
 	}
-	tw.Flush()
 }
 
 func orDash(s string) string {

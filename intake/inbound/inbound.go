@@ -129,7 +129,9 @@ type Attachment struct {
 	PDF bool
 }
 
-// Read reads one message from r. The error is only ever r's.
+// Read reads one message from r, to its end: a message past lim.MaxMessageBytes is counted to its end but
+// not kept, so that Size is true and the caller's stream is consumed. The error is only ever r's; r bounds
+// the time (an IMAP literal ends, a file ends).
 func Read(r io.Reader, lim Limits) (*Message, error) {
 	lim = lim.withDefaults()
 	var bb bytes.Buffer
@@ -163,7 +165,8 @@ func parse(buf []byte, size int64, tooLarge bool, lim Limits, onPart func()) (ms
 	defer func() {
 		// A panic never crosses the API (STYLE.md habit 5): what was read so far is returned, marked corrupt.
 		if p := recover(); p != nil {
-			rd.problem(parser.CodeCorrupt, "", fmt.Sprintf("MIME reader failed: %v\n%s", p, firstLines(debug.Stack(), 12)))
+			rd.problem(parser.CodeCorrupt, "", fmt.Sprintf("MIME reader failed: %v", p))
+			rd.msg.Defects = append(rd.msg.Defects, fmt.Sprintf("panic: %v\n%s", p, firstLines(debug.Stack(), 16)))
 		}
 	}()
 	rd.read(buf, tooLarge)
@@ -388,7 +391,14 @@ func (rd *reader) walk(h Header, body []byte, depth int, prefix, sect, defType s
 	case strings.HasPrefix(ct.value, "multipart/"):
 		boundary := strings.TrimRight(ct.params["boundary"], " \t")
 		parts, closed := splitMultipart(body, boundary, rd.lim.MaxParts+1)
-		if boundary == "" || len(parts) == 0 {
+		if len(parts) == 0 {
+			// A boundary parameter that does not match the body (or none): take the first "--" line.
+			if b := guessBoundary(body); b != "" && b != boundary {
+				rd.defect("part %s: boundary %q not in the body, using %q", sectName(sect), boundary, b)
+				parts, closed = splitMultipart(body, b, rd.lim.MaxParts+1)
+			}
+		}
+		if len(parts) == 0 {
 			// RFC 2045 §5.2 reads a multipart without a usable boundary as text/plain.
 			rd.defect("part %s: %s without usable boundary, read as text", sectName(sect), ct.value)
 			return rd.leaf(Header{{Name: "Content-Transfer-Encoding", Value: cte}}, parseMediaType("text/plain"), body, depth, prefix, sect)
@@ -427,7 +437,8 @@ func (rd *reader) walk(h Header, body []byte, depth int, prefix, sect, defType s
 		if nbad > 0 {
 			rd.defect("forwarded message %s: %d malformed header lines skipped", sectName(sect), nbad)
 		}
-		subj := strings.ReplaceAll(ihdr.Text("Subject"), "/", "／")
+		// The subject is kept as sent, "/" included, so that Paths match the corpus' notice sources.
+		subj := ihdr.Text("Subject")
 		return rd.walk(ihdr, ib, depth+1, prefix+"forwarded:"+subj+"/", subSect(sect, 0), "text/plain")
 	}
 	return rd.leaf(h, ct, body, depth, prefix, sect)
@@ -607,6 +618,25 @@ func htmlMetaCharset(b []byte) string {
 		return ""
 	}
 	return v[:end]
+}
+
+// guessBoundary returns the boundary of the first line that looks like a delimiter ("--" and at least one
+// more character, no spaces inside), within the first 64 KiB.
+func guessBoundary(body []byte) string {
+	head := body[:min(len(body), 64<<10)]
+	for len(head) > 0 {
+		line := head
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			line, head = head[:i], head[i+1:]
+		} else {
+			head = nil
+		}
+		line = bytes.TrimRight(line, " \t\r")
+		if len(line) > 2 && len(line) <= 74 && bytes.HasPrefix(line, []byte("--")) && !bytes.ContainsAny(line, " \t") {
+			return string(bytes.TrimSuffix(line[2:], []byte("--")))
+		}
+	}
+	return ""
 }
 
 // splitMultipart splits a multipart body at its delimiter lines (RFC 2046 §5.1.1): "--" boundary at the start

@@ -115,7 +115,7 @@ func TestAttachmentNames(t *testing.T) {
 	}{
 		{"raw 8-bit Shift_JIS in quoted filename", `Content-Disposition: attachment; filename="` + sjis(want) + `"`},
 		{"raw 8-bit UTF-8 in quoted filename", `Content-Disposition: attachment; filename="` + want + `"`},
-		{"raw Shift_JIS in unquoted name", "Content-Disposition: attachment\nX-Dummy: 1\nContent-Description: x; name=" + sjis(want)},
+		{"raw Shift_JIS in unquoted filename", "Content-Disposition: attachment; filename=" + sjis(want) + " ; size=42"},
 		{"encoded word in quoted filename (Outlook)", `Content-Disposition: attachment; filename="=?utf-8?B?` + b64w(want) + `?="`},
 		{"encoded word CP932 label", `Content-Disposition: attachment; filename="=?CP932?B?` + b64w(sjis(want)) + `?="`},
 		{"encoded word windows-31j label", `Content-Disposition: attachment; filename="=?windows-31j?B?` + b64w(sjis(want)) + `?="`},
@@ -145,10 +145,6 @@ func TestAttachmentNames(t *testing.T) {
 			wantName := want
 			if strings.Contains(tt.name, "EUC-JP") {
 				wantName = "認証キー表.pdf"
-			}
-			if strings.Contains(tt.name, "unquoted name") {
-				// The name sits in an unrelated field: a nameless PDF gets a section name.
-				wantName = "part-2.pdf"
 			}
 			if len(m.Attachments) != 1 || m.Attachments[0].Name != wantName {
 				t.Fatalf("attachments %q, want one named %q", names(m.Attachments), wantName)
@@ -410,7 +406,7 @@ Content-Transfer-Encoding: base64
 --O--
 `)
 	m := mustRead(t, raw, Limits{})
-	want := []string{"forwarded:【東日本】電子証書／発行/attachment:k.zip", "forwarded:【東日本】電子証書／発行/attachment:k.zip/認証キー等のお知らせ.pdf"}
+	want := []string{"forwarded:【東日本】電子証書/発行/attachment:k.zip", "forwarded:【東日本】電子証書/発行/attachment:k.zip/認証キー等のお知らせ.pdf"}
 	if got := paths(m.Attachments); !slices.Equal(got, want) {
 		t.Errorf("paths = %q, want %q", got, want)
 	}
@@ -504,6 +500,7 @@ func TestZipLimits(t *testing.T) {
 			zipMember{name: "1.pdf", data: big[:700<<10], deflate: true},
 			zipMember{name: "2.pdf", data: big[:700<<10], deflate: true})}), lim,
 			[]string{"z.zip/inner.zip", "z.zip/inner.zip/1.pdf"}, []string{parser.CodeZipAttachment, parser.CodeTooLarge}},
+		{"ZIP of photos: no zip_attachment", zipRaw(t, zipMember{name: "site.jpg", data: []byte("\xff\xd8\xff")}), lim, []string{"z.zip/site.jpg"}, nil},
 		{"not a zip at all", []byte("PK\x03\x04 garbage"), lim, nil, []string{parser.CodeCorrupt}},
 		{"CRC mismatch", func() []byte {
 			z := zipRaw(t, zipMember{name: "a.pdf", data: []byte(fakePDF)})
@@ -544,6 +541,28 @@ func TestZipLimits(t *testing.T) {
 				t.Errorf("kept %d bytes", total)
 			}
 		})
+	}
+}
+
+func TestNotZip(t *testing.T) {
+	// A DOCX is a ZIP inside; it is a document, not an archive to open.
+	z := base64.StdEncoding.EncodeToString(zipRaw(t, zipMember{name: "[Content_Types].xml", data: []byte("<x/>")}))
+	m := mustRead(t, mixed("", "Content-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document; name=\"a.docx\"\nContent-Transfer-Encoding: base64", z), Limits{})
+	if len(m.Attachments) != 1 || m.Attachments[0].PDF || len(m.Problems) != 0 {
+		t.Errorf("attachments %q problems %+v", paths(m.Attachments), m.Problems)
+	}
+	// A nameless ZIP is found by its signature.
+	m = mustRead(t, mixed("", "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64", base64.StdEncoding.EncodeToString(zipRaw(t, zipMember{name: "a.pdf", data: []byte(fakePDF)}))), Limits{})
+	if got := paths(m.Attachments); !slices.Equal(got, []string{"part-2.zip", "part-2.zip/a.pdf"}) {
+		t.Errorf("paths %q", got)
+	}
+}
+
+func TestBoundaryMismatch(t *testing.T) {
+	raw := crlf("From: a@b.example\nContent-Type: multipart/mixed; boundary=\"WRONG\"\n\n--RIGHT\nContent-Type: text/plain\n\nbody\n--RIGHT\nContent-Type: application/pdf; name=a.pdf\n\n%PDF-1.4\n--RIGHT--\n")
+	m := mustRead(t, raw, Limits{})
+	if len(m.Attachments) != 1 || m.Attachments[0].Name != "a.pdf" || len(m.Texts) != 1 || m.Texts[0] != "body" {
+		t.Errorf("attachments %q texts %q defects %q", names(m.Attachments), m.Texts, m.Defects)
 	}
 }
 

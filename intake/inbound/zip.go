@@ -15,20 +15,27 @@ import (
 	"hosho-intake/parser"
 )
 
-// isZip: a ZIP by its type, its name, or its local file header signature (APPNOTE 4.3.7).
+// isZip: a ZIP by its type or its name; by its local file header signature (APPNOTE 4.3.7) only when the
+// name has no extension, because DOCX, XLSX, ODT and JAR files are ZIPs too and are no archive a sender meant.
 func isZip(contentType, name string, data []byte) bool {
 	switch strings.ToLower(contentType) {
 	case "application/zip", "application/x-zip-compressed", "application/x-zip", "multipart/x-zip":
 		return true
 	}
-	return strings.HasSuffix(strings.ToLower(name), ".zip") || bytes.HasPrefix(data, []byte("PK\x03\x04"))
+	switch strings.ToLower(path.Ext(name)) {
+	case ".zip":
+		return true
+	case "":
+		return bytes.HasPrefix(data, []byte("PK\x03\x04"))
+	}
+	return false
 }
 
 // readZip opens a ZIP attachment at zpath and adds its members as attachments "ZPATH/MEMBER".
 //
 // Contractors zip the notice; some encrypt the ZIP and mail the password separately (PPAP), which
-// this package never tries to open: the ZIP gets password_zip. A plain ZIP gets zip_attachment (the sender is
-// asked for the bare PDF next time). Entries, each member's size and the total expanded size are bounded,
+// this package never tries to open: the ZIP gets password_zip. A plain ZIP that held a PDF gets zip_attachment
+// (the sender is asked for the bare PDF next time). Entries, each member's size and the total expanded size are bounded,
 // by the declared sizes first and by counting what actually comes out, so that a ZIP bomb is cut off.
 // budget is shared with ZIPs nested inside this one.
 func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
@@ -42,7 +49,7 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 		rd.problem(parser.CodeTooLarge, zpath, fmt.Sprintf("ZIP has %d entries, only the first %d are read", len(files), rd.lim.MaxZipEntries))
 		files = files[:rd.lim.MaxZipEntries]
 	}
-	read := 0
+	pdfs := 0
 	for _, f := range files {
 		if strings.HasSuffix(f.Name, "/") || f.FileInfo().IsDir() {
 			continue
@@ -76,12 +83,15 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 			rd.problem(parser.CodeCorrupt, mpath, fmt.Sprintf("unreadable ZIP member: %v", err))
 			continue
 		}
-		read++
-		ct := typeByName(name)
-		rd.add(Attachment{Name: path.Base(name), ContentType: ct, Path: mpath, Data: b}, depth, budget)
+		a := Attachment{Name: path.Base(name), ContentType: typeByName(name), Path: mpath, Data: b}
+		if looksPDF(a.ContentType, a.Name, a.Data) {
+			pdfs++
+		}
+		rd.add(a, depth, budget)
 	}
-	if read > 0 {
-		rd.problem(parser.CodeZipAttachment, zpath, "")
+	if pdfs > 0 {
+		// Only a ZIP that held a PDF: a ZIP of site photos is no notice sent the wrong way.
+		rd.problem(parser.CodeZipAttachment, zpath, fmt.Sprintf("%d PDF files read from the ZIP", pdfs))
 	}
 }
 

@@ -16,7 +16,6 @@ type glyph struct {
 	font int    // index of the PDF font (only Type 3 needs more than one)
 	code uint32 // character code, big-endian in n bytes
 	n    int
-	half bool // half-width: 500/1000 em; everything else is full-width, 1000
 }
 
 // fontSet is the document's font, shared by all its pages. Glyphs are assigned as the text is
@@ -67,7 +66,7 @@ func (f *fontSet) glyph(r rune) (glyph, error) {
 	if g, ok := f.glyphs[r]; ok {
 		return g, nil
 	}
-	g := glyph{half: isHalf(r)}
+	var g glyph
 	switch f.enc {
 	case UCS2:
 		if r > 0xffff || (r >= 0xd800 && r < 0xe000) {

@@ -3,6 +3,7 @@ package noticepdf
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,12 @@ func checkValues(t *testing.T, text string, n parser.Notice, what string) {
 	}
 }
 
+// pages runs pdftotext once and splits its output at the form feeds it ends pages with.
+func pages(t *testing.T, pdf []byte) []string {
+	t.Helper()
+	return strings.Split(mustText(t, pdf), "\f")
+}
+
 func write(t *testing.T, ns []parser.Notice, o Options) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -123,9 +130,12 @@ func TestEncodingsAndLayouts(t *testing.T) {
 			t.Run(e.String()+"/"+l.String(), func(t *testing.T) {
 				pdf := write(t, ns, Options{Encoding: e, Layout: l})
 				qpdfCheck(t, pdf)
+				ps := pages(t, pdf)
+				if len(ps) != len(ns)+1 { // a form feed after every page
+					t.Fatalf("%d pages, want %d", len(ps)-1, len(ns))
+				}
 				for i, n := range ns {
-					p := string(rune('1' + i))
-					checkValues(t, mustText(t, pdf, "-f", p, "-l", p), n, "page "+p)
+					checkValues(t, ps[i], n, fmt.Sprintf("page %d", i+1))
 				}
 			})
 		}
@@ -139,14 +149,16 @@ func TestVariants(t *testing.T) {
 		t.Run(v.Name, func(t *testing.T) {
 			pdf := write(t, ns, v.Options)
 			qpdfCheck(t, pdf)
-			first := 1
+			ps := pages(t, pdf)
 			if v.Options.CoverPage {
-				first = 2
+				ps = ps[1:]
+			}
+			if len(ps) != len(ns)+1 {
+				t.Fatalf("%d notice pages, want %d", len(ps)-1, len(ns))
 			}
 			for i, n := range ns {
-				p := string(rune('0' + first + i))
-				text := mustText(t, pdf, "-f", p, "-l", p)
-				checkValues(t, text, n, v.Name+" page "+p)
+				text := ps[i]
+				checkValues(t, text, n, fmt.Sprintf("%s page %d", v.Name, i+1))
 				for canon, l := range v.Options.Labels {
 					if !strings.Contains(squash(text), l) {
 						t.Errorf("%s: label %s printed as %q is missing:\n%s", v.Name, canon, l, text)
@@ -163,14 +175,15 @@ func TestVariants(t *testing.T) {
 func TestCoverPage(t *testing.T) {
 	n := Samples()[0]
 	pdf := write(t, []parser.Notice{n}, Options{CoverPage: true, Labels: map[string]string{LabelProject: "業務名"}})
-	cover := squash(mustText(t, pdf, "-f", "1", "-l", "1"))
+	ps := pages(t, pdf)
+	cover := squash(ps[0])
 	if !strings.Contains(cover, squash("業務名："+n.ProjectName)) || !strings.Contains(cover, "提出書類") {
 		t.Errorf("cover page lacks 業務名 or 提出書類: %s", cover)
 	}
 	if strings.Contains(cover, n.AuthKey) || strings.Contains(cover, n.ContractNumber) {
 		t.Errorf("cover page shows the number or key: %s", cover)
 	}
-	checkValues(t, mustText(t, pdf, "-f", "2", "-l", "2"), n, "page 2")
+	checkValues(t, ps[1], n, "page 2")
 }
 
 // TestFormatting checks the printed forms of the number and key, not just their content.
@@ -266,12 +279,13 @@ func TestEncrypt(t *testing.T) {
 	qpdfCheck(t, ownerOnly)
 	needTool(t, "qpdf")
 	out, err := exec.Command("qpdf", "--show-encryption", writeTemp(t, ownerOnly)).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("R = 6")) || !bytes.Contains(out, []byte("AESv3")) {
+	// pdfcpu writes AES-256 as revision 5 (qpdf writes 6); the reader must take both.
+	if err != nil || !bytes.Contains(out, []byte("AESv3")) {
 		t.Errorf("qpdf --show-encryption: %v\n%s", err, out)
 	}
 
 	// Every variant's output, streams in any filter, can be encrypted.
-	for _, v := range Variants()[:12] {
+	for _, v := range Variants() {
 		enc, err := Encrypt(write(t, Samples()[:1], v.Options), "", "o")
 		if err != nil {
 			t.Fatalf("%s: %v", v.Name, err)
@@ -304,8 +318,10 @@ func TestManyGlyphs(t *testing.T) {
 		t.Errorf("%d Type 3 fonts, want at least 2", c)
 	}
 	qpdfCheck(t, pdf)
-	text := mustText(t, pdf, "-f", "12", "-l", "12")
-	checkValues(t, text, ns[11], "page 12")
+	ps := pages(t, pdf)
+	for i, n := range ns {
+		checkValues(t, ps[i], n, fmt.Sprintf("page %d", i+1))
+	}
 }
 
 func TestErrors(t *testing.T) {

@@ -1,6 +1,8 @@
 package noticepdf
 
 import (
+	"bytes"
+	"compress/zlib"
 	"crypto/md5"
 	"encoding/hex"
 	"math"
@@ -15,8 +17,8 @@ type objWriter struct {
 	buf      []byte
 	offsets  []int // offsets[n] is where object n starts; index 0 is the free-list head
 	compress bool
-	z        *zlibEncoder // allocated on first use, reused for every stream of the file
-	zbuf     []byte
+	z        *zlib.Writer // allocated on first use (about 1 MB), reset for every stream of the file
+	zbuf     bytes.Buffer
 }
 
 func newObjWriter(compress bool) *objWriter {
@@ -83,11 +85,15 @@ func (w *objWriter) stream(n int, dict []byte, data []byte, asciiHex bool) {
 }
 
 func (w *objWriter) deflate(data []byte) []byte {
+	w.zbuf.Reset()
 	if w.z == nil {
-		w.z = new(zlibEncoder)
+		w.z, _ = zlib.NewWriterLevel(&w.zbuf, zlib.BestSpeed) // the level is valid, so no error
+	} else {
+		w.z.Reset(&w.zbuf)
 	}
-	w.zbuf = w.z.encode(w.zbuf[:0], data)
-	return w.zbuf
+	w.z.Write(data) // writes to a bytes.Buffer cannot fail
+	w.z.Close()
+	return w.zbuf.Bytes()
 }
 
 // finish writes the xref table and trailer and returns the file. The /ID is derived from the

@@ -9,10 +9,11 @@
 // parser.CodeTooLarge. ReadPDF returns an error only when its context ends, the pool is
 // closed, or no worker can be started (a configuration fault, not the file's).
 //
-// A worker is the binary in Options.Command, whose hidden subcommand calls Serve on its
-// stdin and stdout. One worker serves many files, one at a time: starting a process
-// per PDF would cost more than reading it. A worker that failed is killed with its
-// whole process group and reaped; the next file that needs it starts a fresh one.
+// A worker is the binary in Options.Command, whose hidden subcommand calls ServeProcess
+// (Serve on its stdin and stdout; see serve.go for the frames). One worker serves many
+// files, one at a time: starting a process per PDF would cost more than reading it. A
+// worker that failed, even by a panic it recovered from, is killed with its whole
+// process group and reaped; the next file that needs it starts a fresh one.
 // Workers are also replaced after Options.MaxFilesPerWorker files and when their
 // resident memory stays high between files, which bounds leaks in the reader.
 //
@@ -36,8 +37,9 @@ import (
 	"hosho-intake/parser"
 )
 
-// startTimeout bounds a worker's start, up to its hello.
-const startTimeout = 10 * time.Second
+// startTimeout bounds a worker's start, up to its hello. Measured: a -race test binary
+// takes 0.35s to start on an idle 2-core machine and up to 3s at a load of 16.
+const startTimeout = 30 * time.Second
 
 // ErrClosed is returned by ReadPDF once Close has been called.
 var ErrClosed = errors.New("sandbox: pool closed")
@@ -260,19 +262,29 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 	// The hello is read after track, so that Close can end a slow start. A start is
 	// not bounded by the per-file Timeout: on a loaded machine starting a large binary
 	// can take seconds, and failing it would fail the file for no fault of its own.
-	if err := w.readHello(max(p.opts.Timeout, startTimeout)); err != nil {
-		w.stop()
-		if summary := w.stderr.summary(); summary != "" {
-			err = fmt.Errorf("%w (%s)", err, summary)
-		}
-		p.untrack(w)
-		p.tokens <- nil
-		if p.isClosed() {
-			return nil, ErrClosed
-		}
-		return nil, err
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, w.interrupt)
 	}
-	return w, nil
+	err = w.readHello(max(p.opts.Timeout, startTimeout))
+	// As in ReadPDF, a worker whose deadlines the context may have touched is not used.
+	cancelled := stop != nil && !stop()
+	if err == nil && !cancelled {
+		return w, nil
+	}
+	w.stop()
+	p.untrack(w)
+	p.tokens <- nil
+	switch {
+	case p.isClosed():
+		return nil, ErrClosed
+	case cancelled:
+		return nil, ctx.Err()
+	}
+	if summary := w.stderr.summary(); summary != "" {
+		err = fmt.Errorf("%w (%s)", err, summary)
+	}
+	return nil, err
 }
 
 func (p *Pool) track(w *worker) bool {

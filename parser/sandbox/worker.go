@@ -80,7 +80,9 @@ func startWorker(opts Options) (*worker, error) {
 		// Its own process group, so that a kill reaches anything it started too.
 		Setpgid: true,
 		// A hung worker must not outlive a daemon that was killed without a chance to
-		// Close: a live one would notice its stdin closing, a hung one would not.
+		// Close: a live one would notice its stdin closing, a hung one would not. (Linux
+		// sends it when the thread that started the worker ends; Go ends threads only
+		// for goroutines that exit while locked to one, which this daemon does not do.)
 		Pdeathsig: syscall.SIGKILL,
 	}
 	// Bounds Wait when something the worker started keeps its stderr open.

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"hosho-intake/config"
+)
+
+// runCheck validates a config file: every error at once, with file:line, and exit 1; a good
+// file prints a short summary and exits 0.
+func runCheck(_ context.Context, e env) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	path := fs.String("config", "/etc/hosho-intake/config.toml", "config file")
+	if err := fs.Parse(e.args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv})
+	var list *config.Errors
+	switch {
+	case errors.As(err, &list):
+		fmt.Fprintln(e.stderr, list.Error())
+		fmt.Fprintf(e.stderr, "%s: %d error(s)\n", *path, len(list.List))
+		return 1
+	case err != nil:
+		fmt.Fprintf(e.stderr, "hosho-intake check: %v\n", err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w.Error())
+	}
+	fmt.Fprint(e.stdout, cfg.Summary())
+	return 0
+}
