@@ -415,7 +415,7 @@ func (rd *reader) walk(h Header, body []byte, depth int, prefix, sect, defType s
 			ph, pb := splitEntity(p)
 			phdr, bad := parseHeader(ph)
 			if bad > 0 {
-				rd.defect("part %s: %d malformed header lines skipped", sectName(sect+"."+fmt.Sprint(i+1)), bad)
+				rd.defect("part %s: %d malformed header lines skipped", sectName(subSect(sect, i+1)), bad)
 			}
 			kids = append(kids, rd.walk(phdr, pb, depth+1, prefix, subSect(sect, i+1), childType))
 		}
