@@ -31,16 +31,23 @@ var labels = []struct {
 	text  string
 	field field
 }{
+	{"保証事業会社名", fieldGuarantor},
 	{"保証契約番号", fieldNumber},
 	{"保証証書番号", fieldNumber},
 	{"保証事業会社", fieldGuarantor},
 	{"発注者名称", fieldOrderer},
+	{"発注機関名", fieldOrderer},
+	{"保証会社名", fieldGuarantor},
+	{"保証機関名", fieldGuarantor},
+	{"保証の区分", fieldCategory},
 	{"認証キー", fieldKey},
 	{"認証KEY", fieldKey},
 	{"保証の種類", fieldCategory},
 	{"保証区分", fieldCategory},
 	{"保証種別", fieldCategory},
 	{"工事件名", fieldProject},
+	{"工事名称", fieldProject},
+	{"業務名称", fieldProject},
 	{"業務件名", fieldProject},
 	{"委託業務名", fieldProject},
 	{"発注機関", fieldOrderer},
@@ -62,8 +69,9 @@ var labels = []struct {
 func matchLabel(line string) (f field, rest string, ok bool) {
 	s := strings.TrimLeftFunc(line, isSpace)
 	s = trimBullet(s)
+	// 「」 quote a label in prose (「認証キー」等のお知らせ); only these brackets frame one.
 	open := false
-	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(「<", r) {
+	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(<", r) {
 		s, open = s[n:], true
 	}
 	for _, l := range labels {
@@ -80,10 +88,16 @@ func matchLabel(line string) (f field, rest string, ok bool) {
 		if !matched {
 			continue
 		}
+		// A remark in brackets may follow the label: 認証キー（半角英数字）.
+		if strings.HasPrefix(i, "(") {
+			if j := strings.IndexByte(i, ')'); j > 0 && j < 40 {
+				i = i[j+1:]
+			}
+		}
 		r, n := utf8.DecodeRuneInString(i)
 		switch {
 		case i == "":
-		case open && strings.ContainsRune("】]〕)」>", r):
+		case open && strings.ContainsRune("】]〕)>", r):
 			i = i[n:]
 		case isSpace(r) || strings.ContainsRune(":=|", r):
 		default:

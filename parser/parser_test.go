@@ -153,6 +153,8 @@ func TestReadBody(t *testing.T) {
 			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}}},
 		{"quoted reply is not a submission", "> 保証契約番号：2070004426\n> 認証キー：AB12cd34EF\n", nil},
 		{"masked key in our own reply", "保証契約番号：2070004426\n認証キー：AB******EF\n", nil},
+		{"remark after the label", "保証契約番号(10桁)：2070004426\n認証キー(半角英数字)：AB12cd34EF\n",
+			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}}},
 		{"prose", "認証キーは半角英数字です。保証契約番号と一緒に送ってください。\n", nil},
 		{"two notices", "保証契約番号：2070004426\n認証キー：AB12cd34EF\n\n保証契約番号：2070004427\n認証キー：ZZ12cd34EF\n",
 			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}, {ContractNumber: "2070004427", AuthKey: "ZZ12cd34EF", Source: "body"}}},

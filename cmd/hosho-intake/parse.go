@@ -130,6 +130,10 @@ func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake
 	if strings.EqualFold(filepath.Ext(name), ".pdf") {
 		doc, err := pdfs.ReadPDF(ctx, data)
 		r.Notices, r.Problems, r.err = doc.Notices, doc.Problems, err
+		if err == nil && len(doc.Notices) == 0 && len(doc.Problems) == 0 {
+			// A readable PDF that is something else (a 前払金請求書, a cover letter).
+			r.Problems = []parser.Problem{{Code: parser.CodeNoNotice, Detail: "a readable PDF that holds no notice (" + doc.Kind + ")"}}
+		}
 	} else {
 		c, err := intake.Read(ctx, bytes.NewReader(data), lim, pdfs)
 		if err != nil {

@@ -168,10 +168,10 @@ func (w *worker) roundTrip(data []byte) (response, error) {
 	return resp, nil
 }
 
-// writeRequest writes the frame in one write when it is small, which saves the worker a
-// wake-up per file.
+// writeRequest writes the frame in one write when it fits the pipe, which saves the
+// worker a wake-up per file for the price of a copy.
 func (w *worker) writeRequest(data []byte) error {
-	if len(data) <= 64<<10 {
+	if len(data)+4 <= requestPipeSize {
 		w.wbuf = binary.BigEndian.AppendUint32(w.wbuf[:0], uint32(len(data)))
 		w.wbuf = append(w.wbuf, data...)
 		_, err := w.req.Write(w.wbuf)
