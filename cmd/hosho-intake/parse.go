@@ -96,11 +96,16 @@ func newPDFPool(workers int) (*sandbox.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding own executable for PDF workers: %w", err)
 	}
-	return sandbox.NewPool(sandbox.Options{Command: []string{exe, "pdf-worker"}, Workers: workers}), nil
+	// One core per worker: the pool already runs one worker per core, and a worker's
+	// garbage collector spreading over all of them only adds contention.
+	env := append(os.Environ(), "GOMAXPROCS=1")
+	return sandbox.NewPool(sandbox.Options{Command: []string{exe, "pdf-worker"}, Workers: workers, Env: env}), nil
 }
 
 func runPDFWorker(_ context.Context, e env) int {
-	if err := sandbox.Serve(e.stdin, e.stdout); err != nil {
+	// ServeProcess, not Serve on stdout: ledongthuc/pdf prints debug lines to stdout on
+	// some malformed files, which must not land in the protocol stream.
+	if err := sandbox.ServeProcess(); err != nil {
 		fmt.Fprintf(e.stderr, "pdf-worker: %v\n", err)
 		return 1
 	}

@@ -213,8 +213,14 @@ func TestFaults(t *testing.T) {
 				!strings.Contains(doc.Problems[0].Detail, tt.detail) {
 				t.Fatalf("ReadPDF(%q) = %+v, want corrupt with %q", tt.input, doc, tt.detail)
 			}
-			if failed > tt.within {
-				t.Errorf("ReadPDF(%q) took %v, want at most %v", tt.input, failed, tt.within)
+			within := tt.within
+			if raceEnabled {
+				// A -race parent on a shared 2-core machine was measured 2s late once,
+				// starved while the hung worker spun; the bound is for the real build.
+				within += 3 * time.Second
+			}
+			if failed > within {
+				t.Errorf("ReadPDF(%q) took %v, want at most %v", tt.input, failed, within)
 			}
 
 			start = time.Now()
