@@ -1,0 +1,136 @@
+// Package control is the running daemon's unix socket: the daemon holds the bbolt lock, so
+// the commands that need its state (status, queue, digest, reprocess) ask it over the socket.
+// One request per connection, one JSON object each way:
+//
+//	-> {"method":"status","args":{...}}
+//	<- {"result":{...}} or {"error":"..."}
+//
+// The socket is created 0660 in the runtime directory (systemd RuntimeDirectory=), so only
+// the service user and its group may talk to it.
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// ErrNoDaemon means nothing listens on the socket: the daemon is not running.
+var ErrNoDaemon = errors.New("no running daemon")
+
+// Handler answers one method. args is the request's raw "args" (may be empty).
+type Handler func(ctx context.Context, args json.RawMessage) (any, error)
+
+type request struct {
+	Method string          `json:"method"`
+	Args   json.RawMessage `json:"args,omitempty"`
+}
+
+type response struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// Server serves handlers on a unix socket.
+type Server struct {
+	ln       *net.UnixListener
+	path     string
+	handlers map[string]Handler
+}
+
+// Listen creates the socket at path. A socket file left behind by a daemon that died is
+// replaced; one that a live daemon answers on is not.
+func Listen(path string, handlers map[string]Handler) (*Server, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another daemon is listening", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &Server{ln: ln, path: path, handlers: handlers}, nil
+}
+
+// Serve answers requests until ctx ends, then removes the socket.
+func (s *Server) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
+	defer stop()
+	defer os.Remove(s.path)
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("control socket: %w", err)
+		}
+		go s.answer(ctx, c)
+	}
+}
+
+func (s *Server) answer(ctx context.Context, c *net.UnixConn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Minute))
+	var req request
+	var resp response
+	if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&req); err != nil {
+		resp.Error = "bad request: " + err.Error()
+	} else if h, ok := s.handlers[req.Method]; !ok {
+		resp.Error = fmt.Sprintf("unknown method %q", req.Method)
+	} else if result, err := h(ctx, req.Args); err != nil {
+		resp.Error = err.Error()
+	} else if resp.Result, err = json.Marshal(result); err != nil {
+		resp.Error = err.Error()
+	}
+	json.NewEncoder(c).Encode(resp) // the client may have gone; nothing to do about it
+}
+
+// Call asks the daemon listening at path; result, if not nil, receives the answer.
+func Call(ctx context.Context, path, method string, args, result any) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%w (socket %s)", ErrNoDaemon, path)
+		}
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	req := request{Method: method}
+	if args != nil {
+		if req.Args, err = json.Marshal(args); err != nil {
+			return err
+		}
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	var resp response
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return fmt.Errorf("control socket: reading the answer: %w", err)
+	}
+	if resp.Error != "" {
+		return errors.New(resp.Error)
+	}
+	if result != nil && len(resp.Result) > 0 {
+		return json.Unmarshal(resp.Result, result)
+	}
+	return nil
+}
