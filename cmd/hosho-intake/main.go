@@ -33,6 +33,10 @@ func commands() map[string]command {
 	return map[string]command{
 		"check":      {summary: "check --config FILE     validate a config file, printing every error", run: runCheck},
 		"demo":       {summary: "demo                    read a dozen generated contractor mails and show what was found", run: runDemo},
+		"once":       {summary: "once --config FILE      poll the mailbox once and exit", run: runOnce},
+		"run":        {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM", run: runDaemon},
+		"status":     {summary: "status [--json]         what the running daemon is doing", run: runStatus},
+		"reprocess":  {summary: "reprocess ID            re-run a stored message through the current rules (via the daemon)", run: runReprocess},
 		"parse":      {summary: "parse [--json] FILE...  read notices from .pdf and .eml files", run: runParse},
 		"version":    {summary: "version                 print the version", run: runVersion},
 		"pdf-worker": {hidden: true, run: runPDFWorker},

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"hosho-intake/config"
+	"hosho-intake/intake"
+	"hosho-intake/intake/control"
+	"hosho-intake/verifier"
+)
+
+// loadConfig reads --config, printing every error; ok is false when the command must stop.
+func loadConfig(e env, name string) (cfg *config.Config, code int, ok bool) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	path := fs.String("config", "/etc/hosho-intake/config.toml", "config file")
+	if err := fs.Parse(e.args); err != nil {
+		return nil, 2, false
+	}
+	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames()})
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return nil, 1, false
+	}
+	return cfg, 0, true
+}
+
+// newLogger writes to stderr in the config's format and level.
+func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func newService(e env, cfg *config.Config, log *slog.Logger) (*intake.Service, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding own executable for PDF workers: %w", err)
+	}
+	return intake.NewService(cfg, intake.ServiceOptions{Logger: log, WorkerCommand: []string{exe, "pdf-worker"}})
+}
+
+// runOnce does one poll and exits: 0 when the poll succeeded.
+func runOnce(ctx context.Context, e env) int {
+	cfg, code, ok := loadConfig(e, "once")
+	if !ok {
+		return code
+	}
+	log := newLogger(e.stderr, cfg)
+	svc, err := newService(e, cfg, log)
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+	defer svc.Close()
+	res, err := svc.PollOnce(ctx)
+	if err != nil {
+		log.Error("poll failed", "err", err)
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "new %d, recorded %d, duplicates %d, moved %d, repaired %d, notices %d, in %v\n",
+		res.New, res.Recorded, res.Duplicates, res.Moved, res.Repaired, res.Notices, res.Duration.Round(time.Millisecond))
+	return 0
+}
+
+// socketPath is where the daemon listens: systemd's RuntimeDirectory= when set, else the
+// state directory.
+func socketPath(getenv func(string) string, cfg *config.Config) string {
+	if d := getenv("RUNTIME_DIRECTORY"); d != "" {
+		return filepath.Join(filepath.SplitList(d)[0], "control.sock")
+	}
+	return filepath.Join(cfg.State.Dir, "control.sock")
+}
+
+// runDaemon polls on schedule until SIGTERM, answering status and reprocess on its socket.
+func runDaemon(ctx context.Context, e env) int {
+	cfg, code, ok := loadConfig(e, "run")
+	if !ok {
+		return code
+	}
+	log := newLogger(e.stderr, cfg)
+	svc, err := newService(e, cfg, log)
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+	defer svc.Close()
+	started := time.Now()
+	ctl, err := control.Listen(socketPath(e.getenv, cfg), map[string]control.Handler{
+		"status": func(context.Context, json.RawMessage) (any, error) { return status(svc, started), nil },
+		"reprocess": func(ctx context.Context, args json.RawMessage) (any, error) {
+			var a struct{ ID uint64 }
+			if err := json.Unmarshal(args, &a); err != nil {
+				return nil, err
+			}
+			return svc.Reprocess(ctx, a.ID)
+		},
+	})
+	if err != nil {
+		log.Error("starting", "err", err)
+		return 1
+	}
+	ctlDone := make(chan error, 1)
+	go func() { ctlDone <- ctl.Serve(ctx) }()
+	log.Info("started", "version", version, "mailbox", cfg.IMAP.Mailbox, "schedule", cfg.IMAP.Schedule.Spec, "state", cfg.State.Dir)
+	svc.Run(ctx)
+	if err := <-ctlDone; err != nil {
+		log.Error("control socket", "err", err)
+	}
+	log.Info("stopped")
+	return 0
+}
+
+// statusReport is what `status` prints.
+type statusReport struct {
+	Version   string         `json:"version"`
+	Since     time.Time      `json:"running_since"`
+	Intake    intake.Health  `json:"intake"`
+	NextPoll  time.Time      `json:"next_poll"`
+	Ledger    map[string]any `json:"ledger"`
+	LastError string         `json:"last_error,omitempty"`
+}
+
+func status(svc *intake.Service, started time.Time) statusReport {
+	now := time.Now()
+	h := svc.Health(now)
+	r := statusReport{Version: version, Since: started, Intake: h, NextPoll: svc.Config.IMAP.Schedule.Next(now), LastError: h.LastErr}
+	if st, err := svc.Ledger.Stats(); err == nil {
+		r.Ledger = map[string]any{"stats": st}
+	}
+	return r
+}
+
+// clientSocket finds the running daemon's socket for the client commands.
+func clientSocket(e env, fs *flag.FlagSet, args []string) (string, []string, error) {
+	sock := fs.String("socket", "", "the daemon's control socket (default: from --config)")
+	path := fs.String("config", "/etc/hosho-intake/config.toml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return "", nil, err
+	}
+	if *sock != "" {
+		return *sock, fs.Args(), nil
+	}
+	if _, err := os.Stat("/run/hosho-intake/control.sock"); err == nil {
+		return "/run/hosho-intake/control.sock", fs.Args(), nil
+	}
+	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames()})
+	if err != nil {
+		return "", nil, err
+	}
+	return socketPath(e.getenv, cfg), fs.Args(), nil
+}
+
+func runStatus(ctx context.Context, e env) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	asJSON := fs.Bool("json", false, "print JSON")
+	sock, _, err := clientSocket(e, fs, e.args)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return 2
+	}
+	var r statusReport
+	if err := control.Call(ctx, sock, "status", nil, &r); err != nil {
+		fmt.Fprintf(e.stderr, "hosho-intake status: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		json.NewEncoder(e.stdout).Encode(r)
+		return 0
+	}
+	fmt.Fprintf(e.stdout, "hosho-intake %s, running since %s\n", r.Version, r.Since.Format(time.DateTime))
+	l := r.Intake.Last
+	if l.Start.IsZero() {
+		fmt.Fprintln(e.stdout, "last poll: none yet")
+	} else {
+		fmt.Fprintf(e.stdout, "last poll: %s, %v: new %d, recorded %d, moved %d\n", l.Start.Format(time.DateTime), l.Duration.Round(time.Millisecond), l.New, l.Recorded, l.Moved)
+	}
+	fmt.Fprintf(e.stdout, "next poll: %s\n", r.NextPoll.Format(time.DateTime))
+	if r.LastError != "" {
+		fmt.Fprintf(e.stdout, "last error: %s (%d failed polls in a row)\n", r.LastError, r.Intake.Failures)
+	}
+	if r.Intake.Warning != "" {
+		fmt.Fprintf(e.stdout, "warning: %s\n", r.Intake.Warning)
+	}
+	return 0
+}
+
+func runReprocess(ctx context.Context, e env) int {
+	fs := flag.NewFlagSet("reprocess", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	sock, rest, err := clientSocket(e, fs, e.args)
+	if err != nil || len(rest) != 1 {
+		fmt.Fprintln(e.stderr, "usage: hosho-intake reprocess [--config FILE | --socket PATH] ID")
+		return 2
+	}
+	id, err := strconv.ParseUint(rest[0], 10, 64)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "hosho-intake reprocess: bad ID %q\n", rest[0])
+		return 2
+	}
+	var r intake.Reprocessed
+	if err := control.Call(ctx, sock, "reprocess", map[string]uint64{"ID": id}, &r); err != nil {
+		if errors.Is(err, control.ErrNoDaemon) {
+			fmt.Fprintf(e.stderr, "hosho-intake reprocess: %v: start the daemon (systemctl start hosho-intake)\n", err)
+		} else {
+			fmt.Fprintf(e.stderr, "hosho-intake reprocess: %v\n", err)
+		}
+		return 1
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	enc.Encode(r)
+	return 0
+}

@@ -1,0 +1,567 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Entry is one message taken in from the mailbox. It is stored as JSON so that a field
+// added later reads as its zero value in older entries without a migration.
+type Entry struct {
+	ID          uint64 `json:"id"`
+	Mailbox     string `json:"mailbox"`
+	UIDValidity uint32 `json:"uidvalidity"`
+	UID         uint32 `json:"uid"`
+	// MessageID is the Message-ID header as the poller read it; "" when absent.
+	MessageID string `json:"message_id,omitempty"`
+	// Digest is the hex SHA-256 of the raw message (see Digest); "" when the message was not
+	// downloaded (over the size limit).
+	Digest  string    `json:"digest,omitempty"`
+	From    string    `json:"from,omitempty"`
+	Subject string    `json:"subject,omitempty"`
+	Date    time.Time `json:"date,omitzero"`
+	Size    int64     `json:"size"`
+	TakenAt time.Time `json:"taken_at"`
+	// Outcome sums up what the message held: "notices", "problems", "no_reply",
+	// "too_large"; the poller owns the vocabulary, Stats counts by it.
+	Outcome  string   `json:"outcome"`
+	Notices  int      `json:"notices"`
+	Problems []string `json:"problems,omitempty"`
+	NoReply  bool     `json:"no_reply,omitempty"`
+	// Moved: the message was moved to the processed folder (or flagged) on the server.
+	Moved bool `json:"moved"`
+	// Raw is the stored raw message (StoreRaw's ref), "" once swept or never stored.
+	Raw         string      `json:"raw,omitempty"`
+	Reprocessed []time.Time `json:"reprocessed,omitempty"`
+	// Aliases are other server locations where this same message was taken in again,
+	// after a UIDVALIDITY change; see Alias.
+	Aliases []Alias `json:"aliases,omitempty"`
+}
+
+// Alias is another server location of an entry's message.
+type Alias struct {
+	Mailbox     string    `json:"mailbox"`
+	UIDValidity uint32    `json:"uidvalidity"`
+	UID         uint32    `json:"uid"`
+	At          time.Time `json:"at"`
+	Moved       bool      `json:"moved"`
+}
+
+// Cursor is the highest UID taken in from a mailbox under one UIDVALIDITY. The poller
+// fetches UIDs above LastUID when the server's UIDVALIDITY equals UIDValidity, and starts
+// from 0 otherwise (RFC 9051 2.3.1.1: UIDs of another validity mean nothing).
+type Cursor struct {
+	Mailbox     string
+	UIDValidity uint32
+	LastUID     uint32
+}
+
+// Record stores e as a new entry, in ONE transaction with its indexes, the cursor of
+// (e.Mailbox, e.UIDValidity) advanced to e.UID, and whatever more writes with the same tx
+// (the verifier's submissions, the outbox's replies). If more fails nothing is committed,
+// e.ID is reset to 0 and more's error is returned wrapped.
+//
+// Record assigns e.ID before it calls more; more must not change e, whose JSON is already
+// written. The raw message (e.Raw) must have been stored by StoreRaw less than an hour
+// before, so that Sweep cannot take it for an orphan. A location already recorded fails
+// with ErrDuplicate: that is the last guard against processing a message twice.
+func (l *Ledger) Record(e *Entry, more func(tx *bolt.Tx, e *Entry) error) error {
+	if err := checkEntry(e); err != nil {
+		return fmt.Errorf("recording %s uid %d: %w", e.Mailbox, e.UID, err)
+	}
+	if e.Raw != "" {
+		// Outside the transaction: a stat is I/O the writer lock should not wait for.
+		if _, err := os.Stat(l.rawPath(e.Raw)); err != nil {
+			return fmt.Errorf("recording %s uid %d: raw message: %w", e.Mailbox, e.UID, err)
+		}
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		loc := uidKey(e.Mailbox, e.UIDValidity, e.UID)
+		if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
+			return fmt.Errorf("uidvalidity %d already recorded as entry %d: %w", e.UIDValidity, u64(v), ErrDuplicate)
+		}
+		id, err := tx.Bucket([]byte(messagesBucket)).NextSequence()
+		if err != nil {
+			return err
+		}
+		e.ID = id
+		if err := putEntry(tx, e); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, be64(id)); err != nil {
+			return err
+		}
+		if e.MessageID != "" {
+			k := withID(msgIDIndex(e.MessageID), id)
+			if err := tx.Bucket([]byte(byMsgIDBucket)).Put(k, []byte(e.Digest)); err != nil {
+				return err
+			}
+		}
+		if e.Digest != "" {
+			if err := tx.Bucket([]byte(byDigestBucket)).Put(withID(e.Digest, id), nil); err != nil {
+				return err
+			}
+		}
+		if !e.Moved {
+			if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, be64(id)); err != nil {
+				return err
+			}
+		}
+		if err := advance(tx, e.Mailbox, e.UIDValidity, e.UID); err != nil {
+			return err
+		}
+		if err := count(tx, "messages", 1); err != nil {
+			return err
+		}
+		if err := count(tx, "outcome:"+e.Outcome, 1); err != nil {
+			return err
+		}
+		if e.Raw != "" {
+			if err := count(tx, "raw", 1); err != nil {
+				return err
+			}
+		}
+		if more != nil {
+			return more(tx, e)
+		}
+		return nil
+	})
+	if err != nil {
+		e.ID = 0
+		return fmt.Errorf("recording %s uid %d: %w", e.Mailbox, e.UID, err)
+	}
+	return nil
+}
+
+func checkEntry(e *Entry) error {
+	e.MessageID = strings.TrimSpace(e.MessageID)
+	switch {
+	case e.Mailbox == "" || strings.IndexByte(e.Mailbox, 0) >= 0:
+		return fmt.Errorf("invalid mailbox name %q", e.Mailbox)
+	case e.UIDValidity == 0 || e.UID == 0:
+		// RFC 9051 2.3.1.1: both are non-zero.
+		return fmt.Errorf("invalid uidvalidity %d or uid %d", e.UIDValidity, e.UID)
+	case e.TakenAt.IsZero():
+		return errors.New("no TakenAt: retention counts from it")
+	case e.Outcome == "":
+		return errors.New("no outcome")
+	case e.Digest != "" && !isDigest(e.Digest):
+		return fmt.Errorf("invalid digest %q", e.Digest)
+	}
+	if e.Raw != "" {
+		d, err := parseRef(e.Raw)
+		if err != nil {
+			return err
+		}
+		if e.Digest != "" && d != e.Digest {
+			return fmt.Errorf("raw message %s does not have digest %s", e.Raw, e.Digest)
+		}
+		// Sweep finds the references to a raw file through the digest index.
+		e.Digest = d
+	}
+	return nil
+}
+
+// Advance moves the cursor of mailbox to uid under uidvalidity without recording an entry:
+// past a message that vanished between search and fetch, say. A uidvalidity other than the
+// stored one replaces the cursor; Advance(mailbox, v, 0) records a new validity before its
+// first message, so that polls of an empty mailbox stay cheap.
+func (l *Ledger) Advance(mailbox string, uidvalidity, uid uint32) error {
+	err := l.db.Update(func(tx *bolt.Tx) error { return advance(tx, mailbox, uidvalidity, uid) })
+	if err != nil {
+		return fmt.Errorf("advancing cursor of %s: %w", mailbox, err)
+	}
+	return nil
+}
+
+// advance moves the cursor forward only, and replaces it on a new UIDVALIDITY.
+func advance(tx *bolt.Tx, mailbox string, uidvalidity, uid uint32) error {
+	if mailbox == "" || uidvalidity == 0 {
+		return fmt.Errorf("invalid cursor %q uidvalidity %d", mailbox, uidvalidity)
+	}
+	b := tx.Bucket([]byte(cursorsBucket))
+	if v := b.Get([]byte(mailbox)); len(v) == 8 && u32(v[:4]) == uidvalidity && u32(v[4:]) >= uid {
+		return nil
+	}
+	v := make([]byte, 8)
+	binary.BigEndian.PutUint32(v, uidvalidity)
+	binary.BigEndian.PutUint32(v[4:], uid)
+	return b.Put([]byte(mailbox), v)
+}
+
+// Cursor is where the next poll of mailbox starts; the zero Cursor (UIDValidity 0) when
+// the mailbox was never polled.
+func (l *Ledger) Cursor(mailbox string) (Cursor, error) {
+	c := Cursor{Mailbox: mailbox}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket([]byte(cursorsBucket)).Get([]byte(mailbox)); len(v) == 8 {
+			c.UIDValidity, c.LastUID = u32(v[:4]), u32(v[4:])
+		}
+		return nil
+	})
+	if err != nil {
+		return Cursor{}, fmt.Errorf("reading cursor of %s: %w", mailbox, err)
+	}
+	return c, nil
+}
+
+// Alias records that the message at (mailbox, uidvalidity, uid) is entry id taken in
+// again, typically after a UIDVALIDITY change (found by Seen), and advances the cursor past
+// it. The location is then unmoved until MarkMoved(id), so a crash before the move is
+// repaired like any other. Aliasing the same location to the same entry again is a no-op;
+// to another entry it is ErrDuplicate.
+func (l *Ledger) Alias(mailbox string, uidvalidity, uid uint32, id uint64, at time.Time) error {
+	if mailbox == "" || strings.IndexByte(mailbox, 0) >= 0 || uidvalidity == 0 || uid == 0 {
+		return fmt.Errorf("aliasing %q uidvalidity %d uid %d: invalid location", mailbox, uidvalidity, uid)
+	}
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		loc := uidKey(mailbox, uidvalidity, uid)
+		if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
+			if u64(v) == id {
+				return nil
+			}
+			return fmt.Errorf("location is entry %d: %w", u64(v), ErrDuplicate)
+		}
+		e, err := getEntry(tx, id)
+		if err != nil {
+			return err
+		}
+		e.Aliases = append(e.Aliases, Alias{Mailbox: mailbox, UIDValidity: uidvalidity, UID: uid, At: at})
+		if err := putEntry(tx, e); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, be64(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, be64(id)); err != nil {
+			return err
+		}
+		return advance(tx, mailbox, uidvalidity, uid)
+	})
+	if err != nil {
+		return fmt.Errorf("aliasing %s uid %d to entry %d: %w", mailbox, uid, id, err)
+	}
+	return nil
+}
+
+// ByUID is the entry taken in from (mailbox, uidvalidity, uid), directly or as an alias.
+func (l *Ledger) ByUID(mailbox string, uidvalidity, uid uint32) (*Entry, bool, error) {
+	var e *Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket([]byte(byUIDBucket)).Get(uidKey(mailbox, uidvalidity, uid))
+		if v == nil {
+			return nil
+		}
+		var err error
+		e, err = getEntry(tx, u64(v))
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("looking up %s uid %d: %w", mailbox, uid, err)
+	}
+	return e, e != nil, nil
+}
+
+// Seen finds a message already recorded, under any mailbox or UIDVALIDITY: the earliest
+// entry with the same Message-ID AND the same digest when messageID is not empty, else the
+// earliest with the same digest.
+//
+// Why both: the same mail delivered again has the same bytes, so the digest alone would
+// do; but two different mails can share a Message-ID when a sender's tool is broken (some
+// scanners and mail merges stamp one ID on everything), so the Message-ID alone would drop
+// a real submission. Requiring both keeps that sender's second mail, and a digest for a
+// message without Message-ID still catches its re-delivery. Known limit: a server that
+// rewrites a message while renumbering (a migration adding headers) changes the digest, and
+// Seen misses it; the verifier's duplicate check on contract number and key is the second
+// line. A message never downloaded (over the size limit) has digest "" and matches another
+// undownloaded message with its Message-ID.
+func (l *Ledger) Seen(messageID, digest string) (*Entry, bool, error) {
+	messageID = strings.TrimSpace(messageID)
+	if messageID == "" && digest == "" {
+		return nil, false, nil
+	}
+	var e *Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var (
+			prefix []byte
+			b      *bolt.Bucket
+		)
+		if messageID != "" {
+			prefix, b = []byte(msgIDIndex(messageID)+"\x00"), tx.Bucket([]byte(byMsgIDBucket))
+		} else {
+			prefix, b = []byte(digest+"\x00"), tx.Bucket([]byte(byDigestBucket))
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			// The exact length keeps Message-ID "a" from matching "a\x00b...".
+			if len(k) != len(prefix)+8 || (messageID != "" && string(v) != digest) {
+				continue
+			}
+			var err error
+			e, err = getEntry(tx, u64(k[len(prefix):]))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("looking up message %q: %w", messageID, err)
+	}
+	return e, e != nil, nil
+}
+
+// MarkMoved records that the messages of these entries, at their own location and at
+// every alias, were moved (or flagged) on the server. An unknown ID fails the whole call.
+func (l *Ledger) MarkMoved(ids []uint64) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		unmoved := tx.Bucket([]byte(unmovedBucket))
+		for _, id := range ids {
+			e, err := getEntry(tx, id)
+			if err != nil {
+				return err
+			}
+			e.Moved = true
+			if err := unmoved.Delete(uidKey(e.Mailbox, e.UIDValidity, e.UID)); err != nil {
+				return err
+			}
+			for i := range e.Aliases {
+				a := &e.Aliases[i]
+				a.Moved = true
+				if err := unmoved.Delete(uidKey(a.Mailbox, a.UIDValidity, a.UID)); err != nil {
+					return err
+				}
+			}
+			if err := putEntry(tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("marking %d entries moved: %w", len(ids), err)
+	}
+	return nil
+}
+
+// Unmoved lists the entries with a location in mailbox that is recorded but not yet moved
+// on the server, in (UIDVALIDITY, UID) order: what a crash between Record and the move left
+// behind. The location to move is the entry's own when !e.Moved, and each alias in mailbox
+// with !a.Moved. Locations under a UIDVALIDITY the server no longer reports cannot be moved
+// by UID; the poller finds those messages again through Seen and Alias.
+func (l *Ledger) Unmoved(mailbox string) ([]Entry, error) {
+	var out []Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		prefix := []byte(mailbox + "\x00")
+		seen := map[uint64]bool{}
+		c := tx.Bucket([]byte(unmovedBucket)).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) != len(prefix)+8 || seen[u64(v)] {
+				continue
+			}
+			seen[u64(v)] = true
+			e, err := getEntry(tx, u64(v))
+			if err != nil {
+				return err
+			}
+			out = append(out, *e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing unmoved messages of %s: %w", mailbox, err)
+	}
+	return out, nil
+}
+
+// Get is entry id; ErrNotFound when there is none.
+func (l *Ledger) Get(id uint64) (*Entry, error) {
+	var e *Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		var err error
+		e, err = getEntry(tx, id)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading ledger: %w", err)
+	}
+	return e, nil
+}
+
+// Filter selects entries for List; zero fields select everything.
+type Filter struct {
+	Mailbox string
+	Outcome string
+	// Since keeps entries taken in at or after it.
+	Since time.Time
+	// Before keeps IDs below it: pass the last ID of one page to get the next.
+	Before uint64
+}
+
+// List returns up to limit entries matching f, newest first; limit <= 0 means no limit.
+func (l *Ledger) List(f Filter, limit int) ([]Entry, error) {
+	var out []Entry
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(messagesBucket)).Cursor()
+		k, v := c.Last()
+		if f.Before > 0 {
+			// Seek lands on the first key at or above Before, and the one before it is the
+			// newest below. When Seek finds nothing every key is below, so start at Last
+			// again (Seek moved the cursor past it).
+			if sk, _ := c.Seek(be64(f.Before)); sk != nil {
+				k, v = c.Prev()
+			} else {
+				k, v = c.Last()
+			}
+		}
+		for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
+			var e Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("entry %d: %w", u64(k), err)
+			}
+			if (f.Mailbox != "" && e.Mailbox != f.Mailbox) || (f.Outcome != "" && e.Outcome != f.Outcome) ||
+				(!f.Since.IsZero() && e.TakenAt.Before(f.Since)) {
+				continue
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing ledger: %w", err)
+	}
+	return out, nil
+}
+
+// Reprocessed appends at to entry id's history of re-runs through the current rules.
+func (l *Ledger) Reprocessed(id uint64, at time.Time) error {
+	err := l.db.Update(func(tx *bolt.Tx) error {
+		e, err := getEntry(tx, id)
+		if err != nil {
+			return err
+		}
+		e.Reprocessed = append(e.Reprocessed, at)
+		return putEntry(tx, e)
+	})
+	if err != nil {
+		return fmt.Errorf("recording reprocessing: %w", err)
+	}
+	return nil
+}
+
+// Stats are the ledger's counts, for metrics and status; kept as counters so that reading
+// them costs no scan of the entries.
+type Stats struct {
+	Messages int64 // entries recorded
+	Raw      int64 // entries whose raw message is still stored
+	Unmoved  int   // server locations recorded but not yet moved
+	Outcomes map[string]int64
+	Cursors  []Cursor
+}
+
+// Stats reads the counts.
+func (l *Ledger) Stats() (Stats, error) {
+	s := Stats{Outcomes: map[string]int64{}}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket([]byte(countsBucket)).ForEach(func(k, v []byte) error {
+			n := int64(binary.BigEndian.Uint64(v))
+			switch name := string(k); {
+			case name == "messages":
+				s.Messages = n
+			case name == "raw":
+				s.Raw = n
+			case strings.HasPrefix(name, "outcome:"):
+				s.Outcomes[strings.TrimPrefix(name, "outcome:")] = n
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		// The unmoved bucket stays small: it empties after every poll.
+		s.Unmoved = tx.Bucket([]byte(unmovedBucket)).Stats().KeyN
+		return tx.Bucket([]byte(cursorsBucket)).ForEach(func(k, v []byte) error {
+			if len(v) == 8 {
+				s.Cursors = append(s.Cursors, Cursor{Mailbox: string(k), UIDValidity: u32(v[:4]), LastUID: u32(v[4:])})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("reading ledger stats: %w", err)
+	}
+	return s, nil
+}
+
+func count(tx *bolt.Tx, name string, delta int64) error {
+	b := tx.Bucket([]byte(countsBucket))
+	var n int64
+	if v := b.Get([]byte(name)); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	return b.Put([]byte(name), be64(uint64(n+delta)))
+}
+
+// getEntry decodes entry id; decoding copies, so the result outlives the transaction.
+func getEntry(tx *bolt.Tx, id uint64) (*Entry, error) {
+	v := tx.Bucket([]byte(messagesBucket)).Get(be64(id))
+	if v == nil {
+		return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
+	}
+	e := &Entry{}
+	if err := json.Unmarshal(v, e); err != nil {
+		return nil, fmt.Errorf("decoding entry %d: %w", id, err)
+	}
+	return e, nil
+}
+
+func putEntry(tx *bolt.Tx, e *Entry) error {
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encoding entry %d: %w", e.ID, err)
+	}
+	return tx.Bucket([]byte(messagesBucket)).Put(be64(e.ID), v)
+}
+
+// uidKey is the key of a server location: mailbox 0x00 uidvalidity uid. IMAP mailbox names
+// cannot hold NUL (RFC 9051 section 5.1), and the fixed-length tail keeps keys of one
+// (mailbox, uidvalidity) contiguous and in UID order.
+func uidKey(mailbox string, uidvalidity, uid uint32) []byte {
+	k := make([]byte, 0, len(mailbox)+9)
+	k = append(k, mailbox...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint32(k, uidvalidity)
+	return binary.BigEndian.AppendUint32(k, uid)
+}
+
+// maxIndexedMessageID bounds index keys (bbolt keys must stay under 32 KiB, and a header
+// from the internet can be anything); longer IDs are indexed by their SHA-256.
+const maxIndexedMessageID = 512
+
+func msgIDIndex(messageID string) string {
+	if len(messageID) <= maxIndexedMessageID {
+		return messageID
+	}
+	sum := sha256.Sum256([]byte(messageID))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func withID(prefix string, id uint64) []byte {
+	k := make([]byte, 0, len(prefix)+9)
+	k = append(k, prefix...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+func be32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+func be64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+func u32(b []byte) uint32  { return binary.BigEndian.Uint32(b) }
+func u64(b []byte) uint64  { return binary.BigEndian.Uint64(b) }

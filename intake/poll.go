@@ -1,0 +1,446 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/intake/inbound"
+	"hosho-intake/intake/ledger"
+	"hosho-intake/intake/mailbox"
+	"hosho-intake/parser"
+)
+
+// Outcomes of a ledger entry, as the poller names them.
+const (
+	OutcomeNotices  = "notices"   // at least one notice read
+	OutcomeProblems = "problems"  // no notice; the sender is told what to send instead
+	OutcomeNoReply  = "no_reply"  // auto-reply, bounce or list mail: never answered
+	OutcomeTooLarge = "too_large" // over the size limit: headers kept, body not downloaded
+)
+
+// Recorder writes what a message caused (the verifier's submissions, the outbox's replies)
+// in the transaction that records the message, so that all of it commits or none does.
+type Recorder func(tx *bolt.Tx, e *ledger.Entry, c *Contents) error
+
+// Poller takes in one mailbox: every message is downloaded, stored, read, recorded and then
+// moved, once.
+type Poller struct {
+	Mailbox   string // polled folder, e.g. INBOX
+	Processed string // folder recorded messages are moved to; "" flags them instead
+	MaxSize   int64  // larger messages are not downloaded (too_large)
+	Limits    inbound.Limits
+	Dial      func(ctx context.Context) (*mailbox.Session, error)
+	Ledger    *ledger.Ledger
+	PDFs      PDFReader
+	Record    Recorder // nil: only the ledger entry is written
+	Log       *slog.Logger
+	// Workers read messages in parallel (the PDF reader pool has one process per core);
+	// they are committed in UID order whatever order they finish in.
+	Workers int
+	// MoveBatch is how many recorded messages are moved in one command.
+	MoveBatch int
+	// Grace is how long a cancelled poll may take to finish the messages in hand.
+	Grace time.Duration
+}
+
+// Result sums up one poll, for the log, status and metrics.
+type Result struct {
+	Start      time.Time
+	Duration   time.Duration
+	New        int // messages above the cursor
+	Recorded   int // new ledger entries
+	Duplicates int // messages recorded before (found again after a UIDVALIDITY change)
+	Moved      int
+	Repaired   int // recorded earlier, moved only now (a crash between commit and move)
+	Notices    int
+}
+
+// flagProcessed marks a message recorded when there is no processed folder.
+const flagProcessed = "$Hosho-Processed"
+
+// job is one message on its way through the pipeline.
+type job struct {
+	seq      int
+	validity uint32 // UIDVALIDITY the message was fetched under
+	info     mailbox.Info
+	raw      []byte
+	large    bool
+
+	entry    *ledger.Entry
+	contents *Contents
+	dupOf    uint64 // an entry recorded before: alias instead of recording
+	err      error
+}
+
+// Poll takes in everything new. A poll that fails part-way keeps what it finished: each
+// message is committed on its own, in UID order, and the cursor never passes a message that
+// was not recorded. When ctx is cancelled the messages in hand are finished within Grace.
+func (p *Poller) Poll(ctx context.Context) (res Result, err error) {
+	res.Start = time.Now()
+	defer func() { res.Duration = time.Since(res.Start) }()
+	// I/O runs on work, which outlives ctx by Grace so that a SIGTERM finishes the current
+	// message instead of abandoning it half-way.
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(p.grace(), cancel)
+		context.AfterFunc(work, func() { t.Stop() })
+	})
+	defer stopGrace()
+
+	s, err := p.Dial(work)
+	if err != nil {
+		return res, err
+	}
+	defer s.Close()
+	st, err := s.Select(work, p.Mailbox)
+	if err != nil {
+		return res, err
+	}
+	cur, err := p.Ledger.Cursor(p.Mailbox)
+	if err != nil {
+		return res, err
+	}
+	after := cur.LastUID
+	if cur.UIDValidity != st.UIDValidity {
+		if cur.UIDValidity != 0 {
+			p.Log.Warn("UIDVALIDITY changed: messages are matched by Message-ID and content so none is processed twice",
+				"mailbox", p.Mailbox, "was", cur.UIDValidity, "now", st.UIDValidity)
+		}
+		after = 0
+		if err := p.Ledger.Advance(p.Mailbox, st.UIDValidity, 0); err != nil {
+			return res, err
+		}
+	}
+	if res.Repaired, err = p.repair(work, s, st.UIDValidity); err != nil {
+		return res, err
+	}
+	// Nothing new: the SELECT answer says so, one round trip.
+	if st.Messages == 0 || (st.UIDNext != 0 && st.UIDNext <= after+1) {
+		return res, nil
+	}
+	infos, err := s.Since(work, after)
+	if err != nil {
+		return res, err
+	}
+	res.New = len(infos)
+	if len(infos) == 0 {
+		return res, nil
+	}
+	err = p.pipeline(ctx, work, s, st.UIDValidity, infos, &res)
+	return res, err
+}
+
+func (p *Poller) grace() time.Duration {
+	if p.Grace > 0 {
+		return p.Grace
+	}
+	return 8 * time.Second
+}
+
+// pipeline downloads messages one at a time on this goroutine, reads them on Workers
+// goroutines, and commits them in UID order on one more; recorded messages are moved in
+// batches between downloads, on the same connection.
+func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validity uint32, infos []mailbox.Info, res *Result) error {
+	workers := max(p.Workers, 1)
+	jobs := make(chan *job, workers)
+	done := make(chan *job, workers*2)
+	committed := make(chan uint64, len(infos))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				p.read(work, j)
+				done <- j
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	commitErr := make(chan error, 1)
+	go func() { commitErr <- p.commitInOrder(done, committed, res) }()
+
+	var fetchErr error
+	var toMove []uint64
+	batch := max(p.MoveBatch, 1)
+	for i, info := range infos {
+		if ctx.Err() != nil {
+			break // stopping: finish what is in hand, take nothing new
+		}
+		j := &job{seq: i, validity: validity, info: info}
+		if info.Size > p.MaxSize && p.MaxSize > 0 {
+			j.large = true
+			j.raw, fetchErr = s.FetchHeader(work, info.UID)
+		} else {
+			j.raw, fetchErr = s.Fetch(work, info.UID)
+		}
+		if fetchErr != nil {
+			fetchErr = fmt.Errorf("fetching uid %d: %w", info.UID, fetchErr)
+			break
+		}
+		jobs <- j
+		toMove = drain(committed, toMove)
+		if len(toMove) >= batch {
+			if err := p.move(work, s, toMove, res); err != nil {
+				fetchErr = err
+				break
+			}
+			toMove = toMove[:0]
+		}
+	}
+	close(jobs)
+	cerr := <-commitErr
+	toMove = drain(committed, toMove)
+	var merr error
+	if len(toMove) > 0 {
+		merr = p.move(work, s, toMove, res)
+	}
+	return errors.Join(fetchErr, cerr, merr)
+}
+
+func drain(c <-chan uint64, ids []uint64) []uint64 {
+	for {
+		select {
+		case id := <-c:
+			ids = append(ids, id)
+		default:
+			return ids
+		}
+	}
+}
+
+// read stores the raw message durably and finds what it holds. It runs on a worker.
+func (p *Poller) read(ctx context.Context, j *job) {
+	digest := ""
+	if !j.large {
+		digest = ledger.Digest(j.raw)
+		if prev, ok, err := p.Ledger.Seen(messageID(j.info.MessageID), digest); err != nil {
+			j.err = err
+			return
+		} else if ok {
+			j.dupOf = prev.ID
+			return
+		}
+	}
+	ref, err := p.Ledger.StoreRaw(j.raw)
+	if err != nil {
+		j.err = err
+		return
+	}
+	lim := p.Limits
+	if j.large {
+		// Only the header was downloaded: read it for the reply's address, nothing more.
+		lim.MaxMessageBytes = int64(len(j.raw)) + 1
+	}
+	c, err := Read(ctx, bytes.NewReader(j.raw), lim, p.PDFs)
+	if err != nil {
+		j.err = err
+		return
+	}
+	if j.large {
+		c.Notices = nil
+		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeTooLarge,
+			Detail: fmt.Sprintf("the message is %d bytes, over the limit of %d", j.info.Size, p.MaxSize)})
+		c.Problems = withoutCode(c.Problems, parser.CodeNoNotice)
+	}
+	j.contents = c
+	j.entry = &ledger.Entry{Mailbox: p.Mailbox, UIDValidity: j.validity, UID: j.info.UID, MessageID: messageID(c.Message.MessageID),
+		Digest: digest, From: c.Message.From, Subject: c.Message.Subject, Date: c.Message.Date, Size: j.info.Size,
+		TakenAt: time.Now(), Notices: len(c.Notices), NoReply: c.NoReply(), Raw: ref}
+	for _, pr := range c.Problems {
+		j.entry.Problems = append(j.entry.Problems, pr.Code)
+	}
+	switch {
+	case j.large:
+		j.entry.Outcome = OutcomeTooLarge
+	case c.NoReply():
+		j.entry.Outcome = OutcomeNoReply
+	case len(c.Notices) > 0:
+		j.entry.Outcome = OutcomeNotices
+	default:
+		j.entry.Outcome = OutcomeProblems
+	}
+}
+
+// messageID is the form Message-IDs are kept and compared in: without the angle brackets,
+// which the ENVELOPE omits and the header has.
+func messageID(s string) string { return strings.Trim(strings.TrimSpace(s), "<>") }
+
+func withoutCode(ps []parser.Problem, code string) []parser.Problem {
+	out := ps[:0]
+	for _, p := range ps {
+		if p.Code != code {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// commitInOrder records finished jobs in UID order. It stops at the first failure: the
+// cursor must not pass a message that was not recorded.
+func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *Result) error {
+	pending := map[int]*job{}
+	next := 0
+	var failed error
+	for j := range done {
+		pending[j.seq] = j
+		for failed == nil {
+			j, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if err := p.commit(j, committed, res); err != nil {
+				failed = err
+			}
+		}
+	}
+	return failed
+}
+
+func (p *Poller) commit(j *job, committed chan<- uint64, res *Result) error {
+	if j.err != nil {
+		return fmt.Errorf("uid %d: %w", j.info.UID, j.err)
+	}
+	if j.dupOf != 0 {
+		if err := p.Ledger.Alias(p.Mailbox, j.validity, j.info.UID, j.dupOf, time.Now()); err != nil {
+			return err
+		}
+		res.Duplicates++
+		p.Log.Info("message taken in before; moving it only", "uid", j.info.UID, "entry", j.dupOf, "message_id", j.info.MessageID)
+		committed <- j.dupOf
+		return nil
+	}
+	var more func(tx *bolt.Tx, e *ledger.Entry) error
+	if p.Record != nil {
+		more = func(tx *bolt.Tx, e *ledger.Entry) error { return p.Record(tx, e, j.contents) }
+	}
+	if err := p.Ledger.Record(j.entry, more); err != nil {
+		return err
+	}
+	res.Recorded++
+	res.Notices += j.entry.Notices
+	p.Log.Info("message taken in", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID,
+		"from", j.entry.From, "outcome", j.entry.Outcome, "notices", j.entry.Notices, "problems", j.entry.Problems)
+	committed <- j.entry.ID
+	return nil
+}
+
+// move moves (or flags) recorded messages by entry and records that it did.
+func (p *Poller) move(ctx context.Context, s *mailbox.Session, ids []uint64, res *Result) error {
+	uids := make([]uint32, 0, len(ids))
+	for _, id := range ids {
+		e, err := p.Ledger.Get(id)
+		if err != nil {
+			return err
+		}
+		uids = append(uids, locations(e, p.Mailbox, 0)...)
+	}
+	if err := p.moveUIDs(ctx, s, uids); err != nil {
+		return err
+	}
+	if err := p.Ledger.MarkMoved(ids); err != nil {
+		return err
+	}
+	res.Moved += len(uids)
+	return nil
+}
+
+// moveUIDs moves messages on the server once their raw copies are durable: the move is
+// the first change on the server, and after it the server no longer holds them for us.
+func (p *Poller) moveUIDs(ctx context.Context, s *mailbox.Session, uids []uint32) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if err := p.Ledger.SyncRaw(); err != nil {
+		return err
+	}
+	if p.Processed == "" {
+		return s.Flag(ctx, uids, `\Seen`, flagProcessed)
+	}
+	return s.Move(ctx, uids, p.Processed)
+}
+
+// refetch stores again the raw copy of entry e from the server's uid.
+func (p *Poller) refetch(ctx context.Context, s *mailbox.Session, e *ledger.Entry, uid uint32) error {
+	var raw []byte
+	var err error
+	if e.Outcome == OutcomeTooLarge {
+		raw, err = s.FetchHeader(ctx, uid)
+	} else {
+		raw, err = s.Fetch(ctx, uid)
+	}
+	if err != nil {
+		return fmt.Errorf("fetching uid %d again to restore its raw copy: %w", uid, err)
+	}
+	if ref, err := p.Ledger.StoreRaw(raw); err != nil {
+		return err
+	} else if ref != e.Raw {
+		return fmt.Errorf("uid %d is no longer the message of entry %d", uid, e.ID)
+	}
+	p.Log.Warn("restored a raw copy lost before it was synced", "entry", e.ID, "uid", uid)
+	return nil
+}
+
+// locations are the UIDs in mailbox under which e's message still waits to be moved; a
+// validity of 0 takes every validity (the caller knows the UIDs are current).
+func locations(e *ledger.Entry, mailbox string, validity uint32) []uint32 {
+	var uids []uint32
+	if !e.Moved && e.Mailbox == mailbox && (validity == 0 || e.UIDValidity == validity) {
+		uids = append(uids, e.UID)
+	}
+	for _, a := range e.Aliases {
+		if !a.Moved && a.Mailbox == mailbox && (validity == 0 || a.UIDValidity == validity) {
+			uids = append(uids, a.UID)
+		}
+	}
+	return uids
+}
+
+// repair moves what was recorded but not moved: a crash between the commit and the move.
+// The messages are not read again; a raw copy that a power loss took before it was synced
+// is fetched again from the server, which still holds the message.
+func (p *Poller) repair(ctx context.Context, s *mailbox.Session, validity uint32) (int, error) {
+	entries, err := p.Ledger.Unmoved(p.Mailbox)
+	if err != nil || len(entries) == 0 {
+		return 0, err
+	}
+	var uids []uint32
+	var ids []uint64
+	for i := range entries {
+		e := &entries[i]
+		u := locations(e, p.Mailbox, validity)
+		if len(u) == 0 {
+			continue
+		}
+		if e.Raw != "" && !p.Ledger.CheckRaw(e.Raw) {
+			if err := p.refetch(ctx, s, e, u[0]); err != nil {
+				return 0, err
+			}
+		}
+		uids = append(uids, u...)
+		ids = append(ids, e.ID)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if err := p.moveUIDs(ctx, s, uids); err != nil {
+		return 0, fmt.Errorf("moving %d messages recorded before: %w", len(uids), err)
+	}
+	if err := p.Ledger.MarkMoved(ids); err != nil {
+		return 0, err
+	}
+	p.Log.Info("moved messages recorded by an earlier poll", "count", len(uids))
+	return len(uids), nil
+}

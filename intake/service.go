@@ -1,0 +1,181 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"hosho-intake/config"
+	"hosho-intake/intake/credential"
+	"hosho-intake/intake/inbound"
+	"hosho-intake/intake/ledger"
+	"hosho-intake/intake/mailbox"
+	"hosho-intake/parser"
+	"hosho-intake/parser/sandbox"
+)
+
+// Service is the daemon's intake side built from a config: the ledger, the PDF reader
+// pool, the mailbox credential and the poller. run, once and the tests build one.
+type Service struct {
+	Config  *config.Config
+	Ledger  *ledger.Ledger
+	Poller  *Poller
+	IMAPKey *credential.Source
+	pool    *sandbox.Pool
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	last     Result
+	lastErr  error
+	lastOK   time.Time
+	failures int
+}
+
+// ServiceOptions are what a Service needs beyond the config.
+type ServiceOptions struct {
+	Logger *slog.Logger
+	// WorkerCommand starts a PDF reader process (the binary's pdf-worker subcommand).
+	WorkerCommand []string
+}
+
+// NewService opens the state and prepares the poller. It does not contact the server:
+// READY is told after config and state, not after the IMAP server answers.
+func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	l, err := ledger.Open(cfg.State.Dir, ledger.Options{})
+	if err != nil {
+		return nil, err
+	}
+	key, err := credential.New("imap", cfg.IMAP.Auth, cfg.IMAP.Password, cfg.IMAP.OAuth2, cfg.State.Dir, nil)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	pool := sandbox.NewPool(sandbox.Options{
+		Command: o.WorkerCommand, Workers: cfg.Sandbox.Workers, Timeout: cfg.Sandbox.Timeout,
+		MemoryLimit: int64(cfg.Sandbox.MemoryLimit), Logger: log.With("component", "pdf-reader"),
+		Env: append(os.Environ(), "GOMAXPROCS=1"),
+	})
+	lim := inbound.DefaultLimits()
+	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
+	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, pool: pool, log: log}
+	workers := cfg.Sandbox.Workers
+	if workers <= 0 {
+		workers = max(2, runtimeWorkers())
+	}
+	s.Poller = &Poller{
+		Mailbox: cfg.IMAP.Mailbox, Processed: cfg.IMAP.ProcessedMailbox, MaxSize: int64(cfg.IMAP.MaxMessageSize),
+		Limits: lim, Ledger: l, PDFs: pool, Log: log.With("mailbox", cfg.IMAP.Mailbox), Workers: workers + 1,
+		MoveBatch: 100, Dial: s.dial,
+	}
+	return s, nil
+}
+
+func (s *Service) dial(ctx context.Context) (*mailbox.Session, error) {
+	m := s.Config.IMAP
+	sess, err := mailbox.Dial(ctx, mailbox.Options{Addr: m.Addr.String(), TLS: m.TLS, RootCAs: m.RootCAs,
+		Username: m.Username, Auth: m.Auth, Secret: s.IMAPKey.Secret, Timeout: m.Timeout,
+		MaxSize: int64(m.MaxMessageSize) + 1<<20, Logger: s.log.With("component", "imap"),
+		Debug: s.Config.Log.Level == "debug"})
+	if errors.Is(err, mailbox.ErrAuth) {
+		s.IMAPKey.Rejected(err)
+	}
+	return sess, err
+}
+
+// PollOnce runs one poll under the config's poll timeout and remembers its result.
+func (s *Service) PollOnce(ctx context.Context) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Config.IMAP.PollTimeout)
+	defer cancel()
+	res, err := s.Poller.Poll(ctx)
+	s.mu.Lock()
+	s.last, s.lastErr = res, err
+	if err == nil {
+		s.lastOK, s.failures = res.Start, 0
+	} else {
+		s.failures++
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return res, fmt.Errorf("polling %s: %w", s.Config.IMAP.Mailbox, err)
+	}
+	s.log.Info("poll done", "new", res.New, "recorded", res.Recorded, "duplicates", res.Duplicates,
+		"moved", res.Moved, "repaired", res.Repaired, "notices", res.Notices, "duration", res.Duration.Round(time.Millisecond))
+	return res, nil
+}
+
+// Health is what status shows of the intake.
+type Health struct {
+	Last     Result
+	LastErr  string
+	LastOK   time.Time
+	Failures int    // consecutive failed polls
+	Warning  string // a credential about to fail, or failing
+}
+
+// Health reports the last poll and the credential's state.
+func (s *Service) Health(now time.Time) Health {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := Health{Last: s.last, LastOK: s.lastOK, Failures: s.failures, Warning: s.IMAPKey.Warning(now)}
+	if s.lastErr != nil {
+		h.LastErr = s.lastErr.Error()
+	}
+	return h
+}
+
+// Run polls on the config's schedule until ctx ends, backing off after failures.
+func (s *Service) Run(ctx context.Context) {
+	RunSchedule(ctx, s.Config.IMAP.Schedule, &Backoff{Min: 30 * time.Second, Max: 30 * time.Minute}, s.log, "poll",
+		func(ctx context.Context) error {
+			_, err := s.PollOnce(ctx)
+			return err
+		})
+}
+
+// Close stops the PDF readers and closes the state.
+func (s *Service) Close() error {
+	return errors.Join(s.pool.Close(), s.Ledger.Close())
+}
+
+func runtimeWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// Reprocessed is the outcome of re-running a stored message through the current rules.
+type Reprocessed struct {
+	ID       uint64           `json:"id"`
+	Notices  []parser.Notice  `json:"notices"`
+	Problems []parser.Problem `json:"problems"`
+}
+
+// Reprocess re-reads stored message id with the current reader and records that it did.
+func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error) {
+	e, err := s.Ledger.Get(id)
+	if err != nil {
+		return Reprocessed{}, err
+	}
+	if e.Raw == "" {
+		return Reprocessed{}, fmt.Errorf("entry %d: the raw message is no longer kept (retention %v)", id, s.Config.State.Retention)
+	}
+	raw, err := s.Ledger.Raw(e.Raw)
+	if err != nil {
+		return Reprocessed{}, err
+	}
+	c, err := Read(ctx, bytes.NewReader(raw), s.Poller.Limits, s.pool)
+	if err != nil {
+		return Reprocessed{}, err
+	}
+	if err := s.Ledger.Reprocessed(id, time.Now()); err != nil {
+		return Reprocessed{}, err
+	}
+	s.log.Info("message reprocessed", "entry", id, "notices", len(c.Notices), "problems", len(c.Problems))
+	return Reprocessed{ID: id, Notices: c.Notices, Problems: c.Problems}, nil
+}
