@@ -13,10 +13,11 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// TestMain lets the test binary serve as its own PDF worker, as the real binary does.
+// TestMain lets the test binary serve as its own PDF worker, as the real binary does, and
+// as the real binary in end-to-end tests that start it as a process (HOSHO_TEST_MAIN=1).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "pdf-worker" {
-		os.Exit(run(context.Background(), env{args: os.Args[1:], getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}))
+	if len(os.Args) > 1 && os.Args[1] == "pdf-worker" || os.Getenv("HOSHO_TEST_MAIN") == "1" {
+		main()
 	}
 	os.Exit(m.Run())
 }

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"hosho-intake/intake/dovecottest"
+	"hosho-intake/intake/ledger"
+	"hosho-intake/intake/samplemail"
+)
+
+// writeConfig writes a config for the Dovecot server in srv, with the password in a 0600
+// file, and returns its path.
+func writeConfig(t *testing.T, srv *dovecottest.Server, tlsMode, stateDir string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "imap-password")
+	if err := os.WriteFile(pw, []byte(srv.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := map[string]string{"implicit": srv.IMAPS, "starttls": srv.STARTTLS, "none": srv.Plain}[tlsMode]
+	cfg := fmt.Sprintf(`[agency]
+preset = "shimane"
+name = "島根県 土木部 技術管理課"
+address = "denshi-shosho@pref.shimane.example"
+
+[imap]
+addr = %q
+tls = %q
+ca_file = %q
+username = %q
+password_file = %q
+mailbox = "INBOX"
+processed_mailbox = "処理済み"
+schedule = "* * * * *"
+timeout = "20s"
+
+[smtp]
+addr = "127.0.0.1:2525"
+tls = "none"
+from = "denshi-shosho@pref.shimane.example"
+
+[digest]
+to = ["keiyaku@pref.shimane.example"]
+
+[state]
+dir = %q
+
+[sandbox]
+workers = 2
+`, addr, tlsMode, filepath.Join(srv.Dir, "cert.pem"), srv.User, pw, stateDir)
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// scenarioRaws returns n distinct realistic messages.
+func scenarioRaws(t *testing.T, n int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for seed := 1; len(out) < n; seed++ {
+		set, err := samplemail.Set(seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range set {
+			if len(out) == n {
+				break
+			}
+			s.Mail.MessageID = fmt.Sprintf("<%d.%d@sample.example>", seed, len(out))
+			raw, err := s.Mail.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, raw)
+		}
+	}
+	return out
+}
+
+func TestOnceAgainstDovecot(t *testing.T) {
+	for _, mode := range []string{"implicit", "starttls", "none"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := dovecottest.Start(t)
+			msgs := scenarioRaws(t, 12)
+			srv.Append(t, "INBOX", msgs...)
+			cfg := writeConfig(t, srv, mode, filepath.Join(t.TempDir(), "state"))
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+				t.Fatalf("once exit %d: %s", code, errOut.String())
+			}
+			if !strings.Contains(out.String(), "new 12, recorded 12") {
+				t.Errorf("once printed %q", out.String())
+			}
+			if got := srv.Messages(t, "INBOX"); got != 0 {
+				t.Errorf("INBOX holds %d after once", got)
+			}
+			if got := srv.Messages(t, "処理済み"); got != len(msgs) {
+				t.Errorf("処理済み holds %d, want %d", got, len(msgs))
+			}
+			out.Reset()
+			if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+				t.Fatalf("second once exit %d: %s", code, errOut.String())
+			}
+			if !strings.HasPrefix(out.String(), "new 0,") {
+				t.Errorf("second once printed %q, want nothing new", out.String())
+			}
+			if strings.Contains(errOut.String(), srv.Password) {
+				t.Error("the log shows the IMAP password")
+			}
+		})
+	}
+}
+
+func noEnv(string) string { return "" }
+
+// startSelf starts this test binary as the real hosho-intake with args.
+func startSelf(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "HOSHO_TEST_MAIN=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &out
+}
+
+// TestKilledRepeatedly kills `once` with SIGKILL at random points of a 200-message poll and
+// starts it again, until a run completes: every message must then be recorded exactly once
+// and sit in the processed folder.
+func TestKilledRepeatedly(t *testing.T) {
+	srv := dovecottest.Start(t)
+	const n = 200
+	srv.Append(t, "INBOX", scenarioRaws(t, n)...)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfig(t, srv, "implicit", state)
+	rng := rand.New(rand.NewPCG(1, 2))
+	kills := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 200 {
+			t.Fatalf("no run completed in %d attempts", attempt)
+		}
+		cmd, out := startSelf(t, "once", "--config", cfg)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("once failed: %v\n%s", err, out.String())
+			}
+		case <-time.After(time.Duration(30+rng.IntN(120)) * time.Millisecond):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole group: the PDF workers too
+			<-done
+			kills++
+			continue
+		}
+		if srv.Messages(t, "INBOX") == 0 {
+			break
+		}
+	}
+	l, err := ledger.Open(state, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	entries, err := l.List(ledger.Filter{}, 10*n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if seen[e.Digest] {
+			t.Errorf("message %s recorded twice", e.MessageID)
+		}
+		seen[e.Digest] = true
+		if !e.Moved {
+			t.Errorf("entry %d not marked moved", e.ID)
+		}
+	}
+	if len(entries) != n {
+		t.Errorf("%d entries, want %d", len(entries), n)
+	}
+	if got := srv.Messages(t, "処理済み"); got != n {
+		t.Errorf("処理済み holds %d, want %d", got, n)
+	}
+	t.Logf("killed %d times; every one of %d messages recorded once and moved", kills, n)
+}
+
+// TestDaemon runs the daemon as a process: a second one on the same state is refused at
+// once, status answers over the socket, and SIGTERM stops it within 10 s.
+func TestDaemon(t *testing.T) {
+	srv := dovecottest.Start(t)
+	srv.Append(t, "INBOX", scenarioRaws(t, 3)...)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfig(t, srv, "implicit", state)
+	daemon, out := startSelf(t, "run", "--config", cfg)
+	done := make(chan error, 1)
+	go func() { done <- daemon.Wait() }()
+	sock := filepath.Join(state, "control.sock")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no control socket after 20 s:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var errOut bytes.Buffer
+	start := time.Now()
+	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code == 0 {
+		t.Error("a second hosho-intake on the same state ran")
+	}
+	if took := time.Since(start); took > 5*time.Second || !strings.Contains(errOut.String(), "in use") {
+		t.Errorf("second instance: %v, %q; want a clear refusal at once", took, errOut.String())
+	}
+	var st bytes.Buffer
+	if code := run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
+		t.Fatalf("status exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(st.String(), "running since") || !strings.Contains(st.String(), "next poll") {
+		t.Errorf("status printed %q", st.String())
+	}
+	daemon.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("daemon exit: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-daemon.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("daemon did not stop within 10 s of SIGTERM:\n%s", out.String())
+	}
+}
