@@ -30,11 +30,12 @@ type Service struct {
 	pool    *sandbox.Pool
 	log     *slog.Logger
 
-	mu       sync.Mutex
-	last     Result
-	lastErr  error
-	lastOK   time.Time
-	failures int
+	mu        sync.Mutex
+	lastSweep time.Time
+	last      Result
+	lastErr   error
+	lastOK    time.Time
+	failures  int
 }
 
 // ServiceOptions are what a Service needs beyond the config.
@@ -105,12 +106,32 @@ func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 		s.failures++
 	}
 	s.mu.Unlock()
+	if w := s.IMAPKey.Warning(time.Now()); w != "" {
+		s.log.Warn("mailbox credential", "warning", w)
+	}
 	if err != nil {
 		return res, fmt.Errorf("polling %s: %w", s.Config.IMAP.Mailbox, err)
 	}
+	s.sweep(time.Now())
 	s.log.Info("poll done", "new", res.New, "recorded", res.Recorded, "duplicates", res.Duplicates,
 		"moved", res.Moved, "repaired", res.Repaired, "notices", res.Notices, "duration", res.Duration.Round(time.Millisecond))
 	return res, nil
+}
+
+// sweep drops raw messages past the retention period, at most once an hour.
+func (s *Service) sweep(now time.Time) {
+	if s.Config.State.Retention <= 0 || now.Sub(s.lastSweep) < time.Hour {
+		return
+	}
+	s.lastSweep = now
+	n, err := s.Ledger.Sweep(now, s.Config.State.Retention)
+	if err != nil {
+		s.log.Warn("removing raw messages past retention", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("removed raw messages past retention", "count", n, "retention", s.Config.State.Retention)
+	}
 }
 
 // Health is what status shows of the intake.
