@@ -80,21 +80,55 @@ func (m *memMailbox) count(t *testing.T, name string) int {
 	return int(*st.NumMessages)
 }
 
-func newPoller(t *testing.T, addr, stateDir string) (*intake.Poller, *ledger.Ledger) {
+type intakePoller = intake.Poller
+
+func openLedger(t *testing.T, dir string) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Open(stateDir, ledger.Options{})
+	l, err := ledger.Open(dir, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// newPollerWith is a poller over l with no way to dial yet.
+func newPollerWith(t *testing.T, l *ledger.Ledger) (*intake.Poller, *ledger.Ledger) {
+	t.Helper()
 	return &intake.Poller{
 		Mailbox: "INBOX", Processed: "処理済み", MaxSize: 10 << 20, Limits: inbound.DefaultLimits(),
 		Ledger: l, PDFs: intake.InProcess{}, Log: slog.New(slog.DiscardHandler), Workers: 3, MoveBatch: 4,
-		Dial: func(ctx context.Context) (*mailbox.Session, error) {
-			return mailbox.Dial(ctx, mailbox.Options{Addr: addr, TLS: mailbox.TLSNone, Username: "agency", Auth: mailbox.AuthLogin,
-				Secret: func(context.Context) (string, error) { return "pw", nil }, Timeout: 10 * time.Second})
-		},
 	}, l
+}
+
+func newPoller(t *testing.T, addr, stateDir string) (*intake.Poller, *ledger.Ledger) {
+	t.Helper()
+	p, l := newPollerWith(t, openLedger(t, stateDir))
+	p.Dial = func(ctx context.Context) (*mailbox.Session, error) {
+		return mailbox.Dial(ctx, mailbox.Options{Addr: addr, TLS: mailbox.TLSNone, Username: "agency", Auth: mailbox.AuthLogin,
+			Secret: func(context.Context) (string, error) { return "pw", nil }, Timeout: 10 * time.Second})
+	}
+	return p, l
+}
+
+// rawMails returns n distinct realistic messages.
+func rawMails(t *testing.T, n int) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for seed := 1; len(out) < n; seed++ {
+		for _, s := range scenarioMails(t, seed) {
+			if len(out) == n {
+				break
+			}
+			s.Mail.MessageID = fmt.Sprintf("<%d.%d@sample.example>", seed, len(out))
+			raw, err := s.Mail.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, raw)
+		}
+	}
+	return out
 }
 
 func scenarioMails(t *testing.T, seed int) []samplemail.Scenario {

@@ -1,0 +1,165 @@
+package intake_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"hosho-intake/intake/dovecottest"
+	"hosho-intake/intake/ledger"
+	"hosho-intake/intake/mailbox"
+)
+
+// cutProxy forwards loopback TCP to target and drops every connection once the server has
+// sent budget bytes in total: a server or network that goes away in the middle of a fetch.
+type cutProxy struct {
+	addr   string
+	budget atomic.Int64
+}
+
+func startCutProxy(t *testing.T, target string, budget int64) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{addr: ln.Addr().String()}
+	p.budget.Store(budget)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); io.Copy(s, c); s.Close() }()
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				defer s.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := s.Read(buf)
+					if n > 0 {
+						left := p.budget.Add(-int64(n))
+						if left < 0 {
+							return
+						}
+						if _, err := c.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return p
+}
+
+func dovecotPoller(t *testing.T, srv *dovecottest.Server, addr string, l *ledger.Ledger) *intakePoller {
+	t.Helper()
+	p, _ := newPollerWith(t, l)
+	p.Dial = func(ctx context.Context) (*mailbox.Session, error) {
+		return mailbox.Dial(ctx, mailbox.Options{Addr: addr, TLS: mailbox.TLSNone, Username: srv.User, Auth: mailbox.AuthPlain,
+			Secret: func(context.Context) (string, error) { return srv.Password, nil }, Timeout: 5 * time.Second})
+	}
+	return p
+}
+
+func TestPollServerDropsMidFetch(t *testing.T) {
+	srv := dovecottest.Start(t)
+	var total int
+	for _, raw := range rawMails(t, 30) {
+		srv.Append(t, "INBOX", raw)
+		total += len(raw)
+	}
+	l := openLedger(t, t.TempDir())
+	proxy := startCutProxy(t, srv.Plain, int64(total/2))
+	p := dovecotPoller(t, srv, proxy.addr, l)
+	res, err := p.Poll(context.Background())
+	if err == nil {
+		t.Fatal("poll through a connection cut half-way succeeded")
+	}
+	if !mailbox.Temporary(err) {
+		t.Errorf("a dropped connection is not temporary: %v", err)
+	}
+	if res.Recorded == 0 || res.Recorded >= 30 {
+		t.Fatalf("first poll recorded %d of 30, want part of them", res.Recorded)
+	}
+	first := res.Recorded
+	p = dovecotPoller(t, srv, srv.Plain, l)
+	res, err = p.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := l.Stats()
+	if st.Messages != 30 || res.Recorded != 30-first {
+		t.Errorf("after the second poll: %d recorded in all (%d now), want 30, each once", st.Messages, res.Recorded)
+	}
+	if got := srv.Messages(t, "処理済み"); got != 30 {
+		t.Errorf("処理済み holds %d, want 30", got)
+	}
+}
+
+func TestPollDovecotUIDValidityReset(t *testing.T) {
+	srv := dovecottest.Start(t)
+	raws := rawMails(t, 6)
+	srv.Append(t, "INBOX", raws[:5]...)
+	l := openLedger(t, t.TempDir())
+	p := dovecotPoller(t, srv, srv.Plain, l)
+	p.Processed = "" // flagged, so they stay in INBOX across the reset
+	if _, err := p.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetUIDValidity(t, "INBOX")
+	srv.Append(t, "INBOX", raws[5])
+	res, err := p.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Duplicates != 5 || res.Recorded != 1 {
+		t.Errorf("poll after the reset = %+v, want 5 duplicates and 1 recorded", res)
+	}
+}
+
+// TestPollLargeMailbox takes in a mailbox of 5,000 messages and then polls it again: the
+// second poll, with nothing new, is one SELECT.
+func TestPollLargeMailbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("5,000 messages")
+	}
+	srv := dovecottest.Start(t)
+	srv.Append(t, "INBOX", rawMails(t, 5000)...)
+	l := openLedger(t, t.TempDir())
+	p := dovecotPoller(t, srv, srv.Plain, l)
+	p.MoveBatch = 100 // as the daemon does
+	res, err := p.Poll(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Recorded != 5000 || res.Moved != 5000 {
+		t.Fatalf("poll = %+v, want 5,000 recorded and moved", res)
+	}
+	full := res.Duration
+	res, err = p.Poll(context.Background())
+	if err != nil || res.New != 0 {
+		t.Fatalf("idle poll = %+v, %v", res, err)
+	}
+	t.Logf("5,000 messages in %v; idle poll %v", full, res.Duration)
+}
