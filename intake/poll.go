@@ -45,6 +45,10 @@ type Poller struct {
 	// Workers read messages in parallel (the PDF reader pool has one process per core);
 	// they are committed in UID order whatever order they finish in.
 	Workers int
+	// FetchBatch is how many messages one UID FETCH asks for (one round trip).
+	FetchBatch int
+	// CommitBatch is the most messages recorded in one bbolt transaction (one fsync).
+	CommitBatch int
 	// MoveBatch is how many recorded messages are moved in one command.
 	MoveBatch int
 	// Grace is how long a cancelled poll may take to finish the messages in hand.
@@ -75,6 +79,7 @@ type job struct {
 	large    bool
 
 	entry    *ledger.Entry
+	gz       []byte // the raw message, compressed for the ledger
 	contents *Contents
 	dupOf    uint64 // an entry recorded before: alias instead of recording
 	err      error
@@ -159,8 +164,9 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var zc ledger.Compressor
 			for j := range jobs {
-				p.read(work, j)
+				p.read(work, &zc, j)
 				done <- j
 			}
 		}()
@@ -172,30 +178,68 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 
 	var fetchErr error
 	var toMove []uint64
-	batch := max(p.MoveBatch, 1)
-	for i, info := range infos {
+	moveBatch := max(p.MoveBatch, 1)
+	seq := 0
+	submit := func(info mailbox.Info, raw []byte, large bool) {
+		jobs <- &job{seq: seq, validity: validity, info: info, raw: raw, large: large}
+		seq++
+	}
+	// moveDone moves what has been recorded so far, between fetch commands: a MOVE cannot
+	// be sent while a FETCH is still answering on the same connection.
+	moveDone := func() error {
+		toMove = drain(committed, toMove)
+		if len(toMove) < moveBatch {
+			return nil
+		}
+		err := p.move(work, s, toMove, res)
+		toMove = toMove[:0]
+		return err
+	}
+	for _, batch := range fetchBatches(infos, max(p.FetchBatch, 1), p.MaxSize) {
 		if ctx.Err() != nil {
 			break // stopping: finish what is in hand, take nothing new
 		}
-		j := &job{seq: i, validity: validity, info: info}
-		if info.Size > p.MaxSize && p.MaxSize > 0 {
-			j.large = true
-			j.raw, fetchErr = s.FetchHeader(work, info.UID)
-		} else {
-			j.raw, fetchErr = s.Fetch(work, info.UID)
-		}
-		if fetchErr != nil {
-			fetchErr = fmt.Errorf("fetching uid %d: %w", info.UID, fetchErr)
-			break
-		}
-		jobs <- j
-		toMove = drain(committed, toMove)
-		if len(toMove) >= batch {
-			if err := p.move(work, s, toMove, res); err != nil {
-				fetchErr = err
+		if batch.large {
+			// Over the size limit: the header only, for the reply's address.
+			info := batch.infos[0]
+			raw, err := s.FetchHeader(work, info.UID)
+			if err != nil {
+				fetchErr = fmt.Errorf("fetching uid %d: %w", info.UID, err)
 				break
 			}
-			toMove = toMove[:0]
+			submit(info, raw, true)
+			if fetchErr = moveDone(); fetchErr != nil {
+				break
+			}
+			continue
+		}
+		byUID := make(map[uint32]mailbox.Info, len(batch.infos))
+		uids := make([]uint32, len(batch.infos))
+		for i, info := range batch.infos {
+			byUID[info.UID], uids[i] = info, info.UID
+		}
+		delivered := make(map[uint32]bool, len(uids))
+		err := s.FetchEach(work, uids, func(uid uint32, raw []byte) error {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if info, ok := byUID[uid]; ok && !delivered[uid] {
+				delivered[uid] = true
+				submit(info, raw, false)
+			}
+			return nil
+		})
+		if err == nil {
+			err = p.fetchMissing(work, s, uids, delivered, func(uid uint32, raw []byte) { submit(byUID[uid], raw, false) })
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				fetchErr = fmt.Errorf("fetching uids %d-%d: %w", uids[0], uids[len(uids)-1], err)
+			}
+			break
+		}
+		if fetchErr = moveDone(); fetchErr != nil {
+			break
 		}
 	}
 	close(jobs)
@@ -206,6 +250,59 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 		merr = p.move(work, s, toMove, res)
 	}
 	return errors.Join(fetchErr, cerr, merr)
+}
+
+// fetchMissing fetches one by one what a batch fetch did not deliver. Some servers answer
+// a UID FETCH in a shape the client cannot match to its command; a message skipped here
+// would be passed by the cursor and never taken in. Only a message the server says is gone
+// (expunged meanwhile) is left out.
+func (p *Poller) fetchMissing(ctx context.Context, s *mailbox.Session, uids []uint32, delivered map[uint32]bool, submit func(uint32, []byte)) error {
+	for _, uid := range uids {
+		if delivered[uid] {
+			continue
+		}
+		raw, err := s.Fetch(ctx, uid)
+		switch {
+		case errors.Is(err, mailbox.ErrNoMessage):
+			p.Log.Info("message gone before it could be fetched", "uid", uid)
+		case err != nil:
+			return err
+		default:
+			submit(uid, raw)
+		}
+	}
+	return nil
+}
+
+// fetchBatch is a run of messages fetched with one command, or one message over the size
+// limit whose header alone is fetched.
+type fetchBatch struct {
+	infos []mailbox.Info
+	large bool
+}
+
+func fetchBatches(infos []mailbox.Info, size int, maxSize int64) []fetchBatch {
+	var out []fetchBatch
+	var cur []mailbox.Info
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, fetchBatch{infos: cur})
+			cur = nil
+		}
+	}
+	for _, info := range infos {
+		if maxSize > 0 && info.Size > maxSize {
+			flush()
+			out = append(out, fetchBatch{infos: []mailbox.Info{info}, large: true})
+			continue
+		}
+		cur = append(cur, info)
+		if len(cur) == size {
+			flush()
+		}
+	}
+	flush()
+	return out
 }
 
 func drain(c <-chan uint64, ids []uint64) []uint64 {
@@ -220,7 +317,7 @@ func drain(c <-chan uint64, ids []uint64) []uint64 {
 }
 
 // read stores the raw message durably and finds what it holds. It runs on a worker.
-func (p *Poller) read(ctx context.Context, j *job) {
+func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 	digest := ""
 	if !j.large {
 		digest = ledger.Digest(j.raw)
@@ -232,11 +329,12 @@ func (p *Poller) read(ctx context.Context, j *job) {
 			return
 		}
 	}
-	ref, err := p.Ledger.StoreRaw(j.raw)
+	gz, err := zc.Compress(j.raw)
 	if err != nil {
 		j.err = err
 		return
 	}
+	j.gz = gz
 	lim := p.Limits
 	if j.large {
 		// Only the header was downloaded: read it for the reply's address, nothing more.
@@ -256,7 +354,7 @@ func (p *Poller) read(ctx context.Context, j *job) {
 	j.contents = c
 	j.entry = &ledger.Entry{Mailbox: p.Mailbox, UIDValidity: j.validity, UID: j.info.UID, MessageID: messageID(c.Message.MessageID),
 		Digest: digest, From: c.Message.From, Subject: c.Message.Subject, Date: c.Message.Date, Size: j.info.Size,
-		TakenAt: time.Now(), Notices: len(c.Notices), NoReply: c.NoReply(), Raw: ref}
+		TakenAt: time.Now(), Notices: len(c.Notices), NoReply: c.NoReply()}
 	for _, pr := range c.Problems {
 		j.entry.Problems = append(j.entry.Problems, pr.Code)
 	}
@@ -286,7 +384,8 @@ func withoutCode(ps []parser.Problem, code string) []parser.Problem {
 	return out
 }
 
-// commitInOrder records finished jobs in UID order. It stops at the first failure: the
+// commitInOrder records finished jobs in UID order, several to a transaction: whatever run
+// of consecutive jobs is ready, up to CommitBatch. It stops at the first failure: the
 // cursor must not pass a message that was not recorded.
 func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *Result) error {
 	pending := map[int]*job{}
@@ -294,46 +393,90 @@ func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *R
 	var failed error
 	for j := range done {
 		pending[j.seq] = j
-		for failed == nil {
+		if failed != nil {
+			continue // drain, so the workers can finish
+		}
+		var run []*job
+		for len(run) < max(p.CommitBatch, 1) {
 			j, ok := pending[next]
 			if !ok {
 				break
 			}
 			delete(pending, next)
 			next++
-			if err := p.commit(j, committed, res); err != nil {
-				failed = err
-			}
+			run = append(run, j)
 		}
+		failed = p.commitRun(run, committed, res)
 	}
 	return failed
 }
 
-func (p *Poller) commit(j *job, committed chan<- uint64, res *Result) error {
-	if j.err != nil {
-		return fmt.Errorf("uid %d: %w", j.info.UID, j.err)
-	}
-	if j.dupOf != 0 {
-		if err := p.Ledger.Alias(p.Mailbox, j.validity, j.info.UID, j.dupOf, time.Now()); err != nil {
-			return err
+// commitRun records a run of jobs: new messages in one transaction, duplicates as aliases.
+// When the batch fails it is retried one message at a time, so that the messages before
+// the failing one are kept.
+func (p *Poller) commitRun(run []*job, committed chan<- uint64, res *Result) error {
+	var batch []*job
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		res.Duplicates++
-		p.Log.Info("message taken in before; moving it only", "uid", j.info.UID, "entry", j.dupOf, "message_id", j.info.MessageID)
-		committed <- j.dupOf
-		return nil
+		err := p.recordJobs(batch, committed, res)
+		if err != nil && len(batch) > 1 {
+			for _, j := range batch {
+				if err := p.recordJobs([]*job{j}, committed, res); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		batch = batch[:0]
+		return err
+	}
+	for _, j := range run {
+		switch {
+		case j.err != nil:
+			if err := flush(); err != nil {
+				return err
+			}
+			return fmt.Errorf("uid %d: %w", j.info.UID, j.err)
+		case j.dupOf != 0:
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := p.Ledger.Alias(p.Mailbox, j.validity, j.info.UID, j.dupOf, time.Now()); err != nil {
+				return err
+			}
+			res.Duplicates++
+			p.Log.Info("message taken in before; moving it only", "uid", j.info.UID, "entry", j.dupOf, "message_id", j.info.MessageID)
+			committed <- j.dupOf
+		default:
+			batch = append(batch, j)
+		}
+	}
+	return flush()
+}
+
+func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) error {
+	items := make([]ledger.Item, len(jobs))
+	byEntry := make(map[*ledger.Entry]*Contents, len(jobs))
+	for i, j := range jobs {
+		items[i] = ledger.Item{Entry: j.entry, Raw: j.gz}
+		byEntry[j.entry] = j.contents
 	}
 	var more func(tx *bolt.Tx, e *ledger.Entry) error
 	if p.Record != nil {
-		more = func(tx *bolt.Tx, e *ledger.Entry) error { return p.Record(tx, e, j.contents) }
+		more = func(tx *bolt.Tx, e *ledger.Entry) error { return p.Record(tx, e, byEntry[e]) }
 	}
-	if err := p.Ledger.Record(j.entry, more); err != nil {
+	if err := p.Ledger.RecordBatch(items, more); err != nil {
 		return err
 	}
-	res.Recorded++
-	res.Notices += j.entry.Notices
-	p.Log.Info("message taken in", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID,
-		"from", j.entry.From, "outcome", j.entry.Outcome, "notices", j.entry.Notices, "problems", j.entry.Problems)
-	committed <- j.entry.ID
+	for _, j := range jobs {
+		res.Recorded++
+		res.Notices += j.entry.Notices
+		p.Log.Info("message taken in", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID,
+			"from", j.entry.From, "outcome", j.entry.Outcome, "notices", j.entry.Notices, "problems", j.entry.Problems)
+		committed <- j.entry.ID
+	}
 	return nil
 }
 
@@ -357,40 +500,14 @@ func (p *Poller) move(ctx context.Context, s *mailbox.Session, ids []uint64, res
 	return nil
 }
 
-// moveUIDs moves messages on the server once their raw copies are durable: the move is
-// the first change on the server, and after it the server no longer holds them for us.
 func (p *Poller) moveUIDs(ctx context.Context, s *mailbox.Session, uids []uint32) error {
 	if len(uids) == 0 {
 		return nil
-	}
-	if err := p.Ledger.SyncRaw(); err != nil {
-		return err
 	}
 	if p.Processed == "" {
 		return s.Flag(ctx, uids, `\Seen`, flagProcessed)
 	}
 	return s.Move(ctx, uids, p.Processed)
-}
-
-// refetch stores again the raw copy of entry e from the server's uid.
-func (p *Poller) refetch(ctx context.Context, s *mailbox.Session, e *ledger.Entry, uid uint32) error {
-	var raw []byte
-	var err error
-	if e.Outcome == OutcomeTooLarge {
-		raw, err = s.FetchHeader(ctx, uid)
-	} else {
-		raw, err = s.Fetch(ctx, uid)
-	}
-	if err != nil {
-		return fmt.Errorf("fetching uid %d again to restore its raw copy: %w", uid, err)
-	}
-	if ref, err := p.Ledger.StoreRaw(raw); err != nil {
-		return err
-	} else if ref != e.Raw {
-		return fmt.Errorf("uid %d is no longer the message of entry %d", uid, e.ID)
-	}
-	p.Log.Warn("restored a raw copy lost before it was synced", "entry", e.ID, "uid", uid)
-	return nil
 }
 
 // locations are the UIDs in mailbox under which e's message still waits to be moved; a
@@ -409,8 +526,7 @@ func locations(e *ledger.Entry, mailbox string, validity uint32) []uint32 {
 }
 
 // repair moves what was recorded but not moved: a crash between the commit and the move.
-// The messages are not read again; a raw copy that a power loss took before it was synced
-// is fetched again from the server, which still holds the message.
+// The messages are not read again.
 func (p *Poller) repair(ctx context.Context, s *mailbox.Session, validity uint32) (int, error) {
 	entries, err := p.Ledger.Unmoved(p.Mailbox)
 	if err != nil || len(entries) == 0 {
@@ -419,18 +535,10 @@ func (p *Poller) repair(ctx context.Context, s *mailbox.Session, validity uint32
 	var uids []uint32
 	var ids []uint64
 	for i := range entries {
-		e := &entries[i]
-		u := locations(e, p.Mailbox, validity)
-		if len(u) == 0 {
-			continue
+		if u := locations(&entries[i], p.Mailbox, validity); len(u) > 0 {
+			uids = append(uids, u...)
+			ids = append(ids, entries[i].ID)
 		}
-		if e.Raw != "" && !p.Ledger.CheckRaw(e.Raw) {
-			if err := p.refetch(ctx, s, e, u[0]); err != nil {
-				return 0, err
-			}
-		}
-		uids = append(uids, u...)
-		ids = append(ids, e.ID)
 	}
 	if len(ids) == 0 {
 		return 0, nil

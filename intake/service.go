@@ -76,7 +76,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	s.Poller = &Poller{
 		Mailbox: cfg.IMAP.Mailbox, Processed: cfg.IMAP.ProcessedMailbox, MaxSize: int64(cfg.IMAP.MaxMessageSize),
 		Limits: lim, Ledger: l, PDFs: pool, Log: log.With("mailbox", cfg.IMAP.Mailbox), Workers: workers + 1,
-		MoveBatch: 100, Dial: s.dial,
+		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial,
 	}
 	return s, nil
 }
@@ -183,10 +183,10 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	if err != nil {
 		return Reprocessed{}, err
 	}
-	if e.Raw == "" {
+	if !e.Raw {
 		return Reprocessed{}, fmt.Errorf("entry %d: the raw message is no longer kept (retention %v)", id, s.Config.State.Retention)
 	}
-	raw, err := s.Ledger.Raw(e.Raw)
+	raw, err := s.Ledger.Raw(id)
 	if err != nil {
 		return Reprocessed{}, err
 	}

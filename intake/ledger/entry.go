@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -40,8 +39,8 @@ type Entry struct {
 	NoReply  bool     `json:"no_reply,omitempty"`
 	// Moved: the message was moved to the processed folder (or flagged) on the server.
 	Moved bool `json:"moved"`
-	// Raw is the stored raw message (StoreRaw's ref), "" once swept or never stored.
-	Raw         string      `json:"raw,omitempty"`
+	// Raw: the raw message is kept (in bucket raw), until Sweep drops it past retention.
+	Raw         bool        `json:"raw,omitempty"`
 	Reprocessed []time.Time `json:"reprocessed,omitempty"`
 	// Aliases are other server locations where this same message was taken in again,
 	// after a UIDVALIDITY change; see Alias.
@@ -66,79 +65,107 @@ type Cursor struct {
 	LastUID     uint32
 }
 
-// Record stores e as a new entry, in ONE transaction with its indexes, the cursor of
-// (e.Mailbox, e.UIDValidity) advanced to e.UID, and whatever more writes with the same tx
-// (the verifier's submissions, the outbox's replies). If more fails nothing is committed,
-// e.ID is reset to 0 and more's error is returned wrapped.
+// Item is one message to record: its entry and its raw message, compressed by Compress
+// (nil when it was not downloaded).
+type Item struct {
+	Entry *Entry
+	Raw   []byte
+}
+
+// Record stores e as a new entry; see RecordBatch.
+func (l *Ledger) Record(e *Entry, raw []byte, more func(tx *bolt.Tx, e *Entry) error) error {
+	return l.RecordBatch([]Item{{Entry: e, Raw: raw}}, more)
+}
+
+// RecordBatch stores the items as new entries in ONE transaction: each entry with its
+// indexes, its raw message, the cursor of (Mailbox, UIDValidity) advanced to its UID, and
+// whatever more writes with the same tx (the verifier's submissions, the outbox's replies).
+// If anything fails nothing is committed, every e.ID is reset to 0 and the error is
+// returned. One commit for many messages is what makes intake fast: a bbolt commit costs
+// an fsync.
 //
-// Record assigns e.ID before it calls more; more must not change e, whose JSON is already
-// written. The raw message (e.Raw) must have been stored by StoreRaw less than an hour
-// before, so that Sweep cannot take it for an orphan. A location already recorded fails
-// with ErrDuplicate: that is the last guard against processing a message twice.
-func (l *Ledger) Record(e *Entry, more func(tx *bolt.Tx, e *Entry) error) error {
-	if err := checkEntry(e); err != nil {
-		return fmt.Errorf("recording %s uid %d: %w", e.Mailbox, e.UID, err)
-	}
-	if e.Raw != "" {
-		// Outside the transaction: a stat is I/O the writer lock should not wait for.
-		if _, err := os.Stat(l.rawPath(e.Raw)); err != nil {
-			return fmt.Errorf("recording %s uid %d: raw message: %w", e.Mailbox, e.UID, err)
+// RecordBatch assigns e.ID before it calls more; more must not change e, whose JSON is
+// already written. A location already recorded fails with ErrDuplicate: that is the last
+// guard against processing a message twice.
+func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) error) error {
+	for _, it := range items {
+		it.Entry.Raw = it.Raw != nil
+		if err := checkEntry(it.Entry); err != nil {
+			return fmt.Errorf("recording %s uid %d: %w", it.Entry.Mailbox, it.Entry.UID, err)
 		}
 	}
+	var failed *Entry
 	err := l.db.Update(func(tx *bolt.Tx) error {
-		loc := uidKey(e.Mailbox, e.UIDValidity, e.UID)
-		if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
-			return fmt.Errorf("uidvalidity %d already recorded as entry %d: %w", e.UIDValidity, u64(v), ErrDuplicate)
-		}
-		id, err := tx.Bucket([]byte(messagesBucket)).NextSequence()
-		if err != nil {
-			return err
-		}
-		e.ID = id
-		if err := putEntry(tx, e); err != nil {
-			return err
-		}
-		if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, be64(id)); err != nil {
-			return err
-		}
-		if e.MessageID != "" {
-			k := withID(msgIDIndex(e.MessageID), id)
-			if err := tx.Bucket([]byte(byMsgIDBucket)).Put(k, []byte(e.Digest)); err != nil {
+		for _, it := range items {
+			failed = it.Entry
+			if err := record(tx, it.Entry, it.Raw); err != nil {
 				return err
 			}
-		}
-		if e.Digest != "" {
-			if err := tx.Bucket([]byte(byDigestBucket)).Put(withID(e.Digest, id), nil); err != nil {
-				return err
+			if more != nil {
+				if err := more(tx, it.Entry); err != nil {
+					return err
+				}
 			}
-		}
-		if !e.Moved {
-			if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, be64(id)); err != nil {
-				return err
-			}
-		}
-		if err := advance(tx, e.Mailbox, e.UIDValidity, e.UID); err != nil {
-			return err
-		}
-		if err := count(tx, "messages", 1); err != nil {
-			return err
-		}
-		if err := count(tx, "outcome:"+e.Outcome, 1); err != nil {
-			return err
-		}
-		if e.Raw != "" {
-			if err := count(tx, "raw", 1); err != nil {
-				return err
-			}
-		}
-		if more != nil {
-			return more(tx, e)
 		}
 		return nil
 	})
 	if err != nil {
-		e.ID = 0
-		return fmt.Errorf("recording %s uid %d: %w", e.Mailbox, e.UID, err)
+		for _, it := range items {
+			it.Entry.ID = 0
+		}
+		return fmt.Errorf("recording %s uid %d: %w", failed.Mailbox, failed.UID, err)
+	}
+	return nil
+}
+
+func record(tx *bolt.Tx, e *Entry, raw []byte) error {
+	loc := uidKey(e.Mailbox, e.UIDValidity, e.UID)
+	if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
+		return fmt.Errorf("uidvalidity %d already recorded as entry %d: %w", e.UIDValidity, u64(v), ErrDuplicate)
+	}
+	id, err := tx.Bucket([]byte(messagesBucket)).NextSequence()
+	if err != nil {
+		return err
+	}
+	e.ID = id
+	if err := putEntry(tx, e); err != nil {
+		return err
+	}
+	if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, be64(id)); err != nil {
+		return err
+	}
+	if e.MessageID != "" {
+		k := withID(msgIDIndex(e.MessageID), id)
+		if err := tx.Bucket([]byte(byMsgIDBucket)).Put(k, []byte(e.Digest)); err != nil {
+			return err
+		}
+	}
+	if e.Digest != "" {
+		if err := tx.Bucket([]byte(byDigestBucket)).Put(withID(e.Digest, id), nil); err != nil {
+			return err
+		}
+	}
+	if !e.Moved {
+		if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, be64(id)); err != nil {
+			return err
+		}
+	}
+	if err := advance(tx, e.Mailbox, e.UIDValidity, e.UID); err != nil {
+		return err
+	}
+	if err := count(tx, "messages", 1); err != nil {
+		return err
+	}
+	if err := count(tx, "outcome:"+e.Outcome, 1); err != nil {
+		return err
+	}
+	if raw != nil {
+		if err := tx.Bucket([]byte(rawBucket)).Put(be64(id), raw); err != nil {
+			return err
+		}
+		if err := count(tx, "raw", 1); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -158,18 +185,19 @@ func checkEntry(e *Entry) error {
 	case e.Digest != "" && !isDigest(e.Digest):
 		return fmt.Errorf("invalid digest %q", e.Digest)
 	}
-	if e.Raw != "" {
-		d, err := parseRef(e.Raw)
-		if err != nil {
-			return err
-		}
-		if e.Digest != "" && d != e.Digest {
-			return fmt.Errorf("raw message %s does not have digest %s", e.Raw, e.Digest)
-		}
-		// Sweep finds the references to a raw file through the digest index.
-		e.Digest = d
-	}
 	return nil
+}
+
+func isDigest(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Advance moves the cursor of mailbox to uid under uidvalidity without recording an entry:

@@ -6,11 +6,13 @@
 // A message is processed exactly once because of three rules the poller follows and this
 // package enforces where it can:
 //
-//  1. The raw message is stored durably (StoreRaw: gzip, fsync, rename, fsync of the
-//     directory) before anything else happens to it, so that it can be re-run and audited.
-//  2. The ledger entry, its indexes, the cursor of (mailbox, UIDVALIDITY), and whatever the
-//     verifier and the outbox derive from the message commit in ONE bbolt transaction
-//     (Record and its more callback). Either all of it exists or none of it does.
+//  1. The ledger entry, its raw message (gzip), its indexes, the cursor of (mailbox,
+//     UIDVALIDITY), and whatever the verifier and the outbox derive from the message commit
+//     in ONE bbolt transaction (RecordBatch and its more callback). Either all of it exists
+//     or none of it does. Several messages may share one transaction: a commit costs an
+//     fsync, and one per message would cap intake at a few hundred messages a second.
+//  2. So the raw message is stored durably, to be re-run and audited, before anything
+//     changes on the server.
 //  3. Only after that commit is the message moved or flagged on the server; MarkMoved records
 //     that. A crash between the commit and the move leaves the entry in Unmoved, and the
 //     next poll moves it without processing it again. Record refuses a (mailbox,
@@ -29,9 +31,10 @@
 //
 //	hosho-intake.db      the bbolt file, shared by all packages (each owns its buckets)
 //	hosho-intake.pid     pid of the process holding the lock, only to name it in ErrLocked
-//	raw/ab/<sha256>.eml.gz  a raw message, gzip; <sha256> is the hex SHA-256 of the
-//	                     uncompressed bytes (Entry.Digest), ab its first two digits
-//	raw/tmp-*.part       a raw message being written; one left by a crash is swept
+//
+// Raw messages live in the database rather than one file each: creating a file costs
+// about as much as reading the message, and a file per message could not commit with its
+// entry. Sweep drops them past the retention period and bbolt reuses their pages.
 //
 // Buckets of the ledger (keys and values; integers are big-endian):
 //
@@ -44,6 +47,7 @@
 //	cursors         mailbox -> uidvalidity (uint32) lastuid (uint32)
 //	unmoved         mailbox 0x00 uidvalidity uid -> ID: locations not yet moved on the server
 //	counts          "messages", "raw", "outcome:"+outcome -> int64, for Stats without a scan
+//	raw             ID -> the raw message, gzip (Compress); absent once past retention
 package ledger
 
 import (
@@ -53,7 +57,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -77,7 +80,6 @@ const (
 	// DBName is the bbolt file in the state directory.
 	DBName  = "hosho-intake.db"
 	pidName = "hosho-intake.pid"
-	rawDir  = "raw"
 
 	// ledgerOwner is the ledger's name in the meta bucket.
 	ledgerOwner = "ledger"
@@ -97,13 +99,6 @@ type Options struct {
 type Ledger struct {
 	dir string
 	db  *bolt.DB
-
-	// rawMu orders StoreRaw (shared) against Sweep's deletion of a file (exclusive), so a
-	// file that StoreRaw has just found or written cannot be removed under it.
-	rawMu sync.RWMutex
-	// syncedDirs holds the raw/ab directories whose entry in raw/ is known to be on disk.
-	dirsMu     sync.Mutex
-	syncedDirs map[string]bool
 }
 
 // Open opens (creating if needed) the state in dir and brings the ledger's buckets to the
@@ -113,7 +108,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = defaultLockTimeout
 	}
-	if err := os.MkdirAll(filepath.Join(dir, rawDir), 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
 	path := filepath.Join(dir, DBName)
@@ -124,7 +119,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	l := &Ledger{dir: dir, db: db, syncedDirs: map[string]bool{}}
+	l := &Ledger{dir: dir, db: db}
 	if err := l.init(path); err != nil {
 		l.Close() // also removes a pid file init wrote
 		return nil, err
@@ -268,6 +263,7 @@ const (
 	cursorsBucket  = "cursors"
 	unmovedBucket  = "unmoved"
 	countsBucket   = "counts"
+	rawBucket      = "raw"
 )
 
 // migrations are the ledger's schema steps; see Migrate. Append only.
@@ -279,6 +275,13 @@ func migrations() []func(*bolt.Tx) error {
 				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 					return fmt.Errorf("creating bucket %s: %w", name, err)
 				}
+			}
+			return nil
+		},
+		// 2: raw messages in the database, committed with their entries, instead of files.
+		func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists([]byte(rawBucket)); err != nil {
+				return fmt.Errorf("creating bucket %s: %w", rawBucket, err)
 			}
 			return nil
 		},

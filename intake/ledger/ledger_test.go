@@ -43,9 +43,9 @@ func entryFor(mailbox string, uidvalidity, uid uint32, messageID string, raw []b
 	}
 }
 
-func record(t testing.TB, l *Ledger, e *Entry) *Entry {
+func mustRecord(t testing.TB, l *Ledger, e *Entry) *Entry {
 	t.Helper()
-	if err := l.Record(e, nil); err != nil {
+	if err := l.Record(e, nil, nil); err != nil {
 		t.Fatalf("Record(%s uid %d) = %v", e.Mailbox, e.UID, err)
 	}
 	return e
@@ -89,24 +89,21 @@ func TestFileModes(t *testing.T) {
 	dir := stateDir(t)
 	l := openT(t, dir)
 	raw := message("<m@x>", 1)
-	ref, err := l.StoreRaw(raw)
+	gz, err := Compress(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := entryFor("INBOX", 1, 1, "<m@x>", raw)
-	e.Raw = ref
-	record(t, l, e)
+	if err := l.Record(entryFor("INBOX", 1, 1, "<m@x>", raw), gz, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		path string
 		want os.FileMode
 	}{
 		{dir, 0o700 | os.ModeDir},
-		{filepath.Join(dir, rawDir), 0o700 | os.ModeDir},
-		{filepath.Dir(l.rawPath(ref)), 0o700 | os.ModeDir},
 		{filepath.Join(dir, DBName), 0o600},
 		{filepath.Join(dir, pidName), 0o600},
-		{l.rawPath(ref), 0o600},
 	} {
 		fi, err := os.Stat(tc.path)
 		if err != nil {
@@ -227,7 +224,7 @@ func TestRecordRollback(t *testing.T) {
 	raw := message("<a@x>", 1)
 	errMore := errors.New("verifier refused")
 	e := entryFor("INBOX", 7, 3, "<a@x>", raw)
-	err := l.Record(e, func(tx *bolt.Tx, e *Entry) error {
+	err := l.Record(e, nil, func(tx *bolt.Tx, e *Entry) error {
 		if e.ID == 0 {
 			t.Error("more called before the ID was assigned")
 		}
@@ -270,7 +267,7 @@ func TestRecordRollback(t *testing.T) {
 
 	// The same message then records, with more's writes, in one commit.
 	e = entryFor("INBOX", 7, 3, "<a@x>", raw)
-	err = l.Record(e, func(tx *bolt.Tx, e *Entry) error {
+	err = l.Record(e, nil, func(tx *bolt.Tx, e *Entry) error {
 		b, err := tx.CreateBucketIfNotExists([]byte("submissions"))
 		if err != nil {
 			return err
@@ -288,7 +285,7 @@ func TestRecordRollback(t *testing.T) {
 	})
 
 	// The same location again is refused: the last guard against a second processing.
-	err = l.Record(entryFor("INBOX", 7, 3, "<b@x>", message("<b@x>", 2)), nil)
+	err = l.Record(entryFor("INBOX", 7, 3, "<b@x>", message("<b@x>", 2)), nil, nil)
 	if !errors.Is(err, ErrDuplicate) {
 		t.Errorf("Record of a recorded location = %v, want ErrDuplicate", err)
 	}
@@ -308,13 +305,10 @@ func TestRecordInvalid(t *testing.T) {
 		{"no TakenAt", func(e *Entry) { e.TakenAt = time.Time{} }},
 		{"no outcome", func(e *Entry) { e.Outcome = "" }},
 		{"bad digest", func(e *Entry) { e.Digest = "abc" }},
-		{"bad raw ref", func(e *Entry) { e.Raw = "../../etc/passwd" }},
-		{"raw not stored", func(e *Entry) { e.Raw = rawRef(e.Digest) }},
-		{"raw of another digest", func(e *Entry) { e.Raw = rawRef(Digest([]byte("other"))) }},
 	} {
 		e := entryFor("INBOX", 1, 1, "<a@x>", raw)
 		tc.edit(e)
-		if err := l.Record(e, nil); err == nil {
+		if err := l.Record(e, nil, nil); err == nil {
 			t.Errorf("Record(%s) succeeded, want an error", tc.name)
 		}
 	}
@@ -329,7 +323,7 @@ func TestCursor(t *testing.T) {
 	rec := func(mailbox string, uv, uid uint32) error {
 		n++
 		id := fmt.Sprintf("<%d@x>", n)
-		return l.Record(entryFor(mailbox, uv, uid, id, message(id, n)), nil)
+		return l.Record(entryFor(mailbox, uv, uid, id, message(id, n)), nil, nil)
 	}
 	adv := func(mailbox string, uv, uid uint32) error { return l.Advance(mailbox, uv, uid) }
 	for i, tc := range []struct {
@@ -366,14 +360,14 @@ func TestSeen(t *testing.T) {
 	l := openT(t, stateDir(t))
 	long := "<" + strings.Repeat("x", 2000) + "@x>"
 	rawA, rawB, rawC, rawL := message("<a@x>", 1), message("<a@x>", 2), []byte("no id\r\n\r\nc\r\n"), message(long, 4)
-	a := record(t, l, entryFor("INBOX", 1, 1, "<a@x>", rawA))
+	a := mustRecord(t, l, entryFor("INBOX", 1, 1, "<a@x>", rawA))
 	// A broken sender tool stamps the same Message-ID on a different mail.
-	b := record(t, l, entryFor("INBOX", 1, 2, "<a@x>", rawB))
-	c := record(t, l, entryFor("INBOX", 1, 3, "", rawC))
+	b := mustRecord(t, l, entryFor("INBOX", 1, 2, "<a@x>", rawB))
+	c := mustRecord(t, l, entryFor("INBOX", 1, 3, "", rawC))
 	big := entryFor("INBOX", 1, 4, "<big@x>", nil)
 	big.Digest, big.Outcome = "", "too_large"
-	record(t, l, big)
-	lg := record(t, l, entryFor("INBOX", 1, 5, long, rawL))
+	mustRecord(t, l, big)
+	lg := mustRecord(t, l, entryFor("INBOX", 1, 5, long, rawL))
 
 	for _, tc := range []struct {
 		messageID, digest string
@@ -408,7 +402,7 @@ func TestUIDValidityChange(t *testing.T) {
 	dir := stateDir(t)
 	l := openT(t, dir)
 	raw := message("<a@x>", 1)
-	e := record(t, l, entryFor("INBOX", 100, 42, "<a@x>", raw))
+	e := mustRecord(t, l, entryFor("INBOX", 100, 42, "<a@x>", raw))
 	if err := l.MarkMoved([]uint64{e.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -455,11 +449,11 @@ func TestUIDValidityChange(t *testing.T) {
 	if err := l.Alias("INBOX", 200, 1, e.ID, t0); err != nil {
 		t.Errorf("Alias again = %v, want nil", err)
 	}
-	other := record(t, l, entryFor("INBOX", 200, 2, "<b@x>", message("<b@x>", 2)))
+	other := mustRecord(t, l, entryFor("INBOX", 200, 2, "<b@x>", message("<b@x>", 2)))
 	if err := l.Alias("INBOX", 200, 1, other.ID, t0); !errors.Is(err, ErrDuplicate) {
 		t.Errorf("Alias to another entry = %v, want ErrDuplicate", err)
 	}
-	if err := l.Record(entryFor("INBOX", 200, 1, "<a@x>", raw), nil); !errors.Is(err, ErrDuplicate) {
+	if err := l.Record(entryFor("INBOX", 200, 1, "<a@x>", raw), nil, nil); !errors.Is(err, ErrDuplicate) {
 		t.Errorf("Record at an alias = %v, want ErrDuplicate", err)
 	}
 	if err := l.Alias("INBOX", 200, 9, 999, t0); !errors.Is(err, ErrNotFound) {
@@ -479,7 +473,7 @@ func TestUnmovedMarkMoved(t *testing.T) {
 		uid     uint32
 	}{{"INBOX", 5}, {"INBOX", 3}, {"Other", 1}, {"INBOX", 9}} {
 		id := fmt.Sprintf("<%d@x>", i)
-		ids = append(ids, record(t, l, entryFor(loc.mailbox, 1, loc.uid, id, message(id, i))).ID)
+		ids = append(ids, mustRecord(t, l, entryFor(loc.mailbox, 1, loc.uid, id, message(id, i))).ID)
 	}
 	uids := func(es []Entry) []uint32 {
 		var out []uint32
@@ -528,7 +522,7 @@ func TestListGetReprocessed(t *testing.T) {
 			e.Outcome = "problems"
 			e.Problems = []string{"no_notice"}
 		}
-		record(t, l, e)
+		mustRecord(t, l, e)
 	}
 	ids := func(es []Entry) []uint64 {
 		var out []uint64
@@ -644,7 +638,7 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("<%d@x>", i)
-		if err := l.Record(entryFor("INBOX", 1, uint32(i), id, message(id, i)), nil); err != nil {
+		if err := l.Record(entryFor("INBOX", 1, uint32(i), id, message(id, i)), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

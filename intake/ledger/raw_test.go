@@ -3,230 +3,126 @@ package ledger
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
-func countFiles(t *testing.T, dir string, suffix string) int {
-	t.Helper()
-	n := 0
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, suffix) {
-			n++
-		}
-		return err
-	})
+func TestRawKeptWithItsEntry(t *testing.T) {
+	l := openT(t, stateDir(t))
+	raw := benchMessage()(1) // base64 of a deflated PDF, as contractors send
+	gz, err := Compress(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
-}
-
-func TestStoreRaw(t *testing.T) {
-	dir := stateDir(t)
-	l := openT(t, dir)
-	raw := bytes.Repeat([]byte("Subject: 電子証書閲覧用「認証キー」等のお知らせ\r\n"), 200)
-
-	ref, err := l.StoreRaw(raw)
-	if err != nil {
+	if len(gz) > len(raw)*4/5 {
+		t.Errorf("compressed %d bytes to %d, want at most 80%%", len(raw), len(gz))
+	}
+	e := entryFor("INBOX", 1, 1, "<a@x>", raw)
+	if err := l.Record(e, gz, nil); err != nil {
 		t.Fatal(err)
 	}
-	d := Digest(raw)
-	if want := "raw/" + d[:2] + "/" + d + ".eml.gz"; ref != want {
-		t.Errorf("StoreRaw ref = %q, want %q", ref, want)
-	}
-	again, err := l.StoreRaw(bytes.Clone(raw))
-	if err != nil || again != ref {
-		t.Errorf("StoreRaw again = %q, %v, want %q", again, err, ref)
-	}
-	other, err := l.StoreRaw(append(bytes.Clone(raw), '!'))
-	if err != nil || other == ref {
-		t.Errorf("StoreRaw(other bytes) = %q, %v, want a different ref", other, err)
-	}
-	if n := countFiles(t, filepath.Join(dir, rawDir), ".eml.gz"); n != 2 {
-		t.Errorf("%d raw files, want 2", n)
-	}
-	if n := countFiles(t, filepath.Join(dir, rawDir), ".part"); n != 0 {
-		t.Errorf("%d temporary files left, want 0", n)
-	}
-	if fi, err := os.Stat(l.rawPath(ref)); err != nil || fi.Size() >= int64(len(raw))/4 {
-		t.Errorf("stored size %v (%v), want compressed well below %d", fi.Size(), err, len(raw))
-	}
-
-	got, err := l.Raw(ref)
+	got, err := l.Raw(e.ID)
 	if err != nil || !bytes.Equal(got, raw) {
-		t.Errorf("Raw(%q) = %d bytes, %v, want the %d stored", ref, len(got), err, len(raw))
+		t.Fatalf("Raw(%d) = %d bytes, %v; want the %d recorded", e.ID, len(got), err, len(raw))
 	}
-
-	// A stored file is checked against its name.
-	if err := os.WriteFile(l.rawPath(other), mustGzip(t, []byte("tampered")), 0o600); err != nil {
+	// Header only (a message over the size limit): no digest, still kept.
+	h := entryFor("INBOX", 1, 2, "<big@x>", nil)
+	h.Digest = ""
+	hgz, _ := Compress([]byte("Subject: big\r\n\r\n"))
+	if err := l.Record(h, hgz, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Raw(other); err == nil {
-		t.Error("Raw of a tampered file succeeded")
+	if got, err := l.Raw(h.ID); err != nil || string(got) != "Subject: big\r\n\r\n" {
+		t.Errorf("Raw(header only) = %q, %v", got, err)
 	}
-	for _, bad := range []string{"../hosho-intake.db", "raw/../../x", "raw/zz/" + d + ".eml.gz", "raw/" + d[:2] + "/" + d, ""} {
-		if _, err := l.Raw(bad); err == nil {
-			t.Errorf("Raw(%q) succeeded, want invalid reference", bad)
-		}
+	// An entry recorded without its raw message has none.
+	n := entryFor("INBOX", 1, 3, "<n@x>", message("<n@x>", 3))
+	if err := l.Record(n, nil, nil); err != nil {
+		t.Fatal(err)
 	}
-	missing := rawRef(Digest([]byte("never stored")))
-	if _, err := l.Raw(missing); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Raw(missing) = %v, want ErrNotFound", err)
+	if _, err := l.Raw(n.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Raw(no raw) = %v, want ErrNotFound", err)
+	}
+	// Tampered bytes are refused.
+	bad, _ := Compress([]byte("tampered"))
+	l.db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(rawBucket)).Put(be64(e.ID), bad) })
+	if _, err := l.Raw(e.ID); err == nil {
+		t.Error("Raw returned content that does not match its digest")
 	}
 }
 
-func mustGzip(t *testing.T, b []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := writeGzipTo(&buf, b); err != nil {
-		t.Fatal(err)
+func TestRecordBatchAllOrNothing(t *testing.T) {
+	l := openT(t, stateDir(t))
+	var items []Item
+	for i := 1; i <= 3; i++ {
+		raw := message("<b@x>", i)
+		gz, _ := Compress(raw)
+		items = append(items, Item{Entry: entryFor("INBOX", 1, uint32(i), "", raw), Raw: gz})
 	}
-	return buf.Bytes()
-}
-
-// TestCrashLeftovers: what a crash leaves in the raw store (a temporary file before the
-// rename, a stored message whose Record never committed) is swept once old, never while a
-// poll may still use it, and a referenced message always stays.
-func TestCrashLeftovers(t *testing.T) {
-	dir := stateDir(t)
-	l := openT(t, dir)
-
-	kept := message("<kept@x>", 1)
-	keptRef, err := l.StoreRaw(kept)
-	if err != nil {
-		t.Fatal(err)
+	err := l.RecordBatch(items, func(tx *bolt.Tx, e *Entry) error {
+		if e.UID == 3 {
+			return errors.New("queue full")
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("RecordBatch succeeded though more failed")
 	}
-	e := entryFor("INBOX", 1, 1, "<kept@x>", kept)
-	e.Raw = keptRef
-	record(t, l, e)
-
-	// Crash between StoreRaw and Record.
-	orphanRef, err := l.StoreRaw(message("<orphan@x>", 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Crash while writing: the temporary file never got renamed.
-	part := filepath.Join(dir, rawDir, "tmp-123456.part")
-	if err := os.WriteFile(part, []byte("half a gzip"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Not ours: left alone.
-	foreign := filepath.Join(dir, rawDir, keptRef[4:6], "README")
-	if err := os.WriteFile(foreign, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	// The restart.
-	l.Close()
-	l = openT(t, dir)
-	now := time.Now()
-	if n, err := l.Sweep(now, 0); err != nil || n != 0 {
-		t.Errorf("Sweep of fresh leftovers = %d, %v, want 0 removed", n, err)
-	}
-	if n, err := l.Sweep(now.Add(2*time.Hour), 0); err != nil || n != 2 {
-		t.Errorf("Sweep an hour later = %d, %v, want 2 removed", n, err)
-	}
-	for _, path := range []string{part, l.rawPath(orphanRef)} {
-		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("%s survived the sweep: %v", path, err)
+	for _, it := range items {
+		if it.Entry.ID != 0 {
+			t.Errorf("entry uid %d kept ID %d after a failed batch", it.Entry.UID, it.Entry.ID)
 		}
 	}
-	for _, path := range []string{foreign, l.rawPath(keptRef)} {
-		if _, err := os.Stat(path); err != nil {
-			t.Errorf("%s swept: %v", path, err)
-		}
+	if s, _ := l.Stats(); s.Messages != 0 || s.Raw != 0 {
+		t.Errorf("stats after a failed batch = %+v, want nothing", s)
 	}
-	if got, err := l.Raw(keptRef); err != nil || !bytes.Equal(got, kept) {
-		t.Errorf("Raw(kept) = %v, want the message", err)
+	if c, _ := l.Cursor("INBOX"); c.LastUID != 0 {
+		t.Errorf("cursor moved to %d by a failed batch", c.LastUID)
 	}
-
-	// A poll that stores an old orphan's bytes again revives it: the touch protects it.
-	revived := message("<revived@x>", 3)
-	ref, err := l.StoreRaw(revived)
-	if err != nil {
+	if err := l.RecordBatch(items, nil); err != nil {
 		t.Fatal(err)
 	}
-	old := now.Add(-3 * time.Hour)
-	if err := os.Chtimes(l.rawPath(ref), old, old); err != nil {
-		t.Fatal(err)
+	if s, _ := l.Stats(); s.Messages != 3 || s.Raw != 3 {
+		t.Errorf("stats = %+v, want 3 messages with raw", s)
 	}
-	if _, err := l.StoreRaw(revived); err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := l.Sweep(now.Add(30*time.Minute), 0); n != 0 {
-		t.Errorf("Sweep removed %d files just stored again, want 0", n)
+	if c, _ := l.Cursor("INBOX"); c.LastUID != 3 {
+		t.Errorf("cursor at %d, want 3", c.LastUID)
 	}
 }
 
 func TestSweep(t *testing.T) {
-	const day = 24 * time.Hour
-	dir := stateDir(t)
-	l := openT(t, dir)
-	// now is two hours ahead of the clock, so that every file written here is past the
-	// orphan grace period; TakenAt sets each entry's age.
-	now := time.Now().Add(2 * time.Hour)
-
-	store := func(uid uint32, raw []byte, age time.Duration) *Entry {
-		t.Helper()
-		ref, err := l.StoreRaw(raw)
-		if err != nil {
+	l := openT(t, stateDir(t))
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	var ids []uint64
+	for i, age := range []time.Duration{100 * 24 * time.Hour, 10 * 24 * time.Hour} {
+		raw := message("<s@x>", i)
+		gz, _ := Compress(raw)
+		e := entryFor("INBOX", 1, uint32(i+1), "", raw)
+		e.TakenAt = now.Add(-age)
+		if err := l.Record(e, gz, nil); err != nil {
 			t.Fatal(err)
 		}
-		e := entryFor("INBOX", 1, uid, "", raw)
-		e.Raw, e.TakenAt = ref, now.Add(-age)
-		return record(t, l, e)
+		ids = append(ids, e.ID)
 	}
-	oldE := store(1, message("<old@x>", 1), 40*day)
-	newE := store(2, message("<new@x>", 2), 10*day)
-	// The same bytes taken in twice (a copy in another mailbox, say): the file stays while
-	// the younger entry needs it.
-	shared := message("<shared@x>", 3)
-	sharedOld := store(3, shared, 40*day)
-	sharedNew := store(4, shared, time.Hour)
-
 	if n, err := l.Sweep(now, 0); err != nil || n != 0 {
-		t.Fatalf("Sweep with retention 0 = %d, %v, want 0 removed", n, err)
+		t.Errorf("Sweep with retention 0 = %d, %v; want nothing dropped", n, err)
 	}
-	if e, _ := l.Get(oldE.ID); e.Raw == "" {
-		t.Error("retention 0 forgot a raw message")
+	if n, err := l.Sweep(now, 90*24*time.Hour); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1 dropped", n, err)
 	}
-
-	n, err := l.Sweep(now, 30*day)
-	if err != nil || n != 1 {
-		t.Fatalf("Sweep(30 days) = %d, %v, want 1 removed", n, err)
+	if _, err := l.Raw(ids[0]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("raw of the old entry: %v, want ErrNotFound", err)
 	}
-	for _, tc := range []struct {
-		e       *Entry
-		wantRaw bool
-	}{{oldE, false}, {newE, true}, {sharedOld, false}, {sharedNew, true}} {
-		got, err := l.Get(tc.e.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if (got.Raw != "") != tc.wantRaw {
-			t.Errorf("entry %d: Raw = %q, want kept %v", tc.e.ID, got.Raw, tc.wantRaw)
-		}
-		_, err = l.Raw(tc.e.Raw)
-		if tc.wantRaw || tc.e == sharedOld {
-			if err != nil {
-				t.Errorf("entry %d: file gone: %v", tc.e.ID, err)
-			}
-		} else if !errors.Is(err, ErrNotFound) {
-			t.Errorf("entry %d: Raw = %v, want ErrNotFound", tc.e.ID, err)
-		}
+	if _, err := l.Raw(ids[1]); err != nil {
+		t.Errorf("raw of the recent entry: %v", err)
 	}
-	// The entry outlives its raw message, so the message is still recognised.
-	if got, ok, _ := l.Seen("", oldE.Digest); !ok || got.ID != oldE.ID {
-		t.Errorf("Seen(swept message) = %v, %v, want entry %d", got, ok, oldE.ID)
+	e, err := l.Get(ids[0])
+	if err != nil || e.Raw {
+		t.Errorf("old entry after Sweep = %+v, %v; want kept, without raw", e, err)
 	}
-	if s, _ := l.Stats(); s.Raw != 2 || s.Messages != 4 {
-		t.Errorf("Stats = %+v, want 4 messages, 2 raw", s)
-	}
-	if n, err := l.Sweep(now, 30*day); err != nil || n != 0 {
-		t.Errorf("second Sweep = %d, %v, want 0", n, err)
+	if s, _ := l.Stats(); s.Raw != 1 || s.Messages != 2 {
+		t.Errorf("stats = %+v, want 2 messages, 1 raw", s)
 	}
 }
