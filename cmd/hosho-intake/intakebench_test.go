@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"hosho-intake/intake/dovecottest"
+)
+
+// TestIntakeBenchmark is the intake benchmark program: it loads HOSHO_INTAKE_BENCH
+// realistic messages (a one-page notice PDF each, plus question, auto-reply and list mail
+// as noise) into a local Dovecot and times, in one run, mbsync (isync with its defaults,
+// which fsync every message) downloading the mailbox against a full `hosho-intake once`
+// (download, parse, judge, record, move). It runs only when asked:
+//
+//	HOSHO_INTAKE_BENCH=10000 go test -run TestIntakeBenchmark -v -timeout 30m ./cmd/hosho-intake/
+func TestIntakeBenchmark(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("HOSHO_INTAKE_BENCH"))
+	if n <= 0 {
+		t.Skip("set HOSHO_INTAKE_BENCH=N to run the intake benchmark")
+	}
+	mbsync, err := exec.LookPath("mbsync")
+	if err != nil {
+		t.Fatalf("mbsync (Debian isync) is the peer of this benchmark: %v", err)
+	}
+	srv := dovecottest.Start(t)
+	start := time.Now()
+	srv.Append(t, "INBOX", scenarioRaws(t, n)...)
+	// A first login makes Dovecot index the new mail, so that neither contender pays for it.
+	if got := srv.Messages(t, "INBOX"); got != n {
+		t.Fatalf("INBOX holds %d, want %d", got, n)
+	}
+	t.Logf("loaded %d messages in %v", n, time.Since(start).Round(time.Millisecond))
+
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte(srv.Password), 0o600)
+	host, port, _ := strings.Cut(srv.Plain, ":")
+	rc := fmt.Sprintf(`IMAPAccount agency
+Host %s
+Port %s
+User %s
+PassCmd "cat %s"
+SSLType None
+AuthMechs LOGIN
+
+IMAPStore remote
+Account agency
+
+MaildirStore local
+Path %s/
+Inbox %s/INBOX
+
+Channel pull
+Far :remote:
+Near :local:
+Patterns INBOX
+Sync Pull
+Create Near
+SyncState *
+`, host, port, srv.User, pw, dir+"/maildir", dir+"/maildir")
+	os.WriteFile(filepath.Join(dir, "mbsyncrc"), []byte(rc), 0o600)
+	os.MkdirAll(filepath.Join(dir, "maildir"), 0o700)
+	start = time.Now()
+	if out, err := exec.Command(mbsync, "-c", filepath.Join(dir, "mbsyncrc"), "-q", "pull").CombinedOutput(); err != nil {
+		t.Fatalf("mbsync: %v\n%s", err, out)
+	}
+	peer := time.Since(start)
+	files, _ := filepath.Glob(filepath.Join(dir, "maildir", "INBOX", "*", "*"))
+	if len(files) != n {
+		t.Fatalf("mbsync stored %d messages, want %d", len(files), n)
+	}
+
+	cfg := writeConfig(t, srv, "none", filepath.Join(dir, "state"))
+	start = time.Now()
+	cmd, out := startSelf(t, "once", "--config", cfg)
+	peak := make(chan int, 1)
+	go func() { peak <- peakTreeRSS(cmd.Process.Pid) }()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("once: %v\n%s", err, out)
+	}
+	ours := time.Since(start)
+	peakKiB := <-peak
+	if !strings.Contains(out.String(), fmt.Sprintf("recorded %d", n)) {
+		t.Fatalf("once did not record all %d:\n%s", n, tail(out.String()))
+	}
+	// An idle poll: nothing new.
+	start = time.Now()
+	var idle bytes.Buffer
+	if code := run(t.Context(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &idle, stderr: &idle}); code != 0 {
+		t.Fatalf("idle once: %s", idle.String())
+	}
+	t.Logf("mbsync (fsync each message): %v, %.0f messages/s", peer.Round(time.Millisecond), float64(n)/peer.Seconds())
+	t.Logf("hosho-intake once:            %v, %.0f messages/s, peak RSS %.1f MiB (parent + PDF workers)",
+		ours.Round(time.Millisecond), float64(n)/ours.Seconds(), float64(peakKiB)/1024)
+	t.Logf("ratio: once takes %.2fx mbsync's time; idle once (process start included) %v", ours.Seconds()/peer.Seconds(), time.Since(start).Round(time.Millisecond))
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
+
+// peakTreeRSS samples the summed resident memory of pid and its children until pid ends.
+func peakTreeRSS(pid int) int {
+	peak := 0
+	for {
+		total, alive := rssKiB(pid)
+		if !alive {
+			return peak
+		}
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		for _, k := range strings.Fields(string(kids)) {
+			if kp, err := strconv.Atoi(k); err == nil {
+				r, _ := rssKiB(kp)
+				total += r
+			}
+		}
+		peak = max(peak, total)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func rssKiB(pid int) (int, bool) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	kib := 0
+	for sc.Scan() {
+		l := sc.Text()
+		if strings.HasPrefix(l, "State:") && strings.Contains(l, "Z") {
+			return 0, false
+		}
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kib, _ = strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+		}
+	}
+	return kib, true
+}
