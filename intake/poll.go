@@ -396,17 +396,22 @@ func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *R
 		if failed != nil {
 			continue // drain, so the workers can finish
 		}
-		var run []*job
-		for len(run) < max(p.CommitBatch, 1) {
-			j, ok := pending[next]
-			if !ok {
+		for failed == nil {
+			var run []*job
+			for len(run) < max(p.CommitBatch, 1) {
+				j, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				run = append(run, j)
+			}
+			if len(run) == 0 {
 				break
 			}
-			delete(pending, next)
-			next++
-			run = append(run, j)
+			failed = p.commitRun(run, committed, res)
 		}
-		failed = p.commitRun(run, committed, res)
 	}
 	return failed
 }
