@@ -1,8 +1,6 @@
 package intake_test
 
 import (
-	"log/slog"
-	"os"
 	"context"
 	"io"
 	"net"
@@ -77,9 +75,6 @@ func startCutProxy(t *testing.T, target string, budget int64) *cutProxy {
 func dovecotPoller(t *testing.T, srv *dovecottest.Server, addr string, l *ledger.Ledger) *intakePoller {
 	t.Helper()
 	p, _ := newPollerWith(t, l)
-	if os.Getenv("POLL_DEBUG") != "" {
-		p.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
 	p.Dial = func(ctx context.Context) (*mailbox.Session, error) {
 		return mailbox.Dial(ctx, mailbox.Options{Addr: addr, TLS: mailbox.TLSNone, Username: srv.User, Auth: mailbox.AuthPlain,
 			Secret: func(context.Context) (string, error) { return srv.Password, nil }, Timeout: 5 * time.Second})
