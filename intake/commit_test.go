@@ -28,7 +28,7 @@ func TestCommitInOrderOutOfOrderArrival(t *testing.T) {
 	close(done)
 	committed := make(chan uint64, n)
 	var res Result
-	if err := p.commitInOrder(done, committed, &res); err != nil {
+	if err := p.commitInOrder(done, committed, &res, func() {}); err != nil {
 		t.Fatal(err)
 	}
 	if res.Recorded != n || len(committed) != n {

@@ -157,6 +157,9 @@ func (p *Poller) grace() time.Duration {
 func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validity uint32, infos []mailbox.Info, res *Result) error {
 	workers := max(p.Workers, 1)
 	jobs := make(chan *job, workers)
+	// inflight bounds the messages between download and commit: one slow PDF must not let
+	// the download run ahead and pile the mailbox up in memory behind it.
+	inflight := make(chan struct{}, 4*workers)
 	done := make(chan *job, workers*2)
 	committed := make(chan uint64, len(infos))
 	var wg sync.WaitGroup
@@ -174,13 +177,25 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 	go func() { wg.Wait(); close(done) }()
 
 	commitErr := make(chan error, 1)
-	go func() { commitErr <- p.commitInOrder(done, committed, res) }()
+	stopped := make(chan struct{}) // closed when recording failed
+	go func() {
+		err := p.commitInOrder(done, committed, res, func() { <-inflight })
+		if err != nil {
+			close(stopped)
+		}
+		commitErr <- err
+	}()
 
 	var fetchErr error
 	var toMove []uint64
 	moveBatch := max(p.MoveBatch, 1)
 	seq := 0
 	submit := func(info mailbox.Info, raw []byte, large bool) {
+		select {
+		case inflight <- struct{}{}:
+		case <-stopped:
+			return // recording failed: nothing more is taken in this poll
+		}
 		jobs <- &job{seq: seq, validity: validity, info: info, raw: raw, large: large}
 		seq++
 	}
@@ -196,8 +211,8 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 		return err
 	}
 	for _, batch := range fetchBatches(infos, max(p.FetchBatch, 1), p.MaxSize) {
-		if ctx.Err() != nil {
-			break // stopping: finish what is in hand, take nothing new
+		if ctx.Err() != nil || isClosed(stopped) {
+			break // stopping, or recording failed: finish what is in hand, take nothing new
 		}
 		if batch.large {
 			// Over the size limit: the header only, for the reply's address.
@@ -305,6 +320,15 @@ func fetchBatches(infos []mailbox.Info, size int, maxSize int64) []fetchBatch {
 	return out
 }
 
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
 func drain(c <-chan uint64, ids []uint64) []uint64 {
 	for {
 		select {
@@ -351,6 +375,12 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 			Detail: fmt.Sprintf("the message is %d bytes, over the limit of %d", j.info.Size, p.MaxSize)})
 		c.Problems = withoutCode(c.Problems, parser.CodeNoNotice)
 	}
+	// What is kept until the commit is only what the commit needs: the compressed copy and
+	// the findings, not the message and its attachments.
+	j.raw = nil
+	for i := range c.Message.Attachments {
+		c.Message.Attachments[i].Data = nil
+	}
 	j.contents = c
 	j.entry = &ledger.Entry{Mailbox: p.Mailbox, UIDValidity: j.validity, UID: j.info.UID, MessageID: messageID(c.Message.MessageID),
 		Digest: digest, From: c.Message.From, Subject: c.Message.Subject, Date: c.Message.Date, Size: j.info.Size,
@@ -387,13 +417,14 @@ func withoutCode(ps []parser.Problem, code string) []parser.Problem {
 // commitInOrder records finished jobs in UID order, several to a transaction: whatever run
 // of consecutive jobs is ready, up to CommitBatch. It stops at the first failure: the
 // cursor must not pass a message that was not recorded.
-func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *Result) error {
+func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *Result, release func()) error {
 	pending := map[int]*job{}
 	next := 0
 	var failed error
 	for j := range done {
 		pending[j.seq] = j
 		if failed != nil {
+			release()
 			continue // drain, so the workers can finish
 		}
 		for failed == nil {
@@ -411,6 +442,15 @@ func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *R
 				break
 			}
 			failed = p.commitRun(run, committed, res)
+			for range run {
+				release()
+			}
+		}
+		if failed != nil {
+			for seq := range pending {
+				delete(pending, seq)
+				release()
+			}
 		}
 	}
 	return failed
