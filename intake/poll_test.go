@@ -183,7 +183,7 @@ func TestPollTakesEverythingOnce(t *testing.T) {
 		if want[e.Subject] != e.Outcome {
 			t.Errorf("entry %q: outcome %q, want %q", e.Subject, e.Outcome, want[e.Subject])
 		}
-		if !e.Moved || !e.Raw || e.Digest == "" {
+		if !e.Moved || e.Raw == "" || e.Digest == "" {
 			t.Errorf("entry %+v: want moved, raw stored, digest", e)
 		}
 	}

@@ -183,7 +183,7 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	if err != nil {
 		return Reprocessed{}, err
 	}
-	if !e.Raw {
+	if e.Raw == "" {
 		return Reprocessed{}, fmt.Errorf("entry %d: the raw message is no longer kept (retention %v)", id, s.Config.State.Retention)
 	}
 	raw, err := s.Ledger.Raw(id)

@@ -17,9 +17,37 @@
 //   - Every Decision records the policy's name and version, so a decision made under an
 //     earlier rule can be told apart after the rule changes.
 //
-// The package is pure: no state, no I/O beyond the readers and files it is handed.
+// Judging is pure: no state, no I/O beyond the readers and files it is handed.
 // Dates are civil dates (config.Date); instants are compared in Japan time (UTC+9, no
 // daylight saving since 1951).
+//
+// # The verification queue
+//
+// Queue (queue.go, decide.go, token.go, digest.go) is the package's state: every judged
+// notice becomes a Submission in the states queued, needs_review, verified or rejected,
+// each change recorded with who, when, how (intake, mail, command) and why. Its methods
+// that write take the caller's *bolt.Tx, so a message's ledger entry, its submissions and
+// its replies commit together (intake/ledger's contract). Duplicates go by 保証契約番号
+// (see Queue.Submit). A clerk decides by a mail whose subject a digest's mailto link
+// prefilled, "確認済 2070004426 R-000123 TOKEN"; the token is an HMAC of the action,
+// number and item under a secret kept in the state, so the links of a digest keep
+// working after a restart, and the From address alone decides nothing.
+//
+// # On-disk layout
+//
+// Buckets of the queue in the shared bbolt file, schema owner "verifier" in ledger's meta
+// bucket (ledger.Migrate); integers are big-endian uint64:
+//
+//	verifier-items      ID (bucket sequence) -> Submission as JSON
+//	verifier-by-number  保証契約番号 0x00 ID -> empty
+//	verifier-by-state   state 0x00 ID -> empty; exactly one key per item
+//	verifier-changes    time of a change (Unix ns, 0 before 1970) ID -> empty; one key
+//	                    per change, kept, for the digest's "since the last digest"
+//	verifier-state      "secret" -> the token secret (32 random bytes; absent when the
+//	                    config gives one); "digest-sent" -> time of the last digest
+//	                    (RFC 3339 text)
+//
+// The items hold contractors' 認証キー: ledger keeps the file 0600 in a 0700 directory.
 package verifier
 
 import (

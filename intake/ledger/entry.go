@@ -39,8 +39,9 @@ type Entry struct {
 	NoReply  bool     `json:"no_reply,omitempty"`
 	// Moved: the message was moved to the processed folder (or flagged) on the server.
 	Moved bool `json:"moved"`
-	// Raw: the raw message is kept (in bucket raw), until Sweep drops it past retention.
-	Raw         bool        `json:"raw,omitempty"`
+	// Raw is where the raw message is kept (segment:offset:length in raw/), "" when it was
+	// not kept or Sweep dropped it past retention.
+	Raw         string      `json:"raw,omitempty"`
 	Reprocessed []time.Time `json:"reprocessed,omitempty"`
 	// Aliases are other server locations where this same message was taken in again,
 	// after a UIDVALIDITY change; see Alias.
@@ -66,7 +67,7 @@ type Cursor struct {
 }
 
 // Item is one message to record: its entry and its raw message, compressed by Compress
-// (nil when it was not downloaded).
+// (nil: not kept).
 type Item struct {
 	Entry *Entry
 	Raw   []byte
@@ -78,7 +79,7 @@ func (l *Ledger) Record(e *Entry, raw []byte, more func(tx *bolt.Tx, e *Entry) e
 }
 
 // RecordBatch stores the items as new entries in ONE transaction: each entry with its
-// indexes, its raw message, the cursor of (Mailbox, UIDValidity) advanced to its UID, and
+// indexes (its raw message appended to the raw store and synced just before), the cursor of (Mailbox, UIDValidity) advanced to its UID, and
 // whatever more writes with the same tx (the verifier's submissions, the outbox's replies).
 // If anything fails nothing is committed, every e.ID is reset to 0 and the error is
 // returned. One commit for many messages is what makes intake fast: a bbolt commit costs
@@ -89,16 +90,20 @@ func (l *Ledger) Record(e *Entry, raw []byte, more func(tx *bolt.Tx, e *Entry) e
 // guard against processing a message twice.
 func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) error) error {
 	for _, it := range items {
-		it.Entry.Raw = it.Raw != nil
+		it.Entry.Raw = ""
 		if err := checkEntry(it.Entry); err != nil {
 			return fmt.Errorf("recording %s uid %d: %w", it.Entry.Mailbox, it.Entry.UID, err)
 		}
+	}
+	// The raw messages are on disk before the transaction that refers to them.
+	if err := l.appendRaw(items); err != nil {
+		return err
 	}
 	var failed *Entry
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		for _, it := range items {
 			failed = it.Entry
-			if err := record(tx, it.Entry, it.Raw); err != nil {
+			if err := record(tx, it.Entry); err != nil {
 				return err
 			}
 			if more != nil {
@@ -111,14 +116,14 @@ func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) erro
 	})
 	if err != nil {
 		for _, it := range items {
-			it.Entry.ID = 0
+			it.Entry.ID, it.Entry.Raw = 0, ""
 		}
 		return fmt.Errorf("recording %s uid %d: %w", failed.Mailbox, failed.UID, err)
 	}
 	return nil
 }
 
-func record(tx *bolt.Tx, e *Entry, raw []byte) error {
+func record(tx *bolt.Tx, e *Entry) error {
 	loc := uidKey(e.Mailbox, e.UIDValidity, e.UID)
 	if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
 		return fmt.Errorf("uidvalidity %d already recorded as entry %d: %w", e.UIDValidity, u64(v), ErrDuplicate)
@@ -159,10 +164,7 @@ func record(tx *bolt.Tx, e *Entry, raw []byte) error {
 	if err := count(tx, "outcome:"+e.Outcome, 1); err != nil {
 		return err
 	}
-	if raw != nil {
-		if err := tx.Bucket([]byte(rawBucket)).Put(be64(id), raw); err != nil {
-			return err
-		}
+	if e.Raw != "" {
 		if err := count(tx, "raw", 1); err != nil {
 			return err
 		}

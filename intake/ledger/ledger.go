@@ -31,10 +31,15 @@
 //
 //	hosho-intake.db      the bbolt file, shared by all packages (each owns its buckets)
 //	hosho-intake.pid     pid of the process holding the lock, only to name it in ErrLocked
+//	raw/seg-NNNNNNNN.raw raw messages, appended: "HRW1", uint32 length, gzip of the message;
+//	                     an entry's Raw is "seg-NNNNNNNN.raw:offset:length"
 //
-// Raw messages live in the database rather than one file each: creating a file costs
-// about as much as reading the message, and a file per message could not commit with its
-// entry. Sweep drops them past the retention period and bbolt reuses their pages.
+// Raw messages are appended to segment files rather than kept one file each (creating a
+// file costs about as much as reading the message) or in bbolt (whose leaves are read back
+// through its memory map on every write, so that the daemon's resident memory would grow
+// with the mailbox). A batch is appended and synced with one fdatasync before the
+// transaction that refers to it commits. Each process starts a new segment, and a new one
+// starts every 64 MiB; Sweep removes a segment once no entry refers to it.
 //
 // Buckets of the ledger (keys and values; integers are big-endian):
 //
@@ -47,7 +52,6 @@
 //	cursors         mailbox -> uidvalidity (uint32) lastuid (uint32)
 //	unmoved         mailbox 0x00 uidvalidity uid -> ID: locations not yet moved on the server
 //	counts          "messages", "raw", "outcome:"+outcome -> int64, for Stats without a scan
-//	raw             ID -> the raw message, gzip (Compress); absent once past retention
 package ledger
 
 import (
@@ -57,6 +61,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -80,6 +85,7 @@ const (
 	// DBName is the bbolt file in the state directory.
 	DBName  = "hosho-intake.db"
 	pidName = "hosho-intake.pid"
+	rawDir  = "raw"
 
 	// ledgerOwner is the ledger's name in the meta bucket.
 	ledgerOwner = "ledger"
@@ -99,6 +105,12 @@ type Options struct {
 type Ledger struct {
 	dir string
 	db  *bolt.DB
+
+	// segMu guards the raw segment being written: appends (the single writer) and Sweep.
+	segMu   sync.Mutex
+	seg     *os.File
+	segName string
+	segSize int64
 }
 
 // Open opens (creating if needed) the state in dir and brings the ledger's buckets to the
@@ -108,7 +120,7 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = defaultLockTimeout
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, rawDir), 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
 	path := filepath.Join(dir, DBName)
@@ -155,6 +167,12 @@ func (l *Ledger) Close() error {
 	// Remove the pid file while we still hold the lock, so we never remove a successor's.
 	// Best effort: a stale one is harmless, it is read only when the lock is taken.
 	os.Remove(filepath.Join(l.dir, pidName))
+	l.segMu.Lock()
+	if l.seg != nil {
+		l.seg.Close()
+		l.seg = nil
+	}
+	l.segMu.Unlock()
 	if err := l.db.Close(); err != nil {
 		return fmt.Errorf("closing ledger: %w", err)
 	}
@@ -263,7 +281,6 @@ const (
 	cursorsBucket  = "cursors"
 	unmovedBucket  = "unmoved"
 	countsBucket   = "counts"
-	rawBucket      = "raw"
 )
 
 // migrations are the ledger's schema steps; see Migrate. Append only.
@@ -275,13 +292,6 @@ func migrations() []func(*bolt.Tx) error {
 				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 					return fmt.Errorf("creating bucket %s: %w", name, err)
 				}
-			}
-			return nil
-		},
-		// 2: raw messages in the database, committed with their entries, instead of files.
-		func(tx *bolt.Tx) error {
-			if _, err := tx.CreateBucketIfNotExists([]byte(rawBucket)); err != nil {
-				return fmt.Errorf("creating bucket %s: %w", rawBucket, err)
 			}
 			return nil
 		},

@@ -102,6 +102,7 @@ func TestFileModes(t *testing.T) {
 		want os.FileMode
 	}{
 		{dir, 0o700 | os.ModeDir},
+		{filepath.Join(dir, rawDir), 0o700 | os.ModeDir},
 		{filepath.Join(dir, DBName), 0o600},
 		{filepath.Join(dir, pidName), 0o600},
 	} {

@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,6 +21,12 @@ import (
 
 // sweepBatch bounds the entries one Sweep transaction changes, to keep the writer lock short.
 const sweepBatch = 500
+
+// segmentLimit is the size at which a new raw segment is started.
+const segmentLimit = 64 << 20
+
+// segmentMagic opens every record in a segment: "HRW1", then the record's length.
+var segmentMagic = [4]byte{'H', 'R', 'W', '1'}
 
 // Digest is the hex SHA-256 of a raw message: Entry.Digest.
 func Digest(raw []byte) string {
@@ -24,7 +36,7 @@ func Digest(raw []byte) string {
 
 // Compressor gzips raw messages for Record, reusing its compressor (about 1 MB to set up,
 // more than compressing a typical message costs). Each goroutine keeps its own: callers
-// compress in parallel, so the single bbolt writer only writes.
+// compress in parallel, so the single writer only writes.
 type Compressor struct {
 	zw *gzip.Writer
 }
@@ -59,28 +71,157 @@ func Compress(raw []byte) ([]byte, error) {
 	return c.Compress(raw)
 }
 
+// appendRaw writes the compressed raw messages of items to the current segment and makes
+// them durable with one fdatasync, setting each entry's Raw reference. It runs before the
+// transaction that references them: a crash in between leaves records nobody references,
+// which go with their segment.
+func (l *Ledger) appendRaw(items []Item) error {
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	wrote := false
+	for _, it := range items {
+		if it.Raw == nil {
+			continue
+		}
+		if l.seg == nil || l.segSize+int64(len(it.Raw)) > segmentLimit {
+			if err := l.nextSegment(); err != nil {
+				return err
+			}
+		}
+		var hdr [8]byte
+		copy(hdr[:4], segmentMagic[:])
+		binary.BigEndian.PutUint32(hdr[4:], uint32(len(it.Raw)))
+		off := l.segSize
+		if _, err := l.seg.Write(append(hdr[:], it.Raw...)); err != nil {
+			return fmt.Errorf("writing raw message: %w", err)
+		}
+		l.segSize += int64(len(hdr) + len(it.Raw))
+		it.Entry.Raw = fmt.Sprintf("%s:%d:%d", l.segName, off, len(it.Raw))
+		wrote = true
+	}
+	if wrote {
+		if err := l.seg.Sync(); err != nil {
+			return fmt.Errorf("syncing raw messages: %w", err)
+		}
+	}
+	return nil
+}
+
+// nextSegment closes the current segment and starts the next one. Every process starts a
+// new segment, so nothing is ever appended after a record a crash left half-written.
+func (l *Ledger) nextSegment() error {
+	if l.seg != nil {
+		l.seg.Close()
+		l.seg = nil
+	}
+	dir := filepath.Join(l.dir, rawDir)
+	names, err := segments(dir)
+	if err != nil {
+		return err
+	}
+	n := 1
+	if len(names) > 0 {
+		n = segmentNumber(names[len(names)-1]) + 1
+	}
+	name := fmt.Sprintf("seg-%08d.raw", n)
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("starting raw segment: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.seg, l.segName, l.segSize = f, name, 0
+	return nil
+}
+
+// segments lists the segment files in dir, oldest first.
+func segments(dir string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing raw segments: %w", err)
+	}
+	var out []string
+	for _, de := range des {
+		if segmentNumber(de.Name()) > 0 {
+			out = append(out, de.Name())
+		}
+	}
+	return out, nil // ReadDir sorts by name, and the numbers are zero-padded
+}
+
+func segmentNumber(name string) int {
+	s, ok := strings.CutPrefix(name, "seg-")
+	if !ok {
+		return 0
+	}
+	s, ok = strings.CutSuffix(s, ".raw")
+	if !ok || len(s) != 8 {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// parseRawRef splits a reference "seg-NNNNNNNN.raw:offset:length", refusing anything that
+// could name a file outside the raw store.
+func parseRawRef(ref string) (name string, off, n int64, err error) {
+	parts := strings.Split(ref, ":")
+	if len(parts) == 3 && segmentNumber(parts[0]) > 0 {
+		off, err1 := strconv.ParseInt(parts[1], 10, 64)
+		n, err2 := strconv.ParseInt(parts[2], 10, 64)
+		if err1 == nil && err2 == nil && off >= 0 && n > 0 && n < 1<<31 {
+			return parts[0], off, n, nil
+		}
+	}
+	return "", 0, 0, fmt.Errorf("invalid raw message reference %q", ref)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
+}
+
 // Raw returns the raw message of entry id, checked against its digest; ErrNotFound when it
 // was never kept or is past retention.
 func (l *Ledger) Raw(id uint64) ([]byte, error) {
-	var gz []byte
-	var digest string
-	err := l.db.View(func(tx *bolt.Tx) error {
-		e, err := getEntry(tx, id)
-		if err != nil {
-			return err
-		}
-		digest = e.Digest
-		v := tx.Bucket([]byte(rawBucket)).Get(be64(id))
-		if v == nil {
-			return fmt.Errorf("raw message of entry %d: %w", id, ErrNotFound)
-		}
-		gz = bytes.Clone(v) // v is only valid inside the transaction
-		return nil
-	})
+	e, err := l.Get(id)
 	if err != nil {
+		return nil, err
+	}
+	if e.Raw == "" {
+		return nil, fmt.Errorf("raw message of entry %d: %w", id, ErrNotFound)
+	}
+	name, off, n, err := parseRawRef(e.Raw)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(l.dir, rawDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("raw message of entry %d: %w", id, ErrNotFound)
+	} else if err != nil {
 		return nil, fmt.Errorf("reading raw message: %w", err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	defer f.Close()
+	rec := make([]byte, 8+n)
+	if _, err := f.ReadAt(rec, off); err != nil {
+		return nil, fmt.Errorf("reading raw message of entry %d: %w", id, err)
+	}
+	if !bytes.Equal(rec[:4], segmentMagic[:]) || int64(binary.BigEndian.Uint32(rec[4:8])) != n {
+		return nil, fmt.Errorf("reading raw message of entry %d: damaged record", id)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(rec[8:]))
 	if err != nil {
 		return nil, fmt.Errorf("reading raw message of entry %d: %w", id, err)
 	}
@@ -88,33 +229,41 @@ func (l *Ledger) Raw(id uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading raw message of entry %d: %w", id, err)
 	}
-	if digest != "" && Digest(raw) != digest {
+	if e.Digest != "" && Digest(raw) != e.Digest {
 		return nil, fmt.Errorf("reading raw message of entry %d: content does not match its digest", id)
 	}
 	return raw, nil
 }
 
-// Sweep applies the retention period: it drops the raw message of every entry taken in
-// before now-retention. The entry stays, with Raw false, so that Seen and ByUID still
-// recognise the message. Retention 0 keeps raw messages forever. It returns how many raw
-// messages it dropped. bbolt reuses the freed pages for new messages.
+// Sweep applies the retention period: it forgets the raw message of every entry taken in
+// before now-retention (the entry stays, with Raw "", so that Seen and ByUID still
+// recognise the message), then removes every segment no entry references any more, but the
+// one being written. Retention 0 keeps raw messages forever. It returns how many raw
+// messages it forgot.
 func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err error) {
 	if retention <= 0 {
 		return 0, nil
 	}
 	cutoff := now.Add(-retention)
-	var ids []uint64
+	var expired []uint64
+	used := map[string]bool{}
 	err = l.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket([]byte(messagesBucket)).ForEach(func(k, v []byte) error {
 			var e struct {
-				Raw     bool      `json:"raw"`
+				Raw     string    `json:"raw"`
 				TakenAt time.Time `json:"taken_at"`
 			}
 			if err := json.Unmarshal(v, &e); err != nil {
 				return fmt.Errorf("decoding entry %d: %w", u64(k), err)
 			}
-			if e.Raw && e.TakenAt.Before(cutoff) {
-				ids = append(ids, u64(k))
+			switch {
+			case e.Raw == "":
+			case e.TakenAt.Before(cutoff):
+				expired = append(expired, u64(k))
+			default:
+				if name, _, _, err := parseRawRef(e.Raw); err == nil {
+					used[name] = true
+				}
 			}
 			return nil
 		})
@@ -122,23 +271,20 @@ func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err
 	if err != nil {
 		return 0, fmt.Errorf("sweeping: %w", err)
 	}
-	for len(ids) > 0 {
-		batch := ids[:min(sweepBatch, len(ids))]
-		ids = ids[len(batch):]
+	for len(expired) > 0 {
+		batch := expired[:min(sweepBatch, len(expired))]
+		expired = expired[len(batch):]
 		err := l.db.Update(func(tx *bolt.Tx) error {
 			for _, id := range batch {
 				e, err := getEntry(tx, id)
 				if err != nil {
 					return err
 				}
-				if !e.Raw { // a concurrent Sweep got there first
+				if e.Raw == "" { // a concurrent Sweep got there first
 					continue
 				}
-				e.Raw = false
+				e.Raw = ""
 				if err := putEntry(tx, e); err != nil {
-					return err
-				}
-				if err := tx.Bucket([]byte(rawBucket)).Delete(be64(id)); err != nil {
 					return err
 				}
 				if err := count(tx, "raw", -1); err != nil {
@@ -149,6 +295,22 @@ func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err
 			return nil
 		})
 		if err != nil {
+			return removed, fmt.Errorf("sweeping: %w", err)
+		}
+	}
+	// Entries are changed first and segments removed after: a crash in between leaves a
+	// segment for the next Sweep, never an entry pointing at a missing one.
+	l.segMu.Lock()
+	defer l.segMu.Unlock()
+	names, err := segments(filepath.Join(l.dir, rawDir))
+	if err != nil {
+		return removed, fmt.Errorf("sweeping: %w", err)
+	}
+	for _, name := range names {
+		if used[name] || name == l.segName {
+			continue
+		}
+		if err := os.Remove(filepath.Join(l.dir, rawDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return removed, fmt.Errorf("sweeping: %w", err)
 		}
 	}

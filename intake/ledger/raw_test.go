@@ -3,6 +3,8 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -45,11 +47,19 @@ func TestRawKeptWithItsEntry(t *testing.T) {
 	if _, err := l.Raw(n.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Raw(no raw) = %v, want ErrNotFound", err)
 	}
-	// Tampered bytes are refused.
-	bad, _ := Compress([]byte("tampered"))
-	l.db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(rawBucket)).Put(be64(e.ID), bad) })
+	// A damaged segment is refused, never returned as the message.
+	name, off, _, err := parseRawRef(e.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(l.dir, rawDir, name), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("XXXXXXXXXXXXXXXX"), off+40)
+	f.Close()
 	if _, err := l.Raw(e.ID); err == nil {
-		t.Error("Raw returned content that does not match its digest")
+		t.Error("Raw returned a damaged record")
 	}
 }
 
@@ -119,10 +129,57 @@ func TestSweep(t *testing.T) {
 		t.Errorf("raw of the recent entry: %v", err)
 	}
 	e, err := l.Get(ids[0])
-	if err != nil || e.Raw {
+	if err != nil || e.Raw != "" {
 		t.Errorf("old entry after Sweep = %+v, %v; want kept, without raw", e, err)
 	}
 	if s, _ := l.Stats(); s.Raw != 1 || s.Messages != 2 {
 		t.Errorf("stats = %+v, want 2 messages, 1 raw", s)
+	}
+}
+
+// TestSegments: raw messages go to segment files that a restart does not append to, and
+// Sweep removes a segment once no entry refers to it.
+func TestSegments(t *testing.T) {
+	dir := stateDir(t)
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	rec := func(l *Ledger, uid uint32, age time.Duration) *Entry {
+		raw := message("<seg@x>", int(uid))
+		gz, _ := Compress(raw)
+		e := entryFor("INBOX", 1, uid, "", raw)
+		e.TakenAt = now.Add(-age)
+		if err := l.Record(e, gz, nil); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	l := openT(t, dir)
+	old := rec(l, 1, 100*24*time.Hour)
+	l.Close()
+	l = openT(t, dir)
+	recent := rec(l, 2, time.Hour)
+	names, _ := segments(filepath.Join(dir, rawDir))
+	if len(names) != 2 {
+		t.Fatalf("segments %v, want one per process", names)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, rawDir, names[0])); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("segment mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	if n, err := l.Sweep(now, 90*24*time.Hour); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v", n, err)
+	}
+	names, _ = segments(filepath.Join(dir, rawDir))
+	if len(names) != 1 {
+		t.Errorf("segments after Sweep %v, want only the one still referenced", names)
+	}
+	if _, err := l.Raw(old.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old raw: %v", err)
+	}
+	if _, err := l.Raw(recent.ID); err != nil {
+		t.Errorf("recent raw: %v", err)
+	}
+	for _, bad := range []string{"../../etc/passwd:0:10", "seg-00000001.raw:-1:5", "seg-1.raw:0:5", "x"} {
+		if _, _, _, err := parseRawRef(bad); err == nil {
+			t.Errorf("parseRawRef(%q) accepted", bad)
+		}
 	}
 }

@@ -1,0 +1,508 @@
+package verifier
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"html/template"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DigestInput is what a digest needs besides the queue.
+type DigestInput struct {
+	// Now is the time of the digest; Since the end of the last one. A zero Since means the
+	// time of the last MarkDigestSent, or the beginning when there was none.
+	Now, Since    time.Time
+	AgencyName    string // shown in the heading
+	AgencyAddress string // the mailbox decision links write to
+	// MaskKey shows 認証キー as first two, ***, last two: for agencies whose digests go to a
+	// shared list. The clerk then reads the key in the contractor's mail.
+	MaskKey bool
+	// PollWarning, when not empty, says why polling has failed since the last digest
+	// (credentials, server); clerks are the first to notice a silent intake.
+	PollWarning string
+	// Undeliverable are the replies that could not be delivered since the last digest.
+	Undeliverable []UndeliveredReply
+}
+
+// UndeliveredReply is a reply to a contractor that could not be delivered.
+type UndeliveredReply struct {
+	To, Subject, Reason string
+	At                  time.Time
+}
+
+// Digest is one digest mail for the clerks.
+type Digest struct {
+	Subject    string
+	Text, HTML string // the text/plain and text/html parts, UTF-8
+	// Empty is set when there is nothing to say: nothing new, waiting, decided or
+	// undelivered, and no poll warning. Whether to send it anyway is the caller's choice.
+	Empty bool
+	// Items is the number of waiting items (queued and needs_review) listed with links.
+	Items int
+}
+
+// Section headings of the text part. Tests read the text part by them, and a clerk's mail
+// client shows them as they are.
+const (
+	headPollWarning   = "受信エラー"
+	headNew           = "新着"
+	headWaiting       = "確認待ち"
+	headNeedsReview   = "要確認"
+	headDecided       = "処理済み"
+	headUndeliverable = "返信の送信不能"
+)
+
+var reasonLabels = map[string]string{
+	ReasonOrdererMismatch:      "発注者が対象外",
+	ReasonGuarantorNotEligible: "保証機関が対象外",
+	ReasonCategoryNotEligible:  "区分が対象外",
+	ReasonBeforeStartDate:      "電子証書の対象となる日付より前",
+	ReasonStartDateUnconfirmed: "契約日等が未確認",
+	ReasonDuplicate:            "重複",
+	ReasonResubmission:         "再提出",
+}
+
+var missingLabels = map[string]string{
+	MissingOrderer:     "発注者",
+	MissingCategory:    "区分",
+	MissingGuarantor:   "保証機関",
+	MissingProjectName: "工事名",
+}
+
+var stateLabels = map[string]string{
+	StateQueued:      "確認待ち",
+	StateNeedsReview: "要確認",
+	StateVerified:    "確認済",
+	StateRejected:    "差戻し",
+}
+
+// digestItem is one submission as a digest shows it.
+type digestItem struct {
+	Tracking, Number, Category, Key, Project, Guarantor, Sender, Received string
+	State, Reasons                                                        string
+	AgeDays                                                               int
+	New, Resubmission                                                     bool
+	Checks                                                                []string
+	Verify, Reject                                                        string
+}
+
+// decidedItem is one clerk's decision as a digest shows it.
+type decidedItem struct {
+	Tracking, Number, Project, Action, By, At, How, Why string
+}
+
+type undelivered struct{ To, Subject, Reason, At string }
+
+// digestView is what both parts are made of.
+type digestView struct {
+	Subject, Agency, Now, Since string
+	PollWarning                 string
+	New                         []digestItem
+	Waiting, NeedsReview        []digestItem
+	Decided                     []decidedItem
+	Undeliverable               []undelivered
+}
+
+// Digest gathers what the clerks are to know: the poll warning; what was filed since the
+// last digest; what waits for verification, oldest first with its age in days and two
+// decision links; what needs review and what to check; what clerks decided since the last
+// digest; and the replies that could not be delivered. It only reads: record it with
+// MarkDigestSent in the same transaction that hands the mail to the outbox, so that a
+// crash neither loses the digest nor sends it twice.
+func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
+	since := in.Since
+	if since.IsZero() {
+		var err error
+		if since, err = q.LastDigest(tx); err != nil {
+			return Digest{}, err
+		}
+	}
+	inWindow := func(t time.Time) bool { return (since.IsZero() || t.After(since)) && !t.After(in.Now) }
+
+	changed, err := q.changedSince(tx, since, in.Now)
+	if err != nil {
+		return Digest{}, err
+	}
+	v := digestView{Agency: in.AgencyName, Now: jstFormat(in.Now), PollWarning: oneLine(in.PollWarning)}
+	if !since.IsZero() {
+		v.Since = jstFormat(since)
+	}
+	isNew := map[uint64]bool{}
+	for _, s := range changed {
+		for _, c := range s.History {
+			if !inWindow(c.At) {
+				continue
+			}
+			switch c.How {
+			case HowIntake:
+				if !isNew[s.ID] {
+					isNew[s.ID] = true
+					v.New = append(v.New, q.item(s, in))
+				}
+			case HowMail, HowCommand:
+				v.Decided = append(v.Decided, decided(s, c))
+			}
+		}
+	}
+	waiting, err := q.List(tx, StateQueued, StateNeedsReview)
+	if err != nil {
+		return Digest{}, err
+	}
+	for _, s := range waiting {
+		it := q.item(s, in)
+		it.New = isNew[s.ID]
+		if s.State == StateQueued {
+			v.Waiting = append(v.Waiting, it)
+		} else {
+			v.NeedsReview = append(v.NeedsReview, it)
+		}
+	}
+	for _, u := range in.Undeliverable {
+		v.Undeliverable = append(v.Undeliverable, undelivered{
+			To: oneLine(u.To), Subject: oneLine(u.Subject), Reason: oneLine(u.Reason), At: jstFormat(u.At),
+		})
+	}
+
+	var notes []string
+	if v.PollWarning != "" {
+		notes = append(notes, "受信エラーあり")
+	}
+	if len(v.Undeliverable) > 0 {
+		notes = append(notes, fmt.Sprintf("返信不達%d件", len(v.Undeliverable)))
+	}
+	notes = append(notes, fmt.Sprintf("確認待ち%d件", len(waiting)), fmt.Sprintf("新着%d件", len(v.New)))
+	v.Subject = fmt.Sprintf("【電子証書】%s (%s)", strings.Join(notes, "・"), in.Now.In(japan()).Format(time.DateOnly))
+
+	var html bytes.Buffer
+	if err := digestHTML.Execute(&html, v); err != nil {
+		return Digest{}, fmt.Errorf("writing digest: %w", err)
+	}
+	return Digest{
+		Subject: v.Subject,
+		Text:    v.text(),
+		HTML:    html.String(),
+		Empty:   len(v.New)+len(waiting)+len(v.Decided)+len(v.Undeliverable) == 0 && v.PollWarning == "",
+		Items:   len(waiting),
+	}, nil
+}
+
+// changedSince returns the items with a change in (since, now], in ID order.
+func (q *Queue) changedSince(tx *bolt.Tx, since, now time.Time) ([]Submission, error) {
+	c := tx.Bucket([]byte(changesBucket)).Cursor()
+	k, _ := c.First()
+	if !since.IsZero() {
+		k, _ = c.Seek(be64(timeKey(since) + 1))
+	}
+	seen := map[uint64]bool{}
+	var out []Submission
+	for ; k != nil && u64(k[:8]) <= timeKey(now); k, _ = c.Next() {
+		id := u64(k[8:])
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		s, err := q.Get(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b Submission) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// MarkDigestSent records at as the end of the last digest: the next one tells what
+// happened after it.
+func (q *Queue) MarkDigestSent(tx *bolt.Tx, at time.Time) error {
+	b, err := at.MarshalText()
+	if err != nil {
+		return fmt.Errorf("recording digest: %w", err)
+	}
+	if err := tx.Bucket([]byte(queueStateBucket)).Put([]byte(digestSentKey), b); err != nil {
+		return fmt.Errorf("recording digest: %w", err)
+	}
+	return nil
+}
+
+// LastDigest is the time MarkDigestSent last recorded; zero when no digest was sent.
+func (q *Queue) LastDigest(tx *bolt.Tx) (time.Time, error) {
+	var t time.Time
+	b := tx.Bucket([]byte(queueStateBucket)).Get([]byte(digestSentKey))
+	if b == nil {
+		return t, nil
+	}
+	if err := t.UnmarshalText(b); err != nil {
+		return t, fmt.Errorf("reading the time of the last digest: %w", err)
+	}
+	return t, nil
+}
+
+func (q *Queue) item(s Submission, in DigestInput) digestItem {
+	n := s.Notice
+	key := n.AuthKey
+	if in.MaskKey {
+		key = MaskKey(key)
+	}
+	it := digestItem{
+		Tracking: s.TrackingNumber(), Number: stated(n.ContractNumber), Category: stated(n.Category), Key: stated(key),
+		Project: stated(n.ProjectName), Guarantor: stated(n.Guarantor), Sender: oneLine(s.Sender), Received: jstFormat(s.Received),
+		State: stateLabels[s.State], Resubmission: s.Resubmission,
+		AgeDays: days(firstNonZero(s.FiledAt(), s.Received), in.Now),
+	}
+	var reasons []string
+	for _, r := range s.Decision.Reasons {
+		reasons = append(reasons, reasonLabel(r))
+	}
+	it.Reasons = strings.Join(reasons, "・")
+	if !s.Waiting() {
+		return it
+	}
+	if len(s.Decision.Missing) > 0 {
+		var m []string
+		for _, f := range s.Decision.Missing {
+			m = append(m, missingLabel(f))
+		}
+		it.Checks = append(it.Checks, "通知に記載のない項目（"+strings.Join(m, "・")+"）を証書で確認してください。")
+	}
+	if slices.Contains(s.Decision.Reasons, ReasonStartDateUnconfirmed) {
+		it.Checks = append(it.Checks, "契約日・入札公告日等が未確認です。電子証書の対象となる契約か証書で確認してください。")
+	}
+	if n.Source == "body" {
+		it.Checks = append(it.Checks, "メール本文に入力された番号・キーです。誤記がないか確認してください。")
+	}
+	if s.Resubmission {
+		it.Checks = append(it.Checks, "認証キーが再提出で差し替えられました。このキーで確認してください。")
+	}
+	verify, reject := DecisionLinks(in.AgencyAddress, s, func(action string) string { return q.Token(action, s) })
+	it.Verify, it.Reject = verify, reject // html/template lets mailto: through and escapes it
+	return it
+}
+
+func decided(s Submission, c Change) decidedItem {
+	how := "メール"
+	if c.How == HowCommand {
+		how = "コマンド"
+	}
+	return decidedItem{
+		Tracking: s.TrackingNumber(), Number: s.Notice.ContractNumber, Project: s.Notice.ProjectName,
+		Action: stateLabels[c.To], By: oneLine(c.By), At: jstFormat(c.At), How: how, Why: oneLine(c.Why),
+	}
+}
+
+// MaskKey hides most of a 認証キー: the first two and last two characters stay, enough to
+// tell keys apart; a key too short for that is hidden whole.
+func MaskKey(key string) string {
+	r := []rune(key)
+	if len(r) < 6 {
+		return "***"
+	}
+	return string(r[:2]) + "***" + string(r[len(r)-2:])
+}
+
+// notStated stands for a field the notice does not state, so that a clerk sees it is
+// missing rather than a blank.
+const notStated = "（記載なし）"
+
+func stated(s string) string {
+	if s == "" {
+		return notStated
+	}
+	return s
+}
+
+func reasonLabel(r string) string {
+	if l, ok := reasonLabels[r]; ok {
+		return l
+	}
+	return r
+}
+
+func missingLabel(f string) string {
+	if l, ok := missingLabels[f]; ok {
+		return l
+	}
+	return f
+}
+
+// days is the number of calendar days in Japan from from to now: a notice filed
+// yesterday evening is one day old this morning.
+func days(from, now time.Time) int {
+	if from.IsZero() {
+		return 0
+	}
+	civil := func(t time.Time) time.Time {
+		y, m, d := t.In(japan()).Date()
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	return int(civil(now).Sub(civil(from)).Hours() / 24)
+}
+
+func firstNonZero(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+func jstFormat(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(japan()).Format("2006-01-02 15:04")
+}
+
+// oneLine keeps a value from breaking the text part's layout.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// text is the text/plain part: headings "■ name N件", items "◆ R-000123" with one
+// "label: value" line each, and one-line entries "- …", readable in any mail client.
+func (v digestView) text() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...); b.WriteByte('\n') }
+	p("%s 電子証書 確認状況（%s 現在）", v.Agency, v.Now)
+	if v.Since != "" {
+		p("前回の通知: %s", v.Since)
+	}
+	if len(v.Waiting)+len(v.NeedsReview) > 0 {
+		p("確認済・差戻しは、各項目のリンクから開くメールを件名を変えずに送信してください。差戻しの理由は本文の1行目に書いてください。")
+	}
+	if v.PollWarning != "" {
+		p("\n■ %s", headPollWarning)
+		p("前回の通知以降、メールボックスを確認できていません。新しい提出が届いていない可能性があります。")
+		p("原因: %s", v.PollWarning)
+	}
+	if len(v.New) > 0 {
+		p("\n■ %s %d件（前回の通知以降）", headNew, len(v.New))
+		for _, it := range v.New {
+			state := it.State
+			if it.Reasons != "" {
+				state += ": " + it.Reasons
+			}
+			p("- %s %s %s %s [%s] %s", it.Tracking, it.Number, it.Category, it.Project, state, it.Sender)
+		}
+	}
+	items := func(head, note string, list []digestItem) {
+		if len(list) == 0 {
+			return
+		}
+		p("\n■ %s %d件（%s）", head, len(list), note)
+		for _, it := range list {
+			var flags string
+			if it.New {
+				flags += "【新着】"
+			}
+			if it.Resubmission {
+				flags += "【再提出】"
+			}
+			p("\n◆ %s（受付から%d日）%s", it.Tracking, it.AgeDays, flags)
+			p("  区分: %s", it.Category)
+			p("  保証契約番号: %s", it.Number)
+			p("  認証キー: %s", it.Key)
+			p("  工事名: %s", it.Project)
+			p("  保証機関: %s", it.Guarantor)
+			p("  送信者: %s", it.Sender)
+			p("  受信日時: %s", it.Received)
+			for _, c := range it.Checks {
+				p("  確認事項: %s", c)
+			}
+			p("  確認済にする: %s", it.Verify)
+			p("  差し戻す: %s", it.Reject)
+		}
+	}
+	items(headWaiting, "古い順", v.Waiting)
+	items(headNeedsReview, "確認事項を確かめてから判断してください", v.NeedsReview)
+	if len(v.Decided) > 0 {
+		p("\n■ %s %d件（前回の通知以降）", headDecided, len(v.Decided))
+		for _, d := range v.Decided {
+			line := fmt.Sprintf("- %s %s %s %s %s（%s）", d.Tracking, d.Number, d.Action, d.By, d.At, d.How)
+			if d.Why != "" {
+				line += " 理由: " + d.Why
+			}
+			p("%s", line)
+		}
+	}
+	if len(v.Undeliverable) > 0 {
+		p("\n■ %s %d件", headUndeliverable, len(v.Undeliverable))
+		for _, u := range v.Undeliverable {
+			p("- %s 宛先: %s 件名: %s 理由: %s", u.At, u.To, u.Subject, u.Reason)
+		}
+	}
+	return b.String()
+}
+
+// digestHTML escapes every value: 工事名 and sender come from the internet.
+var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
+<html lang="ja"><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
+<body style="font-family:sans-serif;line-height:1.5">
+<h1 style="font-size:1.2em">{{.Agency}} 電子証書 確認状況</h1>
+<p>{{.Now}} 現在{{if .Since}}（前回の通知: {{.Since}}）{{end}}</p>
+{{- if or .Waiting .NeedsReview}}
+<p>確認済・差戻しは、各項目のリンクから開くメールを件名を変えずに送信してください。差戻しの理由は本文の1行目に書いてください。</p>
+{{- end}}
+{{- if .PollWarning}}
+<section class="poll-warning" style="border:2px solid #c00;padding:0.5em">
+<h2 style="font-size:1.1em;color:#c00">受信エラー</h2>
+<p>前回の通知以降、メールボックスを確認できていません。新しい提出が届いていない可能性があります。</p>
+<p>原因: {{.PollWarning}}</p>
+</section>
+{{- end}}
+{{- if .New}}
+<section class="new"><h2 style="font-size:1.1em">新着 {{len .New}}件（前回の通知以降）</h2><ul>
+{{- range .New}}
+<li>{{.Tracking}} {{.Number}} {{.Category}} {{.Project}} [{{.State}}{{if .Reasons}}: {{.Reasons}}{{end}}] {{.Sender}}</li>
+{{- end}}
+</ul></section>
+{{- end}}
+{{- define "items"}}
+{{- range .}}
+<table class="item" style="border-collapse:collapse;margin:0.5em 0;border:1px solid #999">
+<caption style="text-align:left;font-weight:bold">{{.Tracking}}（受付から{{.AgeDays}}日）{{if .New}}【新着】{{end}}{{if .Resubmission}}【再提出】{{end}}</caption>
+<tr><th align="left">区分</th><td>{{.Category}}</td></tr>
+<tr><th align="left">保証契約番号</th><td>{{.Number}}</td></tr>
+<tr><th align="left">認証キー</th><td style="font-family:monospace">{{.Key}}</td></tr>
+<tr><th align="left">工事名</th><td>{{.Project}}</td></tr>
+<tr><th align="left">保証機関</th><td>{{.Guarantor}}</td></tr>
+<tr><th align="left">送信者</th><td>{{.Sender}}</td></tr>
+<tr><th align="left">受信日時</th><td>{{.Received}}</td></tr>
+{{- range .Checks}}
+<tr><th align="left">確認事項</th><td>{{.}}</td></tr>
+{{- end}}
+<tr><td colspan="2"><a href="{{.Verify}}">確認済にする</a> ／ <a href="{{.Reject}}">差し戻す</a></td></tr>
+</table>
+{{- end}}
+{{- end}}
+{{- if .Waiting}}
+<section class="waiting"><h2 style="font-size:1.1em">確認待ち {{len .Waiting}}件（古い順）</h2>
+{{- template "items" .Waiting}}
+</section>
+{{- end}}
+{{- if .NeedsReview}}
+<section class="needs-review"><h2 style="font-size:1.1em">要確認 {{len .NeedsReview}}件（確認事項を確かめてから判断してください）</h2>
+{{- template "items" .NeedsReview}}
+</section>
+{{- end}}
+{{- if .Decided}}
+<section class="decided"><h2 style="font-size:1.1em">処理済み {{len .Decided}}件（前回の通知以降）</h2><ul>
+{{- range .Decided}}
+<li>{{.Tracking}} {{.Number}} {{.Action}} {{.By}} {{.At}}（{{.How}}）{{if .Why}} 理由: {{.Why}}{{end}}</li>
+{{- end}}
+</ul></section>
+{{- end}}
+{{- if .Undeliverable}}
+<section class="undeliverable"><h2 style="font-size:1.1em">返信の送信不能 {{len .Undeliverable}}件</h2><ul>
+{{- range .Undeliverable}}
+<li>{{.At}} 宛先: {{.To}} 件名: {{.Subject}} 理由: {{.Reason}}</li>
+{{- end}}
+</ul></section>
+{{- end}}
+</body></html>
+`))

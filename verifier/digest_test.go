@@ -1,0 +1,325 @@
+package verifier
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/parser"
+)
+
+// digestSection is one "■" section of a digest's text part.
+type digestSection struct {
+	head  string              // the heading after the name: "2件（前回の通知以降）"
+	lines []string            // its "- " lines and free text
+	items []map[string]string // its "◆" items: "id" and "flags" from the item's line, then its labels
+}
+
+// parseDigestText reads a text part the way a clerk's eye does: sections by "■ name",
+// items by "◆ R-…", fields by "label: value".
+func parseDigestText(t *testing.T, text string) (heading []string, sections map[string]*digestSection) {
+	t.Helper()
+	sections = map[string]*digestSection{}
+	var cur *digestSection
+	for _, line := range strings.Split(text, "\n") {
+		switch {
+		case strings.HasPrefix(line, "■ "):
+			name, head, _ := strings.Cut(strings.TrimPrefix(line, "■ "), " ")
+			if sections[name] != nil {
+				t.Errorf("section %s twice", name)
+			}
+			cur = &digestSection{head: head}
+			sections[name] = cur
+		case cur == nil:
+			heading = append(heading, line)
+		case strings.HasPrefix(line, "◆ "):
+			id, rest, _ := strings.Cut(strings.TrimPrefix(line, "◆ "), "（")
+			cur.items = append(cur.items, map[string]string{"id": id, "flags": rest})
+		case strings.HasPrefix(line, "  ") && len(cur.items) > 0:
+			label, value, ok := strings.Cut(strings.TrimSpace(line), ": ")
+			if !ok {
+				t.Errorf("item line %q has no label", line)
+			}
+			it := cur.items[len(cur.items)-1]
+			if _, dup := it[label]; dup {
+				value = it[label] + "\n" + value // 確認事項 may repeat
+			}
+			it[label] = value
+		case line != "":
+			cur.lines = append(cur.lines, line)
+		}
+	}
+	return heading, sections
+}
+
+func TestDigest(t *testing.T) {
+	db, q := newQueue(t)
+	const script = `<script>alert("x")</script>橋梁補修工事`
+	days := func(n float64) time.Time { return qt0.Add(time.Duration(n * 24 * float64(time.Hour))) }
+	at := func(n float64) Meta {
+		m := meta(uint64(n*100+1000), days(n))
+		m.At = days(n).Add(time.Minute)
+		return m
+	}
+
+	// Before the last digest: item 1 waits, item 2 was verified.
+	submit(t, db, q, queueNotice("2070000001", "OLDKEY0001"), decision(OutcomeQueued), at(-3))
+	submit(t, db, q, queueNotice("2070000002", "KEY0000002"), decision(OutcomeQueued), at(-3))
+	update(t, db, func(tx *bolt.Tx) error {
+		if _, err := q.Decide(tx, 2, ActionVerify, "tanto@pref.shimane.lg.jp", HowMail, "", days(-2)); err != nil {
+			return err
+		}
+		return q.MarkDigestSent(tx, days(-1))
+	})
+
+	// Since: item 3 (date unconfirmed), 4 (typed in a body, no 区分), 5 (rejected at
+	// intake), a new key for item 1, and item 6, rejected by a clerk.
+	n3 := queueNotice("2070000003", "KEY0000003")
+	n3.ProjectName, n3.Guarantor = script, parser.EastJapan
+	submit(t, db, q, n3, decision(OutcomeQueued, ReasonStartDateUnconfirmed), at(-0.5))
+	n4 := parser.Notice{ContractNumber: "2070000004", AuthKey: "KEY0000004", ProjectName: "測量業務委託", Orderer: "島根県知事", Guarantor: parser.Hokkaido, Source: "body"}
+	d4 := decision(OutcomeNeedsReview, ReasonStartDateUnconfirmed)
+	d4.Missing = []string{MissingCategory}
+	submit(t, db, q, n4, d4, at(-0.4))
+	submit(t, db, q, queueNotice("2070000005", "KEY0000005"), decision(OutcomeRejected, ReasonGuarantorNotEligible), at(-0.3))
+	m := at(-0.2)
+	m.Sender = "Koji Tanaka <tanaka@example.co.jp>"
+	if f := submit(t, db, q, queueNotice("2070000001", "NEWKEY0001"), decision(OutcomeQueued), m); f.Outcome != OutcomeResubmission {
+		t.Fatalf("resubmission filed as %s", f.Outcome)
+	}
+	submit(t, db, q, queueNotice("2070000006", "KEY0000006"), decision(OutcomeQueued), at(-0.1))
+	update(t, db, func(tx *bolt.Tx) error {
+		_, err := q.Decide(tx, 6, ActionReject, "kakari@pref.shimane.lg.jp", HowCommand, "契約保証ではなく前払金保証の通知を送ってください", days(-0.05))
+		return err
+	})
+
+	in := DigestInput{
+		Now: qt0, AgencyName: "島根県 土木部", AgencyAddress: agency,
+		PollWarning:   "IMAP LOGIN failed:\nAUTHENTICATIONFAILED",
+		Undeliverable: []UndeliveredReply{{To: "gone@example.co.jp", Subject: "【受付】電子証書", Reason: "550 5.1.1 user unknown", At: days(-0.5)}},
+	}
+	var d Digest
+	view(t, db, func(tx *bolt.Tx) error {
+		var err error
+		d, err = q.Digest(tx, in)
+		return err
+	})
+
+	if want := "【電子証書】受信エラーあり・返信不達1件・確認待ち3件・新着5件 (2025-06-02)"; d.Subject != want {
+		t.Errorf("Subject = %q, want %q", d.Subject, want)
+	}
+	if d.Empty || d.Items != 3 {
+		t.Errorf("Empty %v Items %d, want false 3", d.Empty, d.Items)
+	}
+
+	heading, sections := parseDigestText(t, d.Text)
+	if len(heading) < 3 || !strings.HasPrefix(heading[2], "確認済・差戻しは") || !strings.Contains(heading[0], "島根県 土木部") || !strings.Contains(heading[0], "2025-06-02 09:00") ||
+		heading[1] != "前回の通知: 2025-06-01 09:00" {
+		t.Errorf("heading %q", heading)
+	}
+	var names []string
+	for name := range sections {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	wantNames := []string{headPollWarning, headNew, headWaiting, headNeedsReview, headDecided, headUndeliverable}
+	slices.Sort(wantNames)
+	if !slices.Equal(names, wantNames) {
+		t.Fatalf("sections %q, want %q", names, wantNames)
+	}
+
+	t.Run("poll warning", func(t *testing.T) {
+		s := sections[headPollWarning]
+		if !slices.Contains(s.lines, "原因: IMAP LOGIN failed: AUTHENTICATIONFAILED") {
+			t.Errorf("lines %q", s.lines)
+		}
+	})
+	t.Run("new", func(t *testing.T) {
+		s := sections[headNew]
+		want := []string{
+			"- R-000001 2070000001 前払金保証 県道松江木次線道路改良工事 [確認待ち: 再提出] Koji Tanaka <tanaka@example.co.jp>",
+			"- R-000003 2070000003 前払金保証 " + script + " [確認待ち: 契約日等が未確認] koji@example.co.jp",
+			"- R-000004 2070000004 （記載なし） 測量業務委託 [要確認: 契約日等が未確認] koji@example.co.jp",
+			"- R-000005 2070000005 前払金保証 県道松江木次線道路改良工事 [差戻し: 保証機関が対象外] koji@example.co.jp",
+			"- R-000006 2070000006 前払金保証 県道松江木次線道路改良工事 [差戻し] koji@example.co.jp",
+		}
+		if !strings.HasPrefix(s.head, "5件") || !slices.Equal(s.lines, want) {
+			t.Errorf("head %q lines\n%s\nwant\n%s", s.head, strings.Join(s.lines, "\n"), strings.Join(want, "\n"))
+		}
+	})
+	checkItem := func(t *testing.T, got map[string]string, want map[string]string, s Submission) {
+		t.Helper()
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s %s = %q, want %q", got["id"], k, got[k], v)
+			}
+		}
+		for _, link := range []struct{ label, action string }{{"確認済にする", ActionVerify}, {"差し戻す", ActionReject}} {
+			u, err := url.Parse(got[link.label])
+			if err != nil || u.Scheme != "mailto" || u.Opaque != agency {
+				t.Errorf("%s %s = %q (%v)", got["id"], link.label, got[link.label], err)
+				continue
+			}
+			subject, _ := url.PathUnescape(strings.TrimPrefix(u.RawQuery, "subject="))
+			a, n, id, tok, ok := DecisionMail(subject)
+			if !ok || a != link.action || n != s.Notice.ContractNumber || id != s.ID || tok != q.Token(link.action, s) {
+				t.Errorf("%s %s: subject %q reads as %q %q %d %q %v", got["id"], link.label, subject, a, n, id, tok, ok)
+			}
+		}
+	}
+	t.Run("waiting", func(t *testing.T) {
+		s := sections[headWaiting]
+		if !strings.HasPrefix(s.head, "2件") || len(s.items) != 2 {
+			t.Fatalf("head %q, %d items", s.head, len(s.items))
+		}
+		checkItem(t, s.items[0], map[string]string{
+			"id": "R-000001", "flags": "受付から3日）【新着】【再提出】",
+			"区分": "前払金保証", "保証契約番号": "2070000001", "認証キー": "NEWKEY0001", "工事名": "県道松江木次線道路改良工事",
+			"保証機関": parser.WestJapan, "送信者": "Koji Tanaka <tanaka@example.co.jp>", "受信日時": "2025-06-02 04:12",
+			"確認事項": "認証キーが再提出で差し替えられました。このキーで確認してください。",
+		}, get(t, db, q, 1))
+		checkItem(t, s.items[1], map[string]string{
+			"id": "R-000003", "flags": "受付から1日）【新着】",
+			"区分": "前払金保証", "保証契約番号": "2070000003", "認証キー": "KEY0000003", "工事名": script,
+			"保証機関": parser.EastJapan, "送信者": "koji@example.co.jp", "受信日時": "2025-06-01 21:00",
+			"確認事項": "契約日・入札公告日等が未確認です。電子証書の対象となる契約か証書で確認してください。",
+		}, get(t, db, q, 3))
+	})
+	t.Run("needs review", func(t *testing.T) {
+		s := sections[headNeedsReview]
+		if !strings.HasPrefix(s.head, "1件") || len(s.items) != 1 {
+			t.Fatalf("head %q, %d items", s.head, len(s.items))
+		}
+		checkItem(t, s.items[0], map[string]string{
+			"id": "R-000004", "区分": "（記載なし）", "保証契約番号": "2070000004", "認証キー": "KEY0000004", "工事名": "測量業務委託",
+			"保証機関": parser.Hokkaido,
+			"確認事項": "通知に記載のない項目（区分）を証書で確認してください。\n" +
+				"契約日・入札公告日等が未確認です。電子証書の対象となる契約か証書で確認してください。\n" +
+				"メール本文に入力された番号・キーです。誤記がないか確認してください。",
+		}, get(t, db, q, 4))
+	})
+	t.Run("decided", func(t *testing.T) {
+		s := sections[headDecided]
+		want := []string{"- R-000006 2070000006 差戻し kakari@pref.shimane.lg.jp 2025-06-02 07:48（コマンド） 理由: 契約保証ではなく前払金保証の通知を送ってください"}
+		if !slices.Equal(s.lines, want) {
+			t.Errorf("lines %q, want %q", s.lines, want)
+		}
+	})
+	t.Run("undeliverable", func(t *testing.T) {
+		s := sections[headUndeliverable]
+		want := []string{"- 2025-06-01 21:00 宛先: gone@example.co.jp 件名: 【受付】電子証書 理由: 550 5.1.1 user unknown"}
+		if !slices.Equal(s.lines, want) {
+			t.Errorf("lines %q, want %q", s.lines, want)
+		}
+	})
+	t.Run("html", func(t *testing.T) {
+		if strings.Contains(d.HTML, "<script>") || !strings.Contains(d.HTML, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;橋梁補修工事") {
+			t.Errorf("工事名 not escaped in HTML:\n%s", d.HTML)
+		}
+		if strings.Contains(d.HTML, "<tanaka@") || !strings.Contains(d.HTML, "Koji Tanaka &lt;tanaka@example.co.jp&gt;") {
+			t.Error("sender not escaped in HTML")
+		}
+		for _, want := range []string{`class="poll-warning"`, `class="new"`, `class="waiting"`, `class="needs-review"`, `class="decided"`, `class="undeliverable"`,
+			`<td style="font-family:monospace">NEWKEY0001</td>`, "R-000001（受付から3日）【新着】【再提出】"} {
+			if !strings.Contains(d.HTML, want) {
+				t.Errorf("HTML lacks %q", want)
+			}
+		}
+		s1 := get(t, db, q, 1)
+		verify, reject := DecisionLinks(agency, s1, func(a string) string { return q.Token(a, s1) })
+		for _, link := range []string{verify, reject} {
+			if !strings.Contains(d.HTML, `href="`+link+`"`) {
+				t.Errorf("HTML lacks the link %s", link)
+			}
+		}
+	})
+
+	// After MarkDigestSent, what was new is no longer; the waiting items stay.
+	update(t, db, func(tx *bolt.Tx) error { return q.MarkDigestSent(tx, qt0) })
+	view(t, db, func(tx *bolt.Tx) error {
+		if last, err := q.LastDigest(tx); err != nil || !last.Equal(qt0) {
+			t.Errorf("LastDigest = %v, %v", last, err)
+		}
+		d, err := q.Digest(tx, DigestInput{Now: qt0.Add(24 * time.Hour), AgencyAddress: agency})
+		if err != nil {
+			return err
+		}
+		_, sections := parseDigestText(t, d.Text)
+		if d.Subject != "【電子証書】確認待ち3件・新着0件 (2025-06-03)" || sections[headNew] != nil || sections[headDecided] != nil ||
+			len(sections[headWaiting].items) != 2 || sections[headWaiting].items[0]["flags"] != "受付から4日）【再提出】" {
+			t.Errorf("next digest %q:\n%s", d.Subject, d.Text)
+		}
+		// An explicit Since reaches back.
+		d, err = q.Digest(tx, DigestInput{Now: qt0, Since: days(-1), AgencyAddress: agency})
+		if err != nil {
+			return err
+		}
+		if _, sections := parseDigestText(t, d.Text); sections[headNew] == nil || len(sections[headNew].lines) != 5 {
+			t.Errorf("digest since %v:\n%s", days(-1), d.Text)
+		}
+		return nil
+	})
+}
+
+func TestDigestMaskKey(t *testing.T) {
+	db, q := newQueue(t)
+	submit(t, db, q, queueNotice("2070004426", "JT4E3MR8IT"), decision(OutcomeQueued), meta(1, qt0))
+	view(t, db, func(tx *bolt.Tx) error {
+		d, err := q.Digest(tx, DigestInput{Now: qt0.Add(time.Hour), AgencyAddress: agency, MaskKey: true})
+		if err != nil {
+			return err
+		}
+		_, sections := parseDigestText(t, d.Text)
+		if got := sections[headWaiting].items[0]["認証キー"]; got != "JT***IT" {
+			t.Errorf("masked key %q, want JT***IT", got)
+		}
+		if strings.Contains(d.Text, "JT4E3MR8IT") || strings.Contains(d.HTML, "JT4E3MR8IT") || !strings.Contains(d.HTML, "JT***IT") {
+			t.Error("the key shows in the digest")
+		}
+		return nil
+	})
+	for key, want := range map[string]string{"JT4E3MR8IT": "JT***IT", "ABCDEF": "AB***EF", "ABCDE": "***", "": "***", "認証キー用文字": "認証***文字"} {
+		if got := MaskKey(key); got != want {
+			t.Errorf("MaskKey(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestDigestEmpty(t *testing.T) {
+	db, q := newQueue(t)
+	digest := func(in DigestInput) Digest {
+		t.Helper()
+		var d Digest
+		view(t, db, func(tx *bolt.Tx) error {
+			var err error
+			d, err = q.Digest(tx, in)
+			return err
+		})
+		return d
+	}
+	in := DigestInput{Now: qt0, AgencyAddress: agency}
+	if d := digest(in); !d.Empty || d.Items != 0 || d.Subject != "【電子証書】確認待ち0件・新着0件 (2025-06-02)" {
+		t.Errorf("empty queue: %+v", d)
+	}
+	// Decided and reported: nothing more to say.
+	submit(t, db, q, queueNotice("2070004426", "KEY"), decision(OutcomeQueued), meta(1, qt0))
+	update(t, db, func(tx *bolt.Tx) error {
+		if _, err := q.Decide(tx, 1, ActionVerify, "tanto@pref.shimane.lg.jp", HowMail, "", qt0.Add(time.Hour)); err != nil {
+			return err
+		}
+		return q.MarkDigestSent(tx, qt0.Add(2*time.Hour))
+	})
+	in.Now = qt0.Add(24 * time.Hour)
+	if d := digest(in); !d.Empty {
+		t.Errorf("after the decision was reported: not empty:\n%s", d.Text)
+	}
+	// A poll warning alone is worth a digest.
+	in.PollWarning = "connection refused"
+	if d := digest(in); d.Empty {
+		t.Error("a poll warning made an empty digest")
+	}
+}
