@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"hosho-intake/intake/inbound"
 	"hosho-intake/parser"
+	"hosho-intake/verifier"
 )
 
 // PDFReader reads one PDF. The daemon and `parse` use a sandbox.Pool, which reads it in a
@@ -34,6 +36,18 @@ type Contents struct {
 	// Documents lists each PDF attachment and what it turned out to be, so that other
 	// papers in the same mail (a 前払金請求書, a bank's guarantee) are reported, not lost.
 	Documents []Document
+
+	// Received is when the agency's server received the message (its INTERNALDATE), which
+	// the start-date rule compares with; the sender's Date header can be anything.
+	Received time.Time
+	// DecisionMail: a clerk's 確認済 / 差戻し reply to a digest link, not a submission.
+	DecisionMail bool
+
+	// What recording the message caused (Effects): the notices filed in the queue, or the
+	// clerk decision applied or refused.
+	Filed       []verifier.Filed
+	Decided     *verifier.Submission
+	DecisionErr error
 }
 
 // Document is one PDF attachment of a message.

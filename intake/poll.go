@@ -16,6 +16,7 @@ import (
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/mailbox"
 	"hosho-intake/parser"
+	"hosho-intake/verifier"
 )
 
 // Outcomes of a ledger entry, as the poller names them.
@@ -24,6 +25,7 @@ const (
 	OutcomeProblems = "problems"  // no notice; the sender is told what to send instead
 	OutcomeNoReply  = "no_reply"  // auto-reply, bounce or list mail: never answered
 	OutcomeTooLarge = "too_large" // over the size limit: headers kept, body not downloaded
+	OutcomeDecision = "decision"  // a clerk's decision by mail
 )
 
 // Recorder writes what a message caused (the verifier's submissions, the outbox's replies)
@@ -369,6 +371,16 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 		j.err = err
 		return
 	}
+	c.Received = j.info.InternalDate
+	if c.Received.IsZero() {
+		c.Received = time.Now()
+	}
+	if _, _, _, _, ok := verifier.DecisionMail(c.Message.Subject); ok && !c.NoReply() {
+		// A clerk's reply to a digest link quotes the digest, keys and all: it is a
+		// decision to apply, never a submission.
+		c.DecisionMail = true
+		c.Notices, c.Problems = nil, nil
+	}
 	if j.large {
 		c.Notices = nil
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeTooLarge,
@@ -389,6 +401,8 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 		j.entry.Problems = append(j.entry.Problems, pr.Code)
 	}
 	switch {
+	case c.DecisionMail:
+		j.entry.Outcome = OutcomeDecision
 	case j.large:
 		j.entry.Outcome = OutcomeTooLarge
 	case c.NoReply():

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"log/slog"
 	"os"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"hosho-intake/intake/mailbox"
 	"hosho-intake/parser"
 	"hosho-intake/parser/sandbox"
+	"hosho-intake/verifier"
 )
 
 // Service is the daemon's intake side built from a config: the ledger, the PDF reader
@@ -27,6 +29,8 @@ type Service struct {
 	Ledger  *ledger.Ledger
 	Poller  *Poller
 	IMAPKey *credential.Source
+	Queue   *verifier.Queue
+	Effects *Effects
 	pool    *sandbox.Pool
 	log     *slog.Logger
 
@@ -61,6 +65,11 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		l.Close()
 		return nil, err
 	}
+	effects, queue, err := newEffects(cfg, l, log)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
 	pool := sandbox.NewPool(sandbox.Options{
 		Command: o.WorkerCommand, Workers: cfg.Sandbox.Workers, Timeout: cfg.Sandbox.Timeout,
 		MemoryLimit: int64(cfg.Sandbox.MemoryLimit), Logger: log.With("component", "pdf-reader"),
@@ -68,7 +77,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	})
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
-	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, pool: pool, log: log}
+	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, Queue: queue, Effects: effects, pool: pool, log: log}
 	workers := cfg.Sandbox.Workers
 	if workers <= 0 {
 		workers = max(2, runtimeWorkers())
@@ -76,9 +85,45 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	s.Poller = &Poller{
 		Mailbox: cfg.IMAP.Mailbox, Processed: cfg.IMAP.ProcessedMailbox, MaxSize: int64(cfg.IMAP.MaxMessageSize),
 		Limits: lim, Ledger: l, PDFs: pool, Log: log.With("mailbox", cfg.IMAP.Mailbox), Workers: workers + 1,
-		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial,
+		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record,
 	}
 	return s, nil
+}
+
+// newEffects prepares what recording a message does: the agency's policy, its contract
+// register, the verification queue and the clerks allowed to decide by mail.
+func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effects, *verifier.Queue, error) {
+	var policy verifier.Policy
+	var err error
+	if cfg.Agency.Preset != "" {
+		policy, err = verifier.Preset(cfg.Agency.Preset)
+	} else {
+		policy, err = verifier.FromConfig(cfg.Policy)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("eligibility policy: %w", err)
+	}
+	var register *verifier.Register
+	if cfg.Register.CSV != "" {
+		f, err := os.Open(cfg.Register.CSV)
+		if err != nil {
+			return nil, nil, fmt.Errorf("contract register: %w", err)
+		}
+		register, err = verifier.LoadRegister(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("contract register %s: %w", cfg.Register.CSV, err)
+		}
+	}
+	queue, err := verifier.OpenQueue(l.DB(), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var clerks []string
+	for _, a := range cfg.Digest.Clerks {
+		clerks = append(clerks, a.Address)
+	}
+	return &Effects{Queue: queue, Policy: policy, Register: register, Clerks: clerks, Log: log.With("component", "verifier")}, queue, nil
 }
 
 func (s *Service) dial(ctx context.Context) (*mailbox.Session, error) {
@@ -199,4 +244,32 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	}
 	s.log.Info("message reprocessed", "entry", id, "notices", len(c.Notices), "problems", len(c.Problems))
 	return Reprocessed{ID: id, Notices: c.Notices, Problems: c.Problems}, nil
+}
+
+// QueueList lists the verification queue, oldest first; no states: the waiting ones.
+func (s *Service) QueueList(states ...string) ([]verifier.Submission, error) {
+	if len(states) == 0 {
+		states = []string{verifier.StateQueued, verifier.StateNeedsReview}
+	}
+	var out []verifier.Submission
+	err := s.Ledger.DB().View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = s.Queue.List(tx, states...)
+		return err
+	})
+	return out, err
+}
+
+// QueueDecide records a clerk's decision given on the command line.
+func (s *Service) QueueDecide(id uint64, action, by, why string) (verifier.Submission, error) {
+	var sub verifier.Submission
+	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
+		var err error
+		sub, err = s.Queue.Decide(tx, id, action, by, verifier.HowCommand, why, time.Now())
+		return err
+	})
+	if err == nil {
+		s.log.Info("clerk decision recorded", "item", sub.TrackingNumber(), "action", action, "by", by)
+	}
+	return sub, err
 }

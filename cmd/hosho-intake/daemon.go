@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"hosho-intake/config"
 	"hosho-intake/intake"
 	"hosho-intake/intake/control"
@@ -102,7 +104,7 @@ func runDaemon(ctx context.Context, e env) int {
 	}
 	defer svc.Close()
 	started := time.Now()
-	ctl, err := control.Listen(socketPath(e.getenv, cfg), map[string]control.Handler{
+	handlers := map[string]control.Handler{
 		"status": func(context.Context, json.RawMessage) (any, error) { return status(svc, started), nil },
 		"reprocess": func(ctx context.Context, args json.RawMessage) (any, error) {
 			var a struct{ ID uint64 }
@@ -111,7 +113,11 @@ func runDaemon(ctx context.Context, e env) int {
 			}
 			return svc.Reprocess(ctx, a.ID)
 		},
-	})
+	}
+	for name, h := range queueHandlers(svc) {
+		handlers[name] = h
+	}
+	ctl, err := control.Listen(socketPath(e.getenv, cfg), handlers)
 	if err != nil {
 		log.Error("starting", "err", err)
 		return 1
@@ -134,6 +140,7 @@ type statusReport struct {
 	Intake    intake.Health  `json:"intake"`
 	NextPoll  time.Time      `json:"next_poll"`
 	Ledger    map[string]any `json:"ledger"`
+	Queue     map[string]int `json:"queue"`
 	LastError string         `json:"last_error,omitempty"`
 }
 
@@ -144,6 +151,10 @@ func status(svc *intake.Service, started time.Time) statusReport {
 	if st, err := svc.Ledger.Stats(); err == nil {
 		r.Ledger = map[string]any{"stats": st}
 	}
+	svc.Ledger.DB().View(func(tx *bolt.Tx) error {
+		r.Queue, _ = svc.Queue.Counts(tx)
+		return nil
+	})
 	return r
 }
 
@@ -193,6 +204,7 @@ func runStatus(ctx context.Context, e env) int {
 		fmt.Fprintf(e.stdout, "last poll: %s, %v: new %d, recorded %d, moved %d\n", l.Start.Format(time.DateTime), l.Duration.Round(time.Millisecond), l.New, l.Recorded, l.Moved)
 	}
 	fmt.Fprintf(e.stdout, "next poll: %s\n", r.NextPoll.Format(time.DateTime))
+	fmt.Fprintf(e.stdout, "queue: %d queued, %d needs review, %d verified, %d rejected\n", r.Queue["queued"], r.Queue["needs_review"], r.Queue["verified"], r.Queue["rejected"])
 	if r.LastError != "" {
 		fmt.Fprintf(e.stdout, "last error: %s (%d failed polls in a row)\n", r.LastError, r.Intake.Failures)
 	}

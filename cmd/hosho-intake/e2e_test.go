@@ -211,6 +211,10 @@ func TestDaemon(t *testing.T) {
 	srv.Append(t, "INBOX", scenarioRaws(t, 3)...)
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := writeConfig(t, srv, "implicit", state)
+	var errOut bytes.Buffer
+	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
+		t.Fatalf("once: %s", errOut.String())
+	}
 	daemon, out := startSelf(t, "run", "--config", cfg)
 	done := make(chan error, 1)
 	go func() { done <- daemon.Wait() }()
@@ -225,7 +229,6 @@ func TestDaemon(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var errOut bytes.Buffer
 	start := time.Now()
 	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code == 0 {
 		t.Error("a second hosho-intake on the same state ran")
@@ -237,8 +240,24 @@ func TestDaemon(t *testing.T) {
 	if code := run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
 		t.Fatalf("status exit %d: %s", code, errOut.String())
 	}
-	if !strings.Contains(st.String(), "running since") || !strings.Contains(st.String(), "next poll") {
+	if !strings.Contains(st.String(), "running since") || !strings.Contains(st.String(), "next poll") || !strings.Contains(st.String(), "queue: 2 queued, 0 needs review, 0 verified, 1 rejected") {
 		t.Errorf("status printed %q", st.String())
+	}
+	// The clerk's decisions from the command line, through the daemon. (Of the three
+	// notices, shimane rejects the 契約保証 of a 業務委託: two wait.)
+	var list bytes.Buffer
+	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "list"}, getenv: noEnv, stdout: &list, stderr: &errOut}); code != 0 || strings.Count(list.String(), "R-0000") != 2 {
+		t.Fatalf("queue list = %d:\n%s%s", code, list.String(), errOut.String())
+	}
+	var dec bytes.Buffer
+	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code != 0 || !strings.Contains(dec.String(), "verified") {
+		t.Errorf("queue verify = %d: %s%s", code, dec.String(), errOut.String())
+	}
+	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "reject", "R-000002"}, getenv: noEnv, stdout: &dec, stderr: &bytes.Buffer{}}); code != 2 {
+		t.Errorf("reject without a reason: exit %d, want 2", code)
+	}
+	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code == 0 {
+		t.Error("deciding an item twice succeeded")
 	}
 	daemon.Process.Signal(syscall.SIGTERM)
 	select {

@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"once":       {summary: "once --config FILE      poll the mailbox once and exit", run: runOnce},
 		"run":        {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM", run: runDaemon},
 		"status":     {summary: "status [--json]         what the running daemon is doing", run: runStatus},
+		"queue":      {summary: "queue list | verify N | reject N --reason TEXT   the verification queue (via the daemon)", run: runQueue},
 		"reprocess":  {summary: "reprocess ID            re-run a stored message through the current rules (via the daemon)", run: runReprocess},
 		"parse":      {summary: "parse [--json] FILE...  read notices from .pdf and .eml files", run: runParse},
 		"version":    {summary: "version                 print the version", run: runVersion},
