@@ -13,7 +13,8 @@ import (
 // receiver trust only its own. Only the topmost field of our id counts, because our server
 // prepends its own (§5: fields are added at the top like trace fields) and a forged one with
 // our id can only sit below it; our border server should also delete such forgeries (§5), but
-// this does not rely on it when our field is there.
+// this does not rely on it when our field is there. As the configuration asks, a dkim=pass of
+// any domain counts, although only DMARC ties the pass to the From domain.
 func authenticated(h inbound.Header, authservID string) bool {
 	id := strings.TrimSpace(authservID)
 	if id == "" {
