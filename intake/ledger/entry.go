@@ -37,6 +37,9 @@ type Entry struct {
 	Notices  int      `json:"notices"`
 	Problems []string `json:"problems,omitempty"`
 	NoReply  bool     `json:"no_reply,omitempty"`
+	// NoReplyWhy says why the sender was not answered ("" when answered or never to be):
+	// loop protection, a robot's address, the rate limit.
+	NoReplyWhy string `json:"no_reply_why,omitempty"`
 	// Moved: the message was moved to the processed folder (or flagged) on the server.
 	Moved bool `json:"moved"`
 	// Raw is where the raw message is kept (segment:offset:length in raw/), "" when it was
@@ -85,9 +88,9 @@ func (l *Ledger) Record(e *Entry, raw []byte, more func(tx *bolt.Tx, e *Entry) e
 // returned. One commit for many messages is what makes intake fast: a bbolt commit costs
 // an fsync.
 //
-// RecordBatch assigns e.ID before it calls more; more must not change e, whose JSON is
-// already written. A location already recorded fails with ErrDuplicate: that is the last
-// guard against processing a message twice.
+// RecordBatch assigns e.ID, then calls more, then writes e: more may note on e what it did
+// (why no reply was sent). A location already recorded fails with ErrDuplicate: that is
+// the last guard against processing a message twice.
 func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) error) error {
 	for _, it := range items {
 		it.Entry.Raw = ""
@@ -103,13 +106,18 @@ func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) erro
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		for _, it := range items {
 			failed = it.Entry
-			if err := record(tx, it.Entry); err != nil {
+			id, err := tx.Bucket([]byte(messagesBucket)).NextSequence()
+			if err != nil {
 				return err
 			}
+			it.Entry.ID = id
 			if more != nil {
 				if err := more(tx, it.Entry); err != nil {
 					return err
 				}
+			}
+			if err := record(tx, it.Entry); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -128,11 +136,7 @@ func record(tx *bolt.Tx, e *Entry) error {
 	if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
 		return fmt.Errorf("uidvalidity %d already recorded as entry %d: %w", e.UIDValidity, u64(v), ErrDuplicate)
 	}
-	id, err := tx.Bucket([]byte(messagesBucket)).NextSequence()
-	if err != nil {
-		return err
-	}
-	e.ID = id
+	id := e.ID
 	if err := putEntry(tx, e); err != nil {
 		return err
 	}

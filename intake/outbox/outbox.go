@@ -38,8 +38,12 @@
 //
 // # Connections
 //
-// One pass sends every due message over one SMTP connection (reconnecting once after a
-// broken one). Every read and write on it has a deadline of SMTP.Timeout, which also covers
+// One pass sends every due message over one SMTP connection. After a broken session the
+// next message gets a new one; when connecting fails, every message of the pass is deferred
+// with that error rather than dialling once per message. RSET is sent only after a
+// transaction left half done (a refused MAIL or RCPT, RFC 5321 section 4.1.1.5): after the
+// 250 to the end of DATA the server has already cleared its state (section 4.1.1.4), and
+// go-smtp's Reset makes the next MAIL repeat EHLO, a round trip per message for nothing. Every read and write on it has a deadline of SMTP.Timeout, which also covers
 // the greeting (go-smtp's own dialers wait for it without a deadline), and each phase has an
 // overall bound (connecting: 3×Timeout; one message: 10×Timeout, RFC 5321 section 4.5.3.2
 // suggests up to 10 minutes for the end of DATA), so a server that trickles bytes cannot hold
@@ -280,6 +284,17 @@ func (r *record) remaining() []string {
 	return out
 }
 
+// uniq drops repeated recipients, keeping the first of each: one RCPT per address.
+func uniq(to []string) []string {
+	var out []string
+	for _, s := range to {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func (r *record) message(raw []byte) Message {
 	return Message{ID: r.ID, Kind: r.Kind, From: r.From, To: slices.Clone(r.To), MessageID: r.MessageID,
 		Raw: raw, Ref: r.Ref, Created: r.Created}
@@ -322,7 +337,7 @@ func (o *Outbox) Enqueue(tx *bolt.Tx, m Message) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("enqueueing %s: %w", m.Kind, err)
 	}
-	r := &record{ID: seq, Kind: m.Kind, From: m.From, To: slices.Compact(slices.Clone(m.To)), MessageID: id,
+	r := &record{ID: seq, Kind: m.Kind, From: m.From, To: uniq(m.To), MessageID: id,
 		Subject: decodeSubject(hdr.Get("Subject")), Ref: m.Ref, Created: created, Size: len(m.Raw),
 		State: StatePending, NextAttempt: created}
 	err = errors.Join(
