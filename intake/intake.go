@@ -48,6 +48,10 @@ type Contents struct {
 	Filed       []verifier.Filed
 	Decided     *verifier.Submission
 	DecisionErr error
+	NoReplyWhy  string // why the sender was not answered, "" when answered
+	// Bounce is the raw message when it is a delivery status notification: it may
+	// concern one of our replies.
+	Bounce []byte
 }
 
 // Document is one PDF attachment of a message.

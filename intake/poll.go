@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -389,6 +390,9 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 	}
 	// What is kept until the commit is only what the commit needs: the compressed copy and
 	// the findings, not the message and its attachments.
+	if slices.Contains(c.Message.Classes, parser.CodeBounce) {
+		c.Bounce = j.raw
+	}
 	j.raw = nil
 	for i := range c.Message.Attachments {
 		c.Message.Attachments[i].Data = nil

@@ -17,6 +17,8 @@ import (
 	"hosho-intake/intake/inbound"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/mailbox"
+	"hosho-intake/intake/outbox"
+	"hosho-intake/intake/reply"
 	"hosho-intake/parser"
 	"hosho-intake/parser/sandbox"
 	"hosho-intake/verifier"
@@ -31,6 +33,8 @@ type Service struct {
 	IMAPKey *credential.Source
 	Queue   *verifier.Queue
 	Effects *Effects
+	Outbox  *outbox.Outbox
+	SMTPKey *credential.Source
 	pool    *sandbox.Pool
 	log     *slog.Logger
 
@@ -70,6 +74,21 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		l.Close()
 		return nil, err
 	}
+	smtpKey, err := credential.New("smtp", cfg.SMTP.Auth, cfg.SMTP.Password, cfg.SMTP.OAuth2, cfg.State.Dir, nil)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	out, err := outbox.Open(l.DB(), outbox.Options{SMTP: cfg.SMTP, Secret: smtpKey.Secret, Rejected: smtpKey.Rejected,
+		RetryFor: cfg.SMTP.RetryFor, Logger: log.With("component", "outbox")})
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	if effects.Replying, err = newReplying(cfg, l, out); err != nil {
+		l.Close()
+		return nil, err
+	}
 	pool := sandbox.NewPool(sandbox.Options{
 		Command: o.WorkerCommand, Workers: cfg.Sandbox.Workers, Timeout: cfg.Sandbox.Timeout,
 		MemoryLimit: int64(cfg.Sandbox.MemoryLimit), Logger: log.With("component", "pdf-reader"),
@@ -77,7 +96,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	})
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
-	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, Queue: queue, Effects: effects, pool: pool, log: log}
+	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, Queue: queue, Effects: effects, Outbox: out, SMTPKey: smtpKey, pool: pool, log: log}
 	workers := cfg.Sandbox.Workers
 	if workers <= 0 {
 		workers = max(2, runtimeWorkers())
@@ -88,6 +107,21 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record,
 	}
 	return s, nil
+}
+
+// newReplying prepares how contractors and clerks are answered.
+func newReplying(cfg *config.Config, l *ledger.Ledger, out *outbox.Outbox) (*Replying, error) {
+	composer, err := reply.NewComposer(reply.Options{Charset: cfg.Reply.Charset, TemplatesDir: cfg.Reply.TemplatesDir})
+	if err != nil {
+		return nil, fmt.Errorf("reply templates: %w", err)
+	}
+	limiter, err := reply.OpenLimiter(l.DB(), cfg.Reply.RateLimit)
+	if err != nil {
+		return nil, err
+	}
+	return &Replying{Composer: composer, Limiter: limiter, Outbox: out, Agency: cfg.Agency.Name, Signature: cfg.Reply.Signature,
+		Policy: reply.Policy{AgencyAddress: cfg.Agency.Address.Address, RequireAuthResults: cfg.Reply.RequireAuthResults,
+			AuthservID: cfg.Reply.AuthservID}}, nil
 }
 
 // newEffects prepares what recording a message does: the agency's policy, its contract
@@ -199,13 +233,39 @@ func (s *Service) Health(now time.Time) Health {
 	return h
 }
 
-// Run polls on the config's schedule until ctx ends, backing off after failures.
+// Run polls and sends digests on the config's schedules, and sends the outbox, until ctx
+// ends: three loops, each stopping when ctx does; Run returns when all have.
 func (s *Service) Run(ctx context.Context) {
-	RunSchedule(ctx, s.Config.IMAP.Schedule, &Backoff{Min: 30 * time.Second, Max: 30 * time.Minute}, s.log, "poll",
-		func(ctx context.Context) error {
-			_, err := s.PollOnce(ctx)
-			return err
-		})
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		RunSchedule(ctx, s.Config.IMAP.Schedule, &Backoff{Min: 30 * time.Second, Max: 30 * time.Minute}, s.log, "poll",
+			func(ctx context.Context) error {
+				_, err := s.PollOnce(ctx)
+				return err
+			})
+	}()
+	go func() {
+		defer wg.Done()
+		RunSchedule(ctx, s.Config.Digest.Schedule, &Backoff{Min: time.Minute, Max: time.Hour}, s.log, "digest",
+			func(ctx context.Context) error {
+				_, err := s.SendDigest(time.Now())
+				return err
+			})
+	}()
+	go func() {
+		defer wg.Done()
+		if err := s.Outbox.Run(ctx); err != nil {
+			s.log.Error("outbox stopped", "err", err)
+		}
+	}()
+	wg.Wait()
+}
+
+// SendNow sends what the outbox holds that is due, once (the `once` and `digest` commands).
+func (s *Service) SendNow(ctx context.Context) (outbox.Result, error) {
+	return s.Outbox.SendDue(ctx, time.Now())
 }
 
 // Close stops the PDF readers and closes the state.
@@ -260,13 +320,16 @@ func (s *Service) QueueList(states ...string) ([]verifier.Submission, error) {
 	return out, err
 }
 
-// QueueDecide records a clerk's decision given on the command line.
+// QueueDecide records a clerk's decision given on the command line, and the contractor's
+// answer with it.
 func (s *Service) QueueDecide(id uint64, action, by, why string) (verifier.Submission, error) {
 	var sub verifier.Submission
 	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
 		var err error
-		sub, err = s.Queue.Decide(tx, id, action, by, verifier.HowCommand, why, time.Now())
-		return err
+		if sub, err = s.Queue.Decide(tx, id, action, by, verifier.HowCommand, why, time.Now()); err != nil {
+			return err
+		}
+		return s.Effects.decided(tx, sub, action)
 	})
 	if err == nil {
 		s.log.Info("clerk decision recorded", "item", sub.TrackingNumber(), "action", action, "by", by)

@@ -76,8 +76,57 @@ func runOnce(ctx context.Context, e env) int {
 		log.Error("poll failed", "err", err)
 		return 1
 	}
-	fmt.Fprintf(e.stdout, "new %d, recorded %d, duplicates %d, moved %d, repaired %d, notices %d, in %v\n",
-		res.New, res.Recorded, res.Duplicates, res.Moved, res.Repaired, res.Notices, res.Duration.Round(time.Millisecond))
+	sent, err := svc.SendNow(ctx)
+	if err != nil {
+		log.Error("sending replies", "err", err)
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "new %d, recorded %d, duplicates %d, moved %d, repaired %d, notices %d, in %v; replies sent %d, deferred %d, failed %d\n",
+		res.New, res.Recorded, res.Duplicates, res.Moved, res.Repaired, res.Notices, res.Duration.Round(time.Millisecond),
+		sent.Sent, sent.Deferred, sent.Failed)
+	return 0
+}
+
+// runDigest sends the clerks' digest now: through the running daemon, or by itself when
+// none runs.
+func runDigest(ctx context.Context, e env) int {
+	cfg, code, ok := loadConfig(e, "digest")
+	if !ok {
+		return code
+	}
+	var d struct {
+		Subject string
+		Empty   bool
+		Items   int
+	}
+	err := control.Call(ctx, socketPath(e.getenv, cfg), "digest", nil, &d)
+	if errors.Is(err, control.ErrNoDaemon) {
+		log := newLogger(e.stderr, cfg)
+		svc, err := newService(e, cfg, log)
+		if err != nil {
+			log.Error("starting", "err", err)
+			return 1
+		}
+		defer svc.Close()
+		dg, err := svc.SendDigest(time.Now())
+		if err != nil {
+			log.Error("digest", "err", err)
+			return 1
+		}
+		if _, err := svc.SendNow(ctx); err != nil {
+			log.Error("sending the digest", "err", err)
+			return 1
+		}
+		d.Subject, d.Empty, d.Items = dg.Subject, dg.Empty, dg.Items
+	} else if err != nil {
+		fmt.Fprintf(e.stderr, "hosho-intake digest: %v\n", err)
+		return 1
+	}
+	if d.Empty && !cfg.Digest.SendEmpty {
+		fmt.Fprintln(e.stdout, "nothing to report: no digest sent")
+		return 0
+	}
+	fmt.Fprintf(e.stdout, "digest sent: %s\n", d.Subject)
 	return 0
 }
 
@@ -114,6 +163,11 @@ func runDaemon(ctx context.Context, e env) int {
 			return svc.Reprocess(ctx, a.ID)
 		},
 	}
+	handlers["digest"] = func(context.Context, json.RawMessage) (any, error) {
+		d, err := svc.SendDigest(time.Now())
+		svc.Outbox.Kick()
+		return map[string]any{"Subject": d.Subject, "Empty": d.Empty, "Items": d.Items}, err
+	}
 	for name, h := range queueHandlers(svc) {
 		handlers[name] = h
 	}
@@ -141,6 +195,7 @@ type statusReport struct {
 	NextPoll  time.Time      `json:"next_poll"`
 	Ledger    map[string]any `json:"ledger"`
 	Queue     map[string]int `json:"queue"`
+	Outbox    map[string]any `json:"outbox"`
 	LastError string         `json:"last_error,omitempty"`
 }
 
@@ -153,6 +208,9 @@ func status(svc *intake.Service, started time.Time) statusReport {
 	}
 	svc.Ledger.DB().View(func(tx *bolt.Tx) error {
 		r.Queue, _ = svc.Queue.Counts(tx)
+		if st, err := svc.Outbox.Stats(tx); err == nil {
+			r.Outbox = map[string]any{"pending": st.Pending, "sent": st.Sent, "failed": st.Failed, "bounced": st.Bounced}
+		}
 		return nil
 	})
 	return r
@@ -205,6 +263,7 @@ func runStatus(ctx context.Context, e env) int {
 	}
 	fmt.Fprintf(e.stdout, "next poll: %s\n", r.NextPoll.Format(time.DateTime))
 	fmt.Fprintf(e.stdout, "queue: %d queued, %d needs review, %d verified, %d rejected\n", r.Queue["queued"], r.Queue["needs_review"], r.Queue["verified"], r.Queue["rejected"])
+	fmt.Fprintf(e.stdout, "outbox: %v waiting, %v sent, %v failed, %v bounced\n", r.Outbox["pending"], r.Outbox["sent"], r.Outbox["failed"], r.Outbox["bounced"])
 	if r.LastError != "" {
 		fmt.Fprintf(e.stdout, "last error: %s (%d failed polls in a row)\n", r.LastError, r.Intake.Failures)
 	}

@@ -22,6 +22,12 @@ import (
 // file, and returns its path.
 func writeConfig(t *testing.T, srv *dovecottest.Server, tlsMode, stateDir string) string {
 	t.Helper()
+	return writeConfigSMTP(t, srv, tlsMode, stateDir, "127.0.0.1:2525")
+}
+
+// writeConfigSMTP is writeConfig with the SMTP relay at smtpAddr.
+func writeConfigSMTP(t *testing.T, srv *dovecottest.Server, tlsMode, stateDir, smtpAddr string) string {
+	t.Helper()
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "imap-password")
 	if err := os.WriteFile(pw, []byte(srv.Password+"\n"), 0o600); err != nil {
@@ -45,9 +51,10 @@ schedule = "* * * * *"
 timeout = "20s"
 
 [smtp]
-addr = "127.0.0.1:2525"
+addr = %q
 tls = "none"
 from = "denshi-shosho@pref.shimane.example"
+timeout = "5s"
 
 [digest]
 to = ["keiyaku@pref.shimane.example"]
@@ -57,7 +64,7 @@ dir = %q
 
 [sandbox]
 workers = 2
-`, addr, tlsMode, filepath.Join(srv.Dir, "cert.pem"), srv.User, pw, stateDir)
+`, addr, tlsMode, filepath.Join(srv.Dir, "cert.pem"), srv.User, pw, smtpAddr, stateDir)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ type command struct {
 func commands() map[string]command {
 	return map[string]command{
 		"check":      {summary: "check --config FILE     validate a config file, printing every error", run: runCheck},
+		"digest":     {summary: "digest --config FILE    send the clerks' digest now", run: runDigest},
 		"demo":       {summary: "demo                    read a dozen generated contractor mails and show what was found", run: runDemo},
 		"once":       {summary: "once --config FILE      poll the mailbox once and exit", run: runOnce},
 		"run":        {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM", run: runDaemon},

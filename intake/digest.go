@@ -1,0 +1,136 @@
+package intake
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"net/textproto"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/intake/outbox"
+	"hosho-intake/verifier"
+)
+
+// SendDigest writes the clerks' digest into the outbox, in one transaction with the mark
+// that it was sent, so that "since the last digest" never skips or repeats anything. It
+// sends nothing when there is nothing to say, unless the config asks for empty digests.
+func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
+	cfg := s.Config
+	var d verifier.Digest
+	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
+		last, err := s.Queue.LastDigest(tx)
+		if err != nil {
+			return err
+		}
+		failed, err := s.Outbox.Failed(tx, last)
+		if err != nil {
+			return err
+		}
+		in := verifier.DigestInput{Now: now, AgencyName: cfg.Agency.Name, AgencyAddress: cfg.Agency.Address.Address,
+			MaskKey: cfg.Digest.MaskKey, PollWarning: s.pollWarning(now)}
+		for _, f := range failed {
+			if f.Kind == "digest" {
+				continue
+			}
+			in.Undeliverable = append(in.Undeliverable, verifier.UndeliveredReply{To: strings.Join(f.To, ", "),
+				Subject: f.Subject, Reason: f.Reason, At: f.At})
+		}
+		if d, err = s.Queue.Digest(tx, in); err != nil {
+			return err
+		}
+		if d.Empty && !cfg.Digest.SendEmpty {
+			return nil
+		}
+		var to []string
+		for _, a := range cfg.Digest.To {
+			to = append(to, a.Address)
+		}
+		raw, id, err := digestMessage(cfg.Agency.Name, cfg.Agency.Address.Address, to, d, now)
+		if err != nil {
+			return err
+		}
+		if _, err := s.Outbox.Enqueue(tx, outbox.Message{Kind: "digest", From: cfg.Agency.Address.Address, To: to, MessageID: id, Raw: raw}); err != nil {
+			return err
+		}
+		return s.Queue.MarkDigestSent(tx, now)
+	})
+	if err != nil {
+		return d, fmt.Errorf("digest: %w", err)
+	}
+	return d, nil
+}
+
+// pollWarning is what the digest says when polling has been failing, or a credential is
+// about to fail.
+func (s *Service) pollWarning(now time.Time) string {
+	h := s.Health(now)
+	var w []string
+	if h.Failures > 0 {
+		w = append(w, fmt.Sprintf("メールボックスの受信が%d回続けて失敗しています（最後の成功: %s）: %s", h.Failures, formatJST(h.LastOK), h.LastErr))
+	}
+	if h.Warning != "" {
+		w = append(w, "認証情報: "+h.Warning)
+	}
+	return strings.Join(w, "\n")
+}
+
+func formatJST(t time.Time) string {
+	if t.IsZero() {
+		return "なし"
+	}
+	return t.In(time.FixedZone("JST", 9*3600)).Format("2006-01-02 15:04")
+}
+
+// digestMessage renders the digest as multipart/alternative (text and HTML, UTF-8).
+func digestMessage(agencyName, from string, to []string, d verifier.Digest, now time.Time) ([]byte, string, error) {
+	var id [12]byte
+	rand.Read(id[:])
+	domain := from[strings.LastIndexByte(from, '@')+1:]
+	msgID := "<digest." + hex.EncodeToString(id[:]) + "@" + domain + ">"
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, part := range []struct{ ctype, text string }{{"text/plain", d.Text}, {"text/html", d.HTML}} {
+		w, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {part.ctype + "; charset=UTF-8"},
+			"Content-Transfer-Encoding": {"base64"},
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		w.Write([]byte(base64Lines([]byte(strings.ReplaceAll(part.text, "\n", "\r\n")))))
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	var b bytes.Buffer
+	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
+	h("From", mime.BEncoding.Encode("UTF-8", agencyName)+" <"+from+">")
+	h("To", strings.Join(to, ", "))
+	h("Subject", mime.BEncoding.Encode("UTF-8", d.Subject))
+	h("Date", now.Format(time.RFC1123Z))
+	h("Message-ID", msgID)
+	h("Auto-Submitted", "auto-generated") // RFC 3834: nobody should answer it automatically
+	h("MIME-Version", "1.0")
+	h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
+	b.WriteString("\r\n")
+	b.Write(body.Bytes())
+	return b.Bytes(), msgID, nil
+}
+
+func base64Lines(data []byte) string {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n")
+	return b.String()
+}

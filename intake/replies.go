@@ -1,0 +1,105 @@
+package intake
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/intake/ledger"
+	"hosho-intake/intake/outbox"
+	"hosho-intake/intake/reply"
+	"hosho-intake/parser"
+	"hosho-intake/verifier"
+)
+
+// Replying is how Effects answers: the composer, the loop protection and rate limit, and
+// the outbox the replies are written to in the message's own transaction.
+type Replying struct {
+	Composer  *reply.Composer
+	Policy    reply.Policy
+	Limiter   *reply.Limiter
+	Outbox    *outbox.Outbox
+	Agency    string // the agency's name as replies sign it
+	Signature string
+}
+
+// ReplyItem is what a reply says of one notice, from the verifier's judgement.
+func ReplyItem(p verifier.Policy, n parser.Notice, tracking, outcome string, reasons, missing []string, kind string) reply.Item {
+	it := reply.Item{Notice: n, Tracking: tracking, Outcome: outcome, Reasons: reasons, Missing: missing}
+	if kind == verifier.KindServices {
+		it.Accepted = p.Services
+	} else {
+		it.Accepted = p.Works
+	}
+	if !p.StartDate.IsZero() {
+		it.StartDate = fmt.Sprintf("%d年%d月%d日", p.StartDate.Year, p.StartDate.Month, p.StartDate.Day)
+		it.StartDateLabel = p.DateBasis
+	}
+	return it
+}
+
+// answer writes the reply to a contractor's message, or records why there is none.
+func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
+	r := f.Replying
+	if r == nil {
+		return nil
+	}
+	if ok, why := reply.Should(c.Message, r.Policy); !ok {
+		c.NoReplyWhy = why
+		return nil
+	}
+	if ok, err := r.Limiter.Allow(tx, c.Message.From, time.Now()); err != nil {
+		return err
+	} else if !ok {
+		c.NoReplyWhy = "rate_limited"
+		f.Log.Warn("not answered: too many replies to this sender this hour", "entry", e.ID, "to", c.Message.From)
+		return nil
+	}
+	in := reply.Input{Received: c.Message, Problems: c.Problems, AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress,
+		Signature: r.Signature, Tracking: fmt.Sprintf("M-%06d", e.ID)}
+	for _, filed := range c.Filed {
+		s := filed.Submission
+		it := ReplyItem(f.Policy, s.Notice, s.TrackingNumber(), filed.Outcome, filed.Reasons, s.Decision.Missing, s.Decision.Kind)
+		if filed.Outcome == verifier.OutcomeDuplicate {
+			it.CurrentState = s.State
+		}
+		in.Items = append(in.Items, it)
+	}
+	rep, err := r.Composer.Compose(in)
+	if err != nil {
+		return fmt.Errorf("composing the reply: %w", err)
+	}
+	return r.enqueue(tx, "reply", rep, e.ID)
+}
+
+func (r *Replying) enqueue(tx *bolt.Tx, kind string, rep reply.Reply, ref uint64) error {
+	_, err := r.Outbox.Enqueue(tx, outbox.Message{Kind: kind, From: rep.From, To: []string{rep.To},
+		MessageID: rep.MessageID, Raw: rep.Raw, Ref: ref})
+	if err != nil {
+		return fmt.Errorf("queueing the %s: %w", kind, err)
+	}
+	return nil
+}
+
+// decided tells the contractor the clerk's decision on their notice.
+func (f *Effects) decided(tx *bolt.Tx, s verifier.Submission, action string) error {
+	r := f.Replying
+	if r == nil {
+		return nil
+	}
+	outcome := reply.OutcomeVerified
+	it := ReplyItem(f.Policy, s.Notice, s.TrackingNumber(), outcome, nil, nil, s.Decision.Kind)
+	if action == verifier.ActionReject {
+		it.Outcome = reply.OutcomeRejectedByClerk
+		if ch, ok := s.Decided(); ok {
+			it.ClerkReason = ch.Why
+		}
+	}
+	rep, err := r.Composer.Outcome(reply.OutcomeInput{To: s.Sender, InReplyTo: s.MessageID, Items: []reply.Item{it},
+		AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress, Signature: r.Signature})
+	if err != nil {
+		return fmt.Errorf("composing the outcome for %s: %w", s.TrackingNumber(), err)
+	}
+	return r.enqueue(tx, "outcome", rep, s.ID)
+}
