@@ -124,9 +124,8 @@ func newReplying(cfg *config.Config, l *ledger.Ledger, out *outbox.Outbox) (*Rep
 			AuthservID: cfg.Reply.AuthservID}}, nil
 }
 
-// newEffects prepares what recording a message does: the agency's policy, its contract
-// register, the verification queue and the clerks allowed to decide by mail.
-func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effects, *verifier.Queue, error) {
+// PolicyOf builds the config's eligibility policy and loads its contract register.
+func PolicyOf(cfg *config.Config) (verifier.Policy, *verifier.Register, error) {
 	var policy verifier.Policy
 	var err error
 	if cfg.Agency.Preset != "" {
@@ -135,19 +134,29 @@ func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effect
 		policy, err = verifier.FromConfig(cfg.Policy)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("eligibility policy: %w", err)
+		return policy, nil, fmt.Errorf("eligibility policy: %w", err)
 	}
-	var register *verifier.Register
-	if cfg.Register.CSV != "" {
-		f, err := os.Open(cfg.Register.CSV)
-		if err != nil {
-			return nil, nil, fmt.Errorf("contract register: %w", err)
-		}
-		register, err = verifier.LoadRegister(f)
-		f.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("contract register %s: %w", cfg.Register.CSV, err)
-		}
+	if cfg.Register.CSV == "" {
+		return policy, nil, nil
+	}
+	f, err := os.Open(cfg.Register.CSV)
+	if err != nil {
+		return policy, nil, fmt.Errorf("contract register: %w", err)
+	}
+	defer f.Close()
+	register, err := verifier.LoadRegister(f)
+	if err != nil {
+		return policy, nil, fmt.Errorf("contract register %s: %w", cfg.Register.CSV, err)
+	}
+	return policy, register, nil
+}
+
+// newEffects prepares what recording a message does: the agency's policy, its contract
+// register, the verification queue and the clerks allowed to decide by mail.
+func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effects, *verifier.Queue, error) {
+	policy, register, err := PolicyOf(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	queue, err := verifier.OpenQueue(l.DB(), nil)
 	if err != nil {

@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"check":      {summary: "check --config FILE     validate a config file, printing every error", run: runCheck},
 		"digest":     {summary: "digest --config FILE    send the clerks' digest now", run: runDigest},
 		"demo":       {summary: "demo                    read a dozen generated contractor mails and show what was found", run: runDemo},
+		"inspect":    {summary: "inspect [--json] (--config FILE | --preset NAME) FILE.eml   the whole judgement of one message, no side effects", run: runInspect},
 		"once":       {summary: "once --config FILE      poll the mailbox once and exit", run: runOnce},
 		"run":        {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM", run: runDaemon},
 		"status":     {summary: "status [--json]         what the running daemon is doing", run: runStatus},

@@ -115,22 +115,10 @@ func runPDFWorker(_ context.Context, e env) int {
 // parseFile reads a .pdf as a PDF and anything else as a message (.eml, or .eml.gz).
 func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake.PDFReader) parseResult {
 	r := parseResult{File: name}
-	data, err := os.ReadFile(name)
+	data, name, err := readInput(name, lim)
 	if err != nil {
 		r.err = err
 		return r
-	}
-	if strings.EqualFold(filepath.Ext(name), ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			r.err = fmt.Errorf("gunzip: %w", err)
-			return r
-		}
-		if data, err = io.ReadAll(io.LimitReader(zr, lim.MaxMessageBytes*4)); err != nil {
-			r.err = fmt.Errorf("gunzip: %w", err)
-			return r
-		}
-		name = strings.TrimSuffix(name, filepath.Ext(name))
 	}
 	if strings.EqualFold(filepath.Ext(name), ".pdf") {
 		doc, err := pdfs.ReadPDF(ctx, data)
@@ -154,6 +142,26 @@ func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake
 		r.Problems = []parser.Problem{}
 	}
 	return r
+}
+
+// readInput reads a file given on the command line, gunzipping a .gz (the corpus keeps
+// large messages as .eml.gz); it returns the name without .gz.
+func readInput(name string, lim inbound.Limits) ([]byte, string, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, name, err
+	}
+	if !strings.EqualFold(filepath.Ext(name), ".gz") {
+		return data, name, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, name, fmt.Errorf("gunzip: %w", err)
+	}
+	if data, err = io.ReadAll(io.LimitReader(zr, lim.MaxMessageBytes*4)); err != nil {
+		return nil, name, fmt.Errorf("gunzip: %w", err)
+	}
+	return data, strings.TrimSuffix(name, filepath.Ext(name)), nil
 }
 
 func printTable(w io.Writer, r parseResult) {
