@@ -1,78 +1,259 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/mail"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
+	"sync"
+	"time"
 
-	"hosho-intake/intake/inbound"
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-smtp"
+
+	"hosho-intake/config"
+	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/samplemail"
+	"hosho-intake/verifier"
 )
 
-// runDemo writes a dozen realistic contractor mails that the repo's own code generates into
-// a temporary folder, reads each through the real isolated path, and prints what was found
-// and whether the sender would be answered. (The mailbox, queue and reply parts of the
-// daemon are later work; this shows the reading that exists.)
+const (
+	demoAgency = "denshi-shosho@pref.shimane.example"
+	demoClerk  = "keiyaku@pref.shimane.example"
+)
+
+// runDemo shows the daemon at work with nothing installed: go-imap's in-memory IMAP server
+// holds a dozen realistic contractor mails that the repo's own code generates, a local SMTP
+// server writes what it receives to a folder, and the real daemon code runs one poll and
+// one digest against them with a temporary state. It prints what happened to each mail.
 func runDemo(ctx context.Context, e env) int {
 	dir, err := os.MkdirTemp("", "hosho-intake-demo-")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake demo: %v\n", err)
 		return 1
 	}
-	set, err := samplemail.Set(1)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "hosho-intake demo: generating mails: %v\n", err)
-		return 1
-	}
-	pool, err := newPDFPool(runtime.NumCPU())
-	if err != nil {
+	if err := demo(ctx, e, dir); err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake demo: %v\n", err)
 		return 1
 	}
-	defer pool.Close()
-	fmt.Fprintf(e.stdout, "hosho-intake demo: %d generated mails in %s\n\n", len(set), dir)
-	for i, s := range set {
-		raw, err := s.Mail.Bytes()
-		if err != nil {
-			fmt.Fprintf(e.stderr, "hosho-intake demo: %v\n", err)
-			return 1
-		}
-		name := filepath.Join(dir, fmt.Sprintf("%02d.eml", i+1))
-		if err := os.WriteFile(name, raw, 0o600); err != nil {
-			fmt.Fprintf(e.stderr, "hosho-intake demo: %v\n", err)
-			return 1
-		}
-		r := parseFile(ctx, name, inbound.DefaultLimits(), pool)
-		if r.err != nil {
-			fmt.Fprintf(e.stderr, "hosho-intake demo: %s: %v\n", name, r.err)
-			return 1
-		}
-		fmt.Fprintf(e.stdout, "%02d %s — from %s, 「%s」\n", i+1, s.Name, s.Mail.From, s.Mail.Subject)
-		printTable(e.stdout, r)
-		fmt.Fprintf(e.stdout, "   reply: %s\n\n", replyVerdict(r))
-	}
-	fmt.Fprintf(e.stdout, "The mails are in %s (remove it when done).\n", dir)
 	return 0
 }
 
-// replyVerdict says whether the sender would be answered: never for auto-replies, bounces
-// and list mail.
-func replyVerdict(r parseResult) string {
-	for _, p := range r.Problems {
-		switch p.Code {
-		case "auto_submitted", "bounce", "mailing_list":
-			return "none (" + p.Code + ": never answered)"
+func demo(ctx context.Context, e env, dir string) error {
+	set, err := samplemail.Set(1)
+	if err != nil {
+		return fmt.Errorf("generating mails: %w", err)
+	}
+	user := imapmemserver.NewUser("agency", "demo-password")
+	if err := user.Create("INBOX", nil); err != nil {
+		return err
+	}
+	for _, s := range set {
+		raw, err := s.Mail.Bytes()
+		if err != nil {
+			return err
+		}
+		if _, err := user.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: s.Mail.Date}); err != nil {
+			return err
 		}
 	}
-	if len(r.Notices) == 0 {
-		var codes []string
-		for _, p := range r.Problems {
-			codes = append(codes, p.Code)
-		}
-		return "yes, asking for the right document (" + strings.Join(codes, ", ") + ")"
+	imapAddr, stopIMAP, err := serveIMAP(user)
+	if err != nil {
+		return err
 	}
-	return fmt.Sprintf("yes, acknowledging %d notice(s)", len(r.Notices))
+	defer stopIMAP()
+	sent := filepath.Join(dir, "sent")
+	if err := os.Mkdir(sent, 0o700); err != nil {
+		return err
+	}
+	relay, stopSMTP, err := serveSMTP(sent)
+	if err != nil {
+		return err
+	}
+	defer stopSMTP()
+
+	cfg := demoConfig(imapAddr, relay.addr, filepath.Join(dir, "state"))
+	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	svc, err := newService(e, cfg, slog.New(slog.NewTextHandler(logFile, nil)))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	res, err := svc.PollOnce(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := svc.SendNow(ctx); err != nil {
+		return err
+	}
+	digest, err := svc.SendDigest(time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := svc.SendNow(ctx); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(e.stdout, "hosho-intake demo: %d contractor mails in an in-memory IMAP mailbox; one poll took %v\n\n",
+		len(set), res.Duration.Round(time.Millisecond))
+	entries, err := svc.Ledger.List(ledger.Filter{}, 100)
+	if err != nil {
+		return err
+	}
+	items, err := svc.QueueList(verifier.StateQueued, verifier.StateNeedsReview, verifier.StateVerified, verifier.StateRejected)
+	if err != nil {
+		return err
+	}
+	replies := relay.bySubject()
+	for i := len(entries) - 1; i >= 0; i-- { // oldest first
+		en := entries[i]
+		fmt.Fprintf(e.stdout, "%s 「%s」\n", en.From, en.Subject)
+		for _, it := range items {
+			if it.Entry == en.ID {
+				fmt.Fprintf(e.stdout, "    %s %s %s %s → %s %s\n", it.TrackingNumber(), orDash(it.Notice.Category), it.Notice.ContractNumber,
+					orDash(it.Notice.Guarantor), it.State, strings.Join(it.Decision.Reasons, ", "))
+			}
+		}
+		for _, p := range en.Problems {
+			fmt.Fprintf(e.stdout, "    problem: %s\n", p)
+		}
+		switch r, ok := replies["Re: "+en.Subject]; {
+		case ok:
+			fmt.Fprintf(e.stdout, "    reply sent: %s\n", r)
+		case en.NoReply:
+			fmt.Fprintf(e.stdout, "    no reply: machine-generated or list mail, never answered\n")
+		default:
+			fmt.Fprintf(e.stdout, "    no reply: %s\n", en.NoReplyWhy)
+		}
+	}
+	if digest.Empty {
+		fmt.Fprintln(e.stdout, "\ndigest: nothing to report")
+	} else {
+		fmt.Fprintf(e.stdout, "\ndigest to the clerks (%s): %s\n", demoClerk, digest.Subject)
+		lines := strings.Split(digest.Text, "\n")
+		fmt.Fprintf(e.stdout, "    %s\n    …\n", strings.Join(lines[:min(12, len(lines))], "\n    "))
+	}
+	fmt.Fprintf(e.stdout, "\nEverything the SMTP server received is in %s; the state is in %s; the log in %s.\n",
+		sent, filepath.Join(dir, "state"), logFile.Name())
+	fmt.Fprintf(e.stdout, "Remove %s when done.\n", dir)
+	return nil
+}
+
+func demoConfig(imapAddr, smtpAddr, state string) *config.Config {
+	cfg := config.Default()
+	cfg.Agency = config.Agency{Preset: "shimane", Name: "島根県 土木部 技術管理課（デモ）", Address: &mail.Address{Address: demoAgency}}
+	host, port, _ := net.SplitHostPort(imapAddr)
+	cfg.IMAP.Addr = config.HostPort{Host: host, Port: port}
+	cfg.IMAP.TLS, cfg.IMAP.Username, cfg.IMAP.Password = config.TLSNone, "agency", config.NewSecret("demo-password")
+	cfg.IMAP.ProcessedMailbox = "処理済み"
+	host, port, _ = net.SplitHostPort(smtpAddr)
+	cfg.SMTP.Addr = config.HostPort{Host: host, Port: port}
+	cfg.SMTP.TLS, cfg.SMTP.Auth, cfg.SMTP.From = config.TLSNone, config.AuthNone, &mail.Address{Address: demoAgency}
+	clerk := &mail.Address{Name: "契約検査課", Address: demoClerk}
+	cfg.Digest.To, cfg.Digest.Clerks = []*mail.Address{clerk}, []*mail.Address{clerk}
+	cfg.Reply.Signature = "島根県 土木部 技術管理課\n電子証書受付窓口（デモ）"
+	cfg.State.Dir = state
+	return &cfg
+}
+
+type literal struct {
+	io.Reader
+	n int64
+}
+
+func (l literal) Size() int64 { return l.n }
+
+func serveIMAP(user *imapmemserver.User) (string, func(), error) {
+	mem := imapmemserver.New()
+	mem.AddUser(user)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}},
+		InsecureAuth: true, // loopback only
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	go srv.Serve(ln)
+	return ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// demoRelay is a local SMTP server that writes every message it receives to a folder.
+type demoRelay struct {
+	addr, dir string
+	mu        sync.Mutex
+	n         int
+	subjects  map[string]string // decoded subject -> file
+}
+
+func serveSMTP(dir string) (*demoRelay, func(), error) {
+	r := &demoRelay{dir: dir, subjects: map[string]string{}}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &demoSession{r: r}, nil }))
+	srv.Domain, srv.AllowInsecureAuth = "relay.demo", true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	go srv.Serve(ln)
+	r.addr = ln.Addr().String()
+	return r, func() { srv.Close() }, nil
+}
+
+func (r *demoRelay) bySubject() map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]string, len(r.subjects))
+	for k, v := range r.subjects {
+		out[k] = v
+	}
+	return out
+}
+
+type demoSession struct {
+	r  *demoRelay
+	to []string
+}
+
+func (s *demoSession) Reset()                               { s.to = nil }
+func (s *demoSession) Logout() error                        { return nil }
+func (s *demoSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *demoSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *demoSession) Data(rd io.Reader) error {
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return err
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	s.r.n++
+	name := filepath.Join(s.r.dir, fmt.Sprintf("%02d-%s.eml", s.r.n, strings.Join(s.to, ",")))
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		return err
+	}
+	if m, err := mail.ReadMessage(bytes.NewReader(b)); err == nil {
+		var dec mime.WordDecoder
+		subject, _ := dec.DecodeHeader(m.Header.Get("Subject"))
+		s.r.subjects[subject] = name
+	}
+	return nil
 }
