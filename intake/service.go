@@ -38,7 +38,10 @@ type Service struct {
 	pool    *sandbox.Pool
 	log     *slog.Logger
 
+	metrics *metrics
+
 	mu        sync.Mutex
+	polling   time.Time // when the poll in progress started; zero when none runs
 	lastSweep time.Time
 	last      Result
 	lastErr   error
@@ -97,6 +100,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
 	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, Queue: queue, Effects: effects, Outbox: out, SMTPKey: smtpKey, pool: pool, log: log}
+	s.metrics = newMetrics(s)
 	workers := cfg.Sandbox.Workers
 	if workers <= 0 {
 		workers = max(2, runtimeWorkers())
@@ -185,8 +189,13 @@ func (s *Service) dial(ctx context.Context) (*mailbox.Session, error) {
 func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Config.IMAP.PollTimeout)
 	defer cancel()
-	res, err := s.Poller.Poll(ctx)
 	s.mu.Lock()
+	s.polling = time.Now()
+	s.mu.Unlock()
+	res, err := s.Poller.Poll(ctx)
+	s.metrics.pollDuration.Observe(res.Duration.Seconds())
+	s.mu.Lock()
+	s.polling = time.Time{}
 	s.last, s.lastErr = res, err
 	if err == nil {
 		s.lastOK, s.failures = res.Start, 0

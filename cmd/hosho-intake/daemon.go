@@ -1,12 +1,18 @@
 package main
 
 import (
+	"net/http"
+	"strings"
+	"sync/atomic"
+
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,17 +43,17 @@ func loadConfig(e env, name string) (cfg *config.Config, code int, ok bool) {
 	return cfg, 0, true
 }
 
-// newLogger writes to stderr in the config's format and level.
-func newLogger(w io.Writer, cfg *config.Config) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
-		level = slog.LevelInfo
+// configPath is the --config argument of a daemon's command line, for reloads.
+func configPath(args []string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--config="); ok {
+			return v
+		}
+		if (a == "--config" || a == "-config") && i+1 < len(args) {
+			return args[i+1]
+		}
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return "/etc/hosho-intake/config.toml"
 }
 
 func newService(e env, cfg *config.Config, log *slog.Logger) (*intake.Service, error) {
@@ -64,7 +70,7 @@ func runOnce(ctx context.Context, e env) int {
 	if !ok {
 		return code
 	}
-	log := newLogger(e.stderr, cfg)
+	log := newLogger(e.stderr, cfg, e.getenv)
 	svc, err := newService(e, cfg, log)
 	if err != nil {
 		log.Error("starting", "err", err)
@@ -101,7 +107,7 @@ func runDigest(ctx context.Context, e env) int {
 	}
 	err := control.Call(ctx, socketPath(e.getenv, cfg), "digest", nil, &d)
 	if errors.Is(err, control.ErrNoDaemon) {
-		log := newLogger(e.stderr, cfg)
+		log := newLogger(e.stderr, cfg, e.getenv)
 		svc, err := newService(e, cfg, log)
 		if err != nil {
 			log.Error("starting", "err", err)
@@ -139,53 +145,175 @@ func socketPath(getenv func(string) string, cfg *config.Config) string {
 	return filepath.Join(cfg.State.Dir, "control.sock")
 }
 
-// runDaemon polls on schedule until SIGTERM, answering status and reprocess on its socket.
+// runDaemon polls on schedule until SIGTERM, answering status, queue, digest and reprocess
+// on its socket. SIGHUP reloads the config: a bad one is refused, its errors logged, and the
+// running one kept.
 func runDaemon(ctx context.Context, e env) int {
 	cfg, code, ok := loadConfig(e, "run")
 	if !ok {
 		return code
 	}
-	log := newLogger(e.stderr, cfg)
+	log := newLogger(e.stderr, cfg, e.getenv)
 	svc, err := newService(e, cfg, log)
 	if err != nil {
 		log.Error("starting", "err", err)
 		return 1
 	}
-	defer svc.Close()
+	var current atomic.Pointer[intake.Service]
+	current.Store(svc)
 	started := time.Now()
-	handlers := map[string]control.Handler{
-		"status": func(context.Context, json.RawMessage) (any, error) { return status(svc, started), nil },
-		"reprocess": func(ctx context.Context, args json.RawMessage) (any, error) {
-			var a struct{ ID uint64 }
-			if err := json.Unmarshal(args, &a); err != nil {
-				return nil, err
-			}
-			return svc.Reprocess(ctx, a.ID)
-		},
-	}
-	handlers["digest"] = func(context.Context, json.RawMessage) (any, error) {
-		d, err := svc.SendDigest(time.Now())
-		svc.Outbox.Kick()
-		return map[string]any{"Subject": d.Subject, "Empty": d.Empty, "Items": d.Items}, err
-	}
-	for name, h := range queueHandlers(svc) {
-		handlers[name] = h
-	}
-	ctl, err := control.Listen(socketPath(e.getenv, cfg), handlers)
+	ctl, err := control.Listen(socketPath(e.getenv, cfg), controlHandlers(&current, started))
 	if err != nil {
+		svc.Close()
 		log.Error("starting", "err", err)
 		return 1
 	}
 	ctlDone := make(chan error, 1)
 	go func() { ctlDone <- ctl.Serve(ctx) }()
+	stopMetrics := serveMetrics(ctx, cfg, &current, log)
+	defer stopMetrics()
+	// READY after config and state, not after the IMAP server answers (it may be down).
+	daemon.SdNotify(false, daemon.SdNotifyReady)
+	go watchdog(ctx, &current, log)
 	log.Info("started", "version", version, "mailbox", cfg.IMAP.Mailbox, "schedule", cfg.IMAP.Schedule.Spec, "state", cfg.State.Dir)
-	svc.Run(ctx)
+	for {
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { svc.Run(runCtx); close(done) }()
+		select {
+		case <-ctx.Done():
+		case <-e.reload:
+		}
+		if ctx.Err() != nil {
+			daemon.SdNotify(false, daemon.SdNotifyStopping)
+			log.Info("stopping: finishing the message in hand")
+			stop()
+			<-done
+			break
+		}
+		next, errs := reloadConfig(e)
+		if errs != nil {
+			log.Error("reload refused: the running configuration is kept", "errors", errs.Error())
+			stop()
+			<-done
+			continue
+		}
+		daemon.SdNotify(false, daemon.SdNotifyReloading)
+		stop()
+		<-done
+		svc.Close()
+		replacement, err := newService(e, next, newLogger(e.stderr, next, e.getenv))
+		if err != nil {
+			log.Error("reload failed: restarting with the previous configuration", "err", err)
+			if replacement, err = newService(e, cfg, log); err != nil {
+				log.Error("cannot restart with the previous configuration either", "err", err)
+				return 1
+			}
+		} else {
+			cfg, log = next, newLogger(e.stderr, next, e.getenv)
+			log.Info("configuration reloaded", "file", cfg.File)
+		}
+		svc = replacement
+		current.Store(svc)
+		daemon.SdNotify(false, daemon.SdNotifyReady)
+	}
+	svc.Close()
 	if err := <-ctlDone; err != nil {
 		log.Error("control socket", "err", err)
 	}
 	log.Info("stopped")
 	return 0
 }
+
+func reloadConfig(e env) (*config.Config, error) {
+	return config.Load(configPath(e.args), config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames()})
+}
+
+// controlHandlers answer the socket for whichever service runs now (a reload replaces it).
+func controlHandlers(current *atomic.Pointer[intake.Service], started time.Time) map[string]control.Handler {
+	handlers := map[string]control.Handler{
+		"status": func(context.Context, json.RawMessage) (any, error) { return status(current.Load(), started), nil },
+		"reprocess": func(ctx context.Context, args json.RawMessage) (any, error) {
+			var a struct{ ID uint64 }
+			if err := json.Unmarshal(args, &a); err != nil {
+				return nil, err
+			}
+			return current.Load().Reprocess(ctx, a.ID)
+		},
+		"digest": func(context.Context, json.RawMessage) (any, error) {
+			svc := current.Load()
+			d, err := svc.SendDigest(time.Now())
+			svc.Outbox.Kick()
+			return map[string]any{"Subject": d.Subject, "Empty": d.Empty, "Items": d.Items}, err
+		},
+	}
+	for name, h := range queueHandlers(func() *intake.Service { return current.Load() }) {
+		handlers[name] = h
+	}
+	return handlers
+}
+
+// watchdog tells systemd the daemon is alive, at half the unit's WatchdogSec, only while
+// the service answers its health check: a free-running ping would hide a wedged daemon.
+func watchdog(ctx context.Context, current *atomic.Pointer[intake.Service], log *slog.Logger) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval == 0 {
+		return
+	}
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			svc := current.Load()
+			if !svc.Alive(now) {
+				log.Error("health check failed: not telling the watchdog")
+				continue
+			}
+			daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+			h := svc.Health(now)
+			daemon.SdNotify(false, fmt.Sprintf("STATUS=last poll %s: %d new, %d recorded; %d failures in a row",
+				h.Last.Start.Format(time.DateTime), h.Last.New, h.Last.Recorded, h.Failures))
+		}
+	}
+}
+
+// serveMetrics serves Prometheus metrics and /healthz on [metrics] addr, when set.
+func serveMetrics(ctx context.Context, cfg *config.Config, current *atomic.Pointer[intake.Service], log *slog.Logger) func() {
+	if cfg.Metrics.Addr.IsZero() {
+		return func() {}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectorFunc(func() prometheus.Collector { return current.Load().Metrics() }))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if !current.Load().Alive(time.Now()) {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	srv := &http.Server{Addr: cfg.Metrics.Addr.String(), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}
+}
+
+// collectorFunc forwards to the collector of the service running now.
+type collectorFunc func() prometheus.Collector
+
+func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { f().Describe(ch) }
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f().Collect(ch) }
 
 // statusReport is what `status` prints.
 type statusReport struct {
@@ -202,7 +330,7 @@ type statusReport struct {
 func status(svc *intake.Service, started time.Time) statusReport {
 	now := time.Now()
 	h := svc.Health(now)
-	r := statusReport{Version: version, Since: started, Intake: h, NextPoll: svc.Config.IMAP.Schedule.Next(now), LastError: h.LastErr}
+	r := statusReport{Version: version, Since: started, Intake: h, NextPoll: svc.Config.IMAP.Schedule.Next(now).In(svc.Config.IMAP.Schedule.Location()), LastError: h.LastErr}
 	if st, err := svc.Ledger.Stats(); err == nil {
 		r.Ledger = map[string]any{"stats": st}
 	}
@@ -261,7 +389,7 @@ func runStatus(ctx context.Context, e env) int {
 	} else {
 		fmt.Fprintf(e.stdout, "last poll: %s, %v: new %d, recorded %d, moved %d\n", l.Start.Format(time.DateTime), l.Duration.Round(time.Millisecond), l.New, l.Recorded, l.Moved)
 	}
-	fmt.Fprintf(e.stdout, "next poll: %s\n", r.NextPoll.Format(time.DateTime))
+	fmt.Fprintf(e.stdout, "next poll: %s\n", r.NextPoll.Format("2006-01-02 15:04:05 -07:00"))
 	fmt.Fprintf(e.stdout, "queue: %d queued, %d needs review, %d verified, %d rejected\n", r.Queue["queued"], r.Queue["needs_review"], r.Queue["verified"], r.Queue["rejected"])
 	fmt.Fprintf(e.stdout, "outbox: %v waiting, %v sent, %v failed, %v bounced\n", r.Outbox["pending"], r.Outbox["sent"], r.Outbox["failed"], r.Outbox["bounced"])
 	if r.LastError != "" {

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -132,8 +136,36 @@ func TestOnceAgainstDovecot(t *testing.T) {
 
 func noEnv(string) string { return "" }
 
+// syncBuffer is a bytes.Buffer that a child's output goroutine and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 // startSelf starts this test binary as the real hosho-intake with args.
-func startSelf(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+func startSelf(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -141,13 +173,13 @@ func startSelf(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), "HOSHO_TEST_MAIN=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return cmd, &out
+	return cmd, out
 }
 
 // TestKilledRepeatedly kills `once` with SIGKILL at random points of a 200-message poll and
@@ -218,6 +250,15 @@ func TestDaemon(t *testing.T) {
 	srv.Append(t, "INBOX", scenarioRaws(t, 3)...)
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := writeConfig(t, srv, "implicit", state)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	good, _ := os.ReadFile(cfg)
+	good = append(good, []byte(fmt.Sprintf("\n[metrics]\naddr = %q\n", metricsAddr))...)
+	os.WriteFile(cfg, good, 0o600)
 	var errOut bytes.Buffer
 	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
 		t.Fatalf("once: %s", errOut.String())
@@ -266,6 +307,46 @@ func TestDaemon(t *testing.T) {
 	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code == 0 {
 		t.Error("deciding an item twice succeeded")
 	}
+	// Metrics and health, on the configured loopback address.
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + metricsAddr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
+		t.Errorf("/healthz = %d %q", code, body)
+	}
+	code, metrics := get("/metrics")
+	for _, want := range []string{`hosho_intake_messages_total{outcome="notices"} 3`, `hosho_intake_notices_total{category="前払金保証"} 1`,
+		`hosho_intake_decisions_total{reason="category_not_eligible",state="rejected"} 1`, "hosho_intake_queue_oldest_waiting_seconds",
+		"hosho_intake_seconds_since_last_successful_poll", "hosho_intake_outbox_pending"} {
+		if code != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+
+	// SIGHUP with a broken config: refused, the daemon goes on as it was.
+	os.WriteFile(cfg, append(append([]byte{}, good...), []byte("\n[imap]\nbogus = 1\n")...), 0o600)
+	daemon.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the refused reload in the log", func() bool { return strings.Contains(out.String(), "reload refused") })
+	st.Reset()
+	if code := run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
+		t.Fatalf("status after a refused reload: %s", errOut.String())
+	}
+	// SIGHUP with a good one: polls once a year from now on.
+	os.WriteFile(cfg, bytes.Replace(good, []byte(`schedule = "* * * * *"`), []byte(`schedule = "0 0 1 1 *"`), 1), 0o600)
+	daemon.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload in the log", func() bool { return strings.Contains(out.String(), "configuration reloaded") })
+	waitFor(t, "the new schedule in status", func() bool {
+		st.Reset()
+		run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &bytes.Buffer{}})
+		return strings.Contains(st.String(), "next poll: 2027-01-01 00:00:00")
+	})
+
 	daemon.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-done:

@@ -16,7 +16,7 @@ import (
 )
 
 // queueHandlers answer the queue commands on the daemon's socket.
-func queueHandlers(svc *intake.Service) map[string]control.Handler {
+func queueHandlers(svc func() *intake.Service) map[string]control.Handler {
 	return map[string]control.Handler{
 		"queue.list": func(_ context.Context, args json.RawMessage) (any, error) {
 			var a struct{ States []string }
@@ -25,7 +25,7 @@ func queueHandlers(svc *intake.Service) map[string]control.Handler {
 					return nil, err
 				}
 			}
-			return svc.QueueList(a.States...)
+			return svc().QueueList(a.States...)
 		},
 		"queue.decide": func(_ context.Context, args json.RawMessage) (any, error) {
 			var a struct {
@@ -35,7 +35,7 @@ func queueHandlers(svc *intake.Service) map[string]control.Handler {
 			if err := json.Unmarshal(args, &a); err != nil {
 				return nil, err
 			}
-			return svc.QueueDecide(a.ID, a.Action, a.By, a.Reason)
+			return svc().QueueDecide(a.ID, a.Action, a.By, a.Reason)
 		},
 	}
 }

@@ -213,4 +213,19 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 			t.Errorf("a replayed decision link reached the contractor again: %v", m.Header)
 		}
 	}
+	// The logs of all these runs never show a password or a 認証キー.
+	logs := errOut.String()
+	if !strings.Contains(logs, "message taken in") {
+		t.Fatalf("no logs captured:\n%s", logs)
+	}
+	if strings.Contains(logs, srv.Password) {
+		t.Error("the logs show the IMAP password")
+	}
+	for _, s := range set {
+		for _, n := range s.Notices {
+			if strings.Contains(logs, n.AuthKey) {
+				t.Errorf("the logs show the 認証キー %s", n.AuthKey)
+			}
+		}
+	}
 }
