@@ -194,7 +194,7 @@ func TestKilledRepeatedly(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	kills := 0
 	for attempt := 0; ; attempt++ {
-		if attempt > 200 {
+		if attempt > 100 {
 			t.Fatalf("no run completed in %d attempts", attempt)
 		}
 		cmd, out := startSelf(t, "once", "--config", cfg)
@@ -205,7 +205,7 @@ func TestKilledRepeatedly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("once failed: %v\n%s", err, out.String())
 			}
-		case <-time.After(time.Duration(30+rng.IntN(120)) * time.Millisecond):
+		case <-time.After(killAfter(rng, attempt)):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole group: the PDF workers too
 			<-done
 			kills++
@@ -241,6 +241,16 @@ func TestKilledRepeatedly(t *testing.T) {
 		t.Errorf("処理済み holds %d, want %d", got, n)
 	}
 	t.Logf("killed %d times; every one of %d messages recorded once and moved", kills, n)
+}
+
+// killAfter is when to kill attempt n: at random points of the first 40 runs (a run takes
+// 100 ms to a few seconds, depending on the machine's load), then never, so that one
+// finishes.
+func killAfter(rng *rand.Rand, n int) time.Duration {
+	if n >= 40 {
+		return time.Hour
+	}
+	return time.Duration(30+rng.IntN(150+10*n)) * time.Millisecond
 }
 
 // TestDaemon runs the daemon as a process: a second one on the same state is refused at
