@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	pool := sandbox.NewPool(sandbox.Options{
 		Command: o.WorkerCommand, Workers: cfg.Sandbox.Workers, Timeout: cfg.Sandbox.Timeout,
 		MemoryLimit: int64(cfg.Sandbox.MemoryLimit), Logger: log.With("component", "pdf-reader"),
-		Env: append(os.Environ(), "GOMAXPROCS=1"),
+		Env: workerEnv(),
 	})
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
@@ -111,6 +112,21 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record,
 	}
 	return s, nil
+}
+
+// workerEnv is the PDF readers' environment: the daemon's, without what systemd gave the
+// daemon alone (its notify socket, watchdog and credentials), and one core each: the pool
+// runs one worker per core already.
+func workerEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "CREDENTIALS_DIRECTORY", "LISTEN_FDS", "LISTEN_PID":
+		default:
+			env = append(env, kv)
+		}
+	}
+	return append(env, "GOMAXPROCS=1")
 }
 
 // newReplying prepares how contractors and clerks are answered.
