@@ -114,21 +114,11 @@ func newPoller(t *testing.T, addr, stateDir string) (*intake.Poller, *ledger.Led
 // rawMails returns n distinct realistic messages.
 func rawMails(t *testing.T, n int) [][]byte {
 	t.Helper()
-	var out [][]byte
-	for seed := 1; len(out) < n; seed++ {
-		for _, s := range scenarioMails(t, seed) {
-			if len(out) == n {
-				break
-			}
-			s.Mail.MessageID = fmt.Sprintf("<%d.%d@sample.example>", seed, len(out))
-			raw, err := s.Mail.Bytes()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, raw)
-		}
+	raws, err := samplemail.Messages(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return raws
 }
 
 func scenarioMails(t *testing.T, seed int) []samplemail.Scenario {

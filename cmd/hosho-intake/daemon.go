@@ -64,17 +64,27 @@ func newService(e env, cfg *config.Config, log *slog.Logger) (*intake.Service, e
 	return intake.NewService(cfg, intake.ServiceOptions{Logger: log, WorkerCommand: []string{exe, "pdf-worker"}})
 }
 
-// runOnce does one poll and exits: 0 when the poll succeeded.
-func runOnce(ctx context.Context, e env) int {
-	cfg, code, ok := loadConfig(e, "once")
+// startService loads --config and opens the service the command name works with; code is
+// the exit code when it could not.
+func startService(e env, name string) (svc *intake.Service, cfg *config.Config, log *slog.Logger, code int) {
+	cfg, code, ok := loadConfig(e, name)
 	if !ok {
-		return code
+		return nil, nil, nil, code
 	}
-	log := newLogger(e.stderr, cfg, e.getenv)
+	log = newLogger(e.stderr, cfg, e.getenv)
 	svc, err := newService(e, cfg, log)
 	if err != nil {
 		log.Error("starting", "err", err)
-		return 1
+		return nil, nil, nil, 1
+	}
+	return svc, cfg, log, 0
+}
+
+// runOnce does one poll and exits: 0 when the poll succeeded.
+func runOnce(ctx context.Context, e env) int {
+	svc, _, log, code := startService(e, "once")
+	if svc == nil {
+		return code
 	}
 	defer svc.Close()
 	res, err := svc.PollOnce(ctx)
@@ -149,15 +159,9 @@ func socketPath(getenv func(string) string, cfg *config.Config) string {
 // on its socket. SIGHUP reloads the config: a bad one is refused, its errors logged, and the
 // running one kept.
 func runDaemon(ctx context.Context, e env) int {
-	cfg, code, ok := loadConfig(e, "run")
-	if !ok {
+	svc, cfg, log, code := startService(e, "run")
+	if svc == nil {
 		return code
-	}
-	log := newLogger(e.stderr, cfg, e.getenv)
-	svc, err := newService(e, cfg, log)
-	if err != nil {
-		log.Error("starting", "err", err)
-		return 1
 	}
 	var current atomic.Pointer[intake.Service]
 	current.Store(svc)

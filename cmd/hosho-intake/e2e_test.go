@@ -79,25 +79,11 @@ workers = 2
 // scenarioRaws returns n distinct realistic messages.
 func scenarioRaws(t *testing.T, n int) [][]byte {
 	t.Helper()
-	var out [][]byte
-	for seed := 1; len(out) < n; seed++ {
-		set, err := samplemail.Set(seed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range set {
-			if len(out) == n {
-				break
-			}
-			s.Mail.MessageID = fmt.Sprintf("<%d.%d@sample.example>", seed, len(out))
-			raw, err := s.Mail.Bytes()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, raw)
-		}
+	raws, err := samplemail.Messages(n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return raws
 }
 
 func TestOnceAgainstDovecot(t *testing.T) {

@@ -161,3 +161,27 @@ var projects = []string{
 	"宍道湖東岸護岸整備工事", "一般国道9号益田道路改良工事(第2工区)", "県道出雲三刀屋線交通安全施設整備工事",
 	"江の川水系河川改修工事", "県道米子境港線測量業務委託", "神戸川河川改修工事",
 }
+
+// Messages returns n distinct realistic messages, rendered: the scenarios of Set for seeds
+// 1, 2, … with Message-IDs made unique, for tests and benchmarks that need a full mailbox.
+func Messages(n int) ([][]byte, error) {
+	out := make([][]byte, 0, n)
+	for seed := 1; len(out) < n; seed++ {
+		set, err := Set(seed)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range set {
+			if len(out) == n {
+				break
+			}
+			s.Mail.MessageID = fmt.Sprintf("<%d.%d@sample.example>", seed, len(out))
+			raw, err := s.Mail.Bytes()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, raw)
+		}
+	}
+	return out, nil
+}
