@@ -162,7 +162,7 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 	jobs := make(chan *job, workers)
 	// inflight bounds the messages between download and commit: one slow PDF must not let
 	// the download run ahead and pile the mailbox up in memory behind it.
-	inflight := make(chan struct{}, 4*workers)
+	inflight := make(chan struct{}, max(4*workers, 2*p.CommitBatch))
 	done := make(chan *job, workers*2)
 	committed := make(chan uint64, len(infos))
 	var wg sync.WaitGroup
@@ -445,6 +445,10 @@ func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *R
 			release()
 			continue // drain, so the workers can finish
 		}
+		// Gather what finishes in the next few milliseconds into the same commit: one
+		// transaction for many messages costs one fsync and rewrites the B+tree's pages once
+		// (bbolt copies every page it changes, and the daemon's memory map grows with them).
+		gather(done, pending, commitWindow)
 		for failed == nil {
 			var run []*job
 			for len(run) < max(p.CommitBatch, 1) {
@@ -472,6 +476,30 @@ func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *R
 		}
 	}
 	return failed
+}
+
+// trimEvery is how many recorded messages pass between releases of the mapped state.
+const trimEvery = 500
+
+// commitWindow is how long the committer waits for more finished messages to commit with
+// the first one.
+const commitWindow = 20 * time.Millisecond
+
+// gather moves into pending what arrives on done within window.
+func gather(done <-chan *job, pending map[int]*job, window time.Duration) {
+	t := time.NewTimer(window)
+	defer t.Stop()
+	for {
+		select {
+		case j, ok := <-done:
+			if !ok {
+				return
+			}
+			pending[j.seq] = j
+		case <-t.C:
+			return
+		}
+	}
 }
 
 // commitRun records a run of jobs: new messages in one transaction, duplicates as aliases.
@@ -532,6 +560,12 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) e
 	}
 	if err := p.Ledger.RecordBatch(items, more); err != nil {
 		return err
+	}
+	if before, after := res.Recorded/trimEvery, (res.Recorded+len(jobs))/trimEvery; after > before {
+		// Keep the daemon's memory flat over a big mailbox; see Ledger.Trim.
+		if err := p.Ledger.Trim(); err != nil {
+			p.Log.Warn("releasing mapped state pages", "err", err)
+		}
 	}
 	for _, j := range jobs {
 		res.Recorded++

@@ -245,6 +245,9 @@ func (s *Service) sweep(now time.Time) {
 	if n > 0 {
 		s.log.Info("removed raw messages past retention", "count", n, "retention", s.Config.State.Retention)
 	}
+	if err := s.Ledger.Trim(); err != nil { // the sweep read every entry
+		s.log.Warn("releasing mapped state pages", "err", err)
+	}
 }
 
 // Health is what status shows of the intake.

@@ -87,7 +87,16 @@ func runOnce(ctx context.Context, e env) int {
 		return code
 	}
 	defer svc.Close()
+	// Replies go out while the poll goes on, as in the daemon, so that a big mailbox does
+	// not pile its replies up in the state first.
+	sendCtx, stopSending := context.WithCancel(ctx)
+	sending := make(chan error, 1)
+	go func() { sending <- svc.Outbox.Run(sendCtx) }()
 	res, err := svc.PollOnce(ctx)
+	stopSending()
+	if serr := <-sending; serr != nil {
+		log.Error("sending replies", "err", serr)
+	}
 	if err != nil {
 		log.Error("poll failed", "err", err)
 		return 1

@@ -79,7 +79,8 @@ SyncState *
 		t.Fatalf("mbsync stored %d messages, want %d", len(files), n)
 	}
 
-	cfg := writeConfig(t, srv, "none", filepath.Join(dir, "state"))
+	// The replies `once` queues go to a local SMTP server, as they would to the agency's relay.
+	cfg := writeConfigSMTP(t, srv, "none", filepath.Join(dir, "state"), startSMTPPeer(t).addr)
 	start = time.Now()
 	cmd, out := startSelf(t, "once", "--config", cfg)
 	peak := make(chan int, 1)

@@ -57,6 +57,7 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -296,4 +297,29 @@ func migrations() []func(*bolt.Tx) error {
 			return nil
 		},
 	}
+}
+
+// Trim drops the pages of the state file from the process's memory map. bbolt reads the
+// file through that map, and every page it ever touched stays in the daemon's resident set
+// although the kernel holds it in the page cache anyway: without this, resident memory
+// grows with the state (about 2.5 KB a message) instead of staying flat. The pages fault
+// back in from the page cache when next read. It runs inside a read transaction, which
+// keeps bbolt from remapping the file meanwhile.
+func (l *Ledger) Trim() error {
+	fi, err := os.Stat(filepath.Join(l.dir, DBName))
+	if err != nil {
+		return err
+	}
+	return l.db.View(func(tx *bolt.Tx) error {
+		info := l.db.Info()
+		size := min(fi.Size(), int64(tx.Size()))
+		if info.Data == 0 || size <= 0 {
+			return nil
+		}
+		// The raw system call: the map's address comes from bbolt as a uintptr.
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, info.Data, uintptr(size), unix.MADV_DONTNEED); errno != 0 {
+			return fmt.Errorf("releasing mapped state pages: %w", errno)
+		}
+		return nil
+	})
 }
