@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -64,9 +65,15 @@ func newService(e env, cfg *config.Config, log *slog.Logger) (*intake.Service, e
 	return intake.NewService(cfg, intake.ServiceOptions{Logger: log, WorkerCommand: []string{exe, "pdf-worker"}})
 }
 
+// memoryTarget is the daemon's soft heap limit: the garbage collector works harder as the
+// heap nears it, rather than letting a big poll's transient garbage double the heap (the
+// default GOGC) and stay resident.
+const memoryTarget = 24 << 20
+
 // startService loads --config and opens the service the command name works with; code is
 // the exit code when it could not.
 func startService(e env, name string) (svc *intake.Service, cfg *config.Config, log *slog.Logger, code int) {
+	debug.SetMemoryLimit(memoryTarget)
 	cfg, code, ok := loadConfig(e, name)
 	if !ok {
 		return nil, nil, nil, code

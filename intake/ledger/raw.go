@@ -247,29 +247,50 @@ func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err
 	cutoff := now.Add(-retention)
 	var expired []uint64
 	used := map[string]bool{}
-	err = l.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(messagesBucket)).ForEach(func(k, v []byte) error {
-			var e struct {
-				Raw     string    `json:"raw"`
-				TakenAt time.Time `json:"taken_at"`
+	// The scan reads every entry: in chunks, releasing the mapped pages after each, so that
+	// a sweep of a big state does not leave it all in the daemon's memory (see Trim).
+	var from []byte
+	for done := false; !done; {
+		err = l.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket([]byte(messagesBucket)).Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
 			}
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decoding entry %d: %w", u64(k), err)
-			}
-			switch {
-			case e.Raw == "":
-			case e.TakenAt.Before(cutoff):
-				expired = append(expired, u64(k))
-			default:
-				if name, _, _, err := parseRawRef(e.Raw); err == nil {
-					used[name] = true
+			for n := 0; ; n++ {
+				if k == nil {
+					done = true
+					return nil
 				}
+				if n == sweepBatch*4 {
+					from = bytes.Clone(k)
+					return nil
+				}
+				var e struct {
+					Raw     string    `json:"raw"`
+					TakenAt time.Time `json:"taken_at"`
+				}
+				if err := json.Unmarshal(v, &e); err != nil {
+					return fmt.Errorf("decoding entry %d: %w", u64(k), err)
+				}
+				switch {
+				case e.Raw == "":
+				case e.TakenAt.Before(cutoff):
+					expired = append(expired, u64(k))
+				default:
+					if name, _, _, err := parseRawRef(e.Raw); err == nil {
+						used[name] = true
+					}
+				}
+				k, v = c.Next()
 			}
-			return nil
 		})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("sweeping: %w", err)
+		if err != nil {
+			return 0, fmt.Errorf("sweeping: %w", err)
+		}
+		if err := l.Trim(); err != nil {
+			return 0, fmt.Errorf("sweeping: %w", err)
+		}
 	}
 	for len(expired) > 0 {
 		batch := expired[:min(sweepBatch, len(expired))]

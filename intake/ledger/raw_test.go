@@ -183,3 +183,31 @@ func TestSegments(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepChunks: the sweep's scan goes over the entries in chunks and misses none.
+func TestSweepChunks(t *testing.T) {
+	l := openT(t, stateDir(t))
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	const n = sweepBatch*4*2 + 100
+	var items []Item
+	for i := 1; i <= n; i++ {
+		raw := message("<c@x>", i)
+		gz, _ := Compress(raw)
+		e := entryFor("INBOX", 1, uint32(i), "", raw)
+		if i%2 == 0 {
+			e.TakenAt = now.Add(-100 * 24 * time.Hour)
+		} else {
+			e.TakenAt = now
+		}
+		items = append(items, Item{Entry: e, Raw: gz})
+	}
+	if err := l.RecordBatch(items, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := l.Sweep(now, 90*24*time.Hour); err != nil || got != n/2 {
+		t.Fatalf("Sweep = %d, %v; want %d", got, err, n/2)
+	}
+	if s, _ := l.Stats(); s.Raw != n-n/2 {
+		t.Errorf("%d raw messages kept, want %d", s.Raw, n-n/2)
+	}
+}
