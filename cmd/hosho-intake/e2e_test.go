@@ -153,12 +153,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // startSelf starts this test binary as the real hosho-intake with args.
 func startSelf(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
 	t.Helper()
+	return startSelfEnv(t, nil, args...)
+}
+
+// startSelfEnv is startSelf with more environment.
+func startSelfEnv(t *testing.T, extraEnv []string, args ...string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "HOSHO_TEST_MAIN=1")
+	cmd.Env = append(append(os.Environ(), "HOSHO_TEST_MAIN=1"), extraEnv...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -259,9 +265,31 @@ func TestDaemon(t *testing.T) {
 	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
 		t.Fatalf("once: %s", errOut.String())
 	}
-	daemon, out := startSelf(t, "run", "--config", cfg)
+	// A notify socket and a watchdog, as systemd gives a Type=notify service.
+	notifyPath := filepath.Join(t.TempDir(), "notify.sock")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notifyPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	var notes syncBuffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := notify.Read(buf)
+			if err != nil {
+				return
+			}
+			notes.Write(append(buf[:n:n], '\n'))
+		}
+	}()
+	daemon, out := startSelfEnv(t, []string{"NOTIFY_SOCKET=" + notifyPath, "WATCHDOG_USEC=400000"}, "run", "--config", cfg)
 	done := make(chan error, 1)
 	go func() { done <- daemon.Wait() }()
+	waitFor(t, "READY=1 and a watchdog ping with a STATUS", func() bool {
+		n := notes.String()
+		return strings.Contains(n, "READY=1") && strings.Contains(n, "WATCHDOG=1") && strings.Contains(n, "STATUS=last poll")
+	})
 	sock := filepath.Join(state, "control.sock")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -337,6 +365,9 @@ func TestDaemon(t *testing.T) {
 	os.WriteFile(cfg, bytes.Replace(good, []byte(`schedule = "* * * * *"`), []byte(`schedule = "0 0 1 1 *"`), 1), 0o600)
 	daemon.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the reload in the log", func() bool { return strings.Contains(out.String(), "configuration reloaded") })
+	if !strings.Contains(notes.String(), "RELOADING=1") {
+		t.Error("no RELOADING=1 told to systemd on a reload")
+	}
 	waitFor(t, "the new schedule in status", func() bool {
 		st.Reset()
 		run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &bytes.Buffer{}})
@@ -348,6 +379,9 @@ func TestDaemon(t *testing.T) {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("daemon exit: %v\n%s", err, out.String())
+		}
+		if !strings.Contains(notes.String(), "STOPPING=1") {
+			t.Error("no STOPPING=1 told to systemd on SIGTERM")
 		}
 	case <-time.After(10 * time.Second):
 		syscall.Kill(-daemon.Process.Pid, syscall.SIGKILL)
