@@ -374,7 +374,7 @@ func TestForwardedAndZip(t *testing.T) {
 	// A CP932 member name without the UTF-8 flag, as Windows' Explorer writes it.
 	w, _ := zw.CreateHeader(&zip.FileHeader{Name: sjis("認証キー等のお知らせ.pdf"), Method: zip.Deflate})
 	w.Write([]byte(fakePDF))
-	w, _ = zw.CreateHeader(&zip.FileHeader{Name: "dir/", Method: zip.Store})
+	zw.CreateHeader(&zip.FileHeader{Name: "dir/", Method: zip.Store}) // a directory entry: no data
 	zw.Close()
 	raw := crlf(`From: a@b.example
 Subject: Fwd: x

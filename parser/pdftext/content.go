@@ -21,10 +21,6 @@ func (m matrix) mul(n matrix) matrix {
 	}
 }
 
-func (m matrix) apply(x, y float64) (float64, float64) {
-	return m[0]*x + m[2]*y + m[4], m[1]*x + m[3]*y + m[5]
-}
-
 func (m matrix) vec(x, y float64) (float64, float64) {
 	return m[0]*x + m[2]*y, m[1]*x + m[3]*y
 }
