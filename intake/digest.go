@@ -14,7 +14,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/outbox"
+	"hosho-intake/intake/reply"
+	"hosho-intake/parser"
 	"hosho-intake/verifier"
 )
 
@@ -42,6 +45,9 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 			in.Undeliverable = append(in.Undeliverable, verifier.UndeliveredReply{To: strings.Join(f.To, ", "),
 				Subject: f.Subject, Reason: f.Reason, At: f.At})
 		}
+		if in.NotAnswered, err = s.notAnswered(last); err != nil {
+			return err
+		}
 		if d, err = s.Queue.Digest(tx, in); err != nil {
 			return err
 		}
@@ -65,6 +71,42 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 		return d, fmt.Errorf("digest: %w", err)
 	}
 	return d, nil
+}
+
+// notAnsweredWhy says in the clerks' words why a mail got no reply.
+var notAnsweredWhy = map[string]string{
+	parser.CodeAutoSubmitted:  "自動応答（不在通知など）",
+	parser.CodeBounce:         "配送エラー通知",
+	parser.CodeMailingList:    "メーリングリスト・メールマガジン",
+	reply.WhyNoSender:         "差出人アドレスなし",
+	reply.WhyRobotAddress:     "自動送信用アドレス（noreply など）",
+	reply.WhyOwnAddress:       "受付アドレス自身",
+	reply.WhyNotAuthenticated: "送信元の認証（DMARC/DKIM/SPF）なし",
+	"rate_limited":            "同じ差出人への返信が1時間の上限に達した",
+	"not_a_clerk":             "職員以外からの確認済・差戻し操作",
+}
+
+// notAnswered lists the mails taken in since the last digest that got no reply.
+func (s *Service) notAnswered(since time.Time) ([]verifier.NotAnswered, error) {
+	entries, err := s.Ledger.List(ledger.Filter{Since: since}, 500)
+	if err != nil {
+		return nil, err
+	}
+	var out []verifier.NotAnswered
+	for _, e := range entries {
+		why := e.NoReplyWhy
+		if e.NoReply && len(e.Problems) > 0 {
+			why = e.Problems[0] // auto_submitted, bounce or mailing_list
+		}
+		if why == "" {
+			continue
+		}
+		if label, ok := notAnsweredWhy[why]; ok {
+			why = label
+		}
+		out = append(out, verifier.NotAnswered{From: e.From, Subject: e.Subject, Why: why, At: e.TakenAt})
+	}
+	return out, nil
 }
 
 // pollWarning is what the digest says when polling has been failing, or a credential is

@@ -27,6 +27,16 @@ type DigestInput struct {
 	PollWarning string
 	// Undeliverable are the replies that could not be delivered since the last digest.
 	Undeliverable []UndeliveredReply
+	// NotAnswered are the mails taken in since the last digest that got no reply, and why
+	// (auto-replies, bounces, list mail, robots' addresses, the rate limit): a clerk sees
+	// that nothing was lost in silence.
+	NotAnswered []NotAnswered
+}
+
+// NotAnswered is a received mail that was deliberately not answered.
+type NotAnswered struct {
+	From, Subject, Why string
+	At                 time.Time
 }
 
 // UndeliveredReply is a reply to a contractor that could not be delivered.
@@ -55,6 +65,7 @@ const (
 	headNeedsReview   = "要確認"
 	headDecided       = "処理済み"
 	headUndeliverable = "返信の送信不能"
+	headNotAnswered   = "返信しなかったメール"
 )
 
 var reasonLabels = map[string]string{
@@ -98,6 +109,8 @@ type decidedItem struct {
 
 type undelivered struct{ To, Subject, Reason, At string }
 
+type notAnswered struct{ From, Subject, Why, At string }
+
 // digestView is what both parts are made of.
 type digestView struct {
 	Subject, Agency, Now, Since string
@@ -106,6 +119,7 @@ type digestView struct {
 	Waiting, NeedsReview        []digestItem
 	Decided                     []decidedItem
 	Undeliverable               []undelivered
+	NotAnswered                 []notAnswered
 }
 
 // Digest gathers what the clerks are to know: the poll warning; what was filed since the
@@ -165,6 +179,12 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 	for _, u := range in.Undeliverable {
 		v.Undeliverable = append(v.Undeliverable, undelivered{
 			To: oneLine(u.To), Subject: oneLine(u.Subject), Reason: oneLine(u.Reason), At: jstFormat(u.At),
+		})
+	}
+
+	for _, n := range in.NotAnswered {
+		v.NotAnswered = append(v.NotAnswered, notAnswered{
+			From: oneLine(n.From), Subject: oneLine(n.Subject), Why: oneLine(n.Why), At: jstFormat(n.At),
 		})
 	}
 
@@ -436,6 +456,12 @@ func (v digestView) text() string {
 			p("- %s 宛先: %s 件名: %s 理由: %s", u.At, u.To, u.Subject, u.Reason)
 		}
 	}
+	if len(v.NotAnswered) > 0 {
+		p("\n■ %s %d件", headNotAnswered, len(v.NotAnswered))
+		for _, n := range v.NotAnswered {
+			p("- %s 差出人: %s 件名: %s 理由: %s", n.At, n.From, n.Subject, n.Why)
+		}
+	}
 	return b.String()
 }
 
@@ -501,6 +527,13 @@ var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
 <section class="undeliverable"><h2 style="font-size:1.1em">返信の送信不能 {{len .Undeliverable}}件</h2><ul>
 {{- range .Undeliverable}}
 <li>{{.At}} 宛先: {{.To}} 件名: {{.Subject}} 理由: {{.Reason}}</li>
+{{- end}}
+</ul></section>
+{{- end}}
+{{- if .NotAnswered}}
+<section class="not-answered"><h2 style="font-size:1.1em">返信しなかったメール {{len .NotAnswered}}件</h2><ul>
+{{- range .NotAnswered}}
+<li>{{.At}} 差出人: {{.From}} 件名: {{.Subject}} 理由: {{.Why}}</li>
 {{- end}}
 </ul></section>
 {{- end}}

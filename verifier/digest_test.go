@@ -323,3 +323,28 @@ func TestDigestEmpty(t *testing.T) {
 		t.Error("a poll warning made an empty digest")
 	}
 }
+
+// TestDigestNotAnswered: mails that got no reply are listed with why, escaped in HTML, and
+// do not by themselves make a digest worth sending.
+func TestDigestNotAnswered(t *testing.T) {
+	db, q := newQueue(t)
+	in := DigestInput{Now: qt0, AgencyAddress: agency, NotAnswered: []NotAnswered{
+		{From: "kimura@hikawa.example", Subject: "不在通知", Why: "自動応答（不在通知など）", At: qt0},
+		{From: "x@example.jp", Subject: "<b>news</b>", Why: "メーリングリスト", At: qt0},
+	}}
+	var d Digest
+	view(t, db, func(tx *bolt.Tx) error {
+		var err error
+		d, err = q.Digest(tx, in)
+		return err
+	})
+	if !d.Empty {
+		t.Error("a digest of only unanswered robots is not empty")
+	}
+	if !strings.Contains(d.Text, "■ 返信しなかったメール 2件") || !strings.Contains(d.Text, "差出人: kimura@hikawa.example 件名: 不在通知 理由: 自動応答（不在通知など）") {
+		t.Errorf("text part:\n%s", d.Text)
+	}
+	if strings.Contains(d.HTML, "<b>news</b>") || !strings.Contains(d.HTML, "&lt;b&gt;news&lt;/b&gt;") {
+		t.Errorf("HTML part does not escape the subject:\n%s", d.HTML)
+	}
+}

@@ -162,6 +162,11 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 		t.Errorf("digest to %q", got)
 	}
 	text := bodyText(t, digest)
+	for _, want := range []string{"返信しなかったメール 3件", "自動応答", "メーリングリスト", "配送エラー通知"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the digest does not say %q:\n%s", want, text)
+		}
+	}
 	links := regexp.MustCompile(`mailto:[^\s"<>）)]+`).FindAllString(text, -1)
 	var verify string
 	for _, l := range links {
