@@ -2,6 +2,7 @@ package parser
 
 import (
 	"strings"
+	"unicode/utf8"
 )
 
 // ReadBody reads notices typed into a mail body (plain text, or HTML already turned into
@@ -24,39 +25,78 @@ func ReadBody(text string) []Notice {
 		if t := strings.TrimLeft(line, " \t"); strings.HasPrefix(t, ">") || strings.HasPrefix(t, "|") {
 			continue
 		}
-		f, rest, ok := matchLabel(line)
-		if !ok {
-			continue
-		}
-		if rest == "" {
-			// The value on the next line that is not blank, unless that is a label itself.
-			for j := i + 1; j < len(lines); j++ {
-				next := Normalize(lines[j])
-				if strings.TrimSpace(next) == "" {
-					continue
-				}
-				if _, _, isLabel := matchLabel(next); !isLabel {
-					rest, i = strings.TrimSpace(next), j
-				}
-				break
+		cells := labelledCells(line)
+		for c, cell := range cells {
+			f, rest, ok := bodyLabel(cell)
+			if !ok {
+				continue
 			}
+			if rest == "" && c == len(cells)-1 {
+				// The value on the next line that is not blank, unless that is a label itself.
+				for j := i + 1; j < len(lines); j++ {
+					next := Normalize(lines[j])
+					if strings.TrimSpace(next) == "" {
+						continue
+					}
+					if _, _, isLabel := matchLabel(next); !isLabel {
+						rest, i = strings.TrimSpace(next), j
+					}
+					break
+				}
+			}
+			rest = strings.TrimLeft(rest, "、, ")
+			switch f {
+			case fieldNumber:
+				rest = leading(rest, "0123456789- ")
+			case fieldKey:
+				rest = leading(rest, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")
+			}
+			if rest == "" {
+				continue
+			}
+			if d.has(f) {
+				flush()
+			}
+			d.put(f, rest)
 		}
-		switch f {
-		case fieldNumber:
-			rest = leading(rest, "0123456789- ")
-		case fieldKey:
-			rest = leading(rest, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")
-		}
-		if rest == "" {
-			continue
-		}
-		if d.has(f) {
-			flush()
-		}
-		d.put(f, rest)
 	}
 	flush()
 	return notices
+}
+
+// bodyLabel is matchLabel for a sentence as well: 「保証契約番号は2070004426です」. Only
+// the number and the key are read from such a sentence: their self-checks reject prose
+// (「認証キーは半角英数字です」), which a 工事名 could not.
+func bodyLabel(line string) (field, string, bool) {
+	if f, rest, ok := matchLabel(line); ok {
+		return f, rest, true
+	}
+	if i := strings.Index(line, "は"); i > 0 {
+		if f, rest, ok := matchLabel(line[:i] + ":" + line[i+len("は"):]); ok && (f == fieldNumber || f == fieldKey) {
+			return f, rest, true
+		}
+	}
+	return 0, "", false
+}
+
+// labelledCells splits a line where a second label begins after white space, a tab, 「、」
+// or 「/」: 「保証契約番号：2070004426　認証キー：AB12CD34EF」 is two fields.
+func labelledCells(line string) []string {
+	var cells []string
+	start := 0
+	for i, r := range line {
+		if i == 0 || !(isSpace(r) || r == '/' || r == '、' || r == ',') {
+			continue
+		}
+		next := i + utf8.RuneLen(r)
+		if _, _, ok := bodyLabel(strings.TrimLeftFunc(line[next:], isSpace)); ok {
+			if _, _, here := bodyLabel(strings.TrimLeftFunc(line[start:i], isSpace)); here {
+				cells = append(cells, line[start:i])
+				start = next
+			}
+		}
+	}
+	return append(cells, line[start:])
 }
 
 // leading returns the longest prefix of s made of the characters in set, trimmed: a value
