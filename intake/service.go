@@ -314,12 +314,15 @@ func runtimeWorkers() int { return runtime.GOMAXPROCS(0) }
 
 // Reprocessed is the outcome of re-running a stored message through the current rules.
 type Reprocessed struct {
-	ID       uint64           `json:"id"`
-	Notices  []parser.Notice  `json:"notices"`
-	Problems []parser.Problem `json:"problems"`
+	ID        uint64              `json:"id"`
+	Notices   []parser.Notice     `json:"notices"`
+	Decisions []verifier.Decision `json:"decisions"` // per notice, under the policy in force now
+	Problems  []parser.Problem    `json:"problems"`
 }
 
-// Reprocess re-reads stored message id with the current reader and records that it did.
+// Reprocess re-runs stored message id through the current reader and rules, and records
+// that it did. It changes nothing else: what the message caused stays as it was recorded,
+// and the answer shows what the current rules would make of it.
 func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error) {
 	e, err := s.Ledger.Get(id)
 	if err != nil {
@@ -336,11 +339,16 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	if err != nil {
 		return Reprocessed{}, err
 	}
+	r := Reprocessed{ID: id, Notices: c.Notices, Problems: c.Problems, Decisions: []verifier.Decision{}}
+	f := s.Effects
+	for _, n := range c.Notices {
+		r.Decisions = append(r.Decisions, f.Policy.Judge(n, verifier.Context{Received: e.TakenAt, Texts: c.Message.Texts, Register: f.Register}))
+	}
 	if err := s.Ledger.Reprocessed(id, time.Now()); err != nil {
 		return Reprocessed{}, err
 	}
 	s.log.Info("message reprocessed", "entry", id, "notices", len(c.Notices), "problems", len(c.Problems))
-	return Reprocessed{ID: id, Notices: c.Notices, Problems: c.Problems}, nil
+	return r, nil
 }
 
 // QueueList lists the verification queue, oldest first; no states: the waiting ones.

@@ -321,6 +321,12 @@ func TestDaemon(t *testing.T) {
 	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "list"}, getenv: noEnv, stdout: &list, stderr: &errOut}); code != 0 || strings.Count(list.String(), "R-0000") != 2 {
 		t.Fatalf("queue list = %d:\n%s%s", code, list.String(), errOut.String())
 	}
+	// Re-run the first stored message through the current rules.
+	var rep bytes.Buffer
+	if code := run(context.Background(), env{args: []string{"reprocess", "--socket", sock, "1"}, getenv: noEnv, stdout: &rep, stderr: &errOut}); code != 0 ||
+		!strings.Contains(rep.String(), `"contract_number"`) || !strings.Contains(rep.String(), `"decision"`) {
+		t.Errorf("reprocess = %d:\n%s%s", code, rep.String(), errOut.String())
+	}
 	var dec bytes.Buffer
 	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code != 0 || !strings.Contains(dec.String(), "verified") {
 		t.Errorf("queue verify = %d: %s%s", code, dec.String(), errOut.String())
