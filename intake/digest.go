@@ -84,6 +84,7 @@ var notAnsweredWhy = map[string]string{
 	reply.WhyNotAuthenticated: "送信元の認証（DMARC/DKIM/SPF）なし",
 	"rate_limited":            "同じ差出人への返信が1時間の上限に達した",
 	"not_a_clerk":             "職員以外からの確認済・差戻し操作",
+	"answer_to_our_reply":     "受付の返信への返事（内容をご確認ください）",
 }
 
 // notAnswered lists the mails taken in since the last digest that got no reply.

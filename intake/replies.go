@@ -2,6 +2,7 @@ package intake
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,13 @@ func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 	}
 	if ok, why := reply.Should(c.Message, r.Policy); !ok {
 		c.NoReplyWhy = why
+		return nil
+	}
+	if len(c.Filed) == 0 && onlyNoNotice(c.Problems) && answersUs(c.Message.InReplyTo, c.Message.References, r.Policy.AgencyAddress) {
+		// 「ありがとうございました」 to one of our replies: a person wrote it, a person should
+		// read it (the digest lists it); answering "no notice found" would be rude and could
+		// go back and forth.
+		c.NoReplyWhy = "answer_to_our_reply"
 		return nil
 	}
 	if ok, err := r.Limiter.Allow(tx, c.Message.From, time.Now()); err != nil {
@@ -102,4 +110,24 @@ func (f *Effects) decided(tx *bolt.Tx, s verifier.Submission, action string) err
 		return fmt.Errorf("composing the outcome for %s: %w", s.TrackingNumber(), err)
 	}
 	return r.enqueue(tx, "outcome", rep, s.ID)
+}
+
+func onlyNoNotice(ps []parser.Problem) bool {
+	return len(ps) == 1 && ps[0].Code == parser.CodeNoNotice
+}
+
+// answersUs reports whether a message replies to one of ours: our Message-IDs end in the
+// agency's domain.
+func answersUs(inReplyTo string, references []string, agencyAddress string) bool {
+	domain := agencyAddress[strings.LastIndexByte(agencyAddress, '@')+1:]
+	if domain == "" {
+		return false
+	}
+	suffix := "@" + strings.ToLower(domain) + ">"
+	for _, id := range append([]string{inReplyTo}, references...) {
+		if strings.HasSuffix(strings.ToLower(strings.TrimSpace(id)), suffix) {
+			return true
+		}
+	}
+	return false
 }

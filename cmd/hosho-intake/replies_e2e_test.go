@@ -147,8 +147,25 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 		}
 	}
 
-	// The digest: waiting items with their decision links.
+	// A contractor thanks us for the reply: a person should read it, no robot answers it.
+	thanks := samplemail.Mail{From: replies[0].Header.Get("To"), To: "denshi-shosho@pref.shimane.example",
+		Subject: "Re: " + header(replies[0], "Subject"), Body: "ご連絡ありがとうございました。\n", MessageID: "<thanks.1@contractor.example>",
+		Header: map[string]string{"In-Reply-To": replies[0].Header.Get("Message-Id")}}
+	raw, err := thanks.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Append(t, "INBOX", raw)
 	before := len(peer.envelopes())
+	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("once: %s", errOut.String())
+	}
+	if got := len(peer.envelopes()); got != before {
+		t.Errorf("a thank-you to our reply was answered (%d messages sent)", got-before)
+	}
+
+	// The digest: waiting items with their decision links.
+	before = len(peer.envelopes())
 	out.Reset()
 	if code := run(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("digest: %s", errOut.String())
@@ -162,7 +179,7 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 		t.Errorf("digest to %q", got)
 	}
 	text := bodyText(t, digest)
-	for _, want := range []string{"返信しなかったメール 3件", "自動応答", "メーリングリスト", "配送エラー通知"} {
+	for _, want := range []string{"返信しなかったメール 4件", "自動応答", "メーリングリスト", "配送エラー通知", "受付の返信への返事"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the digest does not say %q:\n%s", want, text)
 		}
@@ -183,7 +200,7 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 	// The clerk answers the link from a mail program; the next poll applies it.
 	clerk := samplemail.Mail{From: "keiyaku@pref.shimane.example", To: "denshi-shosho@pref.shimane.example", Subject: verify,
 		Body: "確認しました。\n", MessageID: "<clerk.1@pref.shimane.example>"}
-	raw, _ := clerk.Bytes()
+	raw, _ = clerk.Bytes()
 	srv.Append(t, "INBOX", raw)
 	before = len(peer.envelopes())
 	out.Reset()
