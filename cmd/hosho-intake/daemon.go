@@ -366,16 +366,21 @@ func status(svc *intake.Service, started time.Time) statusReport {
 
 // clientSocket finds the running daemon's socket for the client commands.
 func clientSocket(e env, fs *flag.FlagSet, args []string) (string, []string, error) {
-	sock := fs.String("socket", "", "the daemon's control socket (default: from --config)")
+	sock := fs.String("socket", "", "the daemon's control socket (default: from --instance or --config)")
+	instance := fs.String("instance", "", "the hosho-intake@NAME instance to ask")
 	path := fs.String("config", "/etc/hosho-intake/config.toml", "config file")
 	if err := fs.Parse(args); err != nil {
 		return "", nil, err
 	}
-	if *sock != "" {
+	switch {
+	case *sock != "":
 		return *sock, fs.Args(), nil
+	case *instance != "":
+		// hosho-intake@NAME.service has RuntimeDirectory=hosho-intake/NAME.
+		return filepath.Join(runDir, filepath.Base(*instance), "control.sock"), fs.Args(), nil
 	}
-	if _, err := os.Stat("/run/hosho-intake/control.sock"); err == nil {
-		return "/run/hosho-intake/control.sock", fs.Args(), nil
+	if _, err := os.Stat(filepath.Join(runDir, "control.sock")); err == nil {
+		return filepath.Join(runDir, "control.sock"), fs.Args(), nil
 	}
 	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames()})
 	if err != nil {
@@ -383,6 +388,9 @@ func clientSocket(e env, fs *flag.FlagSet, args []string) (string, []string, err
 	}
 	return socketPath(e.getenv, cfg), fs.Args(), nil
 }
+
+// runDir is the units' RuntimeDirectory=hosho-intake.
+const runDir = "/run/hosho-intake"
 
 func runStatus(ctx context.Context, e env) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
