@@ -24,6 +24,10 @@ type LoadOptions struct {
 	// KnownPresets are the valid agency.preset names, provided by the verifier, which owns
 	// the presets. Nil: the presets DESIGN.md names (shimane, tottori-ctc, mlit).
 	KnownPresets []string
+	// DeferCredentials is for `check` run from an admin's shell, outside the service: a
+	// secret that systemd will supply as a credential ($CREDENTIALS_DIRECTORY unset here)
+	// is a warning, not an error. The daemon never sets it.
+	DeferCredentials bool
 }
 
 // Load reads, checks and resolves the config file at path. A problem with the file's content
@@ -67,7 +71,7 @@ func load(abs, src string, opts LoadOptions) (*Config, error) {
 	c.File = abs
 	d := &decoder{file: file, lines: map[string]int{}, bad: map[string]bool{}}
 	d.decodeTable(reflect.ValueOf(&c).Elem(), tree, reflect.TypeFor[Config]())
-	v := &validator{decoder: d, c: &c, dir: filepath.Dir(abs), getenv: getenv, presets: presets}
+	v := &validator{decoder: d, c: &c, dir: filepath.Dir(abs), getenv: getenv, presets: presets, deferCreds: opts.DeferCredentials}
 	v.validate()
 
 	sortErrors(d.errs)
@@ -86,6 +90,8 @@ type validator struct {
 	getenv   func(string) string
 	presets  []string
 	warnings []Error
+	// deferCreds: see LoadOptions.DeferCredentials.
+	deferCreds bool
 }
 
 // line is where key is written, else where its section is, else 0.
@@ -372,6 +378,11 @@ func (v *validator) secret(key string, file *string, cred string, required bool)
 			return Secret{}
 		}
 		if credDir == "" {
+			if v.deferCreds {
+				v.warnings = append(v.warnings, Error{File: v.file, Line: v.line(key), Key: key,
+					Msg: fmt.Sprintf("systemd credential %q not checked here: the service reads it (LoadCredential=%s:...)", name, name)})
+				return Secret{}
+			}
 			v.errorf(key, "names systemd credential %q but $CREDENTIALS_DIRECTORY is not set: add LoadCredential=%s:/path/to/file to the unit, or give a file path", name, name)
 			return Secret{}
 		}
@@ -384,7 +395,11 @@ func (v *validator) secret(key string, file *string, cred string, required bool)
 				break
 			}
 		}
-		if required {
+		switch {
+		case required && v.deferCreds && credDir == "":
+			v.warnings = append(v.warnings, Error{File: v.file, Line: v.line(key), Key: key,
+				Msg: fmt.Sprintf("no file given: the service must supply the systemd credential %q (LoadCredential=%s:...)", cred, cred)})
+		case required:
 			v.errorf(key, "required: a file holding the secret, or the systemd credential %q (LoadCredential=%s:...)", cred, cred)
 		}
 		return Secret{}
