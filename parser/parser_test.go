@@ -159,6 +159,8 @@ func TestReadBody(t *testing.T) {
 			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}}},
 		{"two fields on one line", "保証契約番号：２０７０００４４２６　認証キー：AB12cd34EF\n工事名：県道改良工事 / 区分：前払金保証\n",
 			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", ProjectName: "県道改良工事", Category: "前払金保証", Source: "body"}}},
+		{"other label words, half-width katakana", "工事の名称：県道改良工事\n保証番号：2070004426\n認証ｷｰ：AB12cd34EF\n",
+			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", ProjectName: "県道改良工事", Source: "body"}}},
 		{"prose", "認証キーは半角英数字です。保証契約番号と一緒に送ってください。\n", nil},
 		{"two notices", "保証契約番号：2070004426\n認証キー：AB12cd34EF\n\n保証契約番号：2070004427\n認証キー：ZZ12cd34EF\n",
 			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}, {ContractNumber: "2070004427", AuthKey: "ZZ12cd34EF", Source: "body"}}},
