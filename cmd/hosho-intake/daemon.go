@@ -25,6 +25,7 @@ import (
 	"hosho-intake/config"
 	"hosho-intake/intake"
 	"hosho-intake/intake/control"
+	"hosho-intake/intake/outbox"
 	"hosho-intake/verifier"
 )
 
@@ -95,22 +96,44 @@ func runOnce(ctx context.Context, e env) int {
 	}
 	defer svc.Close()
 	// Replies go out while the poll goes on, as in the daemon, so that a big mailbox does
-	// not pile its replies up in the state first.
-	sendCtx, stopSending := context.WithCancel(ctx)
+	// not pile its replies up in the state first. Each pass over the outbox runs to its end:
+	// a send cut off half-way would be retried only after the backoff.
+	var sent outbox.Result
+	send := func() error {
+		r, err := svc.SendNow(ctx)
+		sent.Sent, sent.Deferred, sent.Failed = sent.Sent+r.Sent, r.Deferred, sent.Failed+r.Failed
+		return err
+	}
+	polled := make(chan struct{})
 	sending := make(chan error, 1)
-	go func() { sending <- svc.Outbox.Run(sendCtx) }()
+	go func() {
+		for {
+			if err := send(); err != nil {
+				sending <- err
+				return
+			}
+			select {
+			case <-polled:
+				sending <- nil
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
 	res, err := svc.PollOnce(ctx)
-	stopSending()
+	close(polled)
 	if serr := <-sending; serr != nil {
 		log.Error("sending replies", "err", serr)
+		return 1
+	}
+	// What the poll's last messages caused, also when the poll failed part-way: what it
+	// recorded stays recorded, and its replies are due.
+	if serr := send(); serr != nil {
+		log.Error("sending replies", "err", serr)
+		return 1
 	}
 	if err != nil {
 		log.Error("poll failed", "err", err)
-		return 1
-	}
-	sent, err := svc.SendNow(ctx)
-	if err != nil {
-		log.Error("sending replies", "err", err)
 		return 1
 	}
 	fmt.Fprintf(e.stdout, "new %d, recorded %d, duplicates %d, moved %d, repaired %d, notices %d, in %v; replies sent %d, deferred %d, failed %d\n",
