@@ -154,9 +154,9 @@ func (p *Poller) grace() time.Duration {
 	return 8 * time.Second
 }
 
-// pipeline downloads messages one at a time on this goroutine, reads them on Workers
-// goroutines, and commits them in UID order on one more; recorded messages are moved in
-// batches between downloads, on the same connection.
+// pipeline downloads messages on this goroutine, FetchBatch to a command, reads them on
+// Workers goroutines, and commits them in UID order on one more, many to a transaction;
+// recorded messages are moved in batches between fetch commands, on the same connection.
 func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validity uint32, infos []mailbox.Info, res *Result) error {
 	workers := max(p.Workers, 1)
 	jobs := make(chan *job, workers)
@@ -343,7 +343,8 @@ func drain(c <-chan uint64, ids []uint64) []uint64 {
 	}
 }
 
-// read stores the raw message durably and finds what it holds. It runs on a worker.
+// read compresses the raw message for the ledger (it is stored with the commit) and finds
+// what the message holds. It runs on a worker.
 func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 	digest := ""
 	if !j.large {
