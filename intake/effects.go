@@ -53,13 +53,11 @@ func (f *Effects) record(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 				errors.Is(err, verifier.ErrAlreadyDecided) || errors.Is(err, verifier.ErrNotFound) {
 				// Refused, not failed: the message is recorded, nothing changes.
 				f.Log.Warn("decision mail refused", "entry", e.ID, "from", c.Message.From, "subject", c.Message.Subject, "why", err)
-				c.DecisionErr = err
 				return f.confirm(tx, e, c, nil, err)
 			}
 			return fmt.Errorf("applying decision mail: %w", err)
 		}
 		f.Log.Info("clerk decision applied", "entry", e.ID, "item", s.TrackingNumber(), "action", action, "by", c.Message.From)
-		c.Decided = &s
 		if err := f.decided(tx, s, action); err != nil {
 			return err
 		}

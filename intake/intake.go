@@ -43,12 +43,10 @@ type Contents struct {
 	// DecisionMail: a clerk's 確認済 / 差戻し reply to a digest link, not a submission.
 	DecisionMail bool
 
-	// What recording the message caused (Effects): the notices filed in the queue, or the
-	// clerk decision applied or refused.
-	Filed       []verifier.Filed
-	Decided     *verifier.Submission
-	DecisionErr error
-	NoReplyWhy  string // why the sender was not answered, "" when answered
+	// What recording the message caused (Effects): the notices filed in the queue, and why
+	// the sender was not answered ("" when answered).
+	Filed      []verifier.Filed
+	NoReplyWhy string
 	// Bounce is the raw message when it is a delivery status notification: it may
 	// concern one of our replies.
 	Bounce []byte
