@@ -96,7 +96,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	pool := sandbox.NewPool(sandbox.Options{
 		Command: o.WorkerCommand, Workers: cfg.Sandbox.Workers, Timeout: cfg.Sandbox.Timeout,
 		MemoryLimit: int64(cfg.Sandbox.MemoryLimit), Logger: log.With("component", "pdf-reader"),
-		Env: workerEnv(),
+		Env: WorkerEnv(),
 	})
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
@@ -114,10 +114,10 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	return s, nil
 }
 
-// workerEnv is the PDF readers' environment: the daemon's, without what systemd gave the
+// WorkerEnv is the PDF readers' environment: the daemon's, without what systemd gave the
 // daemon alone (its notify socket, watchdog and credentials), and one core each: the pool
 // runs one worker per core already.
-func workerEnv() []string {
+func WorkerEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {

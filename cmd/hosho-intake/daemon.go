@@ -59,11 +59,11 @@ func configPath(args []string) string {
 }
 
 func newService(e env, cfg *config.Config, log *slog.Logger) (*intake.Service, error) {
-	exe, err := os.Executable()
+	cmd, err := pdfWorkerCommand()
 	if err != nil {
-		return nil, fmt.Errorf("finding own executable for PDF workers: %w", err)
+		return nil, err
 	}
-	return intake.NewService(cfg, intake.ServiceOptions{Logger: log, WorkerCommand: []string{exe, "pdf-worker"}})
+	return intake.NewService(cfg, intake.ServiceOptions{Logger: log, WorkerCommand: cmd})
 }
 
 // memoryTarget is the daemon's soft heap limit: the garbage collector works harder as the

@@ -194,12 +194,20 @@ func serveIMAP(user *imapmemserver.User) (string, func(), error) {
 	return ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-// demoRelay is a local SMTP server that writes every message it receives to a folder.
+// demoRelay is a local SMTP server that writes every message it receives to a folder and
+// keeps it, with its envelope, for whoever looks (the demo's summary, the tests).
 type demoRelay struct {
 	addr, dir string
 	mu        sync.Mutex
-	n         int
+	got       []received
 	subjects  map[string]string // decoded subject -> file
+}
+
+// received is one message a demoRelay received.
+type received struct {
+	From string
+	To   []string
+	Data []byte
 }
 
 func serveSMTP(dir string) (*demoRelay, func(), error) {
@@ -226,13 +234,17 @@ func (r *demoRelay) bySubject() map[string]string {
 }
 
 type demoSession struct {
-	r  *demoRelay
-	to []string
+	r    *demoRelay
+	from string
+	to   []string
 }
 
-func (s *demoSession) Reset()                               { s.to = nil }
-func (s *demoSession) Logout() error                        { return nil }
-func (s *demoSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *demoSession) Reset()        { s.from, s.to = "", nil }
+func (s *demoSession) Logout() error { return nil }
+func (s *demoSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.from = from
+	return nil
+}
 func (s *demoSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	s.to = append(s.to, to)
 	return nil
@@ -245,8 +257,8 @@ func (s *demoSession) Data(rd io.Reader) error {
 	}
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
-	s.r.n++
-	name := filepath.Join(s.r.dir, fmt.Sprintf("%02d-%s.eml", s.r.n, strings.Join(s.to, ",")))
+	s.r.got = append(s.r.got, received{From: s.from, To: s.to, Data: b})
+	name := filepath.Join(s.r.dir, fmt.Sprintf("%02d-%s.eml", len(s.r.got), strings.Join(s.to, ",")))
 	if err := os.WriteFile(name, b, 0o600); err != nil {
 		return err
 	}

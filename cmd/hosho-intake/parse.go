@@ -92,14 +92,20 @@ func runParse(ctx context.Context, e env) int {
 // newPDFPool starts PDF readers as child processes of this same binary, so that a hostile
 // PDF can hang or crash only a worker.
 func newPDFPool(workers int) (*sandbox.Pool, error) {
+	cmd, err := pdfWorkerCommand()
+	if err != nil {
+		return nil, err
+	}
+	return sandbox.NewPool(sandbox.Options{Command: cmd, Workers: workers, Env: intake.WorkerEnv()}), nil
+}
+
+// pdfWorkerCommand starts this same binary as a PDF reader.
+func pdfWorkerCommand() ([]string, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding own executable for PDF workers: %w", err)
 	}
-	// One core per worker: the pool already runs one worker per core, and a worker's
-	// garbage collector spreading over all of them only adds contention.
-	env := append(os.Environ(), "GOMAXPROCS=1")
-	return sandbox.NewPool(sandbox.Options{Command: []string{exe, "pdf-worker"}, Workers: workers, Env: env}), nil
+	return []string{exe, "pdf-worker"}, nil
 }
 
 func runPDFWorker(_ context.Context, e env) int {
