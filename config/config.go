@@ -29,6 +29,7 @@ package config
 import (
 	"crypto/x509"
 	"net/mail"
+	"net/netip"
 	"time"
 )
 
@@ -155,10 +156,28 @@ type Reply struct {
 	// RateLimit is the most replies one sender gets in an hour; it stops ping-pong with a
 	// misconfigured robot.
 	RateLimit int `toml:"rate_limit"`
-	// RequireAuthResults answers only mail whose Authentication-Results from AuthservID
-	// shows a DMARC, DKIM or SPF pass, so forged senders are not answered.
+	// GlobalRateLimit is the most replies all senders together get in an hour, so that a
+	// stranger forging a new From for every mail cannot make the agency send without end.
+	GlobalRateLimit int `toml:"global_rate_limit"`
+	// RequireAuthResults answers only senders authenticated by the Authentication-Results
+	// from AuthservID (a DMARC pass, or a DKIM or SPF pass aligned with the From domain) or
+	// by TrustedRelays, so forged senders are not answered. Default: true when AuthservID is
+	// set.
 	RequireAuthResults bool   `toml:"require_auth_results"`
 	AuthservID         string `toml:"authserv_id"`
+	// TrustedRelays are the agency's own relays and networks (CIDR prefixes or addresses):
+	// mail whose every Received hop came from them is the agency's own, authenticated.
+	TrustedRelays []string `toml:"trusted_relays"`
+
+	// TrustedRelayPrefixes is TrustedRelays parsed.
+	TrustedRelayPrefixes []netip.Prefix `toml:"-"`
+}
+
+// Authenticates reports whether anything can authenticate a sender: an authserv-id whose
+// Authentication-Results the daemon reads, or trusted relays. Without it a decision link's
+// token is the only proof that a decision mail comes from its clerk.
+func (r Reply) Authenticates() bool {
+	return r.AuthservID != "" || len(r.TrustedRelayPrefixes) > 0
 }
 
 // Digest is the clerks' summary mail.
@@ -169,6 +188,11 @@ type Digest struct {
 	Schedule  Schedule        `toml:"schedule"`
 	MaskKey   bool            `toml:"mask_key"`
 	SendEmpty bool            `toml:"send_empty"`
+	// DecideByMail lets clerks decide with the digest's links; false: by command (and the
+	// clerk page) only, and decision mails are refused.
+	DecideByMail bool `toml:"decide_by_mail"`
+	// TokenLifetime is how long a digest's decision link works.
+	TokenLifetime time.Duration `toml:"token_lifetime"`
 }
 
 // State is where the bbolt file and the stored raw messages live.
@@ -252,11 +276,14 @@ func Default() Config {
 			RetryFor: 24 * time.Hour,
 		},
 		Reply: Reply{
-			Charset:   "utf-8",
-			RateLimit: 5,
+			Charset:         "utf-8",
+			RateLimit:       5,
+			GlobalRateLimit: 200,
 		},
 		Digest: Digest{
-			Schedule: mustSchedule("30 8 * * 1-5"),
+			Schedule:      mustSchedule("30 8 * * 1-5"),
+			DecideByMail:  true,
+			TokenLifetime: 14 * 24 * time.Hour,
 		},
 		State: State{
 			Retention: 90 * 24 * time.Hour,

@@ -206,6 +206,12 @@ func TestErrors(t *testing.T) {
 		{"auth results without authserv_id", base + "[reply]\nrequire_auth_results = true\n", LoadOptions{}, []wantErr{
 			{19, "reply.authserv_id", "required when require_auth_results"},
 		}},
+		{"bad trusted relay", base + "[reply]\ntrusted_relays = [\"10.0.0.0/8\", \"intranet\"]\n", LoadOptions{}, []wantErr{
+			{20, "reply.trusted_relays", `bad value "intranet"`},
+		}},
+		{"no token lifetime", edit(t, `to = ["k@example.jp"]`, "to = [\"k@example.jp\"]\ntoken_lifetime = \"0s\""), LoadOptions{}, []wantErr{
+			{16, "digest.token_lifetime", "must be more than zero"},
+		}},
 		{"syntax error", edit(t, `name = "島根県"`, `name = "島根県`), LoadOptions{}, []wantErr{
 			{3, "", "syntax error"},
 		}},
@@ -498,4 +504,33 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("load = %v, %v: want exactly one", c, err)
 		}
 	})
+}
+
+// TestAuthDefaults: where the server writes Authentication-Results, forged senders are not
+// answered unless the admin says so explicitly.
+func TestAuthDefaults(t *testing.T) {
+	tests := []struct {
+		name, reply  string
+		require, can bool
+	}{
+		{"nothing configured", "", false, false},
+		{"authserv_id", "authserv_id = \"mx.example\"\n", true, true},
+		{"trusted relays", "trusted_relays = [\"10.20.0.0/16\", \"192.0.2.25\"]\n", true, true},
+		{"authserv_id, answering everyone on purpose", "authserv_id = \"mx.example\"\nrequire_auth_results = false\n", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good(t, base+"[reply]\n"+tt.reply, LoadOptions{})
+			if c.Reply.RequireAuthResults != tt.require || c.Reply.Authenticates() != tt.can {
+				t.Errorf("require_auth_results = %v, Authenticates() = %v, want %v, %v", c.Reply.RequireAuthResults, c.Reply.Authenticates(), tt.require, tt.can)
+			}
+		})
+	}
+	c := good(t, base+"[reply]\ntrusted_relays = [\"10.20.0.0/16\", \"192.0.2.25\"]\n", LoadOptions{})
+	if got := fmt.Sprint(c.Reply.TrustedRelayPrefixes); got != "[10.20.0.0/16 192.0.2.25/32]" {
+		t.Errorf("trusted relays = %s", got)
+	}
+	if d := Default().Digest; !d.DecideByMail || d.TokenLifetime != 14*24*time.Hour {
+		t.Errorf("digest defaults: decide_by_mail %v, token_lifetime %v", d.DecideByMail, d.TokenLifetime)
+	}
 }

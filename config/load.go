@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -199,7 +200,25 @@ func (v *validator) validate() {
 	c.Reply.Charset = strings.ToLower(c.Reply.Charset)
 	v.oneOf("reply.charset", c.Reply.Charset, "utf-8", "iso-2022-jp")
 	v.positive("reply.rate_limit", int64(c.Reply.RateLimit))
-	if c.Reply.RequireAuthResults && strings.TrimSpace(c.Reply.AuthservID) == "" {
+	v.positive("reply.global_rate_limit", int64(c.Reply.GlobalRateLimit))
+	c.Reply.AuthservID = strings.TrimSpace(c.Reply.AuthservID)
+	for _, r := range c.Reply.TrustedRelays {
+		p, err := netip.ParsePrefix(r)
+		if err != nil {
+			a, aerr := netip.ParseAddr(r)
+			if aerr != nil {
+				v.errorf("reply.trusted_relays", "bad value %q: want an address or a CIDR prefix, e.g. 10.20.0.0/16", r)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.Reply.TrustedRelayPrefixes = append(c.Reply.TrustedRelayPrefixes, p.Masked())
+	}
+	if !v.defined("reply.require_auth_results") && c.Reply.Authenticates() {
+		// Where the server can tell forged senders, do not answer them unless told to.
+		c.Reply.RequireAuthResults = true
+	}
+	if c.Reply.RequireAuthResults && !c.Reply.Authenticates() {
 		v.errorf("reply.authserv_id", "required when require_auth_results = true: the authserv-id your own server writes in Authentication-Results (RFC 8601), so a sender cannot forge a pass")
 	}
 	v.exists("reply.templates_dir", &c.Reply.TemplatesDir, true)
@@ -209,6 +228,7 @@ func (v *validator) validate() {
 	if len(c.Digest.Clerks) == 0 {
 		c.Digest.Clerks = c.Digest.To
 	}
+	v.positive("digest.token_lifetime", int64(c.Digest.TokenLifetime))
 
 	// [state]
 	if c.State.Dir == "" {

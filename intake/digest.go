@@ -54,16 +54,24 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 		if d.Empty && !cfg.Digest.SendEmpty {
 			return nil
 		}
-		var to []string
+		// One copy per recipient: its decision links carry tokens for that clerk alone, so a
+		// forwarded or archived digest decides nothing for whoever reads it.
 		for _, a := range cfg.Digest.To {
-			to = append(to, a.Address)
-		}
-		raw, id, err := digestMessage(cfg.Agency.Name, cfg.Agency.Address.Address, to, d, now)
-		if err != nil {
-			return err
-		}
-		if _, err := s.Outbox.Enqueue(tx, outbox.Message{Kind: "digest", From: cfg.Agency.Address.Address, To: to, MessageID: id, Raw: raw}); err != nil {
-			return err
+			in := in
+			if cfg.Digest.DecideByMail && verifier.IsClerk(a.Address, s.Effects.Clerks) {
+				in.Clerk, in.LinksExpire = a.Address, now.Add(cfg.Digest.TokenLifetime)
+			}
+			copyFor, err := s.Queue.Digest(tx, in)
+			if err != nil {
+				return err
+			}
+			raw, id, err := digestMessage(cfg.Agency.Name, cfg.Agency.Address.Address, []string{a.Address}, copyFor, now)
+			if err != nil {
+				return err
+			}
+			if _, err := s.Outbox.Enqueue(tx, outbox.Message{Kind: "digest", From: cfg.Agency.Address.Address, To: []string{a.Address}, MessageID: id, Raw: raw}); err != nil {
+				return err
+			}
 		}
 		return s.Queue.MarkDigestSent(tx, now)
 	})
@@ -82,8 +90,12 @@ var notAnsweredWhy = map[string]string{
 	reply.WhyRobotAddress:     "自動送信用アドレス（noreply など）",
 	reply.WhyOwnAddress:       "受付アドレス自身",
 	reply.WhyNotAuthenticated: "送信元の認証（DMARC/DKIM/SPF）なし",
-	"rate_limited":            "同じ差出人への返信が1時間の上限に達した",
-	"not_a_clerk":             "職員以外からの確認済・差戻し操作",
+	reply.WhyRateLimited:      "同じ差出人への返信が1時間の上限に達した",
+	reply.WhyGlobalLimit:      "全体の返信数が1時間の上限に達した",
+	whyNotClerk:               "職員以外からの確認済・差戻し操作",
+	whyDecisionNotAuthed:      "職員名義だが送信元の認証（DMARC/DKIM）がない確認済・差戻し操作（なりすましの疑い）",
+	whyDecisionRefused:        "記録できなかった確認済・差戻し操作（リンクの誤り・期限切れ・処理済み）",
+	whyDecisionsOff:           "メールでの確認済・差戻し操作（設定で停止中）",
 	"answer_to_our_reply":     "受付の返信への返事（内容をご確認ください）",
 }
 

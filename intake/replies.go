@@ -40,13 +40,14 @@ func ReplyItem(p verifier.Policy, n parser.Notice, tracking, outcome string, rea
 	return it
 }
 
-// answer writes the reply to a contractor's message, or records why there is none.
-func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
+// answer writes the reply to a contractor's message, whose sender was found to be auth, or
+// records why there is none.
+func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents, auth reply.Auth) error {
 	r := f.Replying
 	if r == nil {
 		return nil
 	}
-	if ok, why := reply.Should(c.Message, r.Policy); !ok {
+	if ok, why := reply.Should(c.Message, auth, r.Policy); !ok {
 		c.NoReplyWhy = why
 		return nil
 	}
@@ -57,12 +58,8 @@ func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 		c.NoReplyWhy = "answer_to_our_reply"
 		return nil
 	}
-	if ok, err := r.Limiter.Allow(tx, c.Message.From, time.Now()); err != nil {
+	if ok, err := f.admit(tx, e, c); !ok || err != nil {
 		return err
-	} else if !ok {
-		c.NoReplyWhy = "rate_limited"
-		f.Log.Warn("not answered: too many replies to this sender this hour", "entry", e.ID, "to", c.Message.From)
-		return nil
 	}
 	in := reply.Input{Received: c.Message, Problems: c.Problems, AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress,
 		Signature: r.Signature, Tracking: fmt.Sprintf("M-%06d", e.ID)}
@@ -81,6 +78,18 @@ func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 	return r.enqueue(tx, "reply", rep, e.ID)
 }
 
+// admit counts one more mail to the message's sender against the reply rate limits, or
+// records why it is not sent.
+func (f *Effects) admit(tx *bolt.Tx, e *ledger.Entry, c *Contents) (bool, error) {
+	why, err := f.Replying.Limiter.Allow(tx, c.Message.From, time.Now())
+	if err != nil || why == "" {
+		return err == nil, err
+	}
+	c.NoReplyWhy = why
+	f.Log.Warn("not answered: reply rate limit", "entry", e.ID, "to", c.Message.From, "why", why)
+	return false, nil
+}
+
 func (r *Replying) enqueue(tx *bolt.Tx, kind string, rep reply.Reply, ref uint64) error {
 	_, err := r.Outbox.Enqueue(tx, outbox.Message{Kind: kind, From: rep.From, To: []string{rep.To},
 		MessageID: rep.MessageID, Raw: rep.Raw, Ref: ref})
@@ -90,10 +99,11 @@ func (r *Replying) enqueue(tx *bolt.Tx, kind string, rep reply.Reply, ref uint64
 	return nil
 }
 
-// decided tells the contractor the clerk's decision on their notice.
+// decided tells the contractor the clerk's decision on their notice, unless the sender was
+// one that must not be answered (an unauthenticated From may be a stranger's address).
 func (f *Effects) decided(tx *bolt.Tx, s verifier.Submission, action string) error {
 	r := f.Replying
-	if r == nil {
+	if r == nil || s.Unanswerable {
 		return nil
 	}
 	outcome := reply.OutcomeVerified

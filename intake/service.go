@@ -135,13 +135,22 @@ func newReplying(cfg *config.Config, l *ledger.Ledger, out *outbox.Outbox) (*Rep
 	if err != nil {
 		return nil, fmt.Errorf("reply templates: %w", err)
 	}
-	limiter, err := reply.OpenLimiter(l.DB(), cfg.Reply.RateLimit)
+	limiter, err := reply.OpenLimiter(l.DB(), cfg.Reply.RateLimit, cfg.Reply.GlobalRateLimit)
 	if err != nil {
 		return nil, err
 	}
 	return &Replying{Composer: composer, Limiter: limiter, Outbox: out, Agency: cfg.Agency.Name, Signature: cfg.Reply.Signature,
-		Policy: reply.Policy{AgencyAddress: cfg.Agency.Address.Address, RequireAuthResults: cfg.Reply.RequireAuthResults,
-			AuthservID: cfg.Reply.AuthservID}}, nil
+		Policy: ReplyPolicy(cfg)}, nil
+}
+
+// ReplyPolicy is who may be answered and how senders are authenticated, from the config.
+func ReplyPolicy(cfg *config.Config) reply.Policy {
+	p := reply.Policy{RequireAuthResults: cfg.Reply.RequireAuthResults, AuthservID: cfg.Reply.AuthservID,
+		TrustedRelays: cfg.Reply.TrustedRelayPrefixes}
+	if cfg.Agency.Address != nil {
+		p.AgencyAddress = cfg.Agency.Address.Address
+	}
+	return p
 }
 
 // PolicyOf builds the config's eligibility policy and loads its contract register.
@@ -186,7 +195,8 @@ func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effect
 	for _, a := range cfg.Digest.Clerks {
 		clerks = append(clerks, a.Address)
 	}
-	return &Effects{Queue: queue, Policy: policy, Register: register, Clerks: clerks, Log: log.With("component", "verifier")}, queue, nil
+	return &Effects{Queue: queue, Policy: policy, Register: register, Clerks: clerks, DecideByMail: cfg.Digest.DecideByMail,
+		Auth: ReplyPolicy(cfg), Log: log.With("component", "verifier")}, queue, nil
 }
 
 func (s *Service) dial(ctx context.Context) (*mailbox.Session, error) {

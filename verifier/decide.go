@@ -70,28 +70,36 @@ func (q *Queue) Decide(tx *bolt.Tx, id uint64, action, by, how, why string, at t
 	return s, nil
 }
 
-// ApplyDecisionMail applies a clerk's decision mail: from is its From address, clerks the
-// addresses allowed to decide, subject its decoded Subject and body its text part. It
-// refuses, with an error the caller logs, a subject that holds no decision
-// (ErrNotDecisionMail), a sender who is not a clerk (ErrNotClerk), a token not made for
-// the action, number and item (ErrBadToken), and an item no longer waiting
-// (ErrAlreadyDecided, also for a replayed mail). The From header alone can be forged; the
-// token is what proves the mail answers a digest. The action is returned whenever the
-// subject held one.
+// ApplyDecisionMail applies a clerk's decision mail: from is its From address, which the
+// caller has authenticated as far as the agency's server allows; clerks the addresses
+// allowed to decide, subject its decoded Subject and body its text part. It refuses, with an
+// error the caller logs (it never holds the token), a subject that holds no decision
+// (ErrNotDecisionMail), a sender who is not a clerk (ErrNotClerk), a token not made for the
+// action, number, item and this clerk (ErrBadToken) or past its lifetime (ErrTokenExpired),
+// and an item no longer waiting (ErrAlreadyDecided, also for a replayed mail). The token
+// proves that the mail answers a digest sent to this clerk. The action is returned whenever
+// the subject held one.
 func (q *Queue) ApplyDecisionMail(tx *bolt.Tx, from string, clerks []string, subject, body string, at time.Time) (Submission, string, error) {
 	action, number, id, token, ok := DecisionMail(subject)
 	if !ok {
-		return Submission{}, "", fmt.Errorf("subject %q: %w", subject, ErrNotDecisionMail)
+		return Submission{}, "", ErrNotDecisionMail
 	}
+	tracking := fmt.Sprintf(trackingNumberForm, id)
 	addr, ok := clerk(from, clerks)
 	if !ok {
-		return Submission{}, action, fmt.Errorf("decision on %s from %q: %w", fmt.Sprintf(trackingNumberForm, id), from, ErrNotClerk)
+		return Submission{}, action, fmt.Errorf("decision on %s: %w", tracking, ErrNotClerk)
 	}
-	if !q.validToken(action, number, id, token) {
-		return Submission{}, action, fmt.Errorf("decision on %s %s from %s: %w", number, fmt.Sprintf(trackingNumberForm, id), addr, ErrBadToken)
+	if err := q.checkToken(action, number, id, addr, token, at); err != nil {
+		return Submission{}, action, fmt.Errorf("decision on %s by %s: %w", tracking, addr, err)
 	}
 	s, err := q.Decide(tx, id, action, addr, HowMail, clerkReason(body), at)
 	return s, action, err
+}
+
+// IsClerk reports whether from's address is one of clerks.
+func IsClerk(from string, clerks []string) bool {
+	_, ok := clerk(from, clerks)
+	return ok
 }
 
 // clerk returns from's address if it is one of clerks, compared case-insensitively: mail
@@ -196,9 +204,10 @@ func trackingNumber(f string) (uint64, bool) {
 }
 
 // tokenField accepts a token's shape: TokenLen characters of the base32 alphabet, in any
-// case.
+// case. A token of the old length is taken too, so that it is refused as a bad token (the
+// clerk is told to use a newer digest) rather than as a mail holding no decision.
 func tokenField(f string) (string, bool) {
-	if len(f) != TokenLen {
+	if len(f) != TokenLen && len(f) != oldTokenLen {
 		return "", false
 	}
 	f = strings.ToUpper(f)
@@ -263,6 +272,9 @@ func joinReason(lines []string) string {
 	r := []rune(s)
 	return string(r[:maxReason]) + "…"
 }
+
+// oldTokenLen is the length of v1 tokens, in digests sent before tokens were bound to clerks.
+const oldTokenLen = 20
 
 // DecisionLinks returns the two mailto links (RFC 6068) of a waiting item: to the agency
 // mailbox, with the subject "確認済 2070004426 R-000123 TOKEN" or "差戻し …" prefilled, so

@@ -26,6 +26,9 @@ func TestApplyDecisionMail(t *testing.T) {
 	b := submit(t, db, q, queueNotice("2070009999", "KEYB"), decision(OutcomeNeedsReview), meta(2, qt0)).Submission
 	c := submit(t, db, q, queueNotice("2070005555", "KEYC"), decision(OutcomeQueued), meta(3, qt0)).Submission
 	forged := strings.Repeat("A", TokenLen)
+	const tanto, kakari = "tanto@pref.shimane.lg.jp", "kakari@pref.shimane.lg.jp"
+	expires := qt0.Add(14 * 24 * time.Hour)
+	tok := func(action string, s Submission, clerk string) string { return q.Token(action, s, clerk, expires) }
 
 	tests := []struct {
 		name       string
@@ -39,19 +42,23 @@ func TestApplyDecisionMail(t *testing.T) {
 		wantWhy    string
 	}{
 		{"not a decision", clerks[0], "お世話になっております", "", ErrNotDecisionMail, 0, "", "", ""},
-		{"forged token", "tanto@pref.shimane.lg.jp", subjectFor(VerifyWord, a, forged), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
-		{"wrong action", "tanto@pref.shimane.lg.jp", subjectFor(RejectWord, a, q.Token(ActionVerify, a)), "", ErrBadToken, a.ID, StateQueued, ActionReject, ""},
-		{"wrong number", "tanto@pref.shimane.lg.jp", "確認済 2070009999 " + a.TrackingNumber() + " " + q.Token(ActionVerify, a), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
-		{"another item's token", "tanto@pref.shimane.lg.jp", "確認済 2070004426 " + a.TrackingNumber() + " " + q.Token(ActionVerify, b), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
-		{"wrong sender", "contractor@example.co.jp", subjectFor(VerifyWord, a, q.Token(ActionVerify, a)), "", ErrNotClerk, a.ID, StateQueued, ActionVerify, ""},
-		{"lookalike sender", "tanto@pref.shimane.lg.jp.example.com", subjectFor(VerifyWord, a, q.Token(ActionVerify, a)), "", ErrNotClerk, a.ID, StateQueued, ActionVerify, ""},
-		{"verify", "担当 <TANTO@pref.shimane.lg.jp>", "Re: " + subjectFor(VerifyWord, a, q.Token(ActionVerify, a)), "確認しました。\n\n> 電子証書 確認状況", nil, a.ID, StateVerified, ActionVerify, "確認しました。"},
-		{"replayed after the decision", "tanto@pref.shimane.lg.jp", subjectFor(VerifyWord, a, q.Token(ActionVerify, a)), "", ErrAlreadyDecided, a.ID, StateVerified, ActionVerify, "確認しました。"},
-		{"reject after verify", "tanto@pref.shimane.lg.jp", subjectFor(RejectWord, a, q.Token(ActionReject, a)), "", ErrAlreadyDecided, a.ID, StateVerified, ActionReject, "確認しました。"},
-		{"reject with reason", "kakari@pref.shimane.lg.jp", "RE: [" + RejectWord + "] " + b.Notice.ContractNumber + " [" + b.TrackingNumber() + "] " + strings.ToLower(q.Token(ActionReject, b)),
+		{"forged token", tanto, subjectFor(VerifyWord, a, forged), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
+		{"wrong action", tanto, subjectFor(RejectWord, a, tok(ActionVerify, a, tanto)), "", ErrBadToken, a.ID, StateQueued, ActionReject, ""},
+		{"wrong number", tanto, "確認済 2070009999 " + a.TrackingNumber() + " " + tok(ActionVerify, a, tanto), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
+		{"another item's token", tanto, "確認済 2070004426 " + a.TrackingNumber() + " " + tok(ActionVerify, b, tanto), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
+		{"another clerk's token", tanto, subjectFor(VerifyWord, a, tok(ActionVerify, a, kakari)), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
+		{"expired token", tanto, subjectFor(VerifyWord, a, q.Token(ActionVerify, a, tanto, qt0.Add(-24*time.Hour))), "", ErrTokenExpired, a.ID, StateQueued, ActionVerify, ""},
+		{"expiry day altered", tanto, subjectFor(VerifyWord, a, "7777"+tok(ActionVerify, a, tanto)[4:]), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
+		{"v1 token of an older digest", tanto, subjectFor(VerifyWord, a, strings.Repeat("B", oldTokenLen)), "", ErrBadToken, a.ID, StateQueued, ActionVerify, ""},
+		{"wrong sender", "contractor@example.co.jp", subjectFor(VerifyWord, a, tok(ActionVerify, a, "contractor@example.co.jp")), "", ErrNotClerk, a.ID, StateQueued, ActionVerify, ""},
+		{"lookalike sender", "tanto@pref.shimane.lg.jp.example.com", subjectFor(VerifyWord, a, tok(ActionVerify, a, tanto)), "", ErrNotClerk, a.ID, StateQueued, ActionVerify, ""},
+		{"verify", "担当 <TANTO@pref.shimane.lg.jp>", "Re: " + subjectFor(VerifyWord, a, tok(ActionVerify, a, tanto)), "確認しました。\n\n> 電子証書 確認状況", nil, a.ID, StateVerified, ActionVerify, "確認しました。"},
+		{"replayed after the decision", tanto, subjectFor(VerifyWord, a, tok(ActionVerify, a, tanto)), "", ErrAlreadyDecided, a.ID, StateVerified, ActionVerify, "確認しました。"},
+		{"reject after verify", tanto, subjectFor(RejectWord, a, tok(ActionReject, a, tanto)), "", ErrAlreadyDecided, a.ID, StateVerified, ActionReject, "確認しました。"},
+		{"reject with reason", kakari, "RE: [" + RejectWord + "] " + b.Notice.ContractNumber + " [" + b.TrackingNumber() + "] " + strings.ToLower(tok(ActionReject, b, kakari)),
 			"\r\n認証キーでD-Sureに入れません。\r\n正しいキーを送ってください。\r\n\r\n2025年6月2日 9:00 電子証書 <denshi@pref> のメッセージ:\r\n> 確認待ち", nil,
 			b.ID, StateRejected, ActionReject, "認証キーでD-Sureに入れません。\n正しいキーを送ってください。"},
-		{"token made by another secret", "tanto@pref.shimane.lg.jp", subjectFor(VerifyWord, c, (&Queue{secret: []byte("other")}).Token(ActionVerify, c)), "", ErrBadToken, c.ID, StateQueued, ActionVerify, ""},
+		{"token made by another secret", tanto, subjectFor(VerifyWord, c, (&Queue{secret: []byte("other")}).Token(ActionVerify, c, tanto, expires)), "", ErrBadToken, c.ID, StateQueued, ActionVerify, ""},
 	}
 	for i, tt := range tests {
 		at := qt0.Add(time.Duration(i+1) * time.Hour)
@@ -90,19 +97,19 @@ func TestApplyDecisionMail(t *testing.T) {
 func TestTokenShape(t *testing.T) {
 	q := &Queue{secret: []byte("0123456789abcdef0123456789abcdef")}
 	s := Submission{ID: 123, Notice: queueNotice("2070004426", "K")}
-	v, r := q.Token(ActionVerify, s), q.Token(ActionReject, s)
+	v, r := q.Token(ActionVerify, s, testClerk, testExpiry), q.Token(ActionReject, s, testClerk, testExpiry)
 	if v == r || len(v) != TokenLen || len(r) != TokenLen {
 		t.Errorf("tokens %q %q", v, r)
 	}
 	if _, ok := tokenField(v); !ok {
 		t.Errorf("token %q has not the shape DecisionMail reads", v)
 	}
-	if q.Token(ActionVerify, s) != v {
+	if q.Token(ActionVerify, s, testClerk, testExpiry) != v {
 		t.Error("Token is not deterministic")
 	}
 	s2 := s
 	s2.ID = 124
-	if q.Token(ActionVerify, s2) == v {
+	if q.Token(ActionVerify, s2, testClerk, testExpiry) == v {
 		t.Error("the token does not depend on the item")
 	}
 }
@@ -117,14 +124,14 @@ func TestSecretPersists(t *testing.T) {
 		s = f.Submission
 		return err
 	})
-	token := q.Token(ActionVerify, s)
+	token := q.Token(ActionVerify, s, testClerk, testExpiry)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 
 	l, q = openQueue(t, dir)
 	defer l.Close()
-	if q.Token(ActionVerify, s) != token {
+	if q.Token(ActionVerify, s, testClerk, testExpiry) != token {
 		t.Fatal("the token changed over a reopen")
 	}
 	update(t, l.DB(), func(tx *bolt.Tx) error {
@@ -136,11 +143,11 @@ func TestSecretPersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if q2.Token(ActionVerify, s) == token {
+	if q2.Token(ActionVerify, s, testClerk, testExpiry) == token {
 		t.Error("a configured secret made the stored secret's token")
 	}
 	q3, err := OpenQueue(l.DB(), nil)
-	if err != nil || q3.Token(ActionVerify, s) != token {
+	if err != nil || q3.Token(ActionVerify, s, testClerk, testExpiry) != token {
 		t.Errorf("the stored secret changed after opening with a configured one (%v)", err)
 	}
 }
@@ -244,7 +251,7 @@ func FuzzDecisionMail(f *testing.F) {
 func TestDecisionLinks(t *testing.T) {
 	q := &Queue{secret: []byte("secret")}
 	s := Submission{ID: 123, Notice: queueNotice("2070004426", "KEY")}
-	verify, reject := DecisionLinks("電子証書 <denshi+shosho@pref.shimane.lg.jp>", s, func(a string) string { return q.Token(a, s) })
+	verify, reject := DecisionLinks("電子証書 <denshi+shosho@pref.shimane.lg.jp>", s, func(a string) string { return q.Token(a, s, testClerk, testExpiry) })
 	for _, tt := range []struct {
 		link, word, action string
 	}{{verify, VerifyWord, ActionVerify}, {reject, RejectWord, ActionReject}} {
@@ -260,11 +267,11 @@ func TestDecisionLinks(t *testing.T) {
 			t.Errorf("link %q: scheme %q to %q (%v)", tt.link, u.Scheme, to, err)
 		}
 		subject, err := url.PathUnescape(strings.TrimPrefix(u.RawQuery, "subject="))
-		want := tt.word + " 2070004426 R-000123 " + q.Token(tt.action, s)
+		want := tt.word + " 2070004426 R-000123 " + q.Token(tt.action, s, testClerk, testExpiry)
 		if err != nil || subject != want {
 			t.Errorf("link %q: subject %q, want %q", tt.link, subject, want)
 		}
-		if a, n, id, tok, ok := DecisionMail(subject); !ok || a != tt.action || n != "2070004426" || id != 123 || tok != q.Token(tt.action, s) {
+		if a, n, id, tok, ok := DecisionMail(subject); !ok || a != tt.action || n != "2070004426" || id != 123 || tok != q.Token(tt.action, s, testClerk, testExpiry) {
 			t.Errorf("DecisionMail(%q) = %q %q %d %q %v", subject, a, n, id, tok, ok)
 		}
 	}
@@ -291,3 +298,9 @@ func TestClerkReason(t *testing.T) {
 		}
 	}
 }
+
+// testClerk and testExpiry make the tokens of tests that are not about whom a token is for
+// or when it expires.
+const testClerk = "tanto@pref.shimane.lg.jp"
+
+var testExpiry = qt0.Add(14 * 24 * time.Hour)

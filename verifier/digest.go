@@ -22,6 +22,11 @@ type DigestInput struct {
 	// MaskKey shows 認証キー as first two, ***, last two: for agencies whose digests go to a
 	// shared list. The clerk then reads the key in the contractor's mail.
 	MaskKey bool
+	// Clerk is the clerk this copy of the digest goes to: its decision links work for that
+	// clerk alone, until LinksExpire. Empty: the copy has no decision links (a recipient who
+	// is not a clerk, or decisions by mail switched off).
+	Clerk       string
+	LinksExpire time.Time
 	// PollWarning, when not empty, says why polling has failed since the last digest
 	// (credentials, server); clerks are the first to notice a silent intake.
 	PollWarning string
@@ -298,8 +303,10 @@ func (q *Queue) item(s Submission, in DigestInput) digestItem {
 	if s.Resubmission {
 		it.Checks = append(it.Checks, "認証キーが再提出で差し替えられました。このキーで確認してください。")
 	}
-	verify, reject := DecisionLinks(in.AgencyAddress, s, func(action string) string { return q.Token(action, s) })
-	it.Verify, it.Reject = verify, reject // html/template lets mailto: through and escapes it
+	if in.Clerk != "" {
+		verify, reject := DecisionLinks(in.AgencyAddress, s, func(action string) string { return q.Token(action, s, in.Clerk, in.LinksExpire) })
+		it.Verify, it.Reject = verify, reject // html/template lets mailto: through and escapes it
+	}
 	return it
 }
 
@@ -434,8 +441,10 @@ func (v digestView) text() string {
 			for _, c := range it.Checks {
 				p("  確認事項: %s", c)
 			}
-			p("  確認済にする: %s", it.Verify)
-			p("  差し戻す: %s", it.Reject)
+			if it.Verify != "" {
+				p("  確認済にする: %s", it.Verify)
+				p("  差し戻す: %s", it.Reject)
+			}
 		}
 	}
 	items(headWaiting, "古い順", v.Waiting)
@@ -502,7 +511,9 @@ var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
 {{- range .Checks}}
 <tr><th align="left">確認事項</th><td>{{.}}</td></tr>
 {{- end}}
+{{- if .Verify}}
 <tr><td colspan="2"><a href="{{.Verify}}">確認済にする</a> ／ <a href="{{.Reject}}">差し戻す</a></td></tr>
+{{- end}}
 </table>
 {{- end}}
 {{- end}}

@@ -98,7 +98,7 @@ func TestDigest(t *testing.T) {
 	})
 
 	in := DigestInput{
-		Now: qt0, AgencyName: "島根県 土木部", AgencyAddress: agency,
+		Now: qt0, AgencyName: "島根県 土木部", AgencyAddress: agency, Clerk: testClerk, LinksExpire: testExpiry,
 		PollWarning:   "IMAP LOGIN failed:\nAUTHENTICATIONFAILED",
 		Undeliverable: []UndeliveredReply{{To: "gone@example.co.jp", Subject: "【受付】電子証書", Reason: "550 5.1.1 user unknown", At: days(-0.5)}},
 	}
@@ -166,7 +166,7 @@ func TestDigest(t *testing.T) {
 			}
 			subject, _ := url.PathUnescape(strings.TrimPrefix(u.RawQuery, "subject="))
 			a, n, id, tok, ok := DecisionMail(subject)
-			if !ok || a != link.action || n != s.Notice.ContractNumber || id != s.ID || tok != q.Token(link.action, s) {
+			if !ok || a != link.action || n != s.Notice.ContractNumber || id != s.ID || tok != q.Token(link.action, s, testClerk, testExpiry) {
 				t.Errorf("%s %s: subject %q reads as %q %q %d %q %v", got["id"], link.label, subject, a, n, id, tok, ok)
 			}
 		}
@@ -230,7 +230,7 @@ func TestDigest(t *testing.T) {
 			}
 		}
 		s1 := get(t, db, q, 1)
-		verify, reject := DecisionLinks(agency, s1, func(a string) string { return q.Token(a, s1) })
+		verify, reject := DecisionLinks(agency, s1, func(a string) string { return q.Token(a, s1, testClerk, testExpiry) })
 		for _, link := range []string{verify, reject} {
 			if !strings.Contains(d.HTML, `href="`+link+`"`) {
 				t.Errorf("HTML lacks the link %s", link)
@@ -347,4 +347,26 @@ func TestDigestNotAnswered(t *testing.T) {
 	if strings.Contains(d.HTML, "<b>news</b>") || !strings.Contains(d.HTML, "&lt;b&gt;news&lt;/b&gt;") {
 		t.Errorf("HTML part does not escape the subject:\n%s", d.HTML)
 	}
+}
+
+// TestDigestWithoutClerk: a copy of the digest for someone who may not decide (a shared list,
+// or decisions by mail switched off) carries no decision link at all.
+func TestDigestWithoutClerk(t *testing.T) {
+	db, q := newQueue(t)
+	submit(t, db, q, queueNotice("2070004426", "JT4E3MR8IT"), decision(OutcomeQueued), meta(1, qt0))
+	view(t, db, func(tx *bolt.Tx) error {
+		for _, clerk := range []string{"", testClerk} {
+			d, err := q.Digest(tx, DigestInput{Now: qt0.Add(time.Hour), AgencyAddress: agency, Clerk: clerk, LinksExpire: testExpiry})
+			if err != nil {
+				return err
+			}
+			if got := strings.Contains(d.Text, "mailto:") || strings.Contains(d.HTML, "mailto:"); got != (clerk != "") {
+				t.Errorf("digest for %q has decision links: %v\n%s", clerk, got, d.Text)
+			}
+			if d.Items != 1 {
+				t.Errorf("digest for %q lists %d waiting items, want 1", clerk, d.Items)
+			}
+		}
+		return nil
+	})
 }

@@ -54,6 +54,8 @@ var (
 	// ErrBadToken: a decision mail whose token was not made by this queue for its action,
 	// 保証契約番号 and item.
 	ErrBadToken = errors.New("invalid decision token")
+	// ErrTokenExpired: a decision mail whose token was made for it but is past its lifetime.
+	ErrTokenExpired = errors.New("expired decision token")
 	// ErrNotDecisionMail: a subject that does not hold a decision.
 	ErrNotDecisionMail = errors.New("not a decision mail")
 )
@@ -132,11 +134,15 @@ type Submission struct {
 	Notice parser.Notice `json:"notice"`
 	// Entry, Sender, Received and MessageID are of the message that brought the current
 	// key: a resubmission replaces them with the newer message's.
-	Entry     uint64    `json:"entry"`
-	Sender    string    `json:"sender"`
-	Received  time.Time `json:"received"`
-	MessageID string    `json:"message_id"`
-	State     string    `json:"state"`
+	Entry  uint64 `json:"entry"`
+	Sender string `json:"sender"`
+	// Unanswerable: Sender must not get mail about this item (the server could not
+	// authenticate it, so it may be a stranger's forged address): the clerk's decision is
+	// recorded but not mailed to it.
+	Unanswerable bool      `json:"unanswerable,omitempty"`
+	Received     time.Time `json:"received"`
+	MessageID    string    `json:"message_id"`
+	State        string    `json:"state"`
 	// Decision is the judgement that put the item in its state at intake, with duplicate
 	// or resubmission added by the queue. A clerk's decision is in History.
 	Decision Decision `json:"decision"`
@@ -182,10 +188,11 @@ func (s Submission) Decided() (Change, bool) {
 
 // Meta is what the queue keeps of the message that brought a notice.
 type Meta struct {
-	Entry     uint64 // the message's ledger entry
-	Sender    string
-	MessageID string
-	Received  time.Time
+	Entry        uint64 // the message's ledger entry
+	Sender       string
+	Unanswerable bool // see Submission.Unanswerable
+	MessageID    string
+	Received     time.Time
 	// At is when the intake files the notice; the zero time means Received. Digests
 	// tell "new since the last digest" by it: a message received before a digest but
 	// read after it (polling failed meanwhile) is still new in the next one.
@@ -271,7 +278,7 @@ func (q *Queue) Submit(tx *bolt.Tx, n parser.Notice, d Decision, m Meta) (Filed,
 	}
 
 	s := Submission{
-		Notice: n, Entry: m.Entry, Sender: m.Sender, Received: m.Received, MessageID: m.MessageID,
+		Notice: n, Entry: m.Entry, Sender: m.Sender, Unanswerable: m.Unanswerable, Received: m.Received, MessageID: m.MessageID,
 		State: state, Decision: d, Resubmission: state != StateRejected && resubmission,
 		History: []Change{{At: at, To: state, By: BySystem, How: HowIntake, Why: strings.Join(d.Reasons, ",")}},
 	}
@@ -312,7 +319,7 @@ func (q *Queue) replaceKey(tx *bolt.Tx, e Submission, n parser.Notice, d Decisio
 	} else {
 		e.Decision.Reasons = addReason(slices.Clone(e.Decision.Reasons), ReasonResubmission)
 	}
-	e.Entry, e.Sender, e.Received, e.MessageID = m.Entry, m.Sender, m.Received, m.MessageID
+	e.Entry, e.Sender, e.Unanswerable, e.Received, e.MessageID = m.Entry, m.Sender, m.Unanswerable, m.Received, m.MessageID
 	e.Resubmission = true
 	e.History = append(e.History, Change{
 		At: at, From: old, To: e.State, By: BySystem, How: HowIntake,

@@ -152,8 +152,9 @@ func runInspect(ctx context.Context, e env) int {
 // previewReply composes the reply the daemon would send (tracking numbers are given when a
 // notice is filed, so the preview shows none), or says why there would be none.
 func previewReply(c *intake.Contents, items []reply.Item, cfg config.Config, agencyAddr string) inspectedReply {
-	if ok, why := reply.Should(c.Message, reply.Policy{AgencyAddress: agencyAddr, RequireAuthResults: cfg.Reply.RequireAuthResults,
-		AuthservID: cfg.Reply.AuthservID}); !ok {
+	pol := intake.ReplyPolicy(&cfg)
+	pol.AgencyAddress = agencyAddr
+	if ok, why := reply.Should(c.Message, reply.Authenticate(c.Message, pol), pol); !ok {
 		return inspectedReply{Why: why}
 	}
 	composer, err := reply.NewComposer(reply.Options{Charset: cfg.Reply.Charset, TemplatesDir: cfg.Reply.TemplatesDir})

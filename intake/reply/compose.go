@@ -312,7 +312,7 @@ func (c *Composer) Compose(in Input) (Reply, error) {
 		case parser.CodeAutoSubmitted, parser.CodeBounce, parser.CodeMailingList:
 			continue // Should keeps these from being answered at all
 		}
-		att := cleanLine(p.Attachment, 120)
+		att := fileName(p.Attachment, 120)
 		if seen[p.Code+"\x00"+att] {
 			continue
 		}
@@ -343,8 +343,8 @@ func (c *Composer) Compose(in Input) (Reply, error) {
 	if err != nil {
 		return Reply{}, fmt.Errorf("composing reply to %s: %w", env.to, err)
 	}
-	env.subject = "Re: " + stripRe(cleanLine(msg.Subject, maxSubject))
-	if strings.TrimSpace(msg.Subject) == "" {
+	env.subject = "Re: " + stripRe(plainLine(msg.Subject, maxSubject))
+	if strings.TrimSpace(plainLine(msg.Subject, maxSubject)) == "" {
 		env.subject = "Re: （件名なし）"
 	}
 	env.inReplyTo = msg.MessageID
@@ -404,15 +404,16 @@ func (c *Composer) Confirmation(in ConfirmationInput) (Reply, error) {
 		return Reply{}, fmt.Errorf("composing confirmation to %s: %w", env.to, err)
 	}
 	for _, r := range in.Refused {
-		lv.Refused = append(lv.Refused, Refusal{Line: cleanLine(r.Line, 200), Why: cleanLine(r.Why, 200)})
+		lv.Refused = append(lv.Refused, Refusal{Line: plainLine(r.Line, 200), Why: plainLine(r.Why, 200)})
 	}
 	text, err := c.render("confirmation", lv)
 	if err != nil {
 		return Reply{}, fmt.Errorf("composing confirmation to %s: %w", env.to, err)
 	}
-	env.subject = "Re: " + stripRe(cleanLine(msg.Subject, maxSubject))
-	if strings.TrimSpace(msg.Subject) == "" {
-		env.subject = "確認結果を記録しました"
+	// Never "Re: " + the clerk's subject: a forged decision mail's subject is a stranger's.
+	env.subject = "確認結果を記録しました"
+	if len(in.Items) == 0 {
+		env.subject = "確認結果を記録できませんでした"
 	}
 	env.inReplyTo = msg.MessageID
 	env.references = append(slices.Clone(msg.References), msg.MessageID)
@@ -429,7 +430,7 @@ func (c *Composer) layout(env *envelope, signature, subject string, received tim
 		AgencyName:    env.agencyName,
 		AgencyAddress: env.from,
 		Signature:     sig,
-		Subject:       cleanLine(subject, maxSubject),
+		Subject:       plainLine(subject, maxSubject),
 	}
 	if lv.ToName == "" {
 		lv.ToName = "ご担当者"
@@ -497,11 +498,11 @@ func view(it Item, agencyName string) itemView {
 		Tracking:       cleanLine(it.Tracking, 40),
 		ContractNumber: cleanLine(n.ContractNumber, 40),
 		Category:       cleanLine(n.Category, 40),
-		ProjectName:    cleanLine(n.ProjectName, 200),
-		Orderer:        cleanLine(n.Orderer, 100),
-		Guarantor:      cleanLine(n.Guarantor, 100),
+		ProjectName:    plainLine(n.ProjectName, 200),
+		Orderer:        plainLine(n.Orderer, 100),
+		Guarantor:      plainLine(n.Guarantor, 100),
 		MaskedKey:      Mask(cleanLine(n.AuthKey, 64)),
-		Attachment:     cleanLine(n.Attachment, 120),
+		Attachment:     fileName(n.Attachment, 120),
 		Kind:           verifier.ContractKind(n.ProjectName),
 		Outcome:        it.Outcome,
 		OutcomeLabel:   stateLabel(it.Outcome),

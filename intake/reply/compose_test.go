@@ -554,7 +554,8 @@ func TestConfirmation(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := parseReply(t, r.Raw)
-	if p.header["Subject"] != "Re: 確認待ち一覧" || p.header["In-Reply-To"] != clerk.MessageID || r.To != clerk.From {
+	// The subject is ours, never the clerk's mail's: a forged decision mail's subject is a stranger's.
+	if p.header["Subject"] != "確認結果を記録しました" || p.header["In-Reply-To"] != clerk.MessageID || r.To != clerk.From {
 		t.Errorf("Subject %q, In-Reply-To %q, To %q", p.header["Subject"], p.header["In-Reply-To"], r.To)
 	}
 	for _, w := range []string{"2件を記録いたしました", "R-000101：確認済み", "R-000102：確認の結果、お受けできませんでした（理由：金額相違）",

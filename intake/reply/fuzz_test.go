@@ -77,7 +77,7 @@ func FuzzReply(f *testing.F) {
 			Tracking: "R-" + key, Outcome: OutcomeRejected, Reasons: []string{"orderer_mismatch", subject}, ClerkReason: subject,
 		}}
 		for _, m := range []*inbound.Message{read, direct} {
-			Should(m, pol)
+			Should(m, Authenticate(m, pol), pol)
 			for _, c := range []*Composer{cu, cj} {
 				r, err := c.Compose(Input{
 					Received: m, Items: items, Problems: []parser.Problem{{Code: project, Attachment: name}},

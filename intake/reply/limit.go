@@ -1,6 +1,7 @@
 package reply
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -37,50 +38,68 @@ func migrations() []func(*bolt.Tx) error {
 	}
 }
 
-// Limiter admits at most perHour replies to one sender in any hour. Should keeps out the robots
-// that say they are robots; this stops a ping-pong with one that does not (an autoresponder
-// without Auto-Submitted answering each of our replies).
+// Reasons Allow gives for refusing a reply.
+const (
+	WhyRateLimited = "rate_limited"        // this sender had perHour replies in the last hour
+	WhyGlobalLimit = "rate_limited_global" // everyone together had globalPerHour
+)
+
+// globalKey holds the times of all replies; no sender key starts with a NUL (senderKey).
+var globalKey = []byte("\x00all")
+
+// Limiter admits at most perHour replies to one sender, and globalPerHour to everyone, in any
+// hour. Should keeps out the robots that say they are robots; the per-sender limit stops a
+// ping-pong with one that does not (an autoresponder without Auto-Submitted answering each of
+// our replies); the global one stops a stranger who forges a new From address for every mail
+// from making the agency send mail without end.
 type Limiter struct {
-	perHour int
+	perHour, globalPerHour int
 }
 
 // OpenLimiter brings the limiter's bucket to the current schema in db (refusing one written by a
-// newer binary, ledger.ErrNewerSchema) and returns a limiter of perHour replies per sender.
-func OpenLimiter(db *bolt.DB, perHour int) (*Limiter, error) {
-	if perHour < 1 {
-		return nil, fmt.Errorf("reply rate limit %d: must be at least 1", perHour)
+// newer binary, ledger.ErrNewerSchema) and returns a limiter of perHour replies per sender and
+// globalPerHour in all.
+func OpenLimiter(db *bolt.DB, perHour, globalPerHour int) (*Limiter, error) {
+	if perHour < 1 || globalPerHour < 1 {
+		return nil, fmt.Errorf("reply rate limits %d and %d: must be at least 1", perHour, globalPerHour)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error { return ledger.Migrate(tx, schemaOwner, migrations()) }); err != nil {
 		return nil, fmt.Errorf("opening reply limiter: %w", err)
 	}
-	return &Limiter{perHour: perHour}, nil
+	return &Limiter{perHour: perHour, globalPerHour: globalPerHour}, nil
 }
 
-// Allow reports whether one more reply to sender may be sent at now, and if so counts it in tx,
-// which must be writable: the count commits, or rolls back, with the reply it admits. Senders
-// are compared case-insensitively.
-func (l *Limiter) Allow(tx *bolt.Tx, sender string, now time.Time) (bool, error) {
+// Allow tells whether one more reply to sender may be sent at now: "" if so, and then it is
+// counted in tx, which must be writable (the count commits, or rolls back, with the reply it
+// admits); else WhyRateLimited or WhyGlobalLimit. Senders are compared case-insensitively.
+func (l *Limiter) Allow(tx *bolt.Tx, sender string, now time.Time) (string, error) {
 	if !tx.Writable() {
-		return false, errors.New("reply limiter: read-only transaction")
+		return "", errors.New("reply limiter: read-only transaction")
 	}
 	b := tx.Bucket([]byte(rateBucket))
 	if b == nil {
-		return false, errors.New("reply limiter: bucket missing; use OpenLimiter")
+		return "", errors.New("reply limiter: bucket missing; use OpenLimiter")
 	}
 	key := senderKey(sender)
 	times := recent(b.Get(key), now)
 	if len(times) >= l.perHour {
-		return false, nil
+		return WhyRateLimited, nil
 	}
-	times = append(times, now.Unix())
-	if err := b.Put(key, encodeTimes(times)); err != nil {
-		return false, fmt.Errorf("counting reply to %q: %w", sender, err)
+	all := recent(b.Get(globalKey), now)
+	if len(all) >= l.globalPerHour {
+		return WhyGlobalLimit, nil
 	}
-	return true, nil
+	if err := b.Put(key, encodeTimes(append(times, now.Unix()))); err != nil {
+		return "", fmt.Errorf("counting reply to %q: %w", sender, err)
+	}
+	if err := b.Put(globalKey, encodeTimes(append(all, now.Unix()))); err != nil {
+		return "", fmt.Errorf("counting reply to %q: %w", sender, err)
+	}
+	return "", nil
 }
 
 // Sweep deletes the senders with no reply in the last hour, so that the bucket holds only the
-// senders answered recently. It returns how many it deleted.
+// senders answered recently. It returns how many senders it deleted.
 func (l *Limiter) Sweep(tx *bolt.Tx, now time.Time) (int, error) {
 	b := tx.Bucket([]byte(rateBucket))
 	if b == nil {
@@ -96,17 +115,21 @@ func (l *Limiter) Sweep(tx *bolt.Tx, now time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sweeping reply limiter: %w", err)
 	}
+	n := 0
 	for _, k := range stale {
 		if err := b.Delete(k); err != nil {
 			return 0, fmt.Errorf("sweeping reply limiter: %w", err)
 		}
+		if !bytes.Equal(k, globalKey) {
+			n++
+		}
 	}
-	return len(stale), nil
+	return n, nil
 }
 
 func senderKey(sender string) []byte {
 	s := strings.ToLower(strings.TrimSpace(sender))
-	if len(s) > maxKey || s == "" {
+	if len(s) > maxKey || s == "" || strings.ContainsRune(s, 0) {
 		sum := sha256.Sum256([]byte(s))
 		return []byte("sha256:" + hex.EncodeToString(sum[:]))
 	}

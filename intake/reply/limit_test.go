@@ -2,6 +2,7 @@ package reply
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,8 +27,8 @@ func allow(t *testing.T, db *bolt.DB, l *Limiter, sender string, now time.Time) 
 	t.Helper()
 	var ok bool
 	err := db.Update(func(tx *bolt.Tx) error {
-		var err error
-		ok, err = l.Allow(tx, sender, now)
+		why, err := l.Allow(tx, sender, now)
+		ok = why == ""
 		return err
 	})
 	if err != nil {
@@ -38,7 +39,7 @@ func allow(t *testing.T, db *bolt.DB, l *Limiter, sender string, now time.Time) 
 
 func TestLimiter(t *testing.T) {
 	db := openDB(t)
-	l, err := OpenLimiter(db, 5)
+	l, err := OpenLimiter(db, 5, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestLimiter(t *testing.T) {
 
 func TestLimiterReadOnly(t *testing.T) {
 	db := openDB(t)
-	l, err := OpenLimiter(db, 1)
+	l, err := OpenLimiter(db, 1, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestLimiterReadOnly(t *testing.T) {
 
 func TestOpenLimiter(t *testing.T) {
 	db := openDB(t)
-	if _, err := OpenLimiter(db, 0); err == nil {
+	if _, err := OpenLimiter(db, 0, 1000); err == nil {
 		t.Error("OpenLimiter(0): no error")
 	}
 	// A file written by a newer binary is refused.
@@ -121,7 +122,43 @@ func TestOpenLimiter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenLimiter(db, 5); !errors.Is(err, ledger.ErrNewerSchema) {
+	if _, err := OpenLimiter(db, 5, 1000); !errors.Is(err, ledger.ErrNewerSchema) {
 		t.Errorf("OpenLimiter on a newer schema: %v, want ErrNewerSchema", err)
+	}
+}
+
+// TestLimiterGlobal: a stranger who forges a new From for every mail gets the agency to send
+// at most the global cap in an hour, however many addresses they rotate through.
+func TestLimiterGlobal(t *testing.T) {
+	db := openDB(t)
+	l, err := OpenLimiter(db, 5, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 10, 1, 9, 0, 0, 0, time.UTC)
+	sent := 0
+	for i := range 10 {
+		var why string
+		err := db.Update(func(tx *bolt.Tx) error {
+			var err error
+			why, err = l.Allow(tx, fmt.Sprintf("forged%d@victim.example", i), t0.Add(time.Duration(i)*time.Minute))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch why {
+		case "":
+			sent++
+		case WhyGlobalLimit:
+		default:
+			t.Errorf("reply %d refused with %q, want %q", i, why, WhyGlobalLimit)
+		}
+	}
+	if sent != 3 {
+		t.Errorf("%d replies admitted to 10 rotating senders, want the global cap 3", sent)
+	}
+	if !allow(t, db, l, "later@kensetsu.example", t0.Add(61*time.Minute)) {
+		t.Error("a reply an hour later is refused: the global window does not slide")
 	}
 }

@@ -49,7 +49,7 @@ func newEnvelope(agencyName, agencyAddress, domain string, now time.Time, to, to
 		agencyName: cleanLine(agencyName, 100),
 		from:       from,
 		to:         rcpt,
-		toName:     cleanLine(toName, 100),
+		toName:     displayName(toName),
 		domain:     strings.ToLower(strings.TrimSpace(domain)),
 		now:        now,
 	}

@@ -49,7 +49,8 @@ func TestSamples(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok, why := Should(m, Policy{AgencyAddress: "hosho@pref.shimane.example"})
+		pol := Policy{AgencyAddress: "hosho@pref.shimane.example"}
+		ok, why := Should(m, Authenticate(m, pol), pol)
 		if ok != *truth.ShouldReply {
 			t.Errorf("%s: Should = %v (%s), want %v", base, ok, why, *truth.ShouldReply)
 			continue

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"net/mail"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -25,20 +26,23 @@ const (
 type Policy struct {
 	// AgencyAddress is the agency mailbox; mail from it is never answered.
 	AgencyAddress string
-	// RequireAuthResults answers only mail whose Authentication-Results from AuthservID shows
-	// dmarc=pass, dkim=pass or spf=pass.
+	// RequireAuthResults answers only senders that Authenticate passes.
 	RequireAuthResults bool
 	// AuthservID is the agency's own receiving server's authserv-id (RFC 8601 §2.5).
 	AuthservID string
+	// TrustedRelays are the agency's own mail relays and networks: mail whose every hop came
+	// from them is authenticated as internal (MethodRelay).
+	TrustedRelays []netip.Prefix
 }
 
-// Should tells whether msg may be answered, and if not, why (one of the Why constants).
+// Should tells whether msg, whose sender Authenticate found to be a, may be answered, and if
+// not, why (one of the Why constants).
 //
 // RFC 3834 §2 asks a responder not to answer automatic submissions, delivery reports and list
 // traffic; §3.1.8 leaves Precedence to convention, which we honour because vacation programs
 // and list servers still set it. The rest is common sense: a robot address reads nothing, and
 // our own address would answer itself forever.
-func Should(msg *inbound.Message, p Policy) (ok bool, why string) {
+func Should(msg *inbound.Message, a Auth, p Policy) (ok bool, why string) {
 	if msg == nil {
 		return false, WhyNoSender
 	}
@@ -110,7 +114,7 @@ func Should(msg *inbound.Message, p Policy) (ok bool, why string) {
 			return false, WhyOwnAddress
 		}
 	}
-	if p.RequireAuthResults && !authenticated(h, p.AuthservID) {
+	if p.RequireAuthResults && !a.Pass() {
 		return false, WhyNotAuthenticated
 	}
 	return true, ""

@@ -1,6 +1,7 @@
 package reply
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -78,7 +79,7 @@ func TestShould(t *testing.T) {
 		{"auth dmarc pass", auth, []string{person, rp, "Authentication-Results: mx.pref.shimane.example; dkim=fail; spf=softfail; dmarc=pass header.from=kensetsu.example"}, "", false},
 		{"auth dkim pass", auth, []string{person, rp, "Authentication-Results: mx.pref.shimane.example; dkim=pass header.d=kensetsu.example"}, "", false},
 		{"auth spf pass with version and comments", auth, []string{person, rp, "Authentication-Results: mx.pref.shimane.example 1; (checked) spf=pass (sender SPF authorized) smtp.mailfrom=kensetsu.example"}, "", false},
-		{"auth quoted authserv-id, other case", auth, []string{person, rp, `Authentication-Results: "MX.Pref.Shimane.Example"; dkim/1=pass`}, "", false},
+		{"auth quoted authserv-id, other case", auth, []string{person, rp, `Authentication-Results: "MX.Pref.Shimane.Example"; dkim/1=pass header.d=Kensetsu.example`}, "", false},
 		{"auth all fail", auth, []string{person, rp, "Authentication-Results: mx.pref.shimane.example; dkim=fail; spf=fail; dmarc=fail"}, WhyNotAuthenticated, false},
 		{"auth none", auth, []string{person, rp, "Authentication-Results: mx.pref.shimane.example; none"}, WhyNotAuthenticated, false},
 		{"auth missing", auth, []string{person, rp}, WhyNotAuthenticated, false},
@@ -97,7 +98,7 @@ func TestShould(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := readMsg(t, tt.headers...)
-			ok, why := Should(m, tt.p)
+			ok, why := Should(m, Authenticate(m, tt.p), tt.p)
 			if ok != (tt.want == "") || why != tt.want {
 				t.Errorf("Should(%q) = %v, %q, want %v, %q", tt.headers, ok, why, tt.want == "", tt.want)
 			}
@@ -106,7 +107,7 @@ func TestShould(t *testing.T) {
 			}
 			// The rule is Should's own: it holds for a message built without inbound's Classes.
 			m.Classes = nil
-			if ok2, why2 := Should(m, tt.p); ok2 != ok || why2 != why {
+			if ok2, why2 := Should(m, Authenticate(m, tt.p), tt.p); ok2 != ok || why2 != why {
 				t.Errorf("Should(%q) without Classes = %v, %q, want %v, %q", tt.headers, ok2, why2, ok, why)
 			}
 		})
@@ -114,7 +115,7 @@ func TestShould(t *testing.T) {
 }
 
 func TestShouldNil(t *testing.T) {
-	if ok, why := Should(nil, Policy{}); ok || why != WhyNoSender {
+	if ok, why := Should(nil, Auth{}, Policy{}); ok || why != WhyNoSender {
 		t.Errorf("Should(nil) = %v, %q, want false, %q", ok, why, WhyNoSender)
 	}
 }
@@ -124,13 +125,8 @@ func TestParseAuthResults(t *testing.T) {
 	if id != "mx.example" {
 		t.Errorf("authserv-id = %q, want mx.example", id)
 	}
-	want := []authResult{{"dkim", "pass"}, {"spf", "softfail"}, {"dmarc", "pass"}}
-	if len(res) != len(want) {
-		t.Fatalf("results = %v, want %v", res, want)
-	}
-	for i := range want {
-		if res[i] != want[i] {
-			t.Errorf("result %d = %v, want %v", i, res[i], want[i])
-		}
+	want := []authResult{{"dkim", "pass", map[string]string{"header.d": "a;b"}}, {"spf", "softfail", map[string]string{}}, {"dmarc", "pass", map[string]string{}}}
+	if !reflect.DeepEqual(res, want) {
+		t.Errorf("results = %v, want %v", res, want)
 	}
 }
