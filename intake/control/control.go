@@ -14,13 +14,13 @@
 // CallerFrom; a connection whose peer cannot be told is answered with an error and reaches
 // no handler. The daemon's methods (cmd/hosho-intake):
 //
-//	status                                      the daemon's state (unchanged by the caller)
-//	reprocess     {"ID":N}                      re-run a stored message through the current rules
-//	digest                                      send a digest now
-//	queue.list    {"States":[...],"ShowKeys":b} the items, 認証キー masked unless ShowKeys;
-//	                                            a reveal is recorded in each item's history
-//	queue.decide  {"ID":N,"Action","Reason"}    a clerk's decision, recorded as by
-//	                                            "command:<caller's user>"; a "By" is refused
+//	status                                    the daemon's state
+//	reprocess     {"ID":N}                    re-run a stored message through the current rules
+//	digest                                    send a digest now
+//	queue.list    {"States":[S],"ShowKeys":B} the items, 認証キー masked unless ShowKeys; a
+//	                                          reveal is recorded in each item's history
+//	queue.decide  {"ID":N,"Action":S,         a clerk's decision, recorded as by
+//	               "Reason":S}                "command:<caller's user>"; a "By" is refused
 package control
 
 import (
