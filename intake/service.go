@@ -361,22 +361,69 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	return r, nil
 }
 
-// QueueList lists the verification queue, oldest first; no states: the waiting ones.
+// QueueList lists the verification queue, oldest first, each 認証キー masked as the
+// digest's mask_key does; no states: the waiting ones. The full key leaves the daemon only
+// through QueueShowKeys, which records who saw it.
 func (s *Service) QueueList(states ...string) ([]verifier.Submission, error) {
-	if len(states) == 0 {
-		states = []string{verifier.StateQueued, verifier.StateNeedsReview}
-	}
 	var out []verifier.Submission
 	err := s.Ledger.DB().View(func(tx *bolt.Tx) error {
 		var err error
-		out, err = s.Queue.List(tx, states...)
+		out, err = s.Queue.List(tx, waitingUnless(states)...)
 		return err
 	})
+	for i := range out {
+		out[i] = maskedKey(out[i])
+	}
 	return out, err
 }
 
+// QueueShowKeys is QueueList with the full 認証キー, for the clerk (by) who types them into
+// D-Sure. Each item listed records that by was shown its key, in the same transaction, so
+// no key is shown unrecorded.
+func (s *Service) QueueShowKeys(by string, states ...string) ([]verifier.Submission, error) {
+	var out []verifier.Submission
+	now := time.Now()
+	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
+		items, err := s.Queue.List(tx, waitingUnless(states)...)
+		if err != nil {
+			return err
+		}
+		out = make([]verifier.Submission, 0, len(items))
+		for _, it := range items {
+			shown, err := s.Queue.RecordReveal(tx, it.ID, by, now)
+			if err != nil {
+				return err
+			}
+			out = append(out, shown)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("認証キー shown", "items", len(out), "by", by)
+	return out, nil
+}
+
+// maskedKey is sub with its 認証キー masked.
+func maskedKey(sub verifier.Submission) verifier.Submission {
+	if sub.Notice.AuthKey != "" {
+		sub.Notice.AuthKey = verifier.MaskKey(sub.Notice.AuthKey)
+	}
+	return sub
+}
+
+// waitingUnless is states, or when none are given the waiting ones.
+func waitingUnless(states []string) []string {
+	if len(states) == 0 {
+		return []string{verifier.StateQueued, verifier.StateNeedsReview}
+	}
+	return states
+}
+
 // QueueDecide records a clerk's decision given on the command line, and the contractor's
-// answer with it.
+// answer with it. by is "command:" and the clerk's user name; the item returned has its key
+// masked.
 func (s *Service) QueueDecide(id uint64, action, by, why string) (verifier.Submission, error) {
 	var sub verifier.Submission
 	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
@@ -389,5 +436,5 @@ func (s *Service) QueueDecide(id uint64, action, by, why string) (verifier.Submi
 	if err == nil {
 		s.log.Info("clerk decision recorded", "item", sub.TrackingNumber(), "action", action, "by", by)
 	}
-	return sub, err
+	return maskedKey(sub), err
 }

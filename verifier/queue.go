@@ -158,7 +158,7 @@ type Change struct {
 	From string    `json:"from"` // "" when the item was filed
 	To   string    `json:"to"`
 	By   string    `json:"by"`  // the clerk's address, or BySystem
-	How  string    `json:"how"` // HowIntake, HowMail or HowCommand
+	How  string    `json:"how"` // HowIntake, HowMail, HowCommand or HowKeyShown (no change of state)
 	Why  string    `json:"why"` // the reasons, a clerk's reason for 差戻し, or what changed
 }
 

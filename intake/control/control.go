@@ -7,6 +7,20 @@
 //
 // The socket is created 0660 in the runtime directory (systemd RuntimeDirectory=), so only
 // the service user and its group may talk to it.
+//
+// Who calls is learnt from the connection, never from the request: the kernel's peer
+// credential (SO_PEERCRED, unix(7)) gives the client's uid and pid, and the uid is named
+// through the user database ("uid:N" when it has no name). Handlers read it with
+// CallerFrom; a connection whose peer cannot be told is answered with an error and reaches
+// no handler. The daemon's methods (cmd/hosho-intake):
+//
+//	status                                    the daemon's state
+//	reprocess     {"ID":N}                    re-run a stored message through the current rules
+//	digest                                    send a digest now
+//	queue.list    {"States":[S],"ShowKeys":B} the items, 認証キー masked unless ShowKeys; a
+//	                                          reveal is recorded in each item's history
+//	queue.decide  {"ID":N,"Action":S,         a clerk's decision, recorded as by
+//	               "Reason":S}                "command:<caller's user>"; a "By" is refused
 package control
 
 import (
@@ -17,6 +31,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/user"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -24,8 +40,38 @@ import (
 // ErrNoDaemon means nothing listens on the socket: the daemon is not running.
 var ErrNoDaemon = errors.New("no running daemon")
 
-// Handler answers one method. args is the request's raw "args" (may be empty).
+// Handler answers one method. args is the request's raw "args" (may be empty); ctx carries
+// the Caller.
 type Handler func(ctx context.Context, args json.RawMessage) (any, error)
+
+// Caller is the process at the other end of a connection, as the kernel reports it.
+type Caller struct {
+	UID  int
+	PID  int
+	User string // the uid's user name, or "uid:N" when the user database has none
+}
+
+type callerKey struct{}
+
+// CallerFrom returns the caller of the request a handler answers.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// peer reads the connection's peer credential and names its uid.
+func peer(c *net.UnixConn) (Caller, error) {
+	uid, pid, err := peerCred(c)
+	if err != nil {
+		return Caller{}, fmt.Errorf("reading the peer credential: %w", err)
+	}
+	name := "uid:" + strconv.Itoa(uid)
+	// A uid without a name (a container's, a deleted user's) still decides under its number.
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	return Caller{UID: uid, PID: pid, User: name}, nil
+}
 
 type request struct {
 	Method string          `json:"method"`
@@ -87,11 +133,14 @@ func (s *Server) answer(ctx context.Context, c *net.UnixConn) {
 	c.SetDeadline(time.Now().Add(5 * time.Minute))
 	var req request
 	var resp response
-	if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&req); err != nil {
+	who, err := peer(c)
+	if err != nil {
+		resp.Error = "control socket: " + err.Error()
+	} else if err := json.NewDecoder(io.LimitReader(c, 1<<20)).Decode(&req); err != nil {
 		resp.Error = "bad request: " + err.Error()
 	} else if h, ok := s.handlers[req.Method]; !ok {
 		resp.Error = fmt.Sprintf("unknown method %q", req.Method)
-	} else if result, err := h(ctx, req.Args); err != nil {
+	} else if result, err := h(context.WithValue(ctx, callerKey{}, who), req.Args); err != nil {
 		resp.Error = err.Error()
 	} else if resp.Result, err = json.Marshal(result); err != nil {
 		resp.Error = err.Error()

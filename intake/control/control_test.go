@@ -4,10 +4,138 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 )
+
+// TestMain lets TestCaller run this binary as a client under another uid.
+func TestMain(m *testing.M) {
+	if sock := os.Getenv("HOSHO_CONTROL_TEST_CLIENT"); sock != "" {
+		var c Caller
+		if err := Call(context.Background(), sock, "whoami", map[string]string{"User": "root"}, &c); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		json.NewEncoder(os.Stdout).Encode(c)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestCaller: handlers see the uid and pid of the process at the other end of the socket,
+// named through the user database, whatever the request says.
+func TestCaller(t *testing.T) {
+	// A directory and a copy of this binary that the other uids may reach.
+	dir, err := os.MkdirTemp("", "control-caller")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ctl.sock")
+	srv, err := Listen(path, map[string]Handler{
+		"whoami": func(ctx context.Context, _ json.RawMessage) (any, error) {
+			c, ok := CallerFrom(ctx)
+			if !ok {
+				return nil, errors.New("no caller")
+			}
+			return c, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil { // for the other uids only
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+
+	// In-process: the kernel reports this process.
+	var got Caller
+	if err := Call(context.Background(), path, "whoami", nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Caller{UID: os.Getuid(), PID: os.Getpid(), User: me.Username}); got != want {
+		t.Errorf("whoami in process = %+v, want %+v", got, want)
+	}
+
+	if os.Getuid() != 0 {
+		t.Skip("running a client under other uids needs root")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := filepath.Join(dir, "client")
+	if err := os.WriteFile(client, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nobody := "uid:65534"
+	if u, err := user.LookupId("65534"); err == nil {
+		nobody = u.Username
+	}
+	for _, tc := range []struct {
+		uid  uint32
+		want string
+	}{
+		{65534, nobody},
+		{54321, "uid:54321"}, // no such user: named by number
+	} {
+		t.Run(strconv.Itoa(int(tc.uid)), func(t *testing.T) {
+			if _, err := user.LookupId(strconv.Itoa(int(tc.uid))); err == nil && strings.HasPrefix(tc.want, "uid:") {
+				t.Skipf("uid %d has a name here", tc.uid)
+			}
+			cmd := exec.Command(client)
+			cmd.Env = []string{"HOSHO_CONTROL_TEST_CLIENT=" + path}
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: tc.uid, Gid: tc.uid}}
+			cmd.Stderr = os.Stderr
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			out, _ := io.ReadAll(stdout)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("client as uid %d: %v", tc.uid, err)
+			}
+			var got Caller
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("client output %q: %v", out, err)
+			}
+			if want := (Caller{UID: int(tc.uid), PID: cmd.Process.Pid, User: tc.want}); got != want {
+				t.Errorf("whoami from uid %d = %+v, want %+v", tc.uid, got, want)
+			}
+		})
+	}
+}
 
 func TestCall(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ctl.sock")
