@@ -349,10 +349,14 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	if err != nil {
 		return Reprocessed{}, err
 	}
-	r := Reprocessed{ID: id, Notices: c.Notices, Problems: c.Problems, Decisions: []verifier.Decision{}}
+	r := Reprocessed{ID: id, Problems: c.Problems, Decisions: []verifier.Decision{}}
 	f := s.Effects
 	for _, n := range c.Notices {
 		r.Decisions = append(r.Decisions, f.Policy.Judge(n, verifier.Context{Received: e.TakenAt, Texts: c.Message.Texts, Register: f.Register}))
+		// The answer goes over the socket to any member of its group: the key stays masked,
+		// as in queue list (queue list --show-keys shows it, and records who saw it).
+		n.AuthKey = verifier.MaskKey(n.AuthKey)
+		r.Notices = append(r.Notices, n)
 	}
 	if err := s.Ledger.Reprocessed(id, time.Now()); err != nil {
 		return Reprocessed{}, err

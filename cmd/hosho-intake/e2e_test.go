@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -326,6 +327,12 @@ func TestDaemon(t *testing.T) {
 	if code := run(context.Background(), env{args: []string{"reprocess", "--socket", sock, "1"}, getenv: noEnv, stdout: &rep, stderr: &errOut}); code != 0 ||
 		!strings.Contains(rep.String(), `"contract_number"`) || !strings.Contains(rep.String(), `"decision"`) {
 		t.Errorf("reprocess = %d:\n%s%s", code, rep.String(), errOut.String())
+	}
+	// Any member of the socket's group may reprocess: the keys it prints are masked.
+	for _, k := range regexp.MustCompile(`"auth_key":\s*"([^"]*)"`).FindAllStringSubmatch(rep.String(), -1) {
+		if !strings.Contains(k[1], "*") {
+			t.Errorf("reprocess printed the full 認証キー %q", k[1])
+		}
 	}
 	var dec bytes.Buffer
 	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code != 0 || !strings.Contains(dec.String(), "verified") {
