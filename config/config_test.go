@@ -524,6 +524,14 @@ func TestAuthDefaults(t *testing.T) {
 			if c.Reply.RequireAuthResults != tt.require || c.Reply.Authenticates() != tt.can {
 				t.Errorf("require_auth_results = %v, Authenticates() = %v, want %v, %v", c.Reply.RequireAuthResults, c.Reply.Authenticates(), tt.require, tt.can)
 			}
+			// check and status say plainly what the choice means.
+			trust := c.TrustSummary()
+			if warned := strings.Contains(trust, "WARNING"); warned != (!tt.require) {
+				t.Errorf("trust summary warns %v, want %v: %s", warned, !tt.require, trust)
+			}
+			if tt.can != strings.Contains(trust, "need an authenticated clerk") {
+				t.Errorf("trust summary on decisions: %s", trust)
+			}
 		})
 	}
 	c := good(t, base+"[reply]\ntrusted_relays = [\"10.20.0.0/16\", \"192.0.2.25\"]\n", LoadOptions{})

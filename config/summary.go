@@ -45,7 +45,8 @@ func (c *Config) SummaryAt(now time.Time) string {
 		user = s.Username + "@"
 	}
 	row("smtp", "%s%s (tls %s, auth %s), from %s, retry for %s", user, s.Addr, s.TLS, s.Auth, addrString(s.From), durationString(s.RetryFor))
-	row("replies", "%s, at most %d an hour per sender", c.Reply.Charset, c.Reply.RateLimit)
+	row("replies", "%s, at most %d an hour per sender and %d in all", c.Reply.Charset, c.Reply.RateLimit, c.Reply.GlobalRateLimit)
+	row("trust", "%s", c.TrustSummary())
 
 	d := c.Digest
 	row("digest", "to %s, %s", addrList(d.To), schedule(d.Schedule, now))
@@ -69,6 +70,40 @@ func (c *Config) SummaryAt(now time.Time) string {
 		row("warning", "%s", w.Error())
 	}
 	return b.String()
+}
+
+// TrustSummary says in one line who is answered and what a decision by mail needs: what
+// `check` and `status` tell an admin, so that nobody believes in an authentication the
+// server cannot give.
+func (c *Config) TrustSummary() string {
+	r := c.Reply
+	var parts []string
+	if r.Authenticates() {
+		by := []string{}
+		if r.AuthservID != "" {
+			by = append(by, "Authentication-Results of "+r.AuthservID)
+		}
+		if len(r.TrustedRelays) > 0 {
+			by = append(by, "trusted relays "+strings.Join(r.TrustedRelays, ", "))
+		}
+		parts = append(parts, "senders authenticated by "+strings.Join(by, " and "))
+		if r.RequireAuthResults {
+			parts = append(parts, "only authenticated senders are answered")
+		} else {
+			parts = append(parts, "WARNING: unauthenticated senders are answered too (require_auth_results = false)")
+		}
+	} else {
+		parts = append(parts, "WARNING: nothing authenticates senders (no reply.authserv_id or reply.trusted_relays): any From is answered")
+	}
+	switch {
+	case !c.Digest.DecideByMail:
+		parts = append(parts, "decisions by mail off (queue verify/reject only)")
+	case r.Authenticates():
+		parts = append(parts, fmt.Sprintf("decisions by mail need an authenticated clerk and the clerk's own link (valid %s)", durationString(c.Digest.TokenLifetime)))
+	default:
+		parts = append(parts, fmt.Sprintf("WARNING: a decision mail is proven only by the clerk's own link (valid %s): anyone who reads a clerk's digest can decide; set reply.authserv_id or digest.decide_by_mail = false", durationString(c.Digest.TokenLifetime)))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func schedule(s Schedule, now time.Time) string {

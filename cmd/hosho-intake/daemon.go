@@ -368,12 +368,15 @@ type statusReport struct {
 	Queue     map[string]int `json:"queue"`
 	Outbox    map[string]any `json:"outbox"`
 	LastError string         `json:"last_error,omitempty"`
+	// Trust says who is answered and what a decision by mail needs (config.TrustSummary).
+	Trust string `json:"trust"`
 }
 
 func status(svc *intake.Service, started time.Time) statusReport {
 	now := time.Now()
 	h := svc.Health(now)
-	r := statusReport{Version: version, Since: started, Intake: h, NextPoll: svc.Config.IMAP.Schedule.Next(now).In(svc.Config.IMAP.Schedule.Location()), LastError: h.LastErr}
+	r := statusReport{Version: version, Since: started, Intake: h, NextPoll: svc.Config.IMAP.Schedule.Next(now).In(svc.Config.IMAP.Schedule.Location()), LastError: h.LastErr,
+		Trust: svc.Config.TrustSummary()}
 	if st, err := svc.Ledger.Stats(); err == nil {
 		r.Ledger = map[string]any{"stats": st}
 	}
@@ -449,6 +452,7 @@ func runStatus(ctx context.Context, e env) int {
 	if r.Intake.Warning != "" {
 		fmt.Fprintf(e.stdout, "warning: %s\n", r.Intake.Warning)
 	}
+	fmt.Fprintf(e.stdout, "trust: %s\n", r.Trust)
 	return 0
 }
 

@@ -313,7 +313,8 @@ func TestDaemon(t *testing.T) {
 	if code := run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
 		t.Fatalf("status exit %d: %s", code, errOut.String())
 	}
-	if !strings.Contains(st.String(), "running since") || !strings.Contains(st.String(), "next poll") || !strings.Contains(st.String(), "queue: 2 queued, 0 needs review, 0 verified, 1 rejected") {
+	if !strings.Contains(st.String(), "running since") || !strings.Contains(st.String(), "next poll") || !strings.Contains(st.String(), "queue: 2 queued, 0 needs review, 0 verified, 1 rejected") ||
+		!strings.Contains(st.String(), "trust: WARNING: nothing authenticates senders") || !strings.Contains(st.String(), "only by the clerk's own link") {
 		t.Errorf("status printed %q", st.String())
 	}
 	// The clerk's decisions from the command line, through the daemon. (Of the three
