@@ -240,6 +240,8 @@ func (v *validator) validate() {
 	}
 	v.positive("sandbox.timeout", int64(c.Sandbox.Timeout))
 	v.positive("sandbox.memory_limit", int64(c.Sandbox.MemoryLimit))
+	v.positive("sandbox.message_budget", int64(c.Sandbox.MessageBudget))
+	v.positive("sandbox.max_pdfs_per_message", int64(c.Sandbox.MaxPDFsPerMessage))
 }
 
 // defaultPort is the port for a server given without one.
