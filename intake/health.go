@@ -9,17 +9,20 @@ import (
 	"hosho-intake/verifier"
 )
 
-// Alive reports whether the daemon makes progress: the state answers, and no poll has been
-// running for longer than the poll timeout allows (a poll stuck beyond its deadline means a
-// wedged goroutine, which only a restart cures). The systemd watchdog and /healthz ask it.
+// stallPolls is how many polls in a row may take in nothing of new mail before the daemon
+// reports itself unhealthy. It is past maxRecordAttempts, so that setting a message aside
+// has had its chance: a stall that outlasts it is something only an admin can cure.
+const stallPolls = maxRecordAttempts + 2
+
+// Alive reports whether the daemon makes progress: the state answers, no poll has been
+// running for longer than the poll timeout allows (a wedged goroutine, which only a restart
+// cures), and polling is not stalled (stallPolls polls in a row failed at the same message
+// or ran out of time before recording any). The systemd watchdog and /healthz ask it.
 func (s *Service) Alive(now time.Time) bool {
 	if err := s.Ledger.DB().View(func(*bolt.Tx) error { return nil }); err != nil {
 		return false
 	}
-	s.mu.Lock()
-	started := s.polling
-	s.mu.Unlock()
-	return started.IsZero() || now.Sub(started) < s.Config.IMAP.PollTimeout+time.Minute
+	return s.Health(now).Stalled == ""
 }
 
 // metrics is what the daemon exports to Prometheus; most of it is read from the state at

@@ -48,6 +48,10 @@ type Service struct {
 	lastErr   error
 	lastOK    time.Time
 	failures  int
+	// stalled counts the polls in a row that had new mail and took none of it in: stuck
+	// at one message, or out of time before recording any; stuckUID is where.
+	stalled  int
+	stuckUID uint32
 }
 
 // ServiceOptions are what a Service needs beyond the config.
@@ -106,10 +110,15 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	if workers <= 0 {
 		workers = max(2, runtimeWorkers())
 	}
+	readers := cfg.Sandbox.Workers // the pool's own default when 0
+	if readers <= 0 {
+		readers = runtimeWorkers()
+	}
 	s.Poller = &Poller{
 		Mailbox: cfg.IMAP.Mailbox, Processed: cfg.IMAP.ProcessedMailbox, MaxSize: int64(cfg.IMAP.MaxMessageSize),
 		Limits: lim, Ledger: l, PDFs: pool, Log: log.With("mailbox", cfg.IMAP.Mailbox), Workers: workers + 1,
 		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record,
+		Budget: Budget{Time: cfg.Sandbox.MessageBudget, MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: readers},
 	}
 	return s, nil
 }
@@ -218,6 +227,15 @@ func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 	} else {
 		s.failures++
 	}
+	// A poll that fails before reaching any message (the server is down) is no stall: a
+	// restart would not help, and the digest already warns of failing polls.
+	switch {
+	case err != nil && res.Recorded == 0 && res.Duplicates == 0 && (res.Stuck != 0 || errors.Is(err, context.DeadlineExceeded)):
+		s.stalled++
+		s.stuckUID = res.Stuck
+	case err == nil || res.Recorded > 0 || res.Duplicates > 0:
+		s.stalled, s.stuckUID = 0, 0
+	}
 	s.mu.Unlock()
 	if w := s.IMAPKey.Warning(time.Now()); w != "" {
 		s.log.Warn("mailbox credential", "warning", w)
@@ -227,7 +245,8 @@ func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 	}
 	s.sweep(time.Now())
 	s.log.Info("poll done", "new", res.New, "recorded", res.Recorded, "duplicates", res.Duplicates,
-		"moved", res.Moved, "repaired", res.Repaired, "notices", res.Notices, "duration", res.Duration.Round(time.Millisecond))
+		"moved", res.Moved, "repaired", res.Repaired, "notices", res.Notices, "set_aside", res.SetAside,
+		"duration", res.Duration.Round(time.Millisecond))
 	return res, nil
 }
 
@@ -257,6 +276,8 @@ type Health struct {
 	LastOK   time.Time
 	Failures int    // consecutive failed polls
 	Warning  string // a credential about to fail, or failing
+	// Stalled says why polling makes no progress ("" when it does); Alive is false then.
+	Stalled string `json:",omitempty"`
 }
 
 // Health reports the last poll and the credential's state.
@@ -266,6 +287,14 @@ func (s *Service) Health(now time.Time) Health {
 	h := Health{Last: s.last, LastOK: s.lastOK, Failures: s.failures, Warning: s.IMAPKey.Warning(now)}
 	if s.lastErr != nil {
 		h.LastErr = s.lastErr.Error()
+	}
+	switch {
+	case !s.polling.IsZero() && now.Sub(s.polling) >= s.Config.IMAP.PollTimeout+time.Minute:
+		h.Stalled = fmt.Sprintf("a poll has been running since %s, past the poll timeout of %v", s.polling.Format(time.DateTime), s.Config.IMAP.PollTimeout)
+	case s.stalled >= stallPolls && s.stuckUID != 0:
+		h.Stalled = fmt.Sprintf("%d polls in a row failed at the message with UID %d", s.stalled, s.stuckUID)
+	case s.stalled >= stallPolls:
+		h.Stalled = fmt.Sprintf("%d polls in a row ran out of time before taking in any message", s.stalled)
 	}
 	return h
 }
@@ -335,7 +364,7 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	if err != nil {
 		return Reprocessed{}, err
 	}
-	c, err := Read(ctx, bytes.NewReader(raw), s.Poller.Limits, s.pool)
+	c, err := ReadWithin(ctx, bytes.NewReader(raw), s.Poller.Limits, s.pool, s.Poller.Budget)
 	if err != nil {
 		return Reprocessed{}, err
 	}
