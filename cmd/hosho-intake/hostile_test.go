@@ -107,7 +107,11 @@ func damage(rng *rand.Rand, src []byte) []byte {
 
 // minimalPDF wraps object text in a header, an xref that points at each object and a
 // trailer, so that the reader gets as far as the page tree.
-func minimalPDF(objects string) []byte {
+func minimalPDF(objects string) []byte { return minimalPDFTrailer(objects, false) }
+
+// minimalPDFTrailer is minimalPDF; with prevSelf the trailer names its own xref section
+// as the previous one, a loop.
+func minimalPDFTrailer(objects string, prevSelf bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n")
 	var offsets []int
@@ -123,6 +127,10 @@ func minimalPDF(objects string) []byte {
 	for _, o := range offsets {
 		fmt.Fprintf(&b, "%010d 00000 n \n", o)
 	}
-	fmt.Fprintf(&b, "trailer <</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	prev := ""
+	if prevSelf {
+		prev = fmt.Sprintf("/Prev %d", xref)
+	}
+	fmt.Fprintf(&b, "trailer <</Size %d/Root 1 0 R%s>>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, prev, xref)
 	return b.Bytes()
 }
