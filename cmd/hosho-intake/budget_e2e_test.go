@@ -196,11 +196,11 @@ func TestSlowMailKilledRepeatedly(t *testing.T) {
 		cmd, out := startSelf(t, "once", "--config", cfg)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		// The first runs are killed in the middle of reading the hostile mails (each takes
-		// its 4 s budget), then one is let finish.
+		// The first runs are killed in the middle of reading the hostile mails (a run takes
+		// about 3 s), then one is let finish.
 		after := time.Hour
 		if attempt < 6 {
-			after = time.Duration(200+rng.IntN(6000)) * time.Millisecond
+			after = time.Duration(100+rng.IntN(2400)) * time.Millisecond
 		}
 		select {
 		case err := <-done:
