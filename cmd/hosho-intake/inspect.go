@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"runtime"
@@ -97,17 +98,29 @@ func runInspect(ctx context.Context, e env) int {
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
 	data, _, err := readInput(fs.Arg(0), lim)
+	if errors.Is(err, errTooLarge) {
+		// Not read into memory; the daemon would answer from the header alone.
+		out := inspected{File: fs.Arg(0), Notices: []inspectedNotice{}, Problems: []parser.Problem{{Code: parser.CodeTooLarge, Detail: err.Error()}},
+			Reply: inspectedReply{Why: "too large to inspect offline"}}
+		if *asJSON {
+			json.NewEncoder(e.stdout).Encode(out)
+		} else {
+			printTable(e.stdout, parseResult{File: out.File, Problems: out.Problems})
+		}
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return 1
 	}
-	pool, err := newPDFPool(runtime.NumCPU())
+	pool, err := newPDFPool(runtime.NumCPU(), cfg.Sandbox.Timeout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return 1
 	}
 	defer pool.Close()
-	c, err := intake.Read(ctx, bytes.NewReader(data), lim, pool)
+	c, err := intake.ReadWithin(ctx, bytes.NewReader(data), lim, pool, intake.Budget{Time: cfg.Sandbox.MessageBudget,
+		MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: runtime.NumCPU()})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return 1
