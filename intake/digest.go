@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,6 +86,8 @@ var notAnsweredWhy = map[string]string{
 	"rate_limited":            "同じ差出人への返信が1時間の上限に達した",
 	"not_a_clerk":             "職員以外からの確認済・差戻し操作",
 	"answer_to_our_reply":     "受付の返信への返事（内容をご確認ください）",
+	parser.CodeSetAside:       "取り込みに続けて失敗したため保留（原本をご確認ください）",
+	parser.CodeTooSlow:        "読み取りの上限（時間・PDFの数）を超えたため途中で打ち切り（原本をご確認ください）",
 }
 
 // notAnswered lists the mails taken in since the last digest that got no reply.
@@ -98,6 +101,10 @@ func (s *Service) notAnswered(since time.Time) ([]verifier.NotAnswered, error) {
 		why := e.NoReplyWhy
 		if e.NoReply && len(e.Problems) > 0 {
 			why = e.Problems[0] // auto_submitted, bounce or mailing_list
+		}
+		if why == "" && slices.Contains(e.Problems, parser.CodeTooSlow) {
+			// Answered, but only partly read: a clerk looks at the rest.
+			why = parser.CodeTooSlow
 		}
 		if why == "" {
 			continue

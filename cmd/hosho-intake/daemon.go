@@ -449,6 +449,9 @@ func runStatus(ctx context.Context, e env) int {
 	if r.Intake.Warning != "" {
 		fmt.Fprintf(e.stdout, "warning: %s\n", r.Intake.Warning)
 	}
+	if r.Intake.Stalled != "" {
+		fmt.Fprintf(e.stdout, "UNHEALTHY: polling makes no progress: %s\n", r.Intake.Stalled)
+	}
 	return 0
 }
 
