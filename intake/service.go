@@ -48,10 +48,7 @@ type Service struct {
 	lastErr   error
 	lastOK    time.Time
 	failures  int
-	// stalled counts the polls in a row that had new mail and took none of it in: stuck
-	// at one message, or out of time before recording any; stuckUID is where.
-	stalled  int
-	stuckUID uint32
+	progress  progress
 }
 
 // ServiceOptions are what a Service needs beyond the config.
@@ -227,15 +224,7 @@ func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 	} else {
 		s.failures++
 	}
-	// A poll that fails before reaching any message (the server is down) is no stall: a
-	// restart would not help, and the digest already warns of failing polls.
-	switch {
-	case err != nil && res.Recorded == 0 && res.Duplicates == 0 && (res.Stuck != 0 || errors.Is(err, context.DeadlineExceeded)):
-		s.stalled++
-		s.stuckUID = res.Stuck
-	case err == nil || res.Recorded > 0 || res.Duplicates > 0:
-		s.stalled, s.stuckUID = 0, 0
-	}
+	s.progress.observe(res, err)
 	s.mu.Unlock()
 	if w := s.IMAPKey.Warning(time.Now()); w != "" {
 		s.log.Warn("mailbox credential", "warning", w)
@@ -288,14 +277,7 @@ func (s *Service) Health(now time.Time) Health {
 	if s.lastErr != nil {
 		h.LastErr = s.lastErr.Error()
 	}
-	switch {
-	case !s.polling.IsZero() && now.Sub(s.polling) >= s.Config.IMAP.PollTimeout+time.Minute:
-		h.Stalled = fmt.Sprintf("a poll has been running since %s, past the poll timeout of %v", s.polling.Format(time.DateTime), s.Config.IMAP.PollTimeout)
-	case s.stalled >= stallPolls && s.stuckUID != 0:
-		h.Stalled = fmt.Sprintf("%d polls in a row failed at the message with UID %d", s.stalled, s.stuckUID)
-	case s.stalled >= stallPolls:
-		h.Stalled = fmt.Sprintf("%d polls in a row ran out of time before taking in any message", s.stalled)
-	}
+	h.Stalled = s.progress.stalled(now, s.polling, s.Config.IMAP.PollTimeout)
 	return h
 }
 
