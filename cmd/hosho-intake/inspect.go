@@ -98,16 +98,11 @@ func runInspect(ctx context.Context, e env) int {
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
 	data, _, err := readInput(fs.Arg(0), lim)
-	if errors.Is(err, errTooLarge) {
-		// Not read into memory; the daemon would answer from the header alone.
-		out := inspected{File: fs.Arg(0), Notices: []inspectedNotice{}, Problems: []parser.Problem{{Code: parser.CodeTooLarge, Detail: err.Error()}},
-			Reply: inspectedReply{Why: "too large to inspect offline"}}
-		if *asJSON {
-			json.NewEncoder(e.stdout).Encode(out)
-		} else {
-			printTable(e.stdout, parseResult{File: out.File, Problems: out.Problems})
-		}
-		return 0
+	tooLarge := errors.Is(err, errTooLarge)
+	if tooLarge {
+		// Only the head was read: its header gives the reply's address, as the daemon
+		// answers a message over the limit from its header alone.
+		lim.MaxMessageBytes, err = int64(len(data))-1, nil
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
@@ -124,6 +119,10 @@ func runInspect(ctx context.Context, e env) int {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return 1
+	}
+	if tooLarge {
+		c.Notices = nil
+		c.Problems = []parser.Problem{{Code: parser.CodeTooLarge, Detail: fmt.Sprintf("the message is larger than the limit of %d bytes", cfg.IMAP.MaxMessageSize)}}
 	}
 	received := c.Message.Date
 	if received.IsZero() {

@@ -157,6 +157,9 @@ func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake
 	return r
 }
 
+// maxHead is the most of a message over its limit kept to read its header from.
+const maxHead = 256 << 10
+
 // errTooLarge: an input over its limit, which is not read into memory.
 var errTooLarge = errors.New("too large")
 
@@ -188,7 +191,9 @@ func readInput(name string, lim inbound.Limits) ([]byte, string, error) {
 		return nil, name, fmt.Errorf("reading: %w", err)
 	}
 	if int64(len(data)) > limit {
-		return nil, inner, fmt.Errorf("%w: the file is larger than the limit of %d bytes", errTooLarge, limit)
+		// The head is kept for the caller that answers from the header, as the daemon does.
+		head := bytes.Clone(data[:min(len(data), maxHead)])
+		return head, inner, fmt.Errorf("%w: the file is larger than the limit of %d bytes", errTooLarge, limit)
 	}
 	return data, inner, nil
 }
