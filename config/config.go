@@ -254,6 +254,11 @@ type Sandbox struct {
 	Workers     int           `toml:"workers"`
 	Timeout     time.Duration `toml:"timeout"`
 	MemoryLimit Size          `toml:"memory_limit"`
+	// MessageBudget is the reading time one message may take across all its PDFs and
+	// ZIP members; MaxPDFsPerMessage the PDFs read from one message. A message past
+	// either is recorded with too_slow and the poll goes on to the next.
+	MessageBudget     time.Duration `toml:"message_budget"`
+	MaxPDFsPerMessage int           `toml:"max_pdfs_per_message"`
 }
 
 // Default returns the configuration an empty file gives: every default in one place. The
@@ -301,6 +306,11 @@ func Default() Config {
 		Sandbox: Sandbox{
 			Timeout:     10 * time.Second,
 			MemoryLimit: 512 << 20,
+			// A real notice reads in 1-10 ms and a real mail holds 1-5 PDFs: a minute and
+			// 20 PDFs leave a wide margin, while a mail of slow PDFs costs at most a minute of
+			// reader time instead of stopping the mailbox.
+			MessageBudget:     time.Minute,
+			MaxPDFsPerMessage: 20,
 		},
 	}
 }

@@ -194,6 +194,10 @@ func TestErrors(t *testing.T) {
 			{21, "policy.works_categories", `unknown category "契約保証予約"`},
 			{22, "policy.date_basis", `bad value "落札日"`},
 		}},
+		{"reading budget not positive", base + "[sandbox]\nmessage_budget = \"0s\"\nmax_pdfs_per_message = -1\n", LoadOptions{}, []wantErr{
+			{20, "sandbox.message_budget", "must be more than zero"},
+			{21, "sandbox.max_pdfs_per_message", "must be more than zero"},
+		}},
 		{"metrics beyond loopback", base + "[metrics]\naddr = \"0.0.0.0:9465\"\n", LoadOptions{}, []wantErr{
 			{20, "metrics.addr", "not a loopback address"},
 		}},

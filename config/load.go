@@ -260,6 +260,12 @@ func (v *validator) validate() {
 	}
 	v.positive("sandbox.timeout", int64(c.Sandbox.Timeout))
 	v.positive("sandbox.memory_limit", int64(c.Sandbox.MemoryLimit))
+	v.positive("sandbox.message_budget", int64(c.Sandbox.MessageBudget))
+	v.positive("sandbox.max_pdfs_per_message", int64(c.Sandbox.MaxPDFsPerMessage))
+	if c.Sandbox.MessageBudget >= c.IMAP.PollTimeout && c.IMAP.PollTimeout > 0 {
+		// A message that may take the whole poll would end every poll at itself.
+		v.errorf("sandbox.message_budget", "%v must be shorter than imap.poll_timeout (%v)", c.Sandbox.MessageBudget, c.IMAP.PollTimeout)
+	}
 }
 
 // defaultPort is the port for a server given without one.

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,6 +98,8 @@ var notAnsweredWhy = map[string]string{
 	whyDecisionRefused:        "記録できなかった確認済・差戻し操作（リンクの誤り・期限切れ・処理済み）",
 	whyDecisionsOff:           "メールでの確認済・差戻し操作（設定で停止中）",
 	"answer_to_our_reply":     "受付の返信への返事（内容をご確認ください）",
+	parser.CodeSetAside:       "取り込みに続けて失敗したため保留（原本をご確認ください）",
+	parser.CodeTooSlow:        "読み取りの上限（時間・PDFの数）を超えたため途中で打ち切り（原本をご確認ください）",
 }
 
 // notAnswered lists the mails taken in since the last digest that got no reply.
@@ -110,6 +113,10 @@ func (s *Service) notAnswered(since time.Time) ([]verifier.NotAnswered, error) {
 		why := e.NoReplyWhy
 		if e.NoReply && len(e.Problems) > 0 {
 			why = e.Problems[0] // auto_submitted, bounce or mailing_list
+		}
+		if why == "" && slices.Contains(e.Problems, parser.CodeTooSlow) {
+			// Answered, but only partly read: a clerk looks at the rest.
+			why = parser.CodeTooSlow
 		}
 		if why == "" {
 			continue

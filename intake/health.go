@@ -1,6 +1,9 @@
 package intake
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,17 +12,59 @@ import (
 	"hosho-intake/verifier"
 )
 
-// Alive reports whether the daemon makes progress: the state answers, and no poll has been
-// running for longer than the poll timeout allows (a poll stuck beyond its deadline means a
-// wedged goroutine, which only a restart cures). The systemd watchdog and /healthz ask it.
+// stallPolls is how many polls in a row may take in nothing of new mail before the daemon
+// reports itself unhealthy. It is past maxRecordAttempts, so that setting a message aside
+// has had its chance: a stall that outlasts it is something only an admin can cure.
+const stallPolls = maxRecordAttempts + 2
+
+// progress tracks whether polling takes in new mail.
+type progress struct {
+	// polls counts the polls in a row that had new mail and took none of it in: stuck at
+	// one message, or out of time before recording any; stuck is where.
+	polls int
+	stuck uint32
+}
+
+// observe counts one poll's result. A poll that fails before reaching any message (the
+// server is down) is no stall: a restart would not help, and the digest already warns of
+// failing polls.
+func (p *progress) observe(res Result, err error) {
+	took := res.Recorded > 0 || res.Duplicates > 0
+	switch {
+	case err != nil && !took && (res.Stuck != 0 || errors.Is(err, context.DeadlineExceeded)):
+		if res.Stuck != p.stuck {
+			p.polls = 0
+		}
+		p.polls++
+		p.stuck = res.Stuck
+	case err == nil || took:
+		p.polls, p.stuck = 0, 0
+	}
+}
+
+// stalled says why polling makes no progress, or "": a poll running since polling (zero:
+// none) far past timeout, or stallPolls polls in a row without progress.
+func (p *progress) stalled(now, polling time.Time, timeout time.Duration) string {
+	switch {
+	case !polling.IsZero() && now.Sub(polling) >= timeout+time.Minute:
+		return fmt.Sprintf("a poll has been running since %s, past the poll timeout of %v", polling.Format(time.DateTime), timeout)
+	case p.polls >= stallPolls && p.stuck != 0:
+		return fmt.Sprintf("%d polls in a row failed at the message with UID %d", p.polls, p.stuck)
+	case p.polls >= stallPolls:
+		return fmt.Sprintf("%d polls in a row ran out of time before taking in any message", p.polls)
+	}
+	return ""
+}
+
+// Alive reports whether the daemon makes progress: the state answers, no poll has been
+// running for longer than the poll timeout allows (a wedged goroutine, which only a restart
+// cures), and polling is not stalled (stallPolls polls in a row failed at the same message
+// or ran out of time before recording any). The systemd watchdog and /healthz ask it.
 func (s *Service) Alive(now time.Time) bool {
 	if err := s.Ledger.DB().View(func(*bolt.Tx) error { return nil }); err != nil {
 		return false
 	}
-	s.mu.Lock()
-	started := s.polling
-	s.mu.Unlock()
-	return started.IsZero() || now.Sub(started) < s.Config.IMAP.PollTimeout+time.Minute
+	return s.Health(now).Stalled == ""
 }
 
 // metrics is what the daemon exports to Prometheus; most of it is read from the state at

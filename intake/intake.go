@@ -7,10 +7,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"hosho-intake/intake/inbound"
 	"hosho-intake/parser"
+	"hosho-intake/parser/sandbox"
 	"hosho-intake/verifier"
 )
 
@@ -50,6 +52,8 @@ type Contents struct {
 	// Bounce is the raw message when it is a delivery status notification: it may
 	// concern one of our replies.
 	Bounce []byte
+
+	setAside bool // recorded with set_aside only: nothing else is done with it
 }
 
 // Document is one PDF attachment of a message.
@@ -62,10 +66,43 @@ type Document struct {
 // NoReply reports a message that must never be answered (auto-reply, bounce, list mail).
 func (c *Contents) NoReply() bool { return len(c.Message.Classes) > 0 }
 
-// Read reads one message and finds its notices. An error is returned only when the message
-// cannot be read at all (I/O) or ctx ends; everything wrong with the message itself is a
-// Problem.
+// Budget bounds the reading of one message, so that no message can stop the mailbox
+// (DESIGN.md, "Bad input"): a message past it is recorded with parser.CodeTooSlow and what
+// was read by then, and the poll goes on to the next.
+type Budget struct {
+	// Time is the reader time the message may take across all its PDFs and ZIP members.
+	// Only time in a reader counts, not the wait for a free one, so that a message is not
+	// charged for the hostile one read beside it.
+	Time time.Duration
+	// MaxPDFs is the most PDFs read from one message.
+	MaxPDFs int
+	// Parallel is how many of a message's PDFs are read at once: the reader pool's
+	// workers. More would only queue behind the pool and ahead of the next message.
+	Parallel int
+}
+
+// DefaultBudget is config.Default's budget, for the offline commands.
+func DefaultBudget() Budget { return Budget{Time: time.Minute, MaxPDFs: 20, Parallel: 2} }
+
+// maxReaderFailures is how many readers may crash or time out on one message before the
+// rest of its PDFs are left unread: one is a broken file, three are an attack.
+const maxReaderFailures = 3
+
+// budgetReader is a PDFReader that can bound one file by what is left of its message's
+// budget and say how long the file held a reader (sandbox.Pool does).
+type budgetReader interface {
+	ReadWithin(ctx context.Context, data []byte, limit time.Duration) (sandbox.Reading, error)
+}
+
+// Read reads one message within DefaultBudget; see ReadWithin.
 func Read(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader) (*Contents, error) {
+	return ReadWithin(ctx, raw, lim, pdfs, DefaultBudget())
+}
+
+// ReadWithin reads one message and finds its notices, its PDFs read in parallel within b.
+// An error is returned only when the message cannot be read at all (I/O, no PDF reader can
+// be started) or ctx ends; everything wrong with the message itself is a Problem.
+func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader, b Budget) (*Contents, error) {
 	msg, err := inbound.Read(raw, lim)
 	if err != nil {
 		return nil, fmt.Errorf("reading message: %w", err)
@@ -80,14 +117,21 @@ func Read(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader
 		return c, nil
 	}
 	c.Problems = append(c.Problems, msg.Problems...)
+	var atts []inbound.Attachment
 	for _, a := range msg.Attachments {
-		if !a.PDF {
-			continue
+		if a.PDF {
+			atts = append(atts, a)
 		}
-		doc, err := pdfs.ReadPDF(ctx, a.Data)
-		if err != nil {
-			return nil, fmt.Errorf("reading attachment %q: %w", a.Path, err)
+	}
+	docs, over, err := readPDFs(ctx, atts, pdfs, b)
+	if err != nil {
+		return nil, err
+	}
+	for i, doc := range docs {
+		if doc == nil {
+			continue // not read: over the budget
 		}
+		a := atts[i]
 		c.Documents = append(c.Documents, Document{Attachment: a.Path, Kind: doc.Kind, Pages: doc.Pages})
 		for _, n := range doc.Notices {
 			n.Attachment = a.Path
@@ -98,12 +142,121 @@ func Read(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader
 			c.Problems = append(c.Problems, p)
 		}
 	}
+	if over != "" {
+		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
+	}
 	c.Notices = append(bodyNotices(msg.Texts, c.Notices), c.Notices...)
 	if len(c.Notices) == 0 && len(c.Problems) == 0 {
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeNoNotice,
 			Detail: "no 「認証キー」等のお知らせ PDF attached and no 保証契約番号 and 認証キー in the text"})
 	}
 	return c, nil
+}
+
+// readPDFs reads atts, b.Parallel at a time, until b runs out. It returns each one's
+// Document (nil for one not read) and, when b ran out, why. The budget is checked before
+// each file starts and bounds each file by what is left, so a message's readers together
+// take at most b.Time plus what the files in flight had left when they started.
+func readPDFs(ctx context.Context, atts []inbound.Attachment, pdfs PDFReader, b Budget) ([]*parser.Document, string, error) {
+	docs := make([]*parser.Document, len(atts))
+	n := len(atts)
+	if b.MaxPDFs > 0 && n > b.MaxPDFs {
+		n = b.MaxPDFs
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		spent    time.Duration
+		failures int
+		read     int
+		over     string
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	stop := func(why string) { // under mu
+		if over == "" {
+			over = why
+			cancel() // the files in flight are cut off too
+		}
+	}
+	sem := make(chan struct{}, max(b.Parallel, 1))
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-rctx.Done():
+		}
+		mu.Lock()
+		left := b.Time - spent
+		if b.Time > 0 && left <= 0 {
+			stop(fmt.Sprintf("the message's reading budget of %v was spent", b.Time))
+		}
+		done := over != "" || firstErr != nil || rctx.Err() != nil
+		mu.Unlock()
+		if done {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r, err := readOne(rctx, pdfs, atts[i].Data, left)
+			mu.Lock()
+			defer mu.Unlock()
+			spent += r.Took
+			switch {
+			case err != nil && rctx.Err() != nil && ctx.Err() == nil:
+				return // cut off by stop: not read
+			case err != nil:
+				if firstErr == nil {
+					firstErr = fmt.Errorf("reading attachment %q: %w", atts[i].Path, err)
+					cancel()
+				}
+				return
+			case isCutOff(r.Doc):
+				stop(fmt.Sprintf("the message's reading budget of %v was spent", b.Time))
+				return
+			}
+			docs[i] = &r.Doc
+			read++
+			if r.Failed {
+				failures++
+				if failures >= maxReaderFailures {
+					stop(fmt.Sprintf("the PDF reader failed on %d of its PDFs", failures))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, "", err
+	}
+	if firstErr != nil {
+		return nil, "", firstErr
+	}
+	if over == "" && n < len(atts) {
+		over = fmt.Sprintf("the message holds %d PDFs; only %d are read from one message", len(atts), n)
+	}
+	if over != "" {
+		over += fmt.Sprintf(" (%d of %d PDFs read)", read, len(atts))
+	}
+	return docs, over, nil
+}
+
+// readOne reads one PDF within limit when the reader can be bounded, and otherwise (a
+// reader in this process, for tests and trusted input) only counts its time.
+func readOne(ctx context.Context, pdfs PDFReader, data []byte, limit time.Duration) (sandbox.Reading, error) {
+	if br, ok := pdfs.(budgetReader); ok {
+		return br.ReadWithin(ctx, data, limit)
+	}
+	start := time.Now()
+	doc, err := pdfs.ReadPDF(ctx, data)
+	return sandbox.Reading{Doc: doc, Took: time.Since(start)}, err
+}
+
+// isCutOff reports a file the sandbox stopped because the message's budget ran out.
+func isCutOff(doc parser.Document) bool {
+	return len(doc.Problems) == 1 && doc.Problems[0].Code == parser.CodeTooSlow
 }
 
 // bodyNotices reads notices typed in the message's text parts, leaving out those that only

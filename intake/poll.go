@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,13 @@ type Poller struct {
 	MoveBatch int
 	// Grace is how long a cancelled poll may take to finish the messages in hand.
 	Grace time.Duration
+	// Budget bounds the reading of each message; see Budget.
+	Budget Budget
+
+	// failed counts, per message, the polls that could not record it, for when the
+	// state itself cannot be written to count them (see noteFailure).
+	failedMu sync.Mutex
+	failed   map[string]int
 }
 
 // Result sums up one poll, for the log, status and metrics.
@@ -68,6 +76,10 @@ type Result struct {
 	Moved      int
 	Repaired   int // recorded earlier, moved only now (a crash between commit and move)
 	Notices    int
+	SetAside   int // recorded with set_aside after maxRecordAttempts failed polls
+	// Stuck is the UID of the message recording stopped at, when it did: the cursor
+	// cannot pass it until it is recorded or set aside.
+	Stuck uint32
 }
 
 // flagProcessed marks a message recorded when there is no processed folder.
@@ -85,7 +97,59 @@ type job struct {
 	gz       []byte // the raw message, compressed for the ledger
 	contents *Contents
 	dupOf    uint64 // an entry recorded before: alias instead of recording
+	setAside bool   // recording it failed on maxRecordAttempts polls: kept for the clerks only
 	err      error
+}
+
+// maxRecordAttempts is how many polls may fail to record one message before it is set
+// aside (recorded with set_aside, without the queue or a reply, and moved on from), so
+// that a message that breaks recording cannot hold the cursor, and the mail behind it,
+// forever. Three tells a broken message from a passing fault of the server or the disk.
+const maxRecordAttempts = 3
+
+// attemptsBucket holds, per message the poll could not record, how many polls failed on
+// it; the intake package owns it. Key: attemptKey; value: the count as a decimal string.
+const attemptsBucket = "intake.record_attempts"
+
+func attemptKey(mailbox string, validity, uid uint32) string {
+	return fmt.Sprintf("%s\x00%d\x00%d", mailbox, validity, uid)
+}
+
+// attempts returns how many polls failed to record a message.
+func (p *Poller) attempts(key string) int {
+	n := 0
+	p.Ledger.DB().View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket([]byte(attemptsBucket)); b != nil {
+			n, _ = strconv.Atoi(string(b.Get([]byte(key))))
+		}
+		return nil
+	})
+	p.failedMu.Lock()
+	n = max(n, p.failed[key])
+	p.failedMu.Unlock()
+	return n
+}
+
+// noteFailure counts a poll that failed to record j, in the state so that it survives a
+// restart (`once` runs from a timer), and in memory for when the state cannot be written.
+func (p *Poller) noteFailure(j *job, cause error) {
+	key := attemptKey(p.Mailbox, j.validity, j.info.UID)
+	n := p.attempts(key) + 1
+	p.failedMu.Lock()
+	if p.failed == nil {
+		p.failed = map[string]int{}
+	}
+	p.failed[key] = n
+	p.failedMu.Unlock()
+	err := p.Ledger.DB().Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists([]byte(attemptsBucket))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), []byte(strconv.Itoa(n)))
+	})
+	p.Log.Warn("message not recorded", "uid", j.info.UID, "message_id", j.info.MessageID, "attempt", n,
+		"set_aside_after", maxRecordAttempts, "err", cause, "counting_err", err)
 }
 
 // Poll takes in everything new. A poll that fails part-way keeps what it finished: each
@@ -363,12 +427,16 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 		return
 	}
 	j.gz = gz
+	if n := p.attempts(attemptKey(p.Mailbox, j.validity, j.info.UID)); n >= maxRecordAttempts {
+		p.setAside(j, digest, n)
+		return
+	}
 	lim := p.Limits
 	if j.large {
 		// Only the header was downloaded: read it for the reply's address, nothing more.
 		lim.MaxMessageBytes = int64(len(j.raw)) + 1
 	}
-	c, err := Read(ctx, bytes.NewReader(j.raw), lim, p.PDFs)
+	c, err := ReadWithin(ctx, bytes.NewReader(j.raw), lim, p.PDFs, p.Budget)
 	if err != nil {
 		j.err = err
 		return
@@ -419,6 +487,29 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 	}
 }
 
+// setAside prepares the ledger entry of a message that failed to be recorded on n polls:
+// its headers and the raw message for the clerks, no notices, no queue, no reply. Its PDFs
+// are not read again: reading may be what failed.
+func (p *Poller) setAside(j *job, digest string, n int) {
+	why := fmt.Sprintf("recording failed on %d polls; set aside for a clerk to read", n)
+	// A limit below the message's size reads its header alone.
+	lim := p.Limits
+	lim.MaxMessageBytes = 1
+	msg, err := inbound.Read(bytes.NewReader(j.raw), lim)
+	if err != nil {
+		msg = &inbound.Message{MessageID: j.info.MessageID}
+	}
+	msg.Attachments = nil
+	c := &Contents{Message: msg, Notices: []parser.Notice{}, Problems: []parser.Problem{{Code: parser.CodeSetAside, Detail: why}},
+		Received: j.info.InternalDate, NoReplyWhy: parser.CodeSetAside, setAside: true}
+	j.raw = nil
+	j.setAside = true
+	j.contents = c
+	j.entry = &ledger.Entry{Mailbox: p.Mailbox, UIDValidity: j.validity, UID: j.info.UID, MessageID: messageID(msg.MessageID),
+		Digest: digest, From: msg.From, Subject: msg.Subject, Date: msg.Date, Size: j.info.Size, TakenAt: time.Now(),
+		Outcome: OutcomeProblems, Problems: []string{parser.CodeSetAside}, NoReplyWhy: parser.CodeSetAside}
+}
+
 // messageID is the form Message-IDs are kept and compared in: without the angle brackets,
 // which the ENVELOPE omits and the header has.
 func messageID(s string) string { return strings.Trim(strings.TrimSpace(s), "<>") }
@@ -464,7 +555,14 @@ func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *R
 			if len(run) == 0 {
 				break
 			}
-			failed = p.commitRun(run, committed, res)
+			var at *job
+			at, failed = p.commitRun(run, committed, res)
+			if failed != nil && at != nil {
+				res.Stuck = at.info.UID
+				if !errors.Is(failed, context.Canceled) && !errors.Is(failed, context.DeadlineExceeded) {
+					p.noteFailure(at, failed)
+				}
+			}
 			for range run {
 				release()
 			}
@@ -505,38 +603,41 @@ func gather(done <-chan *job, pending map[int]*job, window time.Duration) {
 
 // commitRun records a run of jobs: new messages in one transaction, duplicates as aliases.
 // When the batch fails it is retried one message at a time, so that the messages before
-// the failing one are kept.
-func (p *Poller) commitRun(run []*job, committed chan<- uint64, res *Result) error {
+// the failing one are kept. On failure it returns the job recording stopped at.
+func (p *Poller) commitRun(run []*job, committed chan<- uint64, res *Result) (*job, error) {
 	var batch []*job
-	flush := func() error {
+	flush := func() (*job, error) {
 		if len(batch) == 0 {
-			return nil
+			return nil, nil
 		}
 		err := p.recordJobs(batch, committed, res)
 		if err != nil && len(batch) > 1 {
 			for _, j := range batch {
 				if err := p.recordJobs([]*job{j}, committed, res); err != nil {
-					return err
+					return j, err
 				}
 			}
-			return nil
+			return nil, nil
+		}
+		if err != nil {
+			return batch[0], err
 		}
 		batch = batch[:0]
-		return err
+		return nil, nil
 	}
 	for _, j := range run {
 		switch {
 		case j.err != nil:
-			if err := flush(); err != nil {
-				return err
+			if at, err := flush(); err != nil {
+				return at, err
 			}
-			return fmt.Errorf("uid %d: %w", j.info.UID, j.err)
+			return j, fmt.Errorf("uid %d: %w", j.info.UID, j.err)
 		case j.dupOf != 0:
-			if err := flush(); err != nil {
-				return err
+			if at, err := flush(); err != nil {
+				return at, err
 			}
 			if err := p.Ledger.Alias(p.Mailbox, j.validity, j.info.UID, j.dupOf, time.Now()); err != nil {
-				return err
+				return j, err
 			}
 			res.Duplicates++
 			p.Log.Info("message taken in before; moving it only", "uid", j.info.UID, "entry", j.dupOf, "message_id", j.info.MessageID)
@@ -548,6 +649,26 @@ func (p *Poller) commitRun(run []*job, committed chan<- uint64, res *Result) err
 	return flush()
 }
 
+// recordOne writes what a message caused, in its ledger entry's transaction: its record
+// attempts are cleared, and the Recorder runs, unless the message was set aside. A panic
+// in the Recorder fails this message's recording, not the daemon.
+func (p *Poller) recordOne(tx *bolt.Tx, e *ledger.Entry, c *Contents, uid uint32) (err error) {
+	if b := tx.Bucket([]byte(attemptsBucket)); b != nil {
+		if err := b.Delete([]byte(attemptKey(e.Mailbox, e.UIDValidity, uid))); err != nil {
+			return err
+		}
+	}
+	if p.Record == nil || c.setAside {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("recording panicked: %v", r)
+		}
+	}()
+	return p.Record(tx, e, c)
+}
+
 func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) error {
 	items := make([]ledger.Item, len(jobs))
 	byEntry := make(map[*ledger.Entry]*Contents, len(jobs))
@@ -555,10 +676,7 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) e
 		items[i] = ledger.Item{Entry: j.entry, Raw: j.gz}
 		byEntry[j.entry] = j.contents
 	}
-	var more func(tx *bolt.Tx, e *ledger.Entry) error
-	if p.Record != nil {
-		more = func(tx *bolt.Tx, e *ledger.Entry) error { return p.Record(tx, e, byEntry[e]) }
-	}
+	more := func(tx *bolt.Tx, e *ledger.Entry) error { return p.recordOne(tx, e, byEntry[e], e.UID) }
 	if err := p.Ledger.RecordBatch(items, more); err != nil {
 		return err
 	}
@@ -571,6 +689,10 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) e
 	for _, j := range jobs {
 		res.Recorded++
 		res.Notices += j.entry.Notices
+		if j.setAside {
+			res.SetAside++
+			p.Log.Warn("message set aside", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID)
+		}
 		p.Log.Info("message taken in", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID,
 			"from", j.entry.From, "outcome", j.entry.Outcome, "notices", j.entry.Notices, "problems", j.entry.Problems)
 		committed <- j.entry.ID

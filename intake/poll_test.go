@@ -318,4 +318,15 @@ func TestPollTooLarge(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) { os.Exit(m.Run()) }
+// TestMain: started with HOSHO_INTAKE_TEST_WORKER=1 the test binary is a PDF reader for
+// the tests' sandbox pools (see budget_test.go).
+func TestMain(m *testing.M) {
+	if os.Getenv("HOSHO_INTAKE_TEST_WORKER") == "1" {
+		if err := serveTestWorker(); err != nil {
+			fmt.Fprintln(os.Stderr, "worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}

@@ -48,6 +48,7 @@ type Service struct {
 	lastErr   error
 	lastOK    time.Time
 	failures  int
+	progress  progress
 }
 
 // ServiceOptions are what a Service needs beyond the config.
@@ -106,10 +107,15 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	if workers <= 0 {
 		workers = max(2, runtimeWorkers())
 	}
+	readers := cfg.Sandbox.Workers // the pool's own default when 0
+	if readers <= 0 {
+		readers = runtimeWorkers()
+	}
 	s.Poller = &Poller{
 		Mailbox: cfg.IMAP.Mailbox, Processed: cfg.IMAP.ProcessedMailbox, MaxSize: int64(cfg.IMAP.MaxMessageSize),
 		Limits: lim, Ledger: l, PDFs: pool, Log: log.With("mailbox", cfg.IMAP.Mailbox), Workers: workers + 1,
 		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record,
+		Budget: Budget{Time: cfg.Sandbox.MessageBudget, MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: readers},
 	}
 	return s, nil
 }
@@ -228,6 +234,7 @@ func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 	} else {
 		s.failures++
 	}
+	s.progress.observe(res, err)
 	s.mu.Unlock()
 	if w := s.IMAPKey.Warning(time.Now()); w != "" {
 		s.log.Warn("mailbox credential", "warning", w)
@@ -237,7 +244,8 @@ func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 	}
 	s.sweep(time.Now())
 	s.log.Info("poll done", "new", res.New, "recorded", res.Recorded, "duplicates", res.Duplicates,
-		"moved", res.Moved, "repaired", res.Repaired, "notices", res.Notices, "duration", res.Duration.Round(time.Millisecond))
+		"moved", res.Moved, "repaired", res.Repaired, "notices", res.Notices, "set_aside", res.SetAside,
+		"duration", res.Duration.Round(time.Millisecond))
 	return res, nil
 }
 
@@ -267,6 +275,8 @@ type Health struct {
 	LastOK   time.Time
 	Failures int    // consecutive failed polls
 	Warning  string // a credential about to fail, or failing
+	// Stalled says why polling makes no progress ("" when it does); Alive is false then.
+	Stalled string `json:",omitempty"`
 }
 
 // Health reports the last poll and the credential's state.
@@ -277,6 +287,7 @@ func (s *Service) Health(now time.Time) Health {
 	if s.lastErr != nil {
 		h.LastErr = s.lastErr.Error()
 	}
+	h.Stalled = s.progress.stalled(now, s.polling, s.Config.IMAP.PollTimeout)
 	return h
 }
 
@@ -345,7 +356,7 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	if err != nil {
 		return Reprocessed{}, err
 	}
-	c, err := Read(ctx, bytes.NewReader(raw), s.Poller.Limits, s.pool)
+	c, err := ReadWithin(ctx, bytes.NewReader(raw), s.Poller.Limits, s.pool, s.Poller.Budget)
 	if err != nil {
 		return Reprocessed{}, err
 	}

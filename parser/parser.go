@@ -21,6 +21,13 @@ const (
 	CodeAutoSubmitted = "auto_submitted"
 	CodeBounce        = "bounce"
 	CodeMailingList   = "mailing_list"
+	// CodeTooSlow: the message ran past its reading budget (time across its PDFs and ZIP
+	// members, the number of PDFs read, or readers that crashed on it); what was read by
+	// then is kept, the rest is not read.
+	CodeTooSlow = "too_slow"
+	// CodeSetAside: recording the message failed on several polls in a row; it is kept
+	// for the clerks and moved on from, so that it cannot hold up the mail behind it.
+	CodeSetAside = "set_aside"
 )
 
 // Notice is one 認証キー notice: the six fields a clerk needs to open the certificate on D-Sure.

@@ -452,6 +452,9 @@ func runStatus(ctx context.Context, e env) int {
 	if r.Intake.Warning != "" {
 		fmt.Fprintf(e.stdout, "warning: %s\n", r.Intake.Warning)
 	}
+	if r.Intake.Stalled != "" {
+		fmt.Fprintf(e.stdout, "UNHEALTHY: polling makes no progress: %s\n", r.Intake.Stalled)
+	}
 	fmt.Fprintf(e.stdout, "trust: %s\n", r.Trust)
 	return 0
 }

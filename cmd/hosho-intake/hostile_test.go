@@ -2,17 +2,22 @@ package main
 
 import (
 	"bytes"
+	"cmp"
+	"compress/zlib"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"hosho-intake/intake/samplemail"
 	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
+	"hosho-intake/parser/sandbox"
 )
 
 // TestDamagedPDFs runs randomly damaged copies of three notices through the real isolated
@@ -107,7 +112,11 @@ func damage(rng *rand.Rand, src []byte) []byte {
 
 // minimalPDF wraps object text in a header, an xref that points at each object and a
 // trailer, so that the reader gets as far as the page tree.
-func minimalPDF(objects string) []byte {
+func minimalPDF(objects string) []byte { return minimalPDFTrailer(objects, false) }
+
+// minimalPDFTrailer is minimalPDF; with prevSelf the trailer names its own xref section
+// as the previous one, a loop.
+func minimalPDFTrailer(objects string, prevSelf bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n")
 	var offsets []int
@@ -123,6 +132,177 @@ func minimalPDF(objects string) []byte {
 	for _, o := range offsets {
 		fmt.Fprintf(&b, "%010d 00000 n \n", o)
 	}
-	fmt.Fprintf(&b, "trailer <</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	prev := ""
+	if prevSelf {
+		prev = fmt.Sprintf("/Prev %d", xref)
+	}
+	fmt.Fprintf(&b, "trailer <</Size %d/Root 1 0 R%s>>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, prev, xref)
 	return b.Bytes()
+}
+
+// TestHostileCorpus generates hostile files (flate and ZIP bombs, reference cycles, an
+// object stream that contains itself, deep nesting, slow PDFs in bulk, huge headers, lying
+// encodings) and runs them through `parse` with the real isolated readers under a 1 s
+// timeout: each must end with a problem code, slow mails with too_slow, and this process
+// must stay far below the readers' memory limit.
+func TestHostileCorpus(t *testing.T) {
+	dir := t.TempDir()
+	zeros := func(n int) []byte { return make([]byte, n) }
+	flate := func(data []byte) []byte {
+		var b bytes.Buffer
+		zw, _ := zlib.NewWriterLevel(&b, zlib.BestCompression)
+		zw.Write(data)
+		zw.Close()
+		return b.Bytes()
+	}
+	bomb := flate(bytes.Repeat([]byte("BT /F1 9 Tf (A) Tj ET\n"), 200<<20/22))
+	mailOf := func(subject string, header map[string]string, body string, parts ...samplemail.Attachment) []byte {
+		raw, err := samplemail.Mail{From: "x@attacker.example", To: "denshi-shosho@pref.shimane.example", Subject: subject,
+			Header: header, Body: body, Attachments: parts}.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	zipOf := func(files ...samplemail.Attachment) []byte {
+		z, err := samplemail.Zip(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z
+	}
+	var slow []samplemail.Attachment
+	for i := range 60 {
+		slow = append(slow, samplemail.Attachment{Name: fmt.Sprintf("s%02d.pdf", i), Data: slowPDF(5000 + i)})
+	}
+	manyFields := map[string]string{}
+	for i := range 20000 {
+		manyFields[fmt.Sprintf("X-Junk-%05d", i)] = strings.Repeat("j", 40)
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want string // a problem code the file must get; "" for any
+	}{
+		{"flate-bomb.pdf", minimalPDF("1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj 2 0 obj <</Type/Pages/Kids[3 0 R]/Count 1>> endobj " +
+			"3 0 obj <</Type/Page/Parent 2 0 R/MediaBox[0 0 600 800]/Contents 4 0 R>> endobj " +
+			fmt.Sprintf("4 0 obj <</Length %d/Filter/FlateDecode>> stream\n", len(bomb)) + string(bomb) + "\nendstream endobj"), ""},
+		{"pages-share-a-bomb.pdf", minimalPDF("1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj 2 0 obj <</Type/Pages/Kids[" +
+			strings.Repeat("3 0 R ", 50) + "]/Count 50>> endobj 3 0 obj <</Type/Page/Parent 2 0 R/MediaBox[0 0 600 800]/Contents 4 0 R>> endobj " +
+			fmt.Sprintf("4 0 obj <</Length %d/Filter/FlateDecode>> stream\n", len(bomb)) + string(bomb) + "\nendstream endobj"), ""},
+		{"xref-loop.pdf", slowPDF(1), parser.CodeCorrupt},
+		{"objstm-contains-itself.pdf", minimalPDF("1 0 obj <</Type/Catalog/Pages 5 0 R>> endobj " +
+			"2 0 obj <</Type/ObjStm/N 1/First 4/Extends 2 0 R/Length 9>> stream\n5 0 2 0 R\nendstream endobj"), ""},
+		{"page-is-own-kid.pdf", minimalPDF("1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj 2 0 obj <</Type/Pages/Kids[2 0 R 2 0 R]/Count 99999>> endobj"), ""},
+		{"deep-arrays.pdf", minimalPDF("1 0 obj <</Type/Catalog/Pages 2 0 R/X " + strings.Repeat("[", 200000) + strings.Repeat("]", 200000) +
+			">> endobj 2 0 obj <</Type/Pages/Kids[]/Count 0>> endobj"), ""},
+		{"deep-dicts.pdf", minimalPDF("1 0 obj <</Type/Catalog/Pages 2 0 R/X " + strings.Repeat("<</A ", 100000) + strings.Repeat(">>", 100000) +
+			">> endobj 2 0 obj <</Type/Pages/Kids[]/Count 0>> endobj"), ""},
+		{"page-tree-dag.pdf", pageDAG(40), ""},
+		{"over-the-reader-limit.pdf", nil, parser.CodeTooLarge}, // written sparse below
+		{"slow-pdfs.eml", mailOf("認証キー", nil, "添付します。", slow...), parser.CodeTooSlow},
+		{"slow-pdfs-in-zip.eml", mailOf("認証キー", nil, "添付します。", samplemail.Attachment{Name: "k.zip", ContentType: "application/zip", Data: zipOf(slow...)}), parser.CodeTooSlow},
+		{"zip-bomb.eml", mailOf("zip", nil, "添付します。", samplemail.Attachment{Name: "k.zip", ContentType: "application/zip",
+			Data: zipOf(samplemail.Attachment{Name: "a.pdf", Data: zeros(200 << 20)})}), parser.CodeTooLarge},
+		{"zip-of-zips.eml", mailOf("zip", nil, "添付します。", samplemail.Attachment{Name: "k.zip", ContentType: "application/zip",
+			Data: nestedZip(t, 30)}), ""},
+		{"huge-header-line.eml", mailOf(strings.Repeat("認証キー", 500000), nil, "本文"), ""},
+		{"many-header-fields.eml", mailOf("fields", manyFields, "本文"), ""},
+		{"lying-charset.eml", []byte("From: x@attacker.example\r\nTo: a@pref.shimane.example\r\nSubject: =?x-nonsense?B?gqCCoA==?=\r\n" +
+			"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-2022-jp\r\nContent-Transfer-Encoding: 8bit\r\n\r\n" +
+			"\xe4\xbf\x9d\xe8\xa8\xbc\x1b$B\xff\xfe\x1b(B\x80\x81 保証契約番号 207\r\n"), ""},
+		{"lying-transfer-encoding.eml", []byte("From: x@attacker.example\r\nTo: a@pref.shimane.example\r\nSubject: x\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/pdf; name*=utf-8''%ZZ%E3.pdf\r\n" +
+			"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64 at all!!!\r\n--b\r\nContent-Type: text/plain; charset=\"shift_jis\"\r\n" +
+			"Content-Transfer-Encoding: quoted-printable\r\n\r\n=E3=8=ZZ=\r\n--b--\r\n"), ""},
+	}
+	var files []string
+	for _, c := range cases {
+		f := filepath.Join(dir, c.name)
+		if err := os.WriteFile(f, c.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if c.data == nil {
+			if err := os.Truncate(f, sandbox.MaxFileSize+1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		files = append(files, f)
+	}
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), env{args: append([]string{"parse", "--json", "--timeout", "1s", "--workers", "2"}, files...),
+		getenv: os.Getenv, stdout: &out, stderr: &errOut})
+	if code != 0 {
+		t.Fatalf("parse exit %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(cases) {
+		t.Fatalf("%d results for %d files", len(lines), len(cases))
+	}
+	for i, l := range lines {
+		var r struct {
+			Problems []parser.Problem `json:"problems"`
+		}
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		var codes []string
+		for _, p := range r.Problems {
+			codes = append(codes, p.Code)
+		}
+		if len(codes) == 0 || cases[i].want != "" && !slices.Contains(codes, cases[i].want) {
+			t.Errorf("%s: problems %v, want %q", cases[i].name, codes, cmp.Or(cases[i].want, "any code"))
+		}
+		t.Logf("%s: %v", cases[i].name, codes)
+	}
+	// The readers are bounded by their own limit; this process holds at most one file
+	// and the decoded parts of one message at a time per worker.
+	if hwm := peakResident(t); hwm > 1<<30 {
+		t.Errorf("this process peaked at %d MiB resident, want well under 1 GiB", hwm>>20)
+	}
+}
+
+// pageDAG is a page tree of depth n in which each node names its child twice: 2^n leaves
+// from n objects, a billion-laughs for page counting.
+func pageDAG(n int) []byte {
+	var b strings.Builder
+	b.WriteString("1 0 obj <</Type/Catalog/Pages 2 0 R>> endobj ")
+	for i := range n {
+		fmt.Fprintf(&b, "%d 0 obj <</Type/Pages/Kids[%d 0 R %d 0 R]/Count 1000000>> endobj ", i+2, i+3, i+3)
+	}
+	fmt.Fprintf(&b, "%d 0 obj <</Type/Page/MediaBox[0 0 6 8]>> endobj", n+2)
+	return minimalPDF(b.String())
+}
+
+// nestedZip is a ZIP of a ZIP ... depth deep, with a PDF name at the bottom.
+func nestedZip(t *testing.T, depth int) []byte {
+	t.Helper()
+	data := []byte("%PDF-1.4 not really")
+	name := "n.pdf"
+	for i := range depth {
+		z, err := samplemail.Zip([]samplemail.Attachment{{Name: name, Data: data}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, name = z, fmt.Sprintf("z%d.zip", i)
+	}
+	return data
+}
+
+// peakResident is this process's peak resident set (VmHWM, proc(5)).
+func peakResident(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM in /proc/self/status")
+	return 0
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"runtime"
@@ -97,20 +98,31 @@ func runInspect(ctx context.Context, e env) int {
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
 	data, _, err := readInput(fs.Arg(0), lim)
+	tooLarge := errors.Is(err, errTooLarge)
+	if tooLarge {
+		// Only the head was read: its header gives the reply's address, as the daemon
+		// answers a message over the limit from its header alone.
+		lim.MaxMessageBytes, err = int64(len(data))-1, nil
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return 1
 	}
-	pool, err := newPDFPool(runtime.NumCPU())
+	pool, err := newPDFPool(runtime.NumCPU(), cfg.Sandbox.Timeout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return 1
 	}
 	defer pool.Close()
-	c, err := intake.Read(ctx, bytes.NewReader(data), lim, pool)
+	c, err := intake.ReadWithin(ctx, bytes.NewReader(data), lim, pool, intake.Budget{Time: cfg.Sandbox.MessageBudget,
+		MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: runtime.NumCPU()})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return 1
+	}
+	if tooLarge {
+		c.Notices = nil
+		c.Problems = []parser.Problem{{Code: parser.CodeTooLarge, Detail: fmt.Sprintf("the message is larger than the limit of %d bytes", cfg.IMAP.MaxMessageSize)}}
 	}
 	received := c.Message.Date
 	if received.IsZero() {

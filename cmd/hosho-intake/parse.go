@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"hosho-intake/intake"
 	"hosho-intake/intake/inbound"
@@ -35,6 +37,7 @@ func runParse(ctx context.Context, e env) int {
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
 	workers := fs.Int("workers", runtime.NumCPU(), "PDF reader processes")
 	maxSize := fs.Int64("max-size", inbound.DefaultLimits().MaxMessageBytes, "largest message read, in bytes")
+	timeout := fs.Duration("timeout", 10*time.Second, "time limit of the reader per PDF")
 	if err := fs.Parse(e.args); err != nil {
 		return 2
 	}
@@ -43,7 +46,7 @@ func runParse(ctx context.Context, e env) int {
 		fmt.Fprintln(e.stderr, "usage: hosho-intake parse [--json] FILE...")
 		return 2
 	}
-	pool, err := newPDFPool(*workers)
+	pool, err := newPDFPool(*workers, *timeout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake: %v\n", err)
 		return 1
@@ -91,12 +94,12 @@ func runParse(ctx context.Context, e env) int {
 
 // newPDFPool starts PDF readers as child processes of this same binary, so that a hostile
 // PDF can hang or crash only a worker.
-func newPDFPool(workers int) (*sandbox.Pool, error) {
+func newPDFPool(workers int, timeout time.Duration) (*sandbox.Pool, error) {
 	cmd, err := pdfWorkerCommand()
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.NewPool(sandbox.Options{Command: cmd, Workers: workers, Env: intake.WorkerEnv()}), nil
+	return sandbox.NewPool(sandbox.Options{Command: cmd, Workers: workers, Timeout: timeout, Env: intake.WorkerEnv()}), nil
 }
 
 // pdfWorkerCommand starts this same binary as a PDF reader.
@@ -122,6 +125,10 @@ func runPDFWorker(_ context.Context, e env) int {
 func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake.PDFReader) parseResult {
 	r := parseResult{File: name}
 	data, name, err := readInput(name, lim)
+	if errors.Is(err, errTooLarge) {
+		r.Notices, r.Problems = []parser.Notice{}, []parser.Problem{{Code: parser.CodeTooLarge, Detail: err.Error()}}
+		return r
+	}
 	if err != nil {
 		r.err = err
 		return r
@@ -150,24 +157,45 @@ func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake
 	return r
 }
 
+// maxHead is the most of a message over its limit kept to read its header from.
+const maxHead = 256 << 10
+
+// errTooLarge: an input over its limit, which is not read into memory.
+var errTooLarge = errors.New("too large")
+
 // readInput reads a file given on the command line, gunzipping a .gz (the corpus keeps
-// large messages as .eml.gz); it returns the name without .gz.
+// large messages as .eml.gz); it returns the name without .gz. A PDF larger than the
+// readers accept, or a message larger than lim (after gunzipping), is errTooLarge, and at
+// most one byte past the limit is read.
 func readInput(name string, lim inbound.Limits) ([]byte, string, error) {
-	data, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if err != nil {
 		return nil, name, err
 	}
-	if !strings.EqualFold(filepath.Ext(name), ".gz") {
-		return data, name, nil
+	defer f.Close()
+	var r io.Reader = f
+	inner := name
+	if strings.EqualFold(filepath.Ext(name), ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, name, fmt.Errorf("gunzip: %w", err)
+		}
+		r, inner = zr, strings.TrimSuffix(name, filepath.Ext(name))
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
+	limit := lim.MaxMessageBytes
+	if strings.EqualFold(filepath.Ext(inner), ".pdf") {
+		limit = sandbox.MaxFileSize
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, name, fmt.Errorf("gunzip: %w", err)
+		return nil, name, fmt.Errorf("reading: %w", err)
 	}
-	if data, err = io.ReadAll(io.LimitReader(zr, lim.MaxMessageBytes*4)); err != nil {
-		return nil, name, fmt.Errorf("gunzip: %w", err)
+	if int64(len(data)) > limit {
+		// The head is kept for the caller that answers from the header, as the daemon does.
+		head := bytes.Clone(data[:min(len(data), maxHead)])
+		return head, inner, fmt.Errorf("%w: the file is larger than the limit of %d bytes", errTooLarge, limit)
 	}
-	return data, strings.TrimSuffix(name, filepath.Ext(name)), nil
+	return data, inner, nil
 }
 
 func printTable(w io.Writer, r parseResult) {

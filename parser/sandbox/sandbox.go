@@ -143,50 +143,82 @@ func (p *Pool) Stats() Stats {
 
 // ReadPDF reads one PDF in a worker; see the package comment for what it returns.
 func (p *Pool) ReadPDF(ctx context.Context, data []byte) (parser.Document, error) {
+	r, err := p.ReadWithin(ctx, data, 0)
+	return r.Doc, err
+}
+
+// Reading is the outcome of one file read by ReadWithin.
+type Reading struct {
+	Doc parser.Document
+	// Took is how long the file held its worker: neither the wait for a free worker nor a
+	// worker's start, which are not the file's doing, so that a message's reading budget
+	// is not spent by the messages read beside it.
+	Took time.Duration
+	// Failed: the reader crashed, panicked, or ran past Options.Timeout or MemoryLimit.
+	Failed bool
+}
+
+// ReadWithin is ReadPDF with the file's time in its worker bounded by limit as well, when
+// limit is positive and shorter than Options.Timeout: what is left of its message's
+// reading budget. A file cut off by limit rather than by Timeout is parser.CodeTooSlow.
+func (p *Pool) ReadWithin(ctx context.Context, data []byte, limit time.Duration) (Reading, error) {
 	if len(data) > MaxFileSize {
-		return parser.Document{Problems: []parser.Problem{{
+		return Reading{Doc: parser.Document{Problems: []parser.Problem{{
 			Code:   parser.CodeTooLarge,
 			Detail: fmt.Sprintf("larger than %d MiB", MaxFileSize>>20),
-		}}}, nil
+		}}}}, nil
 	}
 	w, err := p.acquire(ctx)
 	if err != nil {
-		return parser.Document{}, err
+		return Reading{}, err
 	}
 	p.files.Add(1)
+	timeout, byBudget := p.opts.Timeout, false
+	if limit > 0 && limit < timeout {
+		timeout, byBudget = limit, true
+	}
 
 	// The deadline is set before the context can interrupt, or it would undo the interrupt.
-	w.setDeadline(time.Now().Add(p.opts.Timeout))
+	start := time.Now()
+	w.setDeadline(start.Add(timeout))
 	var stop func() bool
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, w.interrupt)
 	}
 	resp, err := w.roundTrip(data)
+	took := time.Since(start)
 	// A context that ended may have poisoned the worker's deadlines, even if the answer
 	// arrived: such a worker is not reused.
 	cancelled := stop != nil && !stop()
 
 	if err == nil {
 		discard := cancelled
+		failed := false
 		if resp.Panic != "" {
 			p.crashes.Add(1)
 			p.log.Warn("pdf reader panicked", "pid", w.pid, "panic", resp.Panic)
-			discard = true
+			discard, failed = true, true
 		}
 		p.release(w, discard)
-		return resp.Doc, nil
+		return Reading{Doc: resp.Doc, Took: took, Failed: failed}, nil
 	}
 	if p.isClosed() {
 		p.release(w, true)
-		return parser.Document{}, ErrClosed
+		return Reading{}, ErrClosed
 	}
 	if cancelled {
 		p.release(w, true)
-		return parser.Document{}, ctx.Err()
+		return Reading{}, ctx.Err()
+	}
+	if byBudget && errors.Is(err, os.ErrDeadlineExceeded) {
+		w.stop()
+		p.release(w, true)
+		return Reading{Took: took, Doc: parser.Document{Problems: []parser.Problem{{Code: parser.CodeTooSlow,
+			Detail: "the message's reading budget ran out while this PDF was read (" + timeout.Round(time.Millisecond).String() + " left)"}}}}, nil
 	}
 	doc := p.fail(w, err)
 	p.release(w, true)
-	return doc, nil
+	return Reading{Doc: doc, Took: took, Failed: true}, nil
 }
 
 // fail stops a worker that failed on a file and says why, for the file's Document.
