@@ -121,10 +121,16 @@ func (s *Service) notAnswered(since time.Time) ([]verifier.NotAnswered, error) {
 		if why == "" {
 			continue
 		}
+		// Robots' mail is listed but does not make a digest worth sending; a person's
+		// unanswered mail (a sender who could not be authenticated, a refused decision, a
+		// mail read only in part) does.
+		attention := !slices.Contains([]string{parser.CodeAutoSubmitted, parser.CodeBounce, parser.CodeMailingList,
+			reply.WhyRobotAddress, reply.WhyOwnAddress, reply.WhyNoSender}, why)
 		if label, ok := notAnsweredWhy[why]; ok {
 			why = label
 		}
-		out = append(out, verifier.NotAnswered{From: e.From, Subject: e.Subject, Why: why, At: e.TakenAt})
+		out = append(out, verifier.NotAnswered{From: e.From, Subject: verifier.WithoutToken(e.Subject), Why: why, At: e.TakenAt,
+			Attention: attention})
 	}
 	return out, nil
 }

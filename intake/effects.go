@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -103,7 +104,7 @@ func (f *Effects) decision(tx *bolt.Tx, e *ledger.Entry, c *Contents, auth reply
 		refused = errDecisionNotAuthenticated
 	}
 	if refused == nil {
-		s, _, err := f.Queue.ApplyDecisionMail(tx, c.Message.From, f.Clerks, c.Message.Subject, firstText(c), c.Received)
+		s, _, err := f.Queue.ApplyDecisionMail(tx, c.Message.From, f.Clerks, c.Message.Subject, firstText(c), c.Received, time.Now())
 		switch {
 		case err == nil:
 			f.Log.Info("clerk decision applied", "entry", e.ID, "item", s.TrackingNumber(), "action", action, "by", c.Message.From, "auth", auth.Method)

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"fmt"
+	"regexp"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -72,14 +73,17 @@ func (q *Queue) Decide(tx *bolt.Tx, id uint64, action, by, how, why string, at t
 
 // ApplyDecisionMail applies a clerk's decision mail: from is its From address, which the
 // caller has authenticated as far as the agency's server allows; clerks the addresses
-// allowed to decide, subject its decoded Subject and body its text part. It refuses, with an
+// allowed to decide, subject its decoded Subject and body its text part; sent is when the
+// agency's server received it (the token must be valid then) and at when it is recorded
+// (the digest tells decisions since the last one by it: a mail received before a digest
+// but read after it is still news). It refuses, with an
 // error the caller logs (it never holds the token), a subject that holds no decision
 // (ErrNotDecisionMail), a sender who is not a clerk (ErrNotClerk), a token not made for the
 // action, number, item and this clerk (ErrBadToken) or past its lifetime (ErrTokenExpired),
 // and an item no longer waiting (ErrAlreadyDecided, also for a replayed mail). The token
 // proves that the mail answers a digest sent to this clerk. The action is returned whenever
 // the subject held one.
-func (q *Queue) ApplyDecisionMail(tx *bolt.Tx, from string, clerks []string, subject, body string, at time.Time) (Submission, string, error) {
+func (q *Queue) ApplyDecisionMail(tx *bolt.Tx, from string, clerks []string, subject, body string, sent, at time.Time) (Submission, string, error) {
 	action, number, id, token, ok := DecisionMail(subject)
 	if !ok {
 		return Submission{}, "", ErrNotDecisionMail
@@ -89,7 +93,7 @@ func (q *Queue) ApplyDecisionMail(tx *bolt.Tx, from string, clerks []string, sub
 	if !ok {
 		return Submission{}, action, fmt.Errorf("decision on %s: %w", tracking, ErrNotClerk)
 	}
-	if err := q.checkToken(action, number, id, addr, token, at); err != nil {
+	if err := q.checkToken(action, number, id, addr, token, sent); err != nil {
 		return Submission{}, action, fmt.Errorf("decision on %s by %s: %w", tracking, addr, err)
 	}
 	s, err := q.Decide(tx, id, action, addr, HowMail, clerkReason(body), at)
@@ -154,6 +158,23 @@ func DecisionMail(subject string) (action, number string, id uint64, token strin
 		}
 	}
 	return "", "", 0, "", false
+}
+
+// WithoutToken is subject with the token of a decision it holds replaced by …, for showing
+// a decision mail's subject to anyone (the digest lists refused ones): a token is a clerk's
+// alone, and where nothing authenticates mail it is the whole proof.
+func WithoutToken(subject string) string {
+	_, _, _, token, ok := DecisionMail(subject)
+	if !ok {
+		return subject
+	}
+	// The token is ASCII; in the subject it may be in either case or full-width.
+	re := regexp.MustCompile(`(?i)` + regexp.QuoteMeta(token))
+	out := re.ReplaceAllString(subject, "…")
+	if out == subject {
+		return "（確認コードを含む件名のため省略）"
+	}
+	return out
 }
 
 // separator splits a subject: white space, brackets, and the colons of "Re:".

@@ -67,7 +67,7 @@ func TestApplyDecisionMail(t *testing.T) {
 		var err error
 		update(t, db, func(tx *bolt.Tx) error {
 			// A refused mail is logged by the caller, and the rest of its transaction goes on.
-			got, action, err = q.ApplyDecisionMail(tx, tt.from, clerks, tt.subject, tt.body, at)
+			got, action, err = q.ApplyDecisionMail(tx, tt.from, clerks, tt.subject, tt.body, at, at)
 			return nil
 		})
 		if err != nil && !errors.Is(err, ErrAlreadyDecided) && got.ID != 0 {
@@ -135,7 +135,7 @@ func TestSecretPersists(t *testing.T) {
 		t.Fatal("the token changed over a reopen")
 	}
 	update(t, l.DB(), func(tx *bolt.Tx) error {
-		_, _, err := q.ApplyDecisionMail(tx, clerks[0], clerks, subjectFor(VerifyWord, s, token), "", qt0.Add(time.Hour))
+		_, _, err := q.ApplyDecisionMail(tx, clerks[0], clerks, subjectFor(VerifyWord, s, token), "", qt0.Add(time.Hour), qt0.Add(time.Hour))
 		return err
 	})
 	// A secret given by the config wins, and is not stored.
@@ -304,3 +304,29 @@ func TestClerkReason(t *testing.T) {
 const testClerk = "tanto@pref.shimane.lg.jp"
 
 var testExpiry = qt0.Add(14 * 24 * time.Hour)
+
+func TestWithoutToken(t *testing.T) {
+	s := Submission{ID: 7, Notice: queueNotice("2070004426", "K")}
+	tok := (&Queue{secret: []byte("k")}).Token(ActionVerify, s, testClerk, testExpiry)
+	for _, subject := range []string{
+		"確認済 2070004426 R-000007 " + tok,
+		"Re: 【確認済】 2070004426 [R-000007] " + strings.ToLower(tok) + " 【至急】",
+		"確認済 ２０７０００４４２６ Ｒ－０００００７ " + toFullWidth(tok),
+	} {
+		got := WithoutToken(subject)
+		if strings.Contains(strings.ToUpper(got), tok) || strings.Contains(got, toFullWidth(tok)) {
+			t.Errorf("WithoutToken(%q) = %q: the token is still there", subject, got)
+		}
+	}
+	if got := WithoutToken("お世話になっております"); got != "お世話になっております" {
+		t.Errorf("WithoutToken changed a subject without a decision: %q", got)
+	}
+}
+
+func toFullWidth(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r - '!' + '！')
+	}
+	return b.String()
+}

@@ -42,6 +42,9 @@ type DigestInput struct {
 type NotAnswered struct {
 	From, Subject, Why string
 	At                 time.Time
+	// Attention: a person's mail a clerk should read (not a robot's), which alone makes a
+	// digest worth sending.
+	Attention bool
 }
 
 // UndeliveredReply is a reply to a contractor that could not be delivered.
@@ -54,8 +57,8 @@ type UndeliveredReply struct {
 type Digest struct {
 	Subject    string
 	Text, HTML string // the text/plain and text/html parts, UTF-8
-	// Empty is set when there is nothing to say: nothing new, waiting, decided or
-	// undelivered, and no poll warning. Whether to send it anyway is the caller's choice.
+	// Empty is set when there is nothing to say: nothing new, waiting, decided,
+	// undelivered or left unanswered that a clerk should read, and no poll warning. Whether to send it anyway is the caller's choice.
 	Empty bool
 	// Items is the number of waiting items (queued and needs_review) listed with links.
 	Items int
@@ -211,9 +214,13 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 		Subject: v.Subject,
 		Text:    v.text(),
 		HTML:    html.String(),
-		Empty:   len(v.New)+len(waiting)+len(v.Decided)+len(v.Undeliverable) == 0 && v.PollWarning == "",
+		Empty:   len(v.New)+len(waiting)+len(v.Decided)+len(v.Undeliverable) == 0 && v.PollWarning == "" && !attention(in.NotAnswered),
 		Items:   len(waiting),
 	}, nil
+}
+
+func attention(ns []NotAnswered) bool {
+	return slices.ContainsFunc(ns, func(n NotAnswered) bool { return n.Attention })
 }
 
 // changedSince returns the items with a change in (since, now], in ID order.

@@ -341,6 +341,14 @@ func TestDigestNotAnswered(t *testing.T) {
 	if !d.Empty {
 		t.Error("a digest of only unanswered robots is not empty")
 	}
+	in.NotAnswered = append(in.NotAnswered, NotAnswered{From: "yamada@kensetsu.example", Subject: "電子証書", Why: "送信元の認証なし", At: qt0, Attention: true})
+	view(t, db, func(tx *bolt.Tx) error {
+		d2, err := q.Digest(tx, in)
+		if err == nil && d2.Empty {
+			t.Error("a digest listing a person's unanswered mail is empty: it would not be sent")
+		}
+		return err
+	})
 	if !strings.Contains(d.Text, "■ 返信しなかったメール 2件") || !strings.Contains(d.Text, "差出人: kimura@hikawa.example 件名: 不在通知 理由: 自動応答（不在通知など）") {
 		t.Errorf("text part:\n%s", d.Text)
 	}

@@ -223,6 +223,25 @@ clerks = ["keiyaku@pref.shimane.example", "kakari@pref.shimane.example"]`), 1)
 	if to[contractor] != 1 || to[trustClerk] != 2 || len(to) != 2 {
 		t.Errorf("after the authenticated decisions mail went to %v; want the contractor once, the clerk twice, nobody else", to)
 	}
+
+	// The clerks learn of the forgeries from the digest, which shows no clerk's token.
+	before = len(peer.envelopes())
+	if code := run(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("digest: %s", errOut.String())
+	}
+	digests := peer.messages(t)[before:]
+	if len(digests) != 3 {
+		t.Fatalf("%d digest copies, want 3: %s %s", len(digests), out.String(), errOut.String())
+	}
+	text := bodyText(t, digests[0])
+	if !strings.Contains(text, "なりすましの疑い") {
+		t.Errorf("the digest does not list the unauthenticated decision mails:\n%s", text)
+	}
+	for _, tok := range []string{strings.Fields(mine)[3], strings.Fields(theirs)[3]} {
+		if strings.Contains(strings.ToUpper(text), tok) {
+			t.Errorf("the digest shows a clerk's token %s:\n%s", tok, text)
+		}
+	}
 }
 
 // expiredLink is link with its token replaced by one for the same clerk and item that
