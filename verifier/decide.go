@@ -2,8 +2,8 @@ package verifier
 
 import (
 	"fmt"
-	"regexp"
 	"net/mail"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
