@@ -37,6 +37,10 @@ type Span struct {
 	X0, X1 float64 // left and right edge
 	Y      float64 // baseline
 	Size   float64 // effective font size (height of an em on the page)
+	// Doubtful counts the glyphs of the span whose text is not from a mapping we trust: a
+	// ToUnicode map that lacks the code, a subset's unknown built-in encoding read as
+	// ASCII, a font map that did not decode cleanly. Such text may look right and be wrong.
+	Doubtful int
 }
 
 // Line is the spans that share a baseline, left to right.
@@ -54,6 +58,11 @@ type Page struct {
 	// encoding); a page with mostly undecodable glyphs has no usable text layer.
 	Undecodable int
 	Glyphs      int
+	// Doubtful counts glyphs whose text is a guess or comes from a damaged font map (see
+	// Span.Doubtful); Damaged counts the streams of the page (contents, forms, fonts' CMaps)
+	// that did not decode cleanly, which may have changed any of its text.
+	Doubtful int
+	Damaged  int
 }
 
 // Limits bound the work done on one file.
@@ -238,6 +247,7 @@ func readPage(v pdf.Value, n int, lim Limits) (p Page, filt bool) {
 	p.Width, p.Height = upright(wk.glyphs, w, h)
 	p.Lines = buildLines(wk.glyphs)
 	p.Glyphs, p.Undecodable = wk.total, wk.undecodable
+	p.Doubtful, p.Damaged = wk.doubtful, wk.damaged
 	return p, wk.errFilter
 }
 
