@@ -91,6 +91,7 @@ func (w *walker) loadFont(res *resources, name string) (f *font) {
 		if recover() != nil {
 			f = nil
 			w.errFilter = true
+			w.damaged++ // unless the pre-pass mends it
 		}
 	}()
 	if fv := res.v.Key("Font").Key(name); fv.Kind() == pdf.Dict {
@@ -100,6 +101,7 @@ func (w *walker) loadFont(res *resources, name string) (f *font) {
 		}
 		return f
 	}
+	w.damaged++ // Tf names a font the page does not have: a broken reference
 	return nil
 }
 
@@ -137,6 +139,11 @@ func (w *walker) stream(v pdf.Value) (data []byte, err error) {
 // run interprets one content stream.
 func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 	l := lexer{b: data}
+	defer func() {
+		if l.malformed > 0 {
+			w.damaged++
+		}
+	}()
 	var stack []gstate
 	var ops []obj
 	var tm, tlm matrix
@@ -294,6 +301,7 @@ func (w *walker) form(res *resources, name string, gs gstate, depth int) {
 	data, err := w.stream(xo)
 	if err != nil {
 		w.errFilter = true
+		w.damaged++ // unless the pre-pass mends it
 		return
 	}
 	w.run(data, sub, gs, depth+1)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/ledongthuc/pdf"
 
@@ -92,8 +93,9 @@ func readStream(v pdf.Value, limit int64) (data []byte, clean bool) {
 // loadCMap reads and parses a CMap stream, marking the font damaged when it does not decode.
 func (f *font) loadCMap(v pdf.Value, lim Limits) *embeddedCMap {
 	data, clean := readStream(v, lim.MaxStreamBytes)
-	f.damaged = f.damaged || !clean
-	return parseCMap(data)
+	m := parseCMap(data)
+	f.damaged = f.damaged || !clean || m.damaged
+	return m
 }
 
 func loadFont(v pdf.Value, lim Limits) *font {
@@ -298,6 +300,7 @@ func (f *font) next(s []byte) (n int, g glyph) {
 	if f.toUni != nil {
 		if t, ok := f.toUni.lookup(uint32(c), 1); ok && validText(t) {
 			g.text, g.ok = t, true
+			g.doubt = f.toUni.ambiguous[codeKey(1, uint32(c))]
 		}
 	}
 	if !g.ok && f.simple[c] != 0 {
@@ -312,7 +315,23 @@ func (f *font) next(s []byte) (n int, g glyph) {
 		w = f.widths[i]
 	}
 	g.w = w * f.scale
+	g.doubt = g.doubt || f.zeroAdvance(g)
 	return 1, g
+}
+
+// zeroAdvance reports a letter or digit that the font says takes no room: a /Widths or /W
+// array that lost an entry gives the glyphs after it their neighbours' widths, and the zero
+// of an unused code moves the next glyph onto it, which can swap two characters of a key.
+func (f *font) zeroAdvance(g glyph) bool {
+	if !g.ok || g.w != 0 || f.vert || f.kind == fontType3 {
+		return false
+	}
+	for _, r := range g.text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *font) nextCID(s []byte) (n int, g glyph) {
@@ -345,6 +364,7 @@ func (f *font) nextCID(s []byte) (n int, g glyph) {
 		code, nb := bytesToCode(s[:n])
 		if t, ok := f.toUni.lookup(code, nb); ok && validText(t) {
 			g.text, g.ok = t, true
+			g.doubt = f.toUni.ambiguous[codeKey(nb, code)]
 		}
 	}
 	if !g.ok {
@@ -367,6 +387,7 @@ func (f *font) nextCID(s []byte) (n int, g glyph) {
 	g.doubt = g.doubt || f.damaged
 	g.space = n == 1 && s[0] == ' '
 	g.w = f.cidWidth(cid) * f.scale
+	g.doubt = g.doubt || f.zeroAdvance(g)
 	if f.vert {
 		g.w = 1 // vertical advance: the default DW2 height of one em
 	}

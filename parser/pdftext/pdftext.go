@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ledongthuc/pdf"
@@ -239,15 +240,21 @@ func readPage(v pdf.Value, n int, lim Limits) (p Page, filt bool) {
 	}
 	wk := &walker{lim: lim}
 	res := &resources{v: inherited(v, "Resources"), fonts: map[string]*font{}}
-	data, err := wk.stream(v.Key("Contents"))
+	contents := v.Key("Contents")
+	if contents.Kind() == pdf.Null && slices.Contains(v.Keys(), "Contents") {
+		p.Damaged++ // the page's contents are an object that does not parse
+	}
+	data, err := wk.stream(contents)
 	if err != nil {
+		// Unreadable as it is: the pre-pass may mend it; if not, the page is damaged.
+		p.Damaged = 1
 		return p, true
 	}
 	wk.run(data, res, gstate{ctm: base, th: 1}, 0)
 	p.Width, p.Height = upright(wk.glyphs, w, h)
 	p.Lines = buildLines(wk.glyphs)
 	p.Glyphs, p.Undecodable = wk.total, wk.undecodable
-	p.Doubtful, p.Damaged = wk.doubtful, wk.damaged
+	p.Doubtful, p.Damaged = wk.doubtful, p.Damaged+wk.damaged
 	return p, wk.errFilter
 }
 
