@@ -254,7 +254,9 @@ func (m *embeddedCMap) findAmbiguous() {
 	}
 }
 
-func isAlnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' }
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
+}
 
 // codeLen returns the byte length of the code at the start of s per the codespace ranges, or
 // 0 when the CMap has none.

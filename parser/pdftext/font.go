@@ -50,8 +50,8 @@ type cidWidth struct {
 
 // glyph is one decoded code.
 type glyph struct {
-	text  string
-	ok    bool    // text came from a mapping we trust
+	text string
+	ok   bool // text came from a mapping we trust
 	// doubt: the text is a guess or comes from a damaged map: a ToUnicode map that lacks
 	// the code, an unknown built-in encoding, a CMap stream that did not decode. A value
 	// read from such glyphs may be wrong though every character looks plausible.
