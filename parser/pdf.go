@@ -83,7 +83,7 @@ func fromPages(pages []pdftext.Page) Document {
 		if p.Damaged > 0 {
 			// A stream that did not decode cleanly may have changed any text of the page,
 			// digits and letters included, with nothing left to check them against.
-			damaged = append(damaged, fmt.Sprintf("page %d: %d damaged streams", p.Number, p.Damaged))
+			damaged = append(damaged, fmt.Sprintf("page %d: %d streams or fonts that do not decode", p.Number, p.Damaged))
 			continue
 		}
 		for _, n := range notices {
@@ -96,7 +96,10 @@ func fromPages(pages []pdftext.Page) Document {
 	}
 	all := text.String()
 	if len(damaged) > 0 {
-		doc.Problems = append(doc.Problems, Problem{Code: CodeCorrupt, Detail: strings.Join(damaged, "; ")})
+		doc.Problems = append(doc.Problems, Problem{Code: CodeCorrupt, Detail: "damaged: " + strings.Join(damaged, "; ")})
+		if len(doc.Notices) == 0 {
+			return doc
+		}
 	}
 	switch {
 	case len(doc.Notices) > 0:

@@ -105,6 +105,13 @@ func loadFont(v pdf.Value, lim Limits) *font {
 		f.toUni = f.loadCMap(tu, lim)
 	}
 	switch sub {
+	case "Type1", "MMType1", "TrueType", "Type3", "Type0":
+	default:
+		// A font dictionary without a known /Subtype is a damaged one: read as a simple
+		// font, a Type 0 font's two-byte codes would come out as plausible ASCII.
+		f.damaged = true
+	}
+	switch sub {
 	case "Type0":
 		f.kind = fontType0
 		f.loadType0(v, lim)
@@ -315,15 +322,15 @@ func (f *font) next(s []byte) (n int, g glyph) {
 		w = f.widths[i]
 	}
 	g.w = w * f.scale
-	g.doubt = g.doubt || f.zeroAdvance(g)
+	g.doubt = g.doubt || f.noAdvance(g)
 	return 1, g
 }
 
-// zeroAdvance reports a letter or digit that the font says takes no room: a /Widths or /W
-// array that lost an entry gives the glyphs after it their neighbours' widths, and the zero
-// of an unused code moves the next glyph onto it, which can swap two characters of a key.
-func (f *font) zeroAdvance(g glyph) bool {
-	if !g.ok || g.w != 0 || f.vert || f.kind == fontType3 {
+// noAdvance reports a letter or digit that the font says takes no room or moves back: a
+// /Widths or /W array that lost an entry or a sign gives glyphs a zero or negative width,
+// which moves the next glyph onto or before it and can swap two characters of a key.
+func (f *font) noAdvance(g glyph) bool {
+	if !g.ok || g.w > 0 || f.vert || f.kind == fontType3 {
 		return false
 	}
 	for _, r := range g.text {
@@ -387,7 +394,7 @@ func (f *font) nextCID(s []byte) (n int, g glyph) {
 	g.doubt = g.doubt || f.damaged
 	g.space = n == 1 && s[0] == ' '
 	g.w = f.cidWidth(cid) * f.scale
-	g.doubt = g.doubt || f.zeroAdvance(g)
+	g.doubt = g.doubt || f.noAdvance(g)
 	if f.vert {
 		g.w = 1 // vertical advance: the default DW2 height of one em
 	}

@@ -150,7 +150,22 @@ func readDirect(data []byte, lim Limits) (pages []Page, retry bool, err error) {
 		retry = retry || filt
 		pages = append(pages, p)
 	}
+	// Pages the tree counts but that could not be found (a damaged page object or /Kids
+	// entry) are there as damaged pages, so that losing one is not silent.
+	for n := len(pages); n < min(pageCount(r), lim.MaxPages); n++ {
+		pages = append(pages, Page{Number: n + 1, Damaged: 1})
+	}
 	return pages, retry, nil
+}
+
+// pageCount is the root page tree's /Count.
+func pageCount(r *pdf.Reader) (n int) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	return int(r.Trailer().Key("Root").Key("Pages").Key("Count").Int64())
 }
 
 func openReader(data []byte) (r *pdf.Reader, err error) {
