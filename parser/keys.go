@@ -12,6 +12,7 @@ import (
 type shape struct {
 	numberDigits int   // length of the 保証契約番号
 	keyLengths   []int // lengths of the 認証キー
+	oneCase      bool  // letters all upper or all lower case
 }
 
 // shapes are learned from every key and number in the shared sample corpus
@@ -25,28 +26,37 @@ type shape struct {
 // and digits, never both cases (no sample mixes them): a damaged font map that sends some
 // letters to wrong codes mixes them (43H5ZEOH3X read as 43H5efgH3h, issue 17).
 var shapes = map[string]shape{
-	WestJapan: {numberDigits: 10, keyLengths: keyLengths},
-	EastJapan: {numberDigits: 10, keyLengths: keyLengths},
-	Hokkaido:  {numberDigits: 10, keyLengths: keyLengths},
+	WestJapan: {numberDigits: 10, keyLengths: keyLengths, oneCase: true},
+	EastJapan: {numberDigits: 10, keyLengths: keyLengths, oneCase: true},
+	Hokkaido:  {numberDigits: 10, keyLengths: keyLengths, oneCase: true},
 }
 
 var keyLengths = []int{8, 10, 12, 16}
 
+// anySurety is what a notice that names no guarantor (typed in a mail body) must look like
+// to be any surety company's: their common lengths. Its case is not checked: which company's
+// key it is, and so whether mixed case is a mistake, is not known.
+var anySurety = shape{numberDigits: 10, keyLengths: keyLengths}
+
 // checkShape says what is wrong with a number and key for the guarantor's shape, or "" when
-// they fit it or the guarantor's shape is unknown.
+// they fit it. A named guarantor that is not a surety company (a bank, an insurer) has no
+// known shape.
 func checkShape(guarantor, number, key string) string {
 	s, ok := shapes[guarantor]
-	if !ok {
-		return ""
-	}
-	name := strings.TrimSuffix(guarantor, "株式会社")
+	name := strings.TrimSuffix(guarantor, "株式会社") + "'s"
 	switch {
-	case s.numberDigits > 0 && len(number) != s.numberDigits:
-		return fmt.Sprintf("保証契約番号 %s has %d digits; %s's have %d", number, len(number), name, s.numberDigits)
+	case !ok && guarantor != "":
+		return ""
+	case !ok:
+		s, name = anySurety, "surety companies'"
+	}
+	switch {
+	case len(number) != s.numberDigits:
+		return fmt.Sprintf("保証契約番号 %s has %d digits; %s have %d", number, len(number), name, s.numberDigits)
 	case !slices.Contains(s.keyLengths, len(key)):
-		return fmt.Sprintf("認証キー %s has %d characters; %s's have %s", key, len(key), name, lengths(s.keyLengths))
-	case strings.ToUpper(key) != key && strings.ToLower(key) != key:
-		return fmt.Sprintf("認証キー %s mixes upper- and lower-case letters, which %s's never do", key, name)
+		return fmt.Sprintf("認証キー %s has %d characters; %s have %s", key, len(key), name, lengths(s.keyLengths))
+	case s.oneCase && strings.ToUpper(key) != key && strings.ToLower(key) != key:
+		return fmt.Sprintf("認証キー %s mixes upper- and lower-case letters, which %s never do", key, name)
 	}
 	return ""
 }

@@ -21,6 +21,7 @@ const (
 	CodeAutoSubmitted = "auto_submitted"
 	CodeBounce        = "bounce"
 	CodeMailingList   = "mailing_list"
+	CodeInvalidKey    = "invalid_key" // a 保証契約番号 or 認証キー typed in the body that no surety company issues
 )
 
 // Notice is one 認証キー notice: the six fields a clerk needs to open the certificate on D-Sure.
