@@ -68,14 +68,7 @@ func TestMutants(t *testing.T) {
 	}
 	var jobs []job
 	for _, tn := range truths {
-		var tr truth
-		b, err := os.ReadFile(tn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &tr); err != nil {
-			t.Fatalf("%s: %v", tn, err)
-		}
+		tr := readTruth(t, tn)
 		data, err := os.ReadFile(filepath.Join(dir, "pdf", tr.File))
 		if err != nil {
 			t.Fatal(err)
@@ -152,6 +145,20 @@ func mutantSamples(t *testing.T) string {
 		}
 	}
 	return samplesDir(t)
+}
+
+// readTruth reads one .truth.json of the corpus.
+func readTruth(t *testing.T, name string) truth {
+	t.Helper()
+	var tr truth
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return tr
 }
 
 // judgeMutant compares what was read from a mutant with its original's truth.
