@@ -10,15 +10,34 @@ import (
 // tab or spaces, or with the value on the next line. Fields the sender did not write stay
 // empty. Quoted lines (`>`) are skipped: they are what someone else wrote.
 func ReadBody(text string) []Notice {
+	notices, _ := readBody(text)
+	return notices
+}
+
+// BodyProblems reports the number and key pairs typed into a mail body that fail the
+// self-check ReadBody applies (a key of a length or case no surety company issues, a number
+// that is not 10 digits): a typing mistake, which the sender is asked to check, rather than a
+// wrong key queued for a clerk. Masked keys (AB******EF, as our replies quote them) are not
+// reported.
+func BodyProblems(text string) []Problem {
+	_, problems := readBody(text)
+	return problems
+}
+
+func readBody(text string) (notices []Notice, problems []Problem) {
 	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	var notices []Notice
 	var d draft
+	masked := false
 	flush := func() {
-		if n, bad := d.notice(); bad == "" {
+		n, bad := d.notice()
+		switch {
+		case bad == "":
 			n.Source = "body"
 			notices = append(notices, n)
+		case d.has(fieldNumber) && d.has(fieldKey) && !masked:
+			problems = append(problems, Problem{Code: CodeInvalidKey, Detail: bad})
 		}
-		d = draft{}
+		d, masked = draft{}, false
 	}
 	for i := 0; i < len(lines); i++ {
 		line := Normalize(lines[i])
@@ -49,7 +68,14 @@ func ReadBody(text string) []Notice {
 			case fieldNumber:
 				rest = leading(rest, "0123456789- ")
 			case fieldKey:
+				raw := rest
 				rest = leading(rest, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz ")
+				if rest != "" && strings.ContainsAny(strings.TrimPrefix(raw, rest), "*●") {
+					if d.has(f) {
+						flush()
+					}
+					masked = true
+				}
 			}
 			if rest == "" {
 				continue
@@ -61,7 +87,7 @@ func ReadBody(text string) []Notice {
 		}
 	}
 	flush()
-	return notices
+	return notices, problems
 }
 
 // bodyLabel is matchLabel for a sentence as well: 「保証契約番号は2070004426です」. Only

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -134,7 +135,10 @@ func trimSeparators(s string) string {
 type draft struct {
 	vals [fieldCount]string
 	set  [fieldCount]bool
-	n    int
+	// doubt marks values drawn partly with glyphs whose text is a guess or comes from a
+	// damaged font map (pdftext.Span.Doubtful).
+	doubt [fieldCount]bool
+	n     int
 }
 
 func (d *draft) has(f field) bool { return d.set[f] }
@@ -149,8 +153,9 @@ var honorifics = []string{"御中", "殿", "様", "宛", "あて"}
 
 // notice turns the raw values into a Notice, or explains why they cannot be trusted.
 // A value that fails its self-check (a 保証契約番号 that is not digits, a 認証キー outside
-// the ASCII letters and digits) is a problem, never a wrong key shown to a clerk: that is
-// how a silently mis-decoded font shows.
+// the ASCII letters and digits or the guarantor's shape, glyphs decoded by a guess, a surety
+// company's name with a character changed) is a problem, never a wrong key shown to a clerk:
+// that is how a silently mis-decoded font shows.
 func (d *draft) notice() (Notice, string) {
 	var n Notice
 	n.ContractNumber = contractDigits(d.vals[fieldNumber])
@@ -172,8 +177,33 @@ func (d *draft) notice() (Notice, string) {
 			return n, "text does not decode: " + quoteShort(v)
 		}
 	}
+	if bad := checkShape(n.Guarantor, n.ContractNumber, n.AuthKey); bad != "" {
+		return n, bad
+	}
 	return n, ""
 }
+
+// printedNotice is notice for a value printed in a PDF, where the font, not a person, may be
+// at fault: glyphs decoded by a guess, or a surety company's name with one character changed,
+// are problems too.
+func (d *draft) printedNotice() (Notice, string) {
+	n, bad := d.notice()
+	if bad != "" {
+		return n, bad
+	}
+	for f := range fieldCount {
+		if d.doubt[f] {
+			return n, fmt.Sprintf("%s is drawn with glyphs whose font map is damaged or missing", fieldNames[f])
+		}
+	}
+	if !IsSurety(n.Guarantor) && nearSurety(n.Guarantor) {
+		return n, "保証機関 is a surety company's name with a character changed: " + quoteShort(n.Guarantor)
+	}
+	return n, ""
+}
+
+// fieldNames name the fields in problem details.
+var fieldNames = [fieldCount]string{"区分", "保証契約番号", "認証キー", "工事名", "発注者", "保証機関"}
 
 func orderer(s string) string {
 	s = compact(s)

@@ -47,6 +47,13 @@ func Guarantor(s string) string {
 	return compact(strings.Join(fields, ""))
 }
 
+// nearSurety reports a name that only a surety company's name with a changed character
+// gives: the words of the business (建設業保証, 建設業信用保証) without a company's stem.
+// No bank or insurer calls itself that.
+func nearSurety(name string) bool {
+	return strings.Contains(name, "建設業保証") || strings.Contains(name, "建設業信用保証")
+}
+
 // IsSurety reports whether name is one of the three surety companies' official names.
 func IsSurety(name string) bool {
 	return name == WestJapan || name == EastJapan || name == Hokkaido

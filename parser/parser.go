@@ -28,6 +28,8 @@ const (
 	// CodeSetAside: recording the message failed on several polls in a row; it is kept
 	// for the clerks and moved on from, so that it cannot hold up the mail behind it.
 	CodeSetAside = "set_aside"
+	// CodeInvalidKey: a 保証契約番号 or 認証キー typed in the body that no surety company issues.
+	CodeInvalidKey = "invalid_key"
 )
 
 // Notice is one 認証キー notice: the six fields a clerk needs to open the certificate on D-Sure.

@@ -100,6 +100,22 @@ func TestFromPages(t *testing.T) {
 			nil, CodeWrongDocument},
 		{"mis-decoded key", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094591510"},
 			{"認証キー", "\uE001\uE002\uE003\uE004\uE005\uE006\uE007\uE008"}, {"工事名", "x"}})...), nil, CodeNoText},
+		{"key of mixed case", build(tableRows(150, 28, [][2]string{{"区分", "契約保証"}, {"保証契約番号", "2073937876"},
+			{"認証キー", "43H5efgH3h"}, {"工事名", "x"}, {"発注者", "島根県知事"}, {"保証機関", "東日本建設業保証株式会社"}})...), nil, CodeNoText},
+		{"key of no surety's length", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094591510"},
+			{"認証キー", "HR0E4FWKF"}, {"工事名", "x"}, {"発注者", "島根県知事"}, {"保証機関", "西日本建設業保証株式会社"}})...), nil, CodeNoText},
+		{"number of nine digits", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "209459151"},
+			{"認証キー", "HR0E4FWKFQ"}, {"工事名", "x"}, {"発注者", "島根県知事"}, {"保証機関", "西日本建設業保証株式会社"}})...), nil, CodeNoText},
+		{"surety name with a character changed", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094591510"},
+			{"認証キー", "HR0E4FWKFQ"}, {"工事名", "x"}, {"発注者", "島根県知事"}, {"保証機関", "U日本建設業保証株式会社"}})...), nil, CodeNoText},
+		{"key drawn with guessed glyphs", build(doubtful(tableRows(150, 28, std), 2)...), nil, CodeNoText},
+		{"wrapped key's second line guessed", build(
+			line(150, cell{72, "区分"}, cell{200, "前払金保証"}), line(178, cell{72, "保証契約番号"}, cell{200, "2094591510"}),
+			line(206, cell{72, "認証キー"}, cell{200, "HR0E4"}), doubtful([]pdftext.Line{line(220, cell{200, "FWKFQ"})}, 0)[0],
+			line(248, cell{72, "工事名"}, cell{200, "県道松江木次線道路改良工事"}),
+			line(290, cell{72, "発注者"}, cell{200, "島根県知事"}), line(318, cell{72, "保証機関"}, cell{200, "西日本建設業保証株式会社"})),
+			nil, CodeNoText},
+		{"damaged page", damaged(build(tableRows(150, 28, std)...)), nil, CodeCorrupt},
 		{"no text", pdftext.Page{Number: 1}, nil, CodeNoText},
 		{"cover letter", page(line(100, cell{72, "電子証書閲覧用認証キー等の提出について"}), line(130, cell{72, "工事名：新大橋橋梁補修工事"}),
 			line(160, cell{72, "提出書類：電子証書閲覧用「認証キー」等のお知らせ　１部"})), nil, ""},
@@ -123,6 +139,44 @@ func TestFromPages(t *testing.T) {
 				t.Errorf("problems = %+v, want code %q", doc.Problems, tc.code)
 			}
 		})
+	}
+}
+
+// doubtful marks the value of line i as drawn with glyphs whose text is a guess.
+func doubtful(ls []pdftext.Line, i int) []pdftext.Line {
+	ls = append([]pdftext.Line(nil), ls...)
+	spans := append([]pdftext.Span(nil), ls[i].Spans...)
+	spans[len(spans)-1].Doubtful = 1
+	ls[i].Spans = spans
+	return ls
+}
+
+func damaged(p pdftext.Page) pdftext.Page {
+	p.Damaged = 1
+	return p
+}
+
+func TestCheckShape(t *testing.T) {
+	tests := []struct {
+		guarantor, number, key string
+		ok                     bool
+	}{
+		{EastJapan, "2073937876", "43H5ZEOH3X", true},
+		{EastJapan, "2073937876", "43H5efgH3h", false}, // issue 17
+		{WestJapan, "2117975723", "jhb5x8nsu0", true},
+		{WestJapan, "2105058603", "NMJSZZI131S7", true},
+		{Hokkaido, "2111243409", "OZ4VWB48J09J7864", true},
+		{Hokkaido, "2111243409", "OZ4VWB48J09J786", false},
+		{WestJapan, "21050586031", "NMJSZZI131S7", false},
+		{"株式会社山陰合同銀行", "2110471048", "IqPL68LV", true}, // not a surety: no known shape
+		{"", "2070004426", "AB12cd34EF", true},         // typed, guarantor unknown: case not checked
+		{"", "2070004426", "AB12cd34E", false},
+		{"", "207000442", "AB12cd34EF", false},
+	}
+	for _, tt := range tests {
+		if got := checkShape(tt.guarantor, tt.number, tt.key); (got == "") != tt.ok {
+			t.Errorf("checkShape(%q, %q, %q) = %q, want ok %v", tt.guarantor, tt.number, tt.key, got, tt.ok)
+		}
 	}
 }
 
@@ -162,6 +216,8 @@ func TestReadBody(t *testing.T) {
 		{"other label words, half-width katakana", "工事の名称：県道改良工事\n保証番号：2070004426\n認証ｷｰ：AB12cd34EF\n",
 			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", ProjectName: "県道改良工事", Source: "body"}}},
 		{"prose", "認証キーは半角英数字です。保証契約番号と一緒に送ってください。\n", nil},
+		{"key mistyped, one character short", "保証契約番号：2070004426\n認証キー：AB12CD34E\n", nil},
+		{"mixed case for a named surety", "保証会社：東日本建設業保証\n保証契約番号：2070004426\n認証キー：AB12cd34EF\n", nil},
 		{"two notices", "保証契約番号：2070004426\n認証キー：AB12cd34EF\n\n保証契約番号：2070004427\n認証キー：ZZ12cd34EF\n",
 			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", Source: "body"}, {ContractNumber: "2070004427", AuthKey: "ZZ12cd34EF", Source: "body"}}},
 	}
@@ -174,6 +230,34 @@ func TestReadBody(t *testing.T) {
 			for i := range got {
 				if got[i] != tc.want[i] {
 					t.Errorf("notice %d = %+v, want %+v", i, got[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+func TestBodyProblems(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       int // invalid_key problems
+	}{
+		{"right", "保証契約番号：2070004426\n認証キー：AB12CD34EF\n", 0},
+		{"key one character short", "保証契約番号：2070004426\n認証キー：AB12CD34E\n", 1},
+		{"number one digit short", "保証契約番号：207000442\n認証キー：AB12CD34EF\n", 1},
+		{"mixed case for a named surety", "保証会社：西日本建設業保証\n保証契約番号：2070004426\n認証キー：AB12cd34EF\n", 1},
+		{"masked key in our own reply", "保証契約番号：2070004426\n認証キー：AB******EF\n", 0},
+		{"number alone", "保証契約番号：2070004426\n", 0},
+		{"prose", "認証キーは半角英数字です。\n", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := BodyProblems(tt.body)
+			if len(got) != tt.want {
+				t.Fatalf("BodyProblems(%q) = %+v, want %d problems", tt.body, got, tt.want)
+			}
+			for _, p := range got {
+				if p.Code != CodeInvalidKey || p.Detail == "" {
+					t.Errorf("BodyProblems(%q) = %+v, want code %s with a detail", tt.body, p, CodeInvalidKey)
 				}
 			}
 		})
@@ -213,7 +297,8 @@ func FuzzReadBody(f *testing.F) {
 	f.Add("区　分\t前払金保証\n保証機関\t⻄⽇本建設業保証\n")
 	f.Fuzz(func(t *testing.T, body string) {
 		for _, n := range ReadBody(body) {
-			if contractDigits(n.ContractNumber) != n.ContractNumber || authKey(n.AuthKey) != n.AuthKey {
+			if contractDigits(n.ContractNumber) != n.ContractNumber || authKey(n.AuthKey) != n.AuthKey ||
+				checkShape(n.Guarantor, n.ContractNumber, n.AuthKey) != "" {
 				t.Fatalf("ReadBody(%q) yielded unchecked values %+v", body, n)
 			}
 		}

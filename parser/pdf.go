@@ -65,20 +65,27 @@ func sniff(data []byte) string {
 // set of labels.
 func fromPages(pages []pdftext.Page) Document {
 	doc := Document{Pages: len(pages), Notices: []Notice{}, Problems: []Problem{}}
-	var glyphs, undecodable int
+	var glyphs, undecodable, doubtful int
 	var text strings.Builder
-	var bad []string
+	var bad, damaged []string
 	certificate := false
 	for i := range pages {
 		p := &pages[i]
 		glyphs += p.Glyphs
 		undecodable += p.Undecodable
+		doubtful += p.Doubtful
 		rows := pageRows(p)
 		for _, r := range rows {
 			text.WriteString(compact(r.text))
 		}
 		notices, problems, cert := pageNotices(rows)
 		certificate = certificate || cert
+		if p.Damaged > 0 {
+			// A stream that did not decode cleanly may have changed any text of the page,
+			// digits and letters included, with nothing left to check them against.
+			damaged = append(damaged, fmt.Sprintf("page %d: %d streams or fonts that do not decode", p.Number, p.Damaged))
+			continue
+		}
 		for _, n := range notices {
 			n.Source, n.Page = "pdf", p.Number
 			doc.Notices = append(doc.Notices, n)
@@ -88,6 +95,12 @@ func fromPages(pages []pdftext.Page) Document {
 		}
 	}
 	all := text.String()
+	if len(damaged) > 0 {
+		doc.Problems = append(doc.Problems, Problem{Code: CodeCorrupt, Detail: "damaged: " + strings.Join(damaged, "; ")})
+		if len(doc.Notices) == 0 {
+			return doc
+		}
+	}
 	switch {
 	case len(doc.Notices) > 0:
 		doc.Kind = KindNotice
@@ -104,6 +117,12 @@ func fromPages(pages []pdftext.Page) Document {
 	case glyphs-undecodable < 8 || undecodable*2 > glyphs || unreadable(all):
 		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
 			Detail: fmt.Sprintf("no usable text layer (%d glyphs, %d undecodable)", glyphs, undecodable)})
+		return doc
+	case doubtful*4 > glyphs-undecodable:
+		// Mostly guessed text (a font whose encoding or map was lost) hides a notice's
+		// labels as well as its values: no notice found says nothing about the file.
+		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
+			Detail: fmt.Sprintf("text decoded by a guess (%d of %d glyphs): the fonts' maps are damaged or missing", doubtful, glyphs)})
 		return doc
 	default:
 		doc.Kind = classify(all)
@@ -146,6 +165,7 @@ func unreadable(text string) bool {
 type row struct {
 	y, x0, size float64
 	text        string
+	doubt       bool // some glyph's text is a guess (pdftext.Span.Doubtful)
 }
 
 func pageRows(p *pdftext.Page) []row {
@@ -156,8 +176,10 @@ func pageRows(p *pdftext.Page) []row {
 		}
 		parts := make([]string, len(l.Spans))
 		sizes := make([]float64, len(l.Spans))
+		doubt := false
 		for i, s := range l.Spans {
 			parts[i], sizes[i] = s.Text, s.Size
+			doubt = doubt || s.Doubtful > 0
 		}
 		sort.Float64s(sizes)
 		size := sizes[len(sizes)/2]
@@ -168,7 +190,7 @@ func pageRows(p *pdftext.Page) []row {
 		if strings.TrimSpace(t) == "" {
 			continue
 		}
-		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t})
+		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t, doubt: doubt})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].y < rows[j].y })
 	return rows
@@ -181,6 +203,7 @@ type anchor struct {
 	rest  string   // the value on the label's own line
 	above []string // value lines above the label's baseline (a vertically centred cell)
 	below []string // value lines below it (a value that wraps)
+	doubt bool     // one of its lines has glyphs whose text is a guess
 }
 
 // pageNotices reads the label | value table of one page. Values are found on the label's
@@ -214,7 +237,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 					}
 				}
 			}
-			anchors = append(anchors, anchor{row: i, field: f, rest: trimSeparators(rest)})
+			anchors = append(anchors, anchor{row: i, field: f, rest: trimSeparators(rest), doubt: r.doubt})
 			if next == "" {
 				break
 			}
@@ -233,6 +256,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 			continue
 		}
 		if a := nearestAnchor(rows, anchors, isAnchor, i); a >= 0 {
+			anchors[a].doubt = anchors[a].doubt || r.doubt
 			if rows[i].y < rows[anchors[a].row].y {
 				anchors[a].above = append(anchors[a].above, r.text)
 			} else {
@@ -256,7 +280,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 		sawKey = sawKey || d.has(fieldKey)
 		sawNumber = sawNumber || d.has(fieldNumber)
 		if d.has(fieldNumber) || d.has(fieldKey) {
-			n, bad := d.notice()
+			n, bad := d.printedNotice()
 			switch {
 			case bad == "":
 				notices = append(notices, n)
@@ -272,6 +296,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 		}
 		parts := append(append(append([]string{}, a.above...), a.rest), a.below...)
 		d.put(a.field, strings.Join(parts, ""))
+		d.doubt[a.field] = a.doubt
 	}
 	flush()
 	// The certificate saved at STEP 3 states a 保証契約番号 and a 保証金額 but no 認証キー.

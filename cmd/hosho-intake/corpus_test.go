@@ -62,14 +62,7 @@ func TestCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tn := range names {
-			var tr truth
-			b, err := os.ReadFile(tn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(b, &tr); err != nil {
-				t.Fatalf("%s: %v", tn, err)
-			}
+			tr := readTruth(t, tn)
 			f := filepath.Join(dir, sub, tr.File)
 			files = append(files, f)
 			truths[f] = tr

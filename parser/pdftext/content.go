@@ -39,7 +39,8 @@ type placed struct {
 	ax, ay float64 // advance vector
 	size   float64 // em height
 	text   string
-	seq    int // drawing order
+	seq    int  // drawing order
+	doubt  bool // see glyph.doubt
 }
 
 // resources is one resource scope (a page or a Form XObject) with its font cache, since the
@@ -54,8 +55,12 @@ type walker struct {
 	lim         Limits
 	glyphs      []placed
 	undecodable int
+	doubtful    int
 	total       int
 	ops         int
+	// damaged counts the streams of the page (contents, forms, the fonts' CMaps) that did
+	// not decode cleanly.
+	damaged int
 	// errFilter is set when a stream uses a filter ledongthuc cannot decode; Read then retries
 	// the file through the pdfcpu pre-pass.
 	errFilter bool
@@ -86,11 +91,17 @@ func (w *walker) loadFont(res *resources, name string) (f *font) {
 		if recover() != nil {
 			f = nil
 			w.errFilter = true
+			w.damaged++ // unless the pre-pass mends it
 		}
 	}()
 	if fv := res.v.Key("Font").Key(name); fv.Kind() == pdf.Dict {
-		return loadFont(fv, w.lim)
+		f = loadFont(fv, w.lim)
+		if f.damaged {
+			w.damaged++
+		}
+		return f
 	}
+	w.damaged++ // Tf names a font the page does not have: a broken reference
 	return nil
 }
 
@@ -106,7 +117,11 @@ func (w *walker) stream(v pdf.Value) (data []byte, err error) {
 		var all []byte
 		n := min(v.Len(), 1024)
 		for i := range n {
-			all = append(all, readStream(v.Index(i), w.lim.MaxStreamBytes-int64(len(all)))...)
+			b, clean := readStream(v.Index(i), w.lim.MaxStreamBytes-int64(len(all)))
+			if !clean {
+				w.damaged++
+			}
+			all = append(all, b...)
 			all = append(all, '\n')
 			if int64(len(all)) >= w.lim.MaxStreamBytes {
 				break
@@ -114,12 +129,21 @@ func (w *walker) stream(v pdf.Value) (data []byte, err error) {
 		}
 		return all, nil
 	}
-	return readStream(v, w.lim.MaxStreamBytes), nil
+	b, clean := readStream(v, w.lim.MaxStreamBytes)
+	if !clean {
+		w.damaged++
+	}
+	return b, nil
 }
 
 // run interprets one content stream.
 func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 	l := lexer{b: data}
+	defer func() {
+		if l.malformed > 0 {
+			w.damaged++
+		}
+	}()
 	var stack []gstate
 	var ops []obj
 	var tm, tlm matrix
@@ -277,6 +301,7 @@ func (w *walker) form(res *resources, name string, gs gstate, depth int) {
 	data, err := w.stream(xo)
 	if err != nil {
 		w.errFilter = true
+		w.damaged++ // unless the pre-pass mends it
 		return
 	}
 	w.run(data, sub, gs, depth+1)
@@ -307,6 +332,9 @@ func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 			tx = adv * th
 		}
 		w.total++
+		if g.ok && g.doubt {
+			w.doubtful++
+		}
 		if !g.ok {
 			w.undecodable++
 		} else if len(w.glyphs) < maxGlyphsPerPage {
@@ -315,7 +343,7 @@ func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 			ux, uy := m.vec(0, gs.size)
 			w.glyphs = append(w.glyphs, placed{
 				x: trm[4], y: trm[5], ax: ax, ay: ay,
-				size: math.Hypot(ux, uy), text: g.text, seq: len(w.glyphs),
+				size: math.Hypot(ux, uy), text: g.text, seq: len(w.glyphs), doubt: g.doubt,
 			})
 		}
 		*tm = matrix{1, 0, 0, 1, tx, ty}.mul(*tm)

@@ -15,6 +15,14 @@ type embeddedCMap struct {
 	cids      []cidRange
 	vertical  bool
 	usecmap   string // a predefined parent, e.g. "Identity-H" or "90ms-RKSJ-H"
+	// damaged: the stream is not what a producer writes (malformed tokens, a block whose
+	// entries do not match its declared count, a bfrange array of the wrong length), so
+	// some of its mappings may be shifted or changed.
+	damaged bool
+	// ambiguous holds the codes that share their one ASCII letter or digit with another
+	// code: a map damaged in one entry sends two glyphs to the same character, and a key
+	// drawn with them would read wrong.
+	ambiguous map[uint64]bool
 }
 
 type codespaceRange struct {
@@ -73,6 +81,12 @@ func parseCMap(data []byte) *embeddedCMap {
 	l := lexer{b: data}
 	var stack []obj
 	entries := 0
+	declared := -1 // the count before the open begin...range / begin...char block
+	block := func(per int) {
+		if len(stack)%per != 0 || declared >= 0 && len(stack)/per != declared {
+			m.damaged = true
+		}
+	}
 	for {
 		o, ok := l.next()
 		if !ok {
@@ -83,6 +97,19 @@ func parseCMap(data []byte) *embeddedCMap {
 				stack = append(stack, o)
 			}
 			continue
+		}
+		switch op := string(o.str); op {
+		case "begincodespacerange", "beginbfchar", "beginbfrange", "begincidchar", "begincidrange":
+			declared = -1
+			if len(stack) > 0 && stack[len(stack)-1].kind == kNum {
+				declared = int(stack[len(stack)-1].num)
+			}
+			stack = stack[:0]
+			continue
+		case "endcodespacerange", "endbfchar", "endcidchar":
+			block(2)
+		case "endbfrange", "endcidrange":
+			block(3)
 		}
 		switch string(o.str) {
 		case "endcodespacerange":
@@ -136,6 +163,9 @@ func parseCMap(data []byte) *embeddedCMap {
 						continue
 					}
 				case kArray:
+					if len(dst.arr) != int(b-a)+1 {
+						m.damaged = true
+					}
 					for _, e := range dst.arr {
 						if e.kind == kStr {
 							r.list = append(r.list, utf16Text(e.str))
@@ -181,7 +211,51 @@ func parseCMap(data []byte) *embeddedCMap {
 	}
 	// Later cidrange entries override earlier ones in a CMap; lookups scan from the end.
 	sort.SliceStable(m.ranges, func(i, j int) bool { return m.ranges[i].lo < m.ranges[j].lo })
+	m.damaged = m.damaged || l.malformed > 0
+	m.findAmbiguous()
 	return m
+}
+
+// findAmbiguous fills m.ambiguous: the codes whose text is an ASCII letter or digit that
+// another code of the map also gives.
+func (m *embeddedCMap) findAmbiguous() {
+	codes := map[string]map[uint64]bool{}
+	add := func(key uint64, text string) {
+		if len(text) == 1 && isAlnum(text[0]) {
+			if codes[text] == nil {
+				codes[text] = map[uint64]bool{}
+			}
+			codes[text][key] = true
+		}
+	}
+	for k, t := range m.chars {
+		add(k, t)
+	}
+	for _, r := range m.ranges {
+		for code := r.lo; code <= r.hi && code-r.lo < maxBFRangeSpan; code++ {
+			if t, ok := m.lookup(code, r.nbytes); ok {
+				add(codeKey(r.nbytes, code), t)
+			}
+			if code == r.hi {
+				break // r.hi may be the largest uint32
+			}
+		}
+	}
+	for _, ks := range codes {
+		if len(ks) < 2 {
+			continue
+		}
+		if m.ambiguous == nil {
+			m.ambiguous = map[uint64]bool{}
+		}
+		for k := range ks {
+			m.ambiguous[k] = true
+		}
+	}
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z'
 }
 
 // codeLen returns the byte length of the code at the start of s per the codespace ranges, or

@@ -4,6 +4,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/ledongthuc/pdf"
 
@@ -25,6 +26,13 @@ type font struct {
 	cidW    []cidWidth // Type 0: /W, sorted by lo
 	scale   float64    // glyph space -> text space: 1/1000, or FontMatrix[0] for Type 3
 	vert    bool
+	// damaged: a CMap stream of the font (ToUnicode, encoding) did not decode cleanly, so
+	// none of its text can be trusted.
+	damaged bool
+	// builtin: an embedded simple font with neither /Encoding nor a usable ToUnicode: its
+	// codes mean what the font program's own encoding says, which we read as
+	// StandardEncoding, a guess.
+	builtin bool
 }
 
 type fontKind int
@@ -42,8 +50,12 @@ type cidWidth struct {
 
 // glyph is one decoded code.
 type glyph struct {
-	text  string
-	ok    bool    // text came from a mapping we trust
+	text string
+	ok   bool // text came from a mapping we trust
+	// doubt: the text is a guess or comes from a damaged map: a ToUnicode map that lacks
+	// the code, an unknown built-in encoding, a CMap stream that did not decode. A value
+	// read from such glyphs may be wrong though every character looks plausible.
+	doubt bool
 	w     float64 // advance in text space units per unit of font size (already scaled)
 	space bool    // single-byte code 32: word spacing applies
 }
@@ -65,25 +77,39 @@ func stripSubset(name string) string {
 }
 
 // readStream reads a stream fully, at most limit bytes; ledongthuc panics on filters it does
-// not know, which the caller turns into the pdfcpu pre-pass.
-func readStream(v pdf.Value, limit int64) []byte {
+// not know, which the caller turns into the pdfcpu pre-pass. clean is false when decoding
+// ended in an error (bad Flate data, a wrong Adler-32 checksum, data cut short): what was
+// decoded is returned, but a damaged byte may have changed any of it.
+func readStream(v pdf.Value, limit int64) (data []byte, clean bool) {
 	if v.Kind() != pdf.Stream {
-		return nil
+		return nil, true
 	}
 	rc := v.Reader()
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, limit))
-	if err != nil && len(b) == 0 {
-		return nil
-	}
-	return b
+	return b, err == nil
+}
+
+// loadCMap reads and parses a CMap stream, marking the font damaged when it does not decode.
+func (f *font) loadCMap(v pdf.Value, lim Limits) *embeddedCMap {
+	data, clean := readStream(v, lim.MaxStreamBytes)
+	m := parseCMap(data)
+	f.damaged = f.damaged || !clean || m.damaged
+	return m
 }
 
 func loadFont(v pdf.Value, lim Limits) *font {
 	f := &font{scale: 0.001, missing: 0}
 	sub := v.Key("Subtype").Name()
 	if tu := v.Key("ToUnicode"); tu.Kind() == pdf.Stream {
-		f.toUni = parseCMap(readStream(tu, lim.MaxStreamBytes))
+		f.toUni = f.loadCMap(tu, lim)
+	}
+	switch sub {
+	case "Type1", "MMType1", "TrueType", "Type3", "Type0":
+	default:
+		// A font dictionary without a known /Subtype is a damaged one: read as a simple
+		// font, a Type 0 font's two-byte codes would come out as plausible ASCII.
+		f.damaged = true
 	}
 	switch sub {
 	case "Type0":
@@ -127,11 +153,16 @@ func (f *font) loadSimple(v pdf.Value) {
 	}
 	if be == encNone {
 		// No base encoding: a non-symbolic font uses StandardEncoding; a symbolic or
-		// embedded font its built-in one, which for printable ASCII codes is in practice
-		// ASCII too. Codes below 0x20 (glyph-id subsets) stay unknown.
+		// embedded font its built-in one, which for printable ASCII codes is often ASCII
+		// too. Codes below 0x20 (glyph-id subsets) stay unknown.
 		if f.kind != fontType3 {
 			be = encStandard
 		}
+		// A subset's built-in encoding numbers glyphs in the order they were first used
+		// (LibreOffice's Type 1 subsets do), so reading it as ASCII is a guess that is only
+		// safe when a ToUnicode map overrides it. One damaged byte that breaks the map made
+		// 43H5ZEOH3X read as 43H5efgH3h this way (issue 17).
+		f.builtin = enc.Kind() == pdf.Null && embedded(desc)
 	}
 	for c := 0; c < 256; c++ {
 		if r, ok := decodeBase(be, byte(c)); ok {
@@ -184,6 +215,16 @@ func (f *font) loadSimple(v pdf.Value) {
 	}
 }
 
+// embedded reports a font descriptor that carries the font program.
+func embedded(desc pdf.Value) bool {
+	for _, k := range []string{"FontFile", "FontFile2", "FontFile3"} {
+		if desc.Key(k).Kind() == pdf.Stream {
+			return true
+		}
+	}
+	return false
+}
+
 func (f *font) loadType0(v pdf.Value, lim Limits) {
 	desc := v.Key("DescendantFonts").Index(0)
 	enc := v.Key("Encoding")
@@ -191,7 +232,7 @@ func (f *font) loadType0(v pdf.Value, lim Limits) {
 	case pdf.Name:
 		f.pre, _ = cmap.Predefined(enc.Name())
 	case pdf.Stream:
-		f.enc = parseCMap(readStream(enc, lim.MaxStreamBytes))
+		f.enc = f.loadCMap(enc, lim)
 		if f.enc.usecmap != "" {
 			f.pre, _ = cmap.Predefined(f.enc.usecmap)
 		}
@@ -266,17 +307,38 @@ func (f *font) next(s []byte) (n int, g glyph) {
 	if f.toUni != nil {
 		if t, ok := f.toUni.lookup(uint32(c), 1); ok && validText(t) {
 			g.text, g.ok = t, true
+			g.doubt = f.toUni.ambiguous[codeKey(1, uint32(c))]
 		}
 	}
 	if !g.ok && f.simple[c] != 0 {
 		g.text, g.ok = string(f.simple[c]), true
+		// With a ToUnicode map the producer meant to map every code: one it lacks is a
+		// damaged map, and the encoding behind it may not be what the glyph shows.
+		g.doubt = f.builtin || f.toUni != nil
 	}
+	g.doubt = g.doubt || f.damaged
 	w := f.missing
 	if i := int(c) - f.first; i >= 0 && i < len(f.widths) {
 		w = f.widths[i]
 	}
 	g.w = w * f.scale
+	g.doubt = g.doubt || f.noAdvance(g)
 	return 1, g
+}
+
+// noAdvance reports a letter or digit that the font says takes no room or moves back: a
+// /Widths or /W array that lost an entry or a sign gives glyphs a zero or negative width,
+// which moves the next glyph onto or before it and can swap two characters of a key.
+func (f *font) noAdvance(g glyph) bool {
+	if !g.ok || g.w > 0 || f.vert || f.kind == fontType3 {
+		return false
+	}
+	for _, r := range g.text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *font) nextCID(s []byte) (n int, g glyph) {
@@ -309,6 +371,7 @@ func (f *font) nextCID(s []byte) (n int, g glyph) {
 		code, nb := bytesToCode(s[:n])
 		if t, ok := f.toUni.lookup(code, nb); ok && validText(t) {
 			g.text, g.ok = t, true
+			g.doubt = f.toUni.ambiguous[codeKey(nb, code)]
 		}
 	}
 	if !g.ok {
@@ -322,10 +385,16 @@ func (f *font) nextCID(s []byte) (n int, g glyph) {
 		}
 		if r > 0 && r != 0xFFFD {
 			g.text, g.ok = string(r), true
+			// The fallback is a guess when a ToUnicode map lacks the code (a damaged map) or
+			// the font names an encoding we do not know (codes taken for CIDs).
+			unicodeCodes := f.pre != nil && f.pre.Unicode()
+			g.doubt = !unicodeCodes && (f.toUni != nil || f.pre == nil && f.enc == nil)
 		}
 	}
+	g.doubt = g.doubt || f.damaged
 	g.space = n == 1 && s[0] == ' '
 	g.w = f.cidWidth(cid) * f.scale
+	g.doubt = g.doubt || f.noAdvance(g)
 	if f.vert {
 		g.w = 1 // vertical advance: the default DW2 height of one em
 	}

@@ -41,6 +41,10 @@ const (
 type lexer struct {
 	b   []byte
 	pos int
+	// malformed counts what no producer writes: a non-hex byte in a hex string, a stray
+	// closing bracket, an operator with bytes outside printable ASCII, a string the data
+	// ends in. In an uncompressed stream that is how one damaged byte shows.
+	malformed int
 }
 
 func isWhite(c byte) bool {
@@ -105,6 +109,7 @@ func (l *lexer) object(depth int) (obj, bool) {
 		return obj{kind: kName, str: unescapeName(l.b[start:l.pos])}, true
 	case c == ']' || c == ')' || c == '>' || c == '{' || c == '}':
 		// Stray delimiters: report as an operator the interpreter ignores.
+		l.malformed++
 		l.pos++
 		if c == '>' && l.pos < len(l.b) && l.b[l.pos] == '>' {
 			l.pos++
@@ -120,6 +125,12 @@ func (l *lexer) object(depth int) (obj, bool) {
 	if len(tok) > 0 && (tok[0] >= '0' && tok[0] <= '9' || tok[0] == '-' || tok[0] == '+' || tok[0] == '.') {
 		if f, ok := parseNum(tok); ok {
 			return obj{kind: kNum, num: f}, true
+		}
+	}
+	for _, c := range tok {
+		if c < 0x21 || c > 0x7E {
+			l.malformed++
+			break
 		}
 	}
 	switch string(tok) {
@@ -249,6 +260,7 @@ func (l *lexer) literal() []byte {
 		}
 		out = append(out, c)
 	}
+	l.malformed++ // the data ended inside the string
 	return out
 }
 
@@ -267,14 +279,19 @@ func unhex(c byte) int {
 func (l *lexer) hex() []byte {
 	out := make([]byte, 0, 16)
 	hi := -1
+	closed := false
 	for l.pos < len(l.b) {
 		c := l.b[l.pos]
 		l.pos++
 		if c == '>' {
+			closed = true
 			break
 		}
 		v := unhex(c)
 		if v < 0 {
+			if !isWhite(c) || c == 0 {
+				l.malformed++
+			}
 			continue
 		}
 		if hi < 0 {
@@ -285,7 +302,13 @@ func (l *lexer) hex() []byte {
 		}
 	}
 	if hi >= 0 {
-		out = append(out, byte(hi<<4)) // odd digit count: a trailing 0 is implied
+		// Odd digit count: a trailing 0 is implied (PDF 32000-1 7.3.4.3), but no producer
+		// relies on it; a lost digit does.
+		out = append(out, byte(hi<<4))
+		l.malformed++
+	}
+	if !closed {
+		l.malformed++
 	}
 	return out
 }

@@ -135,6 +135,9 @@ func makeLine(gs []placed) Line {
 			cur = Span{X0: g.x, X1: x1, Size: g.size}
 		}
 		sb.WriteString(g.text)
+		if g.doubt {
+			cur.Doubtful++
+		}
 		cur.X1 = math.Max(cur.X1, x1)
 		cur.Size = math.Max(cur.Size, g.size)
 		ysum += g.y

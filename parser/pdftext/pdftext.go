@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ledongthuc/pdf"
@@ -37,6 +38,10 @@ type Span struct {
 	X0, X1 float64 // left and right edge
 	Y      float64 // baseline
 	Size   float64 // effective font size (height of an em on the page)
+	// Doubtful counts the glyphs of the span whose text is not from a mapping we trust: a
+	// ToUnicode map that lacks the code, a subset's unknown built-in encoding read as
+	// ASCII, a font map that did not decode cleanly. Such text may look right and be wrong.
+	Doubtful int
 }
 
 // Line is the spans that share a baseline, left to right.
@@ -54,6 +59,11 @@ type Page struct {
 	// encoding); a page with mostly undecodable glyphs has no usable text layer.
 	Undecodable int
 	Glyphs      int
+	// Doubtful counts glyphs whose text is a guess or comes from a damaged font map (see
+	// Span.Doubtful); Damaged counts the streams of the page (contents, forms, fonts' CMaps)
+	// that did not decode cleanly, which may have changed any of its text.
+	Doubtful int
+	Damaged  int
 }
 
 // Limits bound the work done on one file.
@@ -140,7 +150,22 @@ func readDirect(data []byte, lim Limits) (pages []Page, retry bool, err error) {
 		retry = retry || filt
 		pages = append(pages, p)
 	}
+	// Pages the tree counts but that could not be found (a damaged page object or /Kids
+	// entry) are there as damaged pages, so that losing one is not silent.
+	for n := len(pages); n < min(pageCount(r), lim.MaxPages); n++ {
+		pages = append(pages, Page{Number: n + 1, Damaged: 1})
+	}
 	return pages, retry, nil
+}
+
+// pageCount is the root page tree's /Count.
+func pageCount(r *pdf.Reader) (n int) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	return int(r.Trailer().Key("Root").Key("Pages").Key("Count").Int64())
 }
 
 func openReader(data []byte) (r *pdf.Reader, err error) {
@@ -230,14 +255,21 @@ func readPage(v pdf.Value, n int, lim Limits) (p Page, filt bool) {
 	}
 	wk := &walker{lim: lim}
 	res := &resources{v: inherited(v, "Resources"), fonts: map[string]*font{}}
-	data, err := wk.stream(v.Key("Contents"))
+	contents := v.Key("Contents")
+	if contents.Kind() == pdf.Null && slices.Contains(v.Keys(), "Contents") {
+		p.Damaged++ // the page's contents are an object that does not parse
+	}
+	data, err := wk.stream(contents)
 	if err != nil {
+		// Unreadable as it is: the pre-pass may mend it; if not, the page is damaged.
+		p.Damaged = 1
 		return p, true
 	}
 	wk.run(data, res, gstate{ctm: base, th: 1}, 0)
 	p.Width, p.Height = upright(wk.glyphs, w, h)
 	p.Lines = buildLines(wk.glyphs)
 	p.Glyphs, p.Undecodable = wk.total, wk.undecodable
+	p.Doubtful, p.Damaged = wk.doubtful, p.Damaged+wk.damaged
 	return p, wk.errFilter
 }
 

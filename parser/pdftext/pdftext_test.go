@@ -99,8 +99,8 @@ func TestFonts(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("text = %q, want %q", got, tt.want)
 			}
-			if pages[0].Undecodable != 0 {
-				t.Errorf("Undecodable = %d, want 0", pages[0].Undecodable)
+			if p := pages[0]; p.Undecodable != 0 || p.Doubtful != 0 || p.Damaged != 0 {
+				t.Errorf("Undecodable %d, Doubtful %d, Damaged %d, want 0", p.Undecodable, p.Doubtful, p.Damaged)
 			}
 		})
 	}

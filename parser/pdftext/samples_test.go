@@ -156,8 +156,8 @@ func TestSamples(t *testing.T) {
 						t.Errorf("page %d: %s %q not in text %q", n.Page, field, v, text)
 					}
 				}
-				if p := pages[n.Page-1]; p.Undecodable > 0 {
-					t.Errorf("page %d: %d undecodable glyphs", n.Page, p.Undecodable)
+				if p := pages[n.Page-1]; p.Undecodable > 0 || p.Doubtful > 0 || p.Damaged > 0 {
+					t.Errorf("page %d: %d undecodable, %d doubtful glyphs, %d damaged streams", n.Page, p.Undecodable, p.Doubtful, p.Damaged)
 				}
 			}
 		})
