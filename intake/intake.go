@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -146,6 +147,11 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
 	}
 	c.Notices = append(bodyNotices(msg.Texts, c.Notices), c.Notices...)
+	if len(c.Notices) == 0 {
+		// A number or key typed with a mistake is not a notice; the sender is asked to check
+		// it, rather than told nothing was found. Beside a notice read elsewhere it is noise.
+		c.Problems = append(c.Problems, bodyProblems(msg.Texts)...)
+	}
 	if len(c.Notices) == 0 && len(c.Problems) == 0 {
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeNoNotice,
 			Detail: "no 「認証キー」等のお知らせ PDF attached and no 保証契約番号 and 認証キー in the text"})
@@ -257,6 +263,20 @@ func readOne(ctx context.Context, pdfs PDFReader, data []byte, limit time.Durati
 // isCutOff reports a file the sandbox stopped because the message's budget ran out.
 func isCutOff(doc parser.Document) bool {
 	return len(doc.Problems) == 1 && doc.Problems[0].Code == parser.CodeTooSlow
+}
+
+// bodyProblems are the typing mistakes of the message's text parts, each once (the plain
+// and HTML alternatives repeat them).
+func bodyProblems(texts []string) []parser.Problem {
+	var out []parser.Problem
+	for _, t := range texts {
+		for _, p := range parser.BodyProblems(t) {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 // bodyNotices reads notices typed in the message's text parts, leaving out those that only

@@ -8,6 +8,7 @@ import (
 
 	"hosho-intake/intake"
 	"hosho-intake/intake/inbound"
+	"hosho-intake/parser"
 	"hosho-intake/intake/samplemail"
 )
 
@@ -45,6 +46,43 @@ func TestReadScenarios(t *testing.T) {
 			}
 			if c.NoReply() == s.Reply {
 				t.Errorf("NoReply() = %v, want %v", c.NoReply(), !s.Reply)
+			}
+		})
+	}
+}
+
+// TestReadTypingMistakes: a number and key typed with a mistake is asked to be checked
+// (invalid_key), never queued as a notice nor answered "nothing found"; beside a good body
+// notice, or a plain question, there is no such problem.
+func TestReadTypingMistakes(t *testing.T) {
+	tests := []struct {
+		name, body string
+		notices    int
+		codes      []string
+	}{
+		{"key of a length nobody issues", "保証契約番号：2070004426\n認証キー：43H5ZEOH3\n", 0, []string{parser.CodeInvalidKey}},
+		{"key mixing case", "保証機関：東日本建設業保証株式会社\n保証契約番号：2070004426\n認証キー：43H5efgH3h\n", 0, []string{parser.CodeInvalidKey}},
+		{"number of 9 digits", "保証契約番号：207000442\n認証キー：43H5ZEOH3X\n", 0, []string{parser.CodeInvalidKey}},
+		{"a good notice", "保証契約番号：2070004426\n認証キー：43H5ZEOH3X\n", 1, nil},
+		{"a question", "紙の保証証書も別途郵送が必要か教えてください。\n", 0, []string{parser.CodeNoNotice}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := samplemail.Mail{From: "yamada@kensetsu.example", To: "denshi@pref.shimane.example", Subject: "電子証書", Body: tt.body}
+			raw, err := m.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := intake.Read(context.Background(), bytes.NewReader(raw), inbound.DefaultLimits(), intake.InProcess{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var codes []string
+			for _, p := range c.Problems {
+				codes = append(codes, p.Code)
+			}
+			if len(c.Notices) != tt.notices || !slices.Equal(codes, tt.codes) {
+				t.Errorf("Read(%q) = %d notices, problems %v; want %d, %v", tt.body, len(c.Notices), codes, tt.notices, tt.codes)
 			}
 		})
 	}

@@ -144,7 +144,8 @@ func templateNames() []string {
 		"problem_" + parser.CodeWrongDocument, "problem_" + parser.CodeZipAttachment,
 		"problem_" + parser.CodePasswordZip, "problem_" + parser.CodeNoText, "problem_" + parser.CodeEncrypted,
 		"problem_" + parser.CodeCorrupt, "problem_" + parser.CodeNotPDF, "problem_" + parser.CodeNoNotice,
-		"problem_" + parser.CodeTooLarge, "problem_" + parser.CodeTooSlow, "problem_other",
+		"problem_" + parser.CodeTooLarge, "problem_" + parser.CodeTooSlow, "problem_" + parser.CodeInvalidKey,
+		"problem_other",
 	}
 }
 
