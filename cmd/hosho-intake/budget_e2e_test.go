@@ -107,7 +107,7 @@ func TestSlowMailDoesNotStopTheMailbox(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state")
 			cfg := budgetConfig(t, srv, state, peer.addr)
 			var out, errOut bytes.Buffer
-			if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+			if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 				t.Fatalf("once exit %d: %s", code, errOut.String())
 			}
 			if !strings.Contains(out.String(), "new 2, recorded 2") {

@@ -72,7 +72,7 @@ func TestCorpus(t *testing.T) {
 		t.Fatalf("found only %d samples in %s", len(files), dir)
 	}
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), env{args: append([]string{"parse", "--json"}, files...), getenv: os.Getenv,
+	code := runCode(context.Background(), env{args: append([]string{"parse", "--json"}, files...), getenv: os.Getenv,
 		stdout: &out, stderr: &errOut})
 	if code != 0 {
 		t.Fatalf("parse exit %d: %s", code, errOut.String())

@@ -35,17 +35,17 @@ const (
 // holds a dozen realistic contractor mails that the repo's own code generates, a local SMTP
 // server writes what it receives to a folder, and the real daemon code runs one poll and
 // one digest against them with a temporary state. It prints what happened to each mail.
-func runDemo(ctx context.Context, e env) int {
+func runDemo(ctx context.Context, e env) error {
 	dir, err := os.MkdirTemp("", "hosho-intake-demo-")
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake demo: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
 	if err := demo(ctx, e, dir); err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake demo: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
-	return 0
+	return nil
 }
 
 func demo(ctx context.Context, e env, dir string) error {

@@ -13,7 +13,7 @@ import (
 // for, the robots never answered, the digest sent, and only the folder it names left.
 func TestDemo(t *testing.T) {
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"demo"}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"demo"}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("demo exit %d: %s", code, errOut.String())
 	}
 	s := out.String()

@@ -95,7 +95,7 @@ func TestOnceAgainstDovecot(t *testing.T) {
 			srv.Append(t, "INBOX", msgs...)
 			cfg := writeConfig(t, srv, mode, filepath.Join(t.TempDir(), "state"))
 			var out, errOut bytes.Buffer
-			if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+			if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 				t.Fatalf("once exit %d: %s", code, errOut.String())
 			}
 			if !strings.Contains(out.String(), "new 12, recorded 12") {
@@ -108,7 +108,7 @@ func TestOnceAgainstDovecot(t *testing.T) {
 				t.Errorf("処理済み holds %d, want %d", got, len(msgs))
 			}
 			out.Reset()
-			if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+			if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 				t.Fatalf("second once exit %d: %s", code, errOut.String())
 			}
 			if !strings.HasPrefix(out.String(), "new 0,") {
@@ -122,6 +122,9 @@ func TestOnceAgainstDovecot(t *testing.T) {
 }
 
 func noEnv(string) string { return "" }
+
+// runCode runs a command as main does and returns its exit status.
+func runCode(ctx context.Context, e env) int { return exitStatus(run(ctx, e)) }
 
 // syncBuffer is a bytes.Buffer that a child's output goroutine and the test may share.
 type syncBuffer struct {
@@ -263,7 +266,7 @@ func TestDaemon(t *testing.T) {
 	good = append(good, []byte(fmt.Sprintf("\n[metrics]\naddr = %q\n", metricsAddr))...)
 	os.WriteFile(cfg, good, 0o600)
 	var errOut bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
 		t.Fatalf("once: %s", errOut.String())
 	}
 	// A notify socket and a watchdog, as systemd gives a Type=notify service.
@@ -303,14 +306,14 @@ func TestDaemon(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	start := time.Now()
-	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code == 0 {
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code == 0 {
 		t.Error("a second hosho-intake on the same state ran")
 	}
 	if took := time.Since(start); took > 5*time.Second || !strings.Contains(errOut.String(), "in use") {
 		t.Errorf("second instance: %v, %q; want a clear refusal at once", took, errOut.String())
 	}
 	var st bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
 		t.Fatalf("status exit %d: %s", code, errOut.String())
 	}
 	if !strings.Contains(st.String(), "running since") || !strings.Contains(st.String(), "next poll") || !strings.Contains(st.String(), "queue: 2 queued, 0 needs review, 0 verified, 1 rejected") ||
@@ -320,12 +323,12 @@ func TestDaemon(t *testing.T) {
 	// The clerk's decisions from the command line, through the daemon. (Of the three
 	// notices, shimane rejects the 契約保証 of a 業務委託: two wait.)
 	var list bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "list"}, getenv: noEnv, stdout: &list, stderr: &errOut}); code != 0 || strings.Count(list.String(), "R-0000") != 2 {
+	if code := runCode(context.Background(), env{args: []string{"queue", "--socket", sock, "list"}, getenv: noEnv, stdout: &list, stderr: &errOut}); code != 0 || strings.Count(list.String(), "R-0000") != 2 {
 		t.Fatalf("queue list = %d:\n%s%s", code, list.String(), errOut.String())
 	}
 	// Re-run the first stored message through the current rules.
 	var rep bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"reprocess", "--socket", sock, "1"}, getenv: noEnv, stdout: &rep, stderr: &errOut}); code != 0 ||
+	if code := runCode(context.Background(), env{args: []string{"reprocess", "--socket", sock, "1"}, getenv: noEnv, stdout: &rep, stderr: &errOut}); code != 0 ||
 		!strings.Contains(rep.String(), `"contract_number"`) || !strings.Contains(rep.String(), `"decision"`) {
 		t.Errorf("reprocess = %d:\n%s%s", code, rep.String(), errOut.String())
 	}
@@ -336,13 +339,13 @@ func TestDaemon(t *testing.T) {
 		}
 	}
 	var dec bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code != 0 || !strings.Contains(dec.String(), "verified") {
+	if code := runCode(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code != 0 || !strings.Contains(dec.String(), "verified") {
 		t.Errorf("queue verify = %d: %s%s", code, dec.String(), errOut.String())
 	}
-	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "reject", "R-000002"}, getenv: noEnv, stdout: &dec, stderr: &bytes.Buffer{}}); code != 2 {
+	if code := runCode(context.Background(), env{args: []string{"queue", "--socket", sock, "reject", "R-000002"}, getenv: noEnv, stdout: &dec, stderr: &bytes.Buffer{}}); code != 2 {
 		t.Errorf("reject without a reason: exit %d, want 2", code)
 	}
-	if code := run(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code == 0 {
+	if code := runCode(context.Background(), env{args: []string{"queue", "--socket", sock, "verify", "R-000001"}, getenv: noEnv, stdout: &dec, stderr: &errOut}); code == 0 {
 		t.Error("deciding an item twice succeeded")
 	}
 	// Metrics and health, on the configured loopback address.
@@ -372,7 +375,7 @@ func TestDaemon(t *testing.T) {
 	daemon.Process.Signal(syscall.SIGHUP)
 	waitFor(t, "the refused reload in the log", func() bool { return strings.Contains(out.String(), "reload refused") })
 	st.Reset()
-	if code := run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &errOut}); code != 0 {
 		t.Fatalf("status after a refused reload: %s", errOut.String())
 	}
 	// SIGHUP with a good one: polls once a year from now on.
@@ -384,7 +387,7 @@ func TestDaemon(t *testing.T) {
 	}
 	waitFor(t, "the new schedule in status", func() bool {
 		st.Reset()
-		run(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &bytes.Buffer{}})
+		runCode(context.Background(), env{args: []string{"status", "--socket", sock}, getenv: noEnv, stdout: &st, stderr: &bytes.Buffer{}})
 		return strings.Contains(st.String(), "next poll: 2027-01-01 00:00:00")
 	})
 

@@ -58,7 +58,7 @@ func TestDamagedPDFs(t *testing.T) {
 		files = append(files, f)
 	}
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), env{args: append([]string{"parse", "--json"}, files...), getenv: os.Getenv, stdout: &out, stderr: &errOut})
+	code := runCode(context.Background(), env{args: append([]string{"parse", "--json"}, files...), getenv: os.Getenv, stdout: &out, stderr: &errOut})
 	if code != 0 {
 		t.Fatalf("parse exit %d: %s", code, errOut.String())
 	}
@@ -230,7 +230,7 @@ func TestHostileCorpus(t *testing.T) {
 		files = append(files, f)
 	}
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), env{args: append([]string{"parse", "--json", "--timeout", "1s", "--workers", "2"}, files...),
+	code := runCode(context.Background(), env{args: append([]string{"parse", "--json", "--timeout", "1s", "--workers", "2"}, files...),
 		getenv: os.Getenv, stdout: &out, stderr: &errOut})
 	if code != 0 {
 		t.Fatalf("parse exit %d: %s", code, errOut.String())

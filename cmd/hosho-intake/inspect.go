@@ -63,18 +63,18 @@ type inspectedReply struct {
 
 // runInspect shows the whole judgement of one message, with no side effects: the admin's
 // answer to "why did this mail get that answer?".
-func runInspect(ctx context.Context, e env) int {
+func runInspect(ctx context.Context, e env) error {
 	fs := flag.NewFlagSet("inspect", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	cfgPath := fs.String("config", "", "config file (policy, register, agency, reply settings)")
 	preset := fs.String("preset", "", "judge by a built-in policy instead: "+fmt.Sprint(verifier.PresetNames()))
 	if err := fs.Parse(e.args); err != nil {
-		return 2
+		return exitCode(2)
 	}
 	if fs.NArg() != 1 || (*cfgPath == "") == (*preset == "") {
 		fmt.Fprintln(e.stderr, "usage: hosho-intake inspect [--json] (--config FILE | --preset NAME) FILE.eml")
-		return 2
+		return exitCode(2)
 	}
 	cfg := config.Default()
 	var policy verifier.Policy
@@ -84,16 +84,16 @@ func runInspect(ctx context.Context, e env) int {
 		c, err := config.Load(*cfgPath, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames()})
 		if err != nil {
 			fmt.Fprintln(e.stderr, err)
-			return 1
+			return exitCode(1)
 		}
 		cfg = *c
 		if policy, register, err = intake.PolicyOf(&cfg); err != nil {
 			fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
-			return 1
+			return exitCode(1)
 		}
 	} else if policy, err = verifier.Preset(*preset); err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
-		return 2
+		return exitCode(2)
 	}
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
@@ -106,19 +106,19 @@ func runInspect(ctx context.Context, e env) int {
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
 	pool, err := newPDFPool(runtime.NumCPU(), cfg.Sandbox.Timeout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
 	defer pool.Close()
 	c, err := intake.ReadWithin(ctx, bytes.NewReader(data), lim, pool, intake.Budget{Time: cfg.Sandbox.MessageBudget,
 		MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: runtime.NumCPU()})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
 	if tooLarge {
 		c.Notices = nil
@@ -145,9 +145,9 @@ func runInspect(ctx context.Context, e env) int {
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(out); err != nil {
 			fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
-			return 1
+			return exitCode(1)
 		}
-		return 0
+		return nil
 	}
 	printTable(e.stdout, parseResult{File: out.File, Notices: c.Notices, Problems: c.Problems})
 	for _, n := range out.Notices {
@@ -155,10 +155,10 @@ func runInspect(ctx context.Context, e env) int {
 	}
 	if !out.Reply.Send {
 		fmt.Fprintf(e.stdout, "reply: none (%s)\n", out.Reply.Why)
-		return 0
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "reply to %s: %s\n\n%s\n", out.Reply.To, out.Reply.Subject, out.Reply.Body)
-	return 0
+	return nil
 }
 
 // previewReply composes the reply the daemon would send (tracking numbers are given when a

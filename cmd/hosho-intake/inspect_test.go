@@ -29,7 +29,7 @@ func TestInspectCorpus(t *testing.T) {
 		}
 		t.Run(tr.File, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := run(context.Background(), env{args: []string{"inspect", "--json", "--preset", "shimane", filepath.Join(dir, "eml", tr.File)},
+			code := runCode(context.Background(), env{args: []string{"inspect", "--json", "--preset", "shimane", filepath.Join(dir, "eml", tr.File)},
 				getenv: noEnv, stdout: &out, stderr: &errOut})
 			if code != 0 {
 				t.Fatalf("inspect exit %d: %s", code, errOut.String())

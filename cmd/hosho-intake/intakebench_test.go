@@ -96,7 +96,7 @@ SyncState *
 	// An idle poll: nothing new.
 	start = time.Now()
 	var idle bytes.Buffer
-	if code := run(t.Context(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &idle, stderr: &idle}); code != 0 {
+	if code := runCode(t.Context(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &idle, stderr: &idle}); code != 0 {
 		t.Fatalf("idle once: %s", idle.String())
 	}
 	t.Logf("mbsync (fsync each message): %v, %.0f messages/s", peer.Round(time.Millisecond), float64(n)/peer.Seconds())

@@ -4,12 +4,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"hosho-intake/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -27,7 +30,34 @@ type env struct {
 type command struct {
 	summary string
 	hidden  bool
-	run     func(ctx context.Context, e env) int
+	run     func(ctx context.Context, e env) error
+}
+
+// exitCode is the error of a command that has already told the user what went wrong (or,
+// for 2, printed its usage): run prints nothing more, and the process exits with it.
+type exitCode int
+
+func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) }
+
+// exited is the error of an exit code: nil for 0.
+func exited(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitCode(code)
+}
+
+// exitStatus is the process's exit status for what run returned: 0 success, 1 failure,
+// 2 usage.
+func exitStatus(err error) int {
+	var c exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &c):
+		return int(c)
+	}
+	return 1
 }
 
 func commands() map[string]command {
@@ -51,26 +81,37 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	code := run(ctx, env{args: os.Args[1:], getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, reload: hup})
+	err := run(ctx, env{args: os.Args[1:], getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, reload: hup})
 	stop()
-	os.Exit(code)
+	os.Exit(exitStatus(err))
 }
 
-// run dispatches to a subcommand and returns the exit code: 0 success, 1 failure, 2 usage.
-func run(ctx context.Context, e env) int {
+// run dispatches to a subcommand. An error is printed here, once, unless the command has
+// reported it itself (exitCode).
+func run(ctx context.Context, e env) error {
 	cmds := commands()
 	if len(e.args) == 0 || e.args[0] == "-h" || e.args[0] == "--help" || e.args[0] == "help" {
 		usage(e.stderr, cmds)
-		return 2
+		return exitCode(2)
 	}
-	c, ok := cmds[e.args[0]]
+	name := e.args[0]
+	c, ok := cmds[name]
 	if !ok {
-		fmt.Fprintf(e.stderr, "hosho-intake: unknown command %q\n", e.args[0])
+		fmt.Fprintf(e.stderr, "hosho-intake: unknown command %q\n", name)
 		usage(e.stderr, cmds)
-		return 2
+		return exitCode(2)
 	}
 	e.args = e.args[1:]
-	return c.run(ctx, e)
+	err := c.run(ctx, e)
+	var cfgErrs *config.Errors
+	switch {
+	case err == nil, errors.As(err, new(exitCode)):
+	case errors.As(err, &cfgErrs):
+		fmt.Fprintln(e.stderr, err) // one problem a line, file:line first
+	default:
+		fmt.Fprintf(e.stderr, "hosho-intake %s: %v\n", name, err)
+	}
+	return err
 }
 
 func usage(w io.Writer, cmds map[string]command) {
@@ -87,7 +128,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 }
 
-func runVersion(_ context.Context, e env) int {
+func runVersion(_ context.Context, e env) error {
 	fmt.Fprintf(e.stdout, "hosho-intake %s\n", version)
-	return 0
+	return nil
 }

@@ -31,7 +31,7 @@ type parseResult struct {
 	err      error
 }
 
-func runParse(ctx context.Context, e env) int {
+func runParse(ctx context.Context, e env) error {
 	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	asJSON := fs.Bool("json", false, "print one JSON object per file")
@@ -39,17 +39,17 @@ func runParse(ctx context.Context, e env) int {
 	maxSize := fs.Int64("max-size", inbound.DefaultLimits().MaxMessageBytes, "largest message read, in bytes")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit of the reader per PDF")
 	if err := fs.Parse(e.args); err != nil {
-		return 2
+		return exitCode(2)
 	}
 	files := fs.Args()
 	if len(files) == 0 {
 		fmt.Fprintln(e.stderr, "usage: hosho-intake parse [--json] FILE...")
-		return 2
+		return exitCode(2)
 	}
 	pool, err := newPDFPool(*workers, *timeout)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
 	defer pool.Close()
 	lim := inbound.DefaultLimits()
@@ -82,14 +82,14 @@ func runParse(ctx context.Context, e env) int {
 		if *asJSON {
 			if err := enc.Encode(r); err != nil {
 				fmt.Fprintf(e.stderr, "hosho-intake: %v\n", err)
-				return 1
+				return exitCode(1)
 			}
 		} else {
 			printTable(e.stdout, r)
 		}
 	}
 	wg.Wait()
-	return code
+	return exited(code)
 }
 
 // newPDFPool starts PDF readers as child processes of this same binary, so that a hostile
@@ -111,14 +111,14 @@ func pdfWorkerCommand() ([]string, error) {
 	return []string{exe, "pdf-worker"}, nil
 }
 
-func runPDFWorker(_ context.Context, e env) int {
+func runPDFWorker(_ context.Context, e env) error {
 	// ServeProcess, not Serve on stdout: ledongthuc/pdf prints debug lines to stdout on
 	// some malformed files, which must not land in the protocol stream.
 	if err := sandbox.ServeProcess(); err != nil {
 		fmt.Fprintf(e.stderr, "pdf-worker: %v\n", err)
-		return 1
+		return exitCode(1)
 	}
-	return 0
+	return nil
 }
 
 // parseFile reads a .pdf as a PDF and anything else as a message (.eml, or .eml.gz).

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"strconv"
@@ -11,77 +9,20 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"hosho-intake/intake"
 	"hosho-intake/intake/control"
 	"hosho-intake/verifier"
 )
 
-// queueHandlers answer the queue commands on the daemon's socket. Who decides, or is shown
-// the keys, is the socket's caller (control.CallerFrom), never a name in the request: any
-// member of the socket's group could write one.
-func queueHandlers(svc func() *intake.Service) map[string]control.Handler {
-	return map[string]control.Handler{
-		"queue.list": func(ctx context.Context, args json.RawMessage) (any, error) {
-			var a struct {
-				States   []string
-				ShowKeys bool
-			}
-			if len(args) > 0 {
-				if err := json.Unmarshal(args, &a); err != nil {
-					return nil, err
-				}
-			}
-			if !a.ShowKeys {
-				return svc().QueueList(a.States...)
-			}
-			by, err := commandBy(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return svc().QueueShowKeys(by, a.States...)
-		},
-		"queue.decide": func(ctx context.Context, args json.RawMessage) (any, error) {
-			var a struct {
-				ID                 uint64
-				Action, By, Reason string
-			}
-			if err := json.Unmarshal(args, &a); err != nil {
-				return nil, err
-			}
-			by, err := commandBy(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if a.By != "" {
-				// Refused rather than ignored, so that a client that thinks it names the
-				// clerk learns it does not.
-				return nil, fmt.Errorf("the decider is the socket's caller (%s), not %q named in the request", by, a.By)
-			}
-			return svc().QueueDecide(a.ID, a.Action, by, a.Reason)
-		},
-	}
-}
-
-// commandBy is Change.By for what the socket's caller does: "command:" and the caller's
-// user name, from the kernel's peer credential.
-func commandBy(ctx context.Context) (string, error) {
-	c, ok := control.CallerFrom(ctx)
-	if !ok {
-		return "", errors.New("the caller of the control socket is unknown")
-	}
-	return verifier.HowCommand + ":" + c.User, nil
-}
-
 // runQueue: `queue list [--all] [--show-keys]`, `queue verify N`, `queue reject N --reason
 // TEXT`, through the running daemon (it holds the state, and records who asked).
-func runQueue(ctx context.Context, e env) int {
+func runQueue(ctx context.Context, e env) error {
 	const usage = "usage: hosho-intake queue [--config FILE | --socket PATH] list [--all] [--show-keys] | verify N | reject N --reason TEXT"
 	fs := flag.NewFlagSet("queue", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	sock, rest, err := clientSocket(e, fs, e.args)
 	if err != nil || len(rest) == 0 {
 		fmt.Fprintln(e.stderr, usage)
-		return 2
+		return exitCode(2)
 	}
 	switch rest[0] {
 	case "list":
@@ -90,7 +31,7 @@ func runQueue(ctx context.Context, e env) int {
 		all := sub.Bool("all", false, "decided items too")
 		showKeys := sub.Bool("show-keys", false, "the full 認証キー (recorded in each item's history); masked otherwise")
 		if err := sub.Parse(rest[1:]); err != nil {
-			return 2
+			return exitCode(2)
 		}
 		var states []string
 		if *all {
@@ -99,7 +40,7 @@ func runQueue(ctx context.Context, e env) int {
 		var items []verifier.Submission
 		if err := control.Call(ctx, sock, "queue.list", map[string]any{"States": states, "ShowKeys": *showKeys}, &items); err != nil {
 			fmt.Fprintf(e.stderr, "hosho-intake queue: %v\n", err)
-			return 1
+			return exitCode(1)
 		}
 		tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
 		fmt.Fprintln(tw, "受付番号\t状態\t区分\t保証契約番号\t認証キー\t工事名\t送信者\t受信")
@@ -108,40 +49,40 @@ func runQueue(ctx context.Context, e env) int {
 				s.Notice.ContractNumber, orDash(s.Notice.AuthKey), orDash(s.Notice.ProjectName), s.Sender, s.Received.Format(time.DateTime))
 		}
 		tw.Flush()
-		return 0
+		return nil
 	case "verify", "reject":
 		sub := flag.NewFlagSet("queue "+rest[0], flag.ContinueOnError)
 		sub.SetOutput(e.stderr)
 		reason := sub.String("reason", "", "why (required to reject; shown to the contractor)")
 		if len(rest) < 2 {
 			fmt.Fprintln(e.stderr, usage)
-			return 2
+			return exitCode(2)
 		}
 		id, err := itemID(rest[1])
 		if err != nil || sub.Parse(rest[2:]) != nil {
 			fmt.Fprintln(e.stderr, usage)
-			return 2
+			return exitCode(2)
 		}
 		action := verifier.ActionVerify
 		if rest[0] == "reject" {
 			action = verifier.ActionReject
 			if strings.TrimSpace(*reason) == "" {
 				fmt.Fprintln(e.stderr, "hosho-intake queue reject: --reason is required: the contractor is told it")
-				return 2
+				return exitCode(2)
 			}
 		}
 		var s verifier.Submission
 		args := map[string]any{"ID": id, "Action": action, "Reason": *reason}
 		if err := control.Call(ctx, sock, "queue.decide", args, &s); err != nil {
 			fmt.Fprintf(e.stderr, "hosho-intake queue %s: %v\n", rest[0], err)
-			return 1
+			return exitCode(1)
 		}
 		c, _ := s.Decided()
 		fmt.Fprintf(e.stdout, "%s %s: %s by %s\n", s.TrackingNumber(), s.Notice.ContractNumber, s.State, c.By)
-		return 0
+		return nil
 	}
 	fmt.Fprintln(e.stderr, usage)
-	return 2
+	return exitCode(2)
 }
 
 // itemID accepts 123 or the tracking number R-000123.

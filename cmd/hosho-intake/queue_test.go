@@ -26,7 +26,7 @@ func startQueueDaemon(t *testing.T) string {
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := writeConfig(t, srv, "implicit", state)
 	var errOut bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
 		t.Fatalf("once: %s", errOut.String())
 	}
 	daemon, out := startSelf(t, "run", "--config", cfg)
@@ -82,7 +82,7 @@ func TestQueueCaller(t *testing.T) {
 	cli := func(args ...string) (int, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		code := run(ctx, env{args: append([]string{"queue", "--socket", sock}, args...), getenv: mallory, stdout: &out, stderr: &errOut})
+		code := runCode(ctx, env{args: append([]string{"queue", "--socket", sock}, args...), getenv: mallory, stdout: &out, stderr: &errOut})
 		return code, out.String() + errOut.String()
 	}
 

@@ -106,7 +106,7 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 	cfg := writeConfigSMTP(t, srv, "implicit", filepath.Join(t.TempDir(), "state"), peer.addr)
 
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("once: %s", errOut.String())
 	}
 	replies := peer.messages(t)
@@ -157,7 +157,7 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 	}
 	srv.Append(t, "INBOX", raw)
 	before := len(peer.envelopes())
-	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("once: %s", errOut.String())
 	}
 	if got := len(peer.envelopes()); got != before {
@@ -167,7 +167,7 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 	// The digest: waiting items with their decision links.
 	before = len(peer.envelopes())
 	out.Reset()
-	if code := run(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("digest: %s", errOut.String())
 	}
 	all := peer.messages(t)
@@ -204,7 +204,7 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 	srv.Append(t, "INBOX", raw)
 	before = len(peer.envelopes())
 	out.Reset()
-	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("once after the decision: %s", errOut.String())
 	}
 	after := peer.messages(t)[before:]
@@ -227,7 +227,7 @@ func TestRepliesDigestAndDecision(t *testing.T) {
 	raw, _ = clerk.Bytes()
 	srv.Append(t, "INBOX", raw)
 	before = len(peer.envelopes())
-	if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("once: %s", errOut.String())
 	}
 	for _, m := range peer.messages(t)[before:] {

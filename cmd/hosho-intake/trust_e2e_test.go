@@ -87,7 +87,7 @@ clerks = ["keiyaku@pref.shimane.example", "kakari@pref.shimane.example"]`), 1)
 	once := func(what string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if code := run(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+		if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 			t.Fatalf("once (%s): %s", what, errOut.String())
 		}
 		return errOut.String()
@@ -122,7 +122,7 @@ clerks = ["keiyaku@pref.shimane.example", "kakari@pref.shimane.example"]`), 1)
 
 	// The digest: one copy per recipient, links only for clerks, each clerk's own.
 	var out, errOut bytes.Buffer
-	if code := run(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("digest: %s", errOut.String())
 	}
 	links := map[string]map[string]string{} // recipient -> item -> 確認済 subject
@@ -226,7 +226,7 @@ clerks = ["keiyaku@pref.shimane.example", "kakari@pref.shimane.example"]`), 1)
 
 	// The clerks learn of the forgeries from the digest, which shows no clerk's token.
 	before = len(peer.envelopes())
-	if code := run(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+	if code := runCode(context.Background(), env{args: []string{"digest", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
 		t.Fatalf("digest: %s", errOut.String())
 	}
 	digests := peer.messages(t)[before:]

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 func TestJournalLogger(t *testing.T) {
 	cfg := config.Default()
 	var b bytes.Buffer
-	log := newLogger(&b, &cfg, func(k string) string {
+	log := Logger(&b, &cfg, func(k string) string {
 		if k == "JOURNAL_STREAM" {
 			return "8:1234"
 		}
@@ -32,7 +32,7 @@ func TestJournalLogger(t *testing.T) {
 		}
 	}
 	b.Reset()
-	newLogger(&b, &cfg, func(string) string { return "" }).Info("x")
+	Logger(&b, &cfg, func(string) string { return "" }).Info("x")
 	if !strings.HasPrefix(b.String(), "time=") {
 		t.Errorf("outside systemd: %q, want a timestamped text line", b.String())
 	}

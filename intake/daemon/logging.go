@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -8,10 +8,10 @@ import (
 	"hosho-intake/config"
 )
 
-// newLogger writes to w in the config's format and level. Under systemd (JOURNAL_STREAM is
+// Logger writes to w in the config's format and level. Under systemd (JOURNAL_STREAM is
 // set) each line starts with its syslog priority, <3> to <7>, which journald turns into the
 // entry's level (sd-daemon(3)), and carries no time of its own: the journal stamps it.
-func newLogger(w io.Writer, cfg *config.Config, getenv func(string) string) *slog.Logger {
+func Logger(w io.Writer, cfg *config.Config, getenv func(string) string) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
 		level = slog.LevelInfo
