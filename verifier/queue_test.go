@@ -371,3 +371,22 @@ func TestDecide(t *testing.T) {
 		return nil
 	})
 }
+
+func TestLabel(t *testing.T) {
+	clerk := []Change{{From: StateQueued, To: StateRejected, By: "tanto@pref.shimane.lg.jp", How: HowMail}}
+	tests := []struct {
+		s    Submission
+		want string
+	}{
+		{Submission{State: StateQueued}, "確認待ち"},
+		{Submission{State: StateNeedsReview}, "要確認"},
+		{Submission{State: StateVerified}, "確認済"},
+		{Submission{State: StateRejected, History: []Change{{To: StateRejected, By: BySystem, How: HowIntake}}}, "対象外（自動判定）"},
+		{Submission{State: StateRejected, History: clerk}, "差戻し"},
+	}
+	for _, tt := range tests {
+		if got := tt.s.Label(); got != tt.want {
+			t.Errorf("%+v.Label() = %q, want %q", tt.s, got, tt.want)
+		}
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"hosho-intake/config"
@@ -104,12 +106,14 @@ func runDaemon(ctx context.Context, e env) error {
 	return daemon.Run(ctx, o)
 }
 
-// clientSocket finds the running daemon's socket for the client commands.
+// clientSocket finds the running daemon's socket for the client commands, from --socket,
+// --instance or --config written anywhere on the line: before the subcommand (queue
+// --config X list) or after it (queue list --config X), as people type them.
 func clientSocket(e env, fs *flag.FlagSet, args []string) (string, []string, error) {
 	sock := fs.String("socket", "", "the daemon's control socket (default: from --instance or --config)")
 	instance := fs.String("instance", "", "the hosho-intake@NAME instance to ask")
 	path := fs.String("config", "/etc/hosho-intake/config.toml", "config file")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(leadingFlags(args, "socket", "instance", "config")); err != nil {
 		return "", nil, err
 	}
 	switch {
@@ -129,13 +133,38 @@ func clientSocket(e env, fs *flag.FlagSet, args []string) (string, []string, err
 	return daemon.SocketPath(e.getenv, cfg), fs.Args(), nil
 }
 
+// leadingFlags moves the flags named (with their values: --name V, --name=V, -name V)
+// to the front of args, keeping the order of everything else, so that a FlagSet that
+// stops at the first non-flag still sees them.
+func leadingFlags(args []string, names ...string) []string {
+	var front, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || !slices.Contains(names, name) {
+			rest = append(rest, a)
+			continue
+		}
+		front = append(front, a)
+		if !hasValue && i+1 < len(args) {
+			i++
+			front = append(front, args[i])
+		}
+	}
+	return append(front, rest...)
+}
+
 // runDir is the units' RuntimeDirectory=hosho-intake.
 const runDir = "/run/hosho-intake"
 
 func runStatus(ctx context.Context, e env) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := fs.Bool("json", false, "print JSON (the schema is in the README)")
 	sock, _, err := clientSocket(e, fs, e.args)
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
@@ -143,34 +172,55 @@ func runStatus(ctx context.Context, e env) error {
 	}
 	var r daemon.Report
 	if err := control.Call(ctx, sock, "status", nil, &r); err != nil {
-		fmt.Fprintf(e.stderr, "hosho-intake status: %v\n", err)
-		return exitCode(1)
+		return socketTrouble(err, sock)
 	}
 	if *asJSON {
-		json.NewEncoder(e.stdout).Encode(r)
+		enc := json.NewEncoder(e.stdout)
+		enc.SetEscapeHTML(false)
+		enc.Encode(r)
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "hosho-intake %s, running since %s\n", r.Version, r.Since.Format(time.DateTime))
-	l := r.Intake.Last
-	if l.Start.IsZero() {
+	const when = "2006-01-02 15:04:05 MST"
+	fmt.Fprintf(e.stdout, "hosho-intake %s, running since %s\n", r.Version, r.RunningSince.In(daemon.Tokyo).Format(when))
+	switch l := r.LastPoll; {
+	case l == nil:
 		fmt.Fprintln(e.stdout, "last poll: none yet")
-	} else {
-		fmt.Fprintf(e.stdout, "last poll: %s, %v: new %d, recorded %d, moved %d\n", l.Start.Format(time.DateTime), l.Duration.Round(time.Millisecond), l.New, l.Recorded, l.Moved)
+	case l.Failed:
+		fmt.Fprintf(e.stdout, "last poll: %s FAILED (%d in a row): %s\n", l.Start.In(daemon.Tokyo).Format(when), r.Failures, r.LastError)
+		if r.LastOK != nil {
+			fmt.Fprintf(e.stdout, "last good poll: %s\n", r.LastOK.In(daemon.Tokyo).Format(when))
+		}
+	default:
+		fmt.Fprintf(e.stdout, "last poll: %s, %.1fs: new %d, recorded %d, moved %d\n", l.Start.In(daemon.Tokyo).Format(when),
+			l.DurationSeconds, l.New, l.Recorded, l.Moved)
 	}
-	fmt.Fprintf(e.stdout, "next poll: %s\n", r.NextPoll.Format("2006-01-02 15:04:05 -07:00"))
+	fmt.Fprintf(e.stdout, "next poll: %s\n", r.NextPoll.In(daemon.Tokyo).Format(when))
 	fmt.Fprintf(e.stdout, "queue: %d queued, %d needs review, %d verified, %d rejected\n", r.Queue["queued"], r.Queue["needs_review"], r.Queue["verified"], r.Queue["rejected"])
-	fmt.Fprintf(e.stdout, "outbox: %v waiting, %v sent, %v failed, %v bounced\n", r.Outbox["pending"], r.Outbox["sent"], r.Outbox["failed"], r.Outbox["bounced"])
-	if r.LastError != "" {
-		fmt.Fprintf(e.stdout, "last error: %s (%d failed polls in a row)\n", r.LastError, r.Intake.Failures)
+	fmt.Fprintf(e.stdout, "outbox: %d waiting, %d sent, %d failed, %d bounced\n", r.Outbox.Pending, r.Outbox.Sent, r.Outbox.Failed, r.Outbox.Bounced)
+	if r.LastError != "" && (r.LastPoll == nil || !r.LastPoll.Failed) {
+		fmt.Fprintf(e.stdout, "last error: %s (%d failed polls in a row)\n", r.LastError, r.Failures)
 	}
-	if r.Intake.Warning != "" {
-		fmt.Fprintf(e.stdout, "warning: %s\n", r.Intake.Warning)
+	if r.Warning != "" {
+		fmt.Fprintf(e.stdout, "warning: %s\n", r.Warning)
 	}
-	if r.Intake.Stalled != "" {
-		fmt.Fprintf(e.stdout, "UNHEALTHY: polling makes no progress: %s\n", r.Intake.Stalled)
+	if r.Stalled != "" {
+		fmt.Fprintf(e.stdout, "UNHEALTHY: polling makes no progress: %s\n", r.Stalled)
 	}
 	fmt.Fprintf(e.stdout, "trust: %s\n", r.Trust)
 	return nil
+}
+
+// socketTrouble says what a failed call to the daemon's socket means, and what to do.
+func socketTrouble(err error, sock string) error {
+	switch {
+	case errors.Is(err, control.ErrNoDaemon):
+		return fmt.Errorf("no daemon answers on %s: start it (sudo systemctl start hosho-intake, or hosho-intake@NAME), "+
+			"or name the right one with --instance NAME, --config FILE or --socket PATH", sock)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("%s: permission denied: the socket is for the service's group; add yourself "+
+			"(sudo usermod -aG hosho-intake $USER, then log in again) rather than using sudo, so that what you do is recorded under your name", sock)
+	}
+	return err
 }
 
 func runReprocess(ctx context.Context, e env) error {
@@ -188,12 +238,7 @@ func runReprocess(ctx context.Context, e env) error {
 	}
 	var r intake.Reprocessed
 	if err := control.Call(ctx, sock, "reprocess", map[string]uint64{"ID": id}, &r); err != nil {
-		if errors.Is(err, control.ErrNoDaemon) {
-			fmt.Fprintf(e.stderr, "hosho-intake reprocess: %v: start the daemon (systemctl start hosho-intake)\n", err)
-		} else {
-			fmt.Fprintf(e.stderr, "hosho-intake reprocess: %v\n", err)
-		}
-		return exitCode(1)
+		return socketTrouble(err, sock)
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -287,7 +288,8 @@ func TestDaemon(t *testing.T) {
 			notes.Write(append(buf[:n:n], '\n'))
 		}
 	}()
-	daemon, out := startSelfEnv(t, []string{"NOTIFY_SOCKET=" + notifyPath, "WATCHDOG_USEC=400000"}, "run", "--config", cfg)
+	// TZ=UTC: what people read is Asia/Tokyo whatever the server's zone.
+	daemon, out := startSelfEnv(t, []string{"NOTIFY_SOCKET=" + notifyPath, "WATCHDOG_USEC=400000", "TZ=UTC"}, "run", "--config", cfg)
 	done := make(chan error, 1)
 	go func() { done <- daemon.Wait() }()
 	waitFor(t, "READY=1 and a watchdog ping with a STATUS", func() bool {
@@ -320,10 +322,20 @@ func TestDaemon(t *testing.T) {
 		!strings.Contains(st.String(), "trust: WARNING: nothing authenticates senders") || !strings.Contains(st.String(), "only by the clerk's own link") {
 		t.Errorf("status printed %q", st.String())
 	}
+	for _, line := range strings.Split(st.String(), "\n") {
+		if strings.Contains(line, "running since") || strings.HasPrefix(line, "next poll") || strings.HasPrefix(line, "last poll") && !strings.HasSuffix(line, "none yet") {
+			if !strings.Contains(line, "JST") {
+				t.Errorf("status shows a time not in Asia/Tokyo: %q", line)
+			}
+		}
+	}
+	checkStatusJSON(t, sock)
 	// The clerk's decisions from the command line, through the daemon. (Of the three
-	// notices, shimane rejects the 契約保証 of a 業務委託: two wait.)
+	// notices, shimane rejects the 契約保証 of a 業務委託: two wait.) Flags go before or
+	// after the subcommand.
 	var list bytes.Buffer
-	if code := runCode(context.Background(), env{args: []string{"queue", "--socket", sock, "list"}, getenv: noEnv, stdout: &list, stderr: &errOut}); code != 0 || strings.Count(list.String(), "R-0000") != 2 {
+	if code := runCode(context.Background(), env{args: []string{"queue", "list", "--socket", sock}, getenv: noEnv, stdout: &list, stderr: &errOut}); code != 0 || strings.Count(list.String(), "R-0000") != 2 ||
+		strings.Count(list.String(), "確認待ち") != 2 || strings.Contains(list.String(), "queued") {
 		t.Fatalf("queue list = %d:\n%s%s", code, list.String(), errOut.String())
 	}
 	// Re-run the first stored message through the current rules.
@@ -404,4 +416,44 @@ func TestDaemon(t *testing.T) {
 		syscall.Kill(-daemon.Process.Pid, syscall.SIGKILL)
 		t.Fatalf("daemon did not stop within 10 s of SIGTERM:\n%s", out.String())
 	}
+}
+
+// checkStatusJSON: `status --json` follows the README's schema: snake_case names at every
+// level, times at +09:00, durations in seconds.
+func checkStatusJSON(t *testing.T, sock string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := runCode(context.Background(), env{args: []string{"status", "--json", "--socket", sock}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("status --json exit %d: %s", code, errOut.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out.String())
+	}
+	for _, k := range []string{"version", "running_since", "next_poll", "last_poll", "last_ok", "failures", "healthy", "queue", "outbox", "messages", "trust"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("status --json lacks %q:\n%s", k, out.String())
+		}
+	}
+	var walk func(string, any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if k != strings.ToLower(k) || strings.Contains(k, " ") {
+					if path != "messages.outcomes" {
+						t.Errorf("status --json key %s.%s is not snake_case", path, k)
+					}
+				}
+				walk(strings.TrimPrefix(path+"."+k, "."), x)
+			}
+		case string:
+			if strings.HasSuffix(path, "running_since") || strings.HasSuffix(path, "next_poll") || strings.HasSuffix(path, "start") {
+				if !strings.HasSuffix(v, "+09:00") {
+					t.Errorf("status --json %s = %q, want a time at +09:00", path, v)
+				}
+			}
+		}
+	}
+	walk("", m)
 }

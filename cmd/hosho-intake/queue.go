@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"hosho-intake/intake/control"
+	"hosho-intake/intake/daemon"
 	"hosho-intake/verifier"
 )
 
@@ -39,16 +40,14 @@ func runQueue(ctx context.Context, e env) error {
 		}
 		var items []verifier.Submission
 		if err := control.Call(ctx, sock, "queue.list", map[string]any{"States": states, "ShowKeys": *showKeys}, &items); err != nil {
-			fmt.Fprintf(e.stderr, "hosho-intake queue: %v\n", err)
-			return exitCode(1)
+			return socketTrouble(err, sock)
 		}
-		tw := tabwriter.NewWriter(e.stdout, 0, 2, 2, ' ', 0)
-		fmt.Fprintln(tw, "受付番号\t状態\t区分\t保証契約番号\t認証キー\t工事名\t送信者\t受信")
+		rows := [][]string{{"受付番号", "状態", "区分", "保証契約番号", "認証キー", "工事名", "送信者", "受信"}}
 		for _, s := range items {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.TrackingNumber(), s.State, orDash(s.Notice.Category),
-				s.Notice.ContractNumber, orDash(s.Notice.AuthKey), orDash(s.Notice.ProjectName), s.Sender, s.Received.Format(time.DateTime))
+			rows = append(rows, []string{s.TrackingNumber(), s.Label(), orDash(s.Notice.Category), s.Notice.ContractNumber,
+				orDash(s.Notice.AuthKey), orDash(s.Notice.ProjectName), s.Sender, s.Received.In(daemon.Tokyo).Format("2006-01-02 15:04")})
 		}
-		tw.Flush()
+		writeTable(e.stdout, rows)
 		return nil
 	case "verify", "reject":
 		sub := flag.NewFlagSet("queue "+rest[0], flag.ContinueOnError)
@@ -74,11 +73,14 @@ func runQueue(ctx context.Context, e env) error {
 		var s verifier.Submission
 		args := map[string]any{"ID": id, "Action": action, "Reason": *reason}
 		if err := control.Call(ctx, sock, "queue.decide", args, &s); err != nil {
+			if errors.Is(err, control.ErrNoDaemon) || errors.Is(err, os.ErrPermission) {
+				return socketTrouble(err, sock)
+			}
 			fmt.Fprintf(e.stderr, "hosho-intake queue %s: %v\n", rest[0], err)
 			return exitCode(1)
 		}
 		c, _ := s.Decided()
-		fmt.Fprintf(e.stdout, "%s %s: %s by %s\n", s.TrackingNumber(), s.Notice.ContractNumber, s.State, c.By)
+		fmt.Fprintf(e.stdout, "%s %s: %s, %s by %s\n", s.TrackingNumber(), s.Notice.ContractNumber, s.Label(), s.State, c.By)
 		return nil
 	}
 	fmt.Fprintln(e.stderr, usage)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+	_ "time/tzdata" // Tokyo on machines without zoneinfo
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -92,37 +93,97 @@ func commandBy(ctx context.Context) (string, error) {
 	return verifier.HowCommand + ":" + c.User, nil
 }
 
-// Report is what `status` prints.
+// Report is what `status` prints. Its JSON (`status --json`) is a contract, documented in
+// the README: snake_case names, times in RFC 3339 at +09:00 (Asia/Tokyo, whatever the
+// server's zone), durations in seconds, null for what has not happened yet.
 type Report struct {
-	Version   string         `json:"version"`
-	Since     time.Time      `json:"running_since"`
-	Intake    intake.Health  `json:"intake"`
-	NextPoll  time.Time      `json:"next_poll"`
-	Ledger    map[string]any `json:"ledger"`
-	Queue     map[string]int `json:"queue"`
-	Outbox    map[string]any `json:"outbox"`
-	LastError string         `json:"last_error,omitempty"`
+	Version      string      `json:"version"`
+	RunningSince time.Time   `json:"running_since"`
+	NextPoll     time.Time   `json:"next_poll"`
+	LastPoll     *PollReport `json:"last_poll"` // null before the first poll
+	LastOK       *time.Time  `json:"last_ok"`   // the end of the last poll that succeeded; null if none
+	Failures     int         `json:"failures"`  // failed polls in a row
+	LastError    string      `json:"last_error,omitempty"`
+	Warning      string      `json:"warning,omitempty"` // a credential about to fail, or failing
+	Stalled      string      `json:"stalled,omitempty"` // why polling makes no progress
+	Healthy      bool        `json:"healthy"`           // what /healthz and the watchdog go by
+	// Queue counts the items by state: queued, needs_review, verified, rejected.
+	Queue    map[string]int `json:"queue"`
+	Outbox   OutboxReport   `json:"outbox"`
+	Messages MessagesReport `json:"messages"`
 	// Trust says who is answered and what a decision by mail needs (config.TrustSummary).
 	Trust string `json:"trust"`
+}
+
+// PollReport is one poll.
+type PollReport struct {
+	Start           time.Time `json:"start"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	Failed          bool      `json:"failed"`
+	New             int       `json:"new"`
+	Recorded        int       `json:"recorded"`
+	Duplicates      int       `json:"duplicates"`
+	Moved           int       `json:"moved"`
+	Repaired        int       `json:"repaired"`
+	Notices         int       `json:"notices"`
+	SetAside        int       `json:"set_aside"`
+}
+
+// OutboxReport counts the outbox's mail.
+type OutboxReport struct {
+	Pending int `json:"pending"`
+	Sent    int `json:"sent"`
+	Failed  int `json:"failed"`
+	Bounced int `json:"bounced"`
+}
+
+// MessagesReport counts the ledger's messages.
+type MessagesReport struct {
+	Recorded int64            `json:"recorded"`
+	RawKept  int64            `json:"raw_kept"` // whose raw message is still stored
+	Unmoved  int              `json:"unmoved"`  // recorded, not yet moved on the server
+	Outcomes map[string]int64 `json:"outcomes"`
 }
 
 func status(svc *intake.Service, started time.Time, version string) Report {
 	now := time.Now()
 	h := svc.Health(now)
-	r := Report{Version: version, Since: started, Intake: h, NextPoll: svc.Config.IMAP.Schedule.Next(now).In(svc.Config.IMAP.Schedule.Location()), LastError: h.LastErr,
-		Trust: svc.Config.TrustSummary()}
+	sched := svc.Config.IMAP.Schedule
+	r := Report{Version: version, RunningSince: jst(started), NextPoll: jst(sched.Next(now)), Failures: h.Failures,
+		LastError: h.LastErr, Warning: h.Warning, Stalled: h.Stalled, Healthy: svc.Alive(now), Trust: svc.Config.TrustSummary()}
+	if l := h.Last; !l.Start.IsZero() {
+		r.LastPoll = &PollReport{Start: jst(l.Start), DurationSeconds: l.Duration.Seconds(), Failed: h.Failures > 0,
+			New: l.New, Recorded: l.Recorded, Duplicates: l.Duplicates, Moved: l.Moved, Repaired: l.Repaired,
+			Notices: l.Notices, SetAside: l.SetAside}
+	}
+	if !h.LastOK.IsZero() {
+		t := jst(h.LastOK)
+		r.LastOK = &t
+	}
 	if st, err := svc.Ledger.Stats(); err == nil {
-		r.Ledger = map[string]any{"stats": st}
+		r.Messages = MessagesReport{Recorded: st.Messages, RawKept: st.Raw, Unmoved: st.Unmoved, Outcomes: st.Outcomes}
 	}
 	svc.Ledger.DB().View(func(tx *bolt.Tx) error {
 		r.Queue, _ = svc.Queue.Counts(tx)
 		if st, err := svc.Outbox.Stats(tx); err == nil {
-			r.Outbox = map[string]any{"pending": st.Pending, "sent": st.Sent, "failed": st.Failed, "bounced": st.Bounced}
+			r.Outbox = OutboxReport{Pending: st.Pending, Sent: st.Sent, Failed: st.Failed, Bounced: st.Bounced}
 		}
 		return nil
 	})
 	return r
 }
+
+// Tokyo is Asia/Tokyo, from the zone data embedded in the binary (time/tzdata), so that a
+// minimal machine without /usr/share/zoneinfo still shows the agency's own time.
+var Tokyo = func() *time.Location {
+	l, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		return time.FixedZone("JST", 9*3600) // Japan has kept +09:00 without DST since 1951
+	}
+	return l
+}()
+
+func jst(t time.Time) time.Time { return t.In(Tokyo) }
 
 // serveMetrics serves Prometheus metrics and /healthz on [metrics] addr, when set.
 func serveMetrics(ctx context.Context, cfg *config.Config, current *atomic.Pointer[intake.Service], log *slog.Logger) func() {
