@@ -132,7 +132,7 @@ func (env *envelope) build(charset, text string) (Reply, error) {
 		}
 		h.WriteString("\r\n")
 	}
-	field("Date", env.now.Format(time.RFC1123Z))
+	field("Date", env.now.In(tokyo()).Format(time.RFC1123Z))
 	field("From", addressTokens(env.agencyName, env.from, charset)...)
 	field("To", addressTokens(env.toName, env.to, charset)...)
 	field("Subject", textTokens(env.subject, charset)...)
