@@ -274,7 +274,7 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 		HTML:    html.String(),
 		Empty: len(isNew)+len(waiting)+len(v.Decided)+len(v.Undeliverable)+len(v.Inquiries) == 0 && v.PollWarning == "" &&
 			!attention(in.NotAnswered),
-		Items:   len(waiting),
+		Items: len(waiting),
 	}, nil
 }
 
@@ -324,6 +324,24 @@ func (q *Queue) changedSince(tx *bolt.Tx, since, now time.Time) ([]Submission, e
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b Submission) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// FiledEntries are the ledger entries whose notices were filed in (since, now]: a mail with
+// notices that is not among them only repeated notices received before.
+func (q *Queue) FiledEntries(tx *bolt.Tx, since, now time.Time) (map[uint64]bool, error) {
+	changed, err := q.changedSince(tx, since, now)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint64]bool{}
+	for _, s := range changed {
+		for _, c := range s.History {
+			if c.How == HowIntake && (since.IsZero() || c.At.After(since)) && !c.At.After(now) {
+				out[s.Entry] = true
+			}
+		}
+	}
 	return out, nil
 }
 

@@ -503,7 +503,7 @@ func TestDigestTokyoTime(t *testing.T) {
 	time.Local = time.UTC
 	t.Cleanup(func() { time.Local = saved })
 	db, q := newQueue(t)
-	sent := time.Date(2026, 6, 15, 0, 1, 0, 0, time.UTC) // 09:01 in Japan
+	sent := time.Date(2026, 6, 15, 0, 1, 0, 0, time.UTC)    // 09:01 in Japan
 	early := time.Date(2026, 6, 14, 23, 30, 0, 0, time.UTC) // 08:30 on the 15th in Japan, the 14th in UTC
 	submit(t, db, q, queueNotice("2070004425", "AB4E3MR8IT"), decision(OutcomeQueued), meta(1, early))
 	submit(t, db, q, queueNotice("2070004426", "JT4E3MR8IT"), decision(OutcomeQueued), meta(2, sent))

@@ -135,7 +135,7 @@ type Reply struct {
 // templateNames are the built-in templates, each templates/NAME.tmpl.
 func templateNames() []string {
 	return []string{
-		"reply", "outcome", "confirmation", "footer", "notice", "body_fallback", "inquiry",
+		"reply", "outcome", "confirmation", "footer", "notice", "body_fallback", "inquiry", "forward",
 		OutcomeQueued, OutcomeNeedsReview, OutcomeRejected, OutcomeDuplicate, OutcomeResubmission,
 		OutcomeVerified, OutcomeRejectedByClerk,
 		"reason_" + verifier.ReasonOrdererMismatch, "reason_" + verifier.ReasonGuarantorNotEligible,
@@ -241,6 +241,11 @@ func (c *Composer) selfTest() error {
 	oi := OutcomeInput{To: "a@example.com", Items: items[5:]}
 	oi.AgencyName, oi.AgencyAddress, oi.Signature, oi.Now = common()
 	if _, err := c.Outcome(oi); err != nil {
+		return err
+	}
+	fi := ForwardInput{Received: msg, Raw: []byte("Subject: test\r\n\r\nx\r\n"), To: "a@agency.example", Tracking: "M-1"}
+	fi.AgencyName, fi.AgencyAddress, _, fi.Now = common()
+	if _, err := c.Forward(fi); err != nil {
 		return err
 	}
 	ci := ConfirmationInput{Received: msg, Items: items[5:], Refused: []Refusal{{"x", "y"}}}

@@ -1,6 +1,11 @@
 package reply
 
 import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +153,60 @@ func TestComposeDateNoteOnce(t *testing.T) {
 		n := strings.Count(text, "契約日（または入札公告日）を確認できなかった")
 		if tt.want == "" && n != 0 || tt.want != "" && (n != 1 || !strings.Contains(text, tt.want)) {
 			t.Errorf("%s: the note appears %d times, want it once as %q:\n%s", tt.name, n, tt.want, r.Text)
+		}
+	}
+}
+
+// TestForward: an inquiry passed on goes from the agency address to the configured address
+// only, with the original attached whole as message/rfc822 and marked auto-generated.
+func TestForward(t *testing.T) {
+	c := composer(t, Options{})
+	raw := []byte("From: ishihara@mitoya-kensetsu.example\nSubject: =?UTF-8?B?6LOq5ZWP?=\n\n紙の保証証書も郵送が必要ですか。\n")
+	msg := received("電子証書の提出方法について（質問） https://evil.example/x")
+	r, err := c.Forward(ForwardInput{Received: msg, Raw: raw, To: "keiyaku@pref.shimane.example", Tracking: "M-000013",
+		ReceivedAt: time.Date(2026, 6, 17, 3, 10, 0, 0, time.UTC), AgencyName: agencyName, AgencyAddress: agencyAddr,
+		Now: time.Date(2026, 6, 17, 12, 11, 0, 0, jst)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.From != agencyAddr || r.To != "keiyaku@pref.shimane.example" {
+		t.Errorf("envelope %s -> %s", r.From, r.To)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(r.Raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Header.Get("Auto-Submitted"); got != "auto-generated" || m.Header.Get("In-Reply-To") != "" {
+		t.Errorf("Auto-Submitted %q, In-Reply-To %q", got, m.Header.Get("In-Reply-To"))
+	}
+	if strings.Contains(r.Subject, "evil.example") || !strings.HasPrefix(r.Subject, "【問い合わせ】電子証書の提出方法について（質問）") {
+		t.Errorf("Subject %q", r.Subject)
+	}
+	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	var parts []string
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(p)
+		parts = append(parts, p.Header.Get("Content-Type"))
+		if p.Header.Get("Content-Type") == "message/rfc822" && string(b) != strings.ReplaceAll(strings.TrimSuffix(string(raw), "\n"), "\n", "\r\n") {
+			t.Errorf("attached original %q", b)
+		}
+	}
+	if len(parts) != 2 || parts[1] != "message/rfc822" {
+		t.Errorf("parts %q, want the text and message/rfc822", parts)
+	}
+	for _, w := range []string{"受付番号：M-000013", "2026年6月17日 12時10分", "原本を添付します"} {
+		if !strings.Contains(r.Text, w) {
+			t.Errorf("forward lacks %q:\n%s", w, r.Text)
 		}
 	}
 }
