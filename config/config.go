@@ -193,6 +193,12 @@ type Digest struct {
 	DecideByMail bool `toml:"decide_by_mail"`
 	// TokenLifetime is how long a digest's decision link works.
 	TokenLifetime time.Duration `toml:"token_lifetime"`
+	// InquiriesTo, when set, receives each inquiry (a mail that asks rather than submits) at
+	// once, the original attached; an address in the agency's own domain, since the mail
+	// carries a stranger's words. Nil: inquiries wait for the digest.
+	InquiriesTo *mail.Address `toml:"inquiries_to"`
+	// DSureURL is the D-Sure login page the digest links to (https); empty: no link.
+	DSureURL string `toml:"dsure_url"`
 }
 
 // State is where the bbolt file and the stored raw messages live.
@@ -222,6 +228,9 @@ type Policy struct {
 	StartDate              Date     `toml:"start_date"`
 	DateBasis              string   `toml:"date_basis"`
 	ExcludeChangeContracts bool     `toml:"exclude_change_contracts"`
+	// Checklist is what a clerk compares on the certificate, shown in the digest; empty:
+	// the default list (保証契約番号, 工事名, 発注者, 保証機関, 区分).
+	Checklist []string `toml:"checklist"`
 }
 
 // Inline reports whether the policy is given inline in the config file.

@@ -177,6 +177,12 @@ func TestErrors(t *testing.T) {
 			{5, "imap.addr", "required"},
 			{5, "imap.username", "required"},
 		}},
+		{"inquiries forwarded outside the agency", edit(t, `to = ["k@example.jp"]`, `to = ["k@example.jp"]`+"\n"+`inquiries_to = "k@gmail.example"`), LoadOptions{}, []wantErr{
+			{16, "digest.inquiries_to", "k@gmail.example is outside the agency's domain (example.jp)"},
+		}},
+		{"D-Sure link not https", edit(t, `to = ["k@example.jp"]`, `to = ["k@example.jp"]`+"\n"+`dsure_url = "javascript:alert(1)"`), LoadOptions{}, []wantErr{
+			{16, "digest.dsure_url", `bad value "javascript:alert(1)": want the https:// address`},
+		}},
 		{"missing section", strings.Replace(base, "[digest]\nto = [\"k@example.jp\"]\n", "", 1), LoadOptions{}, []wantErr{
 			{0, "digest.to", "required"},
 		}},
@@ -544,5 +550,15 @@ func TestAuthDefaults(t *testing.T) {
 	}
 	if d := Default().Digest; !d.DecideByMail || d.TokenLifetime != 14*24*time.Hour {
 		t.Errorf("digest defaults: decide_by_mail %v, token_lifetime %v", d.DecideByMail, d.TokenLifetime)
+	}
+}
+
+// TestDigestLinks: an inquiry address inside the agency (its domain or a subdomain) and an
+// https D-Sure page are taken as written.
+func TestDigestLinks(t *testing.T) {
+	c := good(t, edit(t, `to = ["k@example.jp"]`, `to = ["k@example.jp"]`+"\n"+`inquiries_to = "Keiyaku <keiyaku@doboku.example.jp>"`+"\n"+
+		`dsure_url = " https://d-sure.example/login "`), LoadOptions{})
+	if c.Digest.InquiriesTo.Address != "keiyaku@doboku.example.jp" || c.Digest.DSureURL != "https://d-sure.example/login" {
+		t.Errorf("inquiries_to %v, dsure_url %q", c.Digest.InquiriesTo, c.Digest.DSureURL)
 	}
 }

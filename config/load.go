@@ -229,6 +229,16 @@ func (v *validator) validate() {
 		c.Digest.Clerks = c.Digest.To
 	}
 	v.positive("digest.token_lifetime", int64(c.Digest.TokenLifetime))
+	if a := c.Digest.InquiriesTo; a != nil && c.Agency.Address != nil && !sameOrganisation(a.Address, c.Agency.Address.Address) {
+		v.errorf("digest.inquiries_to", "%s is outside the agency's domain (%s): inquiries carry strangers' mail, so they are forwarded only inside the agency", a.Address, domainOf(c.Agency.Address.Address))
+	}
+	if u := strings.TrimSpace(c.Digest.DSureURL); u != "" {
+		p, err := url.Parse(u)
+		if err != nil || p.Scheme != "https" || p.Host == "" {
+			v.errorf("digest.dsure_url", "bad value %q: want the https:// address of D-Sure's login page", u)
+		}
+		c.Digest.DSureURL = u
+	}
 
 	// [state]
 	if c.State.Dir == "" {
@@ -520,4 +530,13 @@ func (v *validator) policy() {
 	}
 	v.required("policy.start_date", p.StartDate.IsZero())
 	v.oneOf("policy.date_basis", p.DateBasis, dateBases...)
+}
+
+func domainOf(addr string) string { return strings.ToLower(addr[strings.LastIndexByte(addr, '@')+1:]) }
+
+// sameOrganisation: b's domain is a's, or one is a subdomain of the other
+// (pref.shimane.lg.jp and doboku.pref.shimane.lg.jp).
+func sameOrganisation(a, b string) bool {
+	da, db := domainOf(a), domainOf(b)
+	return da == db || strings.HasSuffix(da, "."+db) || strings.HasSuffix(db, "."+da)
 }

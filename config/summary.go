@@ -53,6 +53,14 @@ func (c *Config) SummaryAt(now time.Time) string {
 	if addrList(d.Clerks) != addrList(d.To) {
 		row("clerks", "%s", addrList(d.Clerks))
 	}
+	if d.InquiriesTo != nil {
+		row("inquiries", "forwarded at once to %s", d.InquiriesTo.Address)
+	}
+	if d.DSureURL == "" {
+		row("d-sure", "no link in the digest (set digest.dsure_url to D-Sure's login page)")
+	} else {
+		row("d-sure", "%s", d.DSureURL)
+	}
 	keep := "forever"
 	if c.State.Retention > 0 {
 		keep = durationString(c.State.Retention)

@@ -2,9 +2,11 @@ package intake
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"mime"
 	"mime/multipart"
@@ -15,6 +17,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"hosho-intake/intake/inbound"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/outbox"
 	"hosho-intake/intake/reply"
@@ -28,17 +31,30 @@ import (
 func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 	cfg := s.Config
 	var d verifier.Digest
-	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
-		last, err := s.Queue.LastDigest(tx)
-		if err != nil {
-			return err
+	// The ledger is read before the digest's transaction: its reads open their own, and
+	// bbolt forbids a read transaction inside a write one of the same goroutine.
+	var last time.Time
+	if err := s.Ledger.DB().View(func(tx *bolt.Tx) error {
+		var err error
+		last, err = s.Queue.LastDigest(tx)
+		return err
+	}); err != nil {
+		return d, fmt.Errorf("digest: %w", err)
+	}
+	mails, err := s.mailsSince(last)
+	if err != nil {
+		return d, fmt.Errorf("digest: %w", err)
+	}
+	err = s.Ledger.DB().Update(func(tx *bolt.Tx) error {
+		if l, err := s.Queue.LastDigest(tx); err != nil || !l.Equal(last) {
+			return cmp.Or(err, errors.New("another digest was sent meanwhile"))
 		}
 		failed, err := s.Outbox.Failed(tx, last)
 		if err != nil {
 			return err
 		}
 		in := verifier.DigestInput{Now: now, AgencyName: cfg.Agency.Name, AgencyAddress: cfg.Agency.Address.Address,
-			MaskKey: cfg.Digest.MaskKey, PollWarning: s.pollWarning(now)}
+			MaskKey: cfg.Digest.MaskKey, PollWarning: s.pollWarning(now), DSureURL: cfg.Digest.DSureURL, Checklist: s.Effects.Policy.Checklist}
 		for _, f := range failed {
 			if f.Kind == "digest" {
 				continue
@@ -46,9 +62,11 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 			in.Undeliverable = append(in.Undeliverable, verifier.UndeliveredReply{To: strings.Join(f.To, ", "),
 				Subject: f.Subject, Reason: f.Reason, At: f.At})
 		}
-		if in.NotAnswered, err = s.notAnswered(last); err != nil {
+		filed, err := s.Queue.FiledEntries(tx, last, now)
+		if err != nil {
 			return err
 		}
+		in.NotAnswered, in.Inquiries, in.Unqueued = mails.notAnswered, mails.inquiries, mails.unqueued(filed)
 		if d, err = s.Queue.Digest(tx, in); err != nil {
 			return err
 		}
@@ -82,7 +100,7 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 	return d, nil
 }
 
-// notAnsweredWhy says in the clerks' words why a mail got no reply.
+// notAnsweredWhy says in the clerks' words why a mail got no reply, or filed no notice.
 var notAnsweredWhy = map[string]string{
 	parser.CodeAutoSubmitted:  "自動応答（不在通知など）",
 	parser.CodeBounce:         "配送エラー通知",
@@ -100,16 +118,47 @@ var notAnsweredWhy = map[string]string{
 	"answer_to_our_reply":     "受付の返信への返事（内容をご確認ください）",
 	parser.CodeSetAside:       "取り込みに続けて失敗したため保留（原本をご確認ください）",
 	parser.CodeTooSlow:        "読み取りの上限（時間・PDFの数）を超えたため途中で打ち切り（原本をご確認ください）",
+	parser.CodeWrongDocument:  "認証キーのお知らせでなく電子証書そのもの",
+	parser.CodeNoText:         "文字のないPDF（スキャン・画像）",
+	parser.CodeEncrypted:      "パスワード付きのPDF",
+	parser.CodeCorrupt:        "壊れたファイル",
+	parser.CodeNotPDF:         "PDFでない添付ファイル",
+	parser.CodePasswordZip:    "パスワード付きZIP",
+	parser.CodeNoNotice:       "お知らせが見当たらない",
+	parser.CodeTooLarge:       "容量の上限超過",
+	parser.CodeZipAttachment:  "ZIPで送付",
+	whyOnlyDuplicates:         "受付済みの通知の再送（重複）",
 }
 
-// notAnswered lists the mails taken in since the last digest that got no reply.
-func (s *Service) notAnswered(since time.Time) ([]verifier.NotAnswered, error) {
+// whyOnlyDuplicates: a mail whose notices were all received before.
+const whyOnlyDuplicates = "only_duplicates"
+
+// digestMails are the mails taken in since the last digest that a digest lists apart from
+// the queue: every mail that filed no notice is in one of them.
+type digestMails struct {
+	notAnswered []verifier.NotAnswered
+	inquiries   []verifier.Inquiry
+	answered    []answeredMail // answered; unqueued picks those that filed nothing
+}
+
+type answeredMail struct {
+	entry   uint64
+	notices int
+	mail    verifier.NotAnswered
+}
+
+// mailsSince reads the ledger entries taken in since the last digest.
+func (s *Service) mailsSince(since time.Time) (digestMails, error) {
+	var m digestMails
 	entries, err := s.Ledger.List(ledger.Filter{Since: since}, 500)
 	if err != nil {
-		return nil, err
+		return m, err
 	}
-	var out []verifier.NotAnswered
 	for _, e := range entries {
+		if e.Outcome == OutcomeInquiry {
+			m.inquiries = append(m.inquiries, s.inquiry(e))
+			continue
+		}
 		why := e.NoReplyWhy
 		if e.NoReply && len(e.Problems) > 0 {
 			why = e.Problems[0] // auto_submitted, bounce or mailing_list
@@ -119,6 +168,10 @@ func (s *Service) notAnswered(since time.Time) ([]verifier.NotAnswered, error) {
 			why = parser.CodeTooSlow
 		}
 		if why == "" {
+			if e.Outcome != OutcomeDecision {
+				m.answered = append(m.answered, answeredMail{entry: e.ID, notices: e.Notices, mail: verifier.NotAnswered{
+					From: e.From, Subject: verifier.WithoutToken(e.Subject), Why: problemsWhy(e.Problems), At: e.TakenAt}})
+			}
 			continue
 		}
 		// Robots' mail is listed but does not make a digest worth sending; a person's
@@ -129,10 +182,89 @@ func (s *Service) notAnswered(since time.Time) ([]verifier.NotAnswered, error) {
 		if label, ok := notAnsweredWhy[why]; ok {
 			why = label
 		}
-		out = append(out, verifier.NotAnswered{From: e.From, Subject: verifier.WithoutToken(e.Subject), Why: why, At: e.TakenAt,
+		m.notAnswered = append(m.notAnswered, verifier.NotAnswered{From: e.From, Subject: verifier.WithoutToken(e.Subject), Why: why, At: e.TakenAt,
 			Attention: attention})
 	}
-	return out, nil
+	return m, nil
+}
+
+// unqueued are the answered mails that filed no notice in the queue: only problems, or only
+// notices received before. filed holds the entries that filed one.
+func (m digestMails) unqueued(filed map[uint64]bool) []verifier.NotAnswered {
+	var out []verifier.NotAnswered
+	for _, a := range m.answered {
+		switch {
+		case filed[a.entry]:
+			continue
+		case a.notices > 0:
+			a.mail.Why = notAnsweredWhy[whyOnlyDuplicates]
+		}
+		out = append(out, a.mail)
+	}
+	return out
+}
+
+func problemsWhy(codes []string) string {
+	var out []string
+	for _, c := range codes {
+		if l, ok := notAnsweredWhy[c]; ok {
+			c = l
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return strings.Join(out, "・")
+}
+
+// inquiryLines is how much of an inquiry the digest shows: enough to tell what it asks.
+const inquiryLines = 6
+
+// inquiry is an inquiry's entry as the digest shows it, with the first lines of its text
+// read from the stored original.
+func (s *Service) inquiry(e ledger.Entry) verifier.Inquiry {
+	iq := verifier.Inquiry{From: e.From, Subject: e.Subject, Tracking: inquiryTracking(e.ID), At: e.TakenAt}
+	switch why := e.NoReplyWhy; {
+	case why != "":
+		// Not answered, so not forwarded either (see Effects.record).
+		iq.Note = "返信なし: " + cmp.Or(notAnsweredWhy[why], why)
+	case s.Config.Digest.InquiriesTo != nil:
+		iq.Note = s.Config.Digest.InquiriesTo.Address + " に転送済み"
+	}
+	raw, err := s.Ledger.Raw(e.ID)
+	if err != nil {
+		iq.Lines = []string{"（原本を読めません: " + err.Error() + "）"}
+		return iq
+	}
+	msg, err := inbound.Read(bytes.NewReader(raw), inbound.DefaultLimits())
+	if err != nil || len(msg.Texts) == 0 {
+		iq.Lines = []string{"（本文なし）"}
+		return iq
+	}
+	iq.Lines = firstLines(msg.Texts[0], inquiryLines)
+	return iq
+}
+
+// firstLines are the first n lines of a mail's text that say something: blank lines and
+// quoted lines skipped, nothing from the signature ("-- ") on.
+func firstLines(text string, n int) []string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "--" || strings.HasPrefix(l, "-- ") {
+			break
+		}
+		if l == "" || strings.HasPrefix(l, ">") {
+			continue
+		}
+		if r := []rune(l); len(r) > 100 {
+			l = string(r[:100]) + "…"
+		}
+		if out = append(out, l); len(out) == n {
+			break
+		}
+	}
+	return out
 }
 
 // pollWarning is what the digest says when polling has been failing, or a credential is

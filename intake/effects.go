@@ -34,6 +34,10 @@ type Effects struct {
 	Log      *slog.Logger
 }
 
+// OutcomeInquiry is the ledger outcome of a mail that asks rather than submits
+// (reply.Inquiry): acknowledged, and listed for the clerks in the digest's 問い合わせ.
+const OutcomeInquiry = "inquiry"
+
 // Reasons a decision mail was refused or not answered, as the ledger and the digest name them.
 const (
 	whyNotClerk          = "not_a_clerk"
@@ -85,6 +89,17 @@ func (f *Effects) record(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 			return fmt.Errorf("filing notice %s: %w", n.ContractNumber, err)
 		}
 		c.Filed = append(c.Filed, filed)
+	}
+	if len(c.Notices) == 0 && !answersUs(c.Message.InReplyTo, c.Message.References, f.Auth.AgencyAddress) && reply.Inquiry(c.Message, c.Problems) {
+		// A question, not a failed submission: the digest lists it for the clerks, and it
+		// is forwarded at once when configured (only a sender who may be answered: a
+		// stranger's spam waits for the digest).
+		e.Outcome = OutcomeInquiry
+		if answerable {
+			if err := f.forward(tx, e, c); err != nil {
+				return err
+			}
+		}
 	}
 	return f.answer(tx, e, c, auth)
 }

@@ -53,6 +53,9 @@ type Contents struct {
 	// Bounce is the raw message when it is a delivery status notification: it may
 	// concern one of our replies.
 	Bounce []byte
+	// Raw is the raw message when it has no attachment: it may be an inquiry, which is
+	// forwarded whole ([digest] inquiries_to). Nil otherwise.
+	Raw []byte
 
 	setAside bool // recorded with set_aside only: nothing else is done with it
 }

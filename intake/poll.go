@@ -462,6 +462,9 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 	if slices.Contains(c.Message.Classes, parser.CodeBounce) {
 		c.Bounce = j.raw
 	}
+	if len(c.Message.Attachments) == 0 && !j.large {
+		c.Raw = j.raw // a possible inquiry, forwarded whole
+	}
 	j.raw = nil
 	for i := range c.Message.Attachments {
 		c.Message.Attachments[i].Data = nil

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"fmt"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -23,7 +24,34 @@ type Replying struct {
 	Outbox    *outbox.Outbox
 	Agency    string // the agency's name as replies sign it
 	Signature string
+	// InquiriesTo gets each inquiry at once, the original attached; "": none.
+	InquiriesTo string
 }
+
+func addressOf(a *mail.Address) string {
+	if a == nil {
+		return ""
+	}
+	return a.Address
+}
+
+// forward passes an inquiry at once to the agency's configured address, in the
+// transaction that records it, so it is sent once.
+func (f *Effects) forward(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
+	r := f.Replying
+	if r == nil || r.InquiriesTo == "" || len(c.Raw) == 0 {
+		return nil
+	}
+	fw, err := r.Composer.Forward(reply.ForwardInput{Received: c.Message, Raw: c.Raw, To: r.InquiriesTo, Tracking: inquiryTracking(e.ID),
+		ReceivedAt: c.Received, AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress})
+	if err != nil {
+		return fmt.Errorf("composing the forward of an inquiry: %w", err)
+	}
+	return r.enqueue(tx, "forward", fw, e.ID)
+}
+
+// inquiryTracking is the 受付番号 of a message that filed no notice: M-000123.
+func inquiryTracking(entry uint64) string { return fmt.Sprintf("M-%06d", entry) }
 
 // ReplyItem is what a reply says of one notice, from the verifier's judgement.
 func ReplyItem(p verifier.Policy, n parser.Notice, tracking, outcome string, reasons, missing []string, kind string) reply.Item {
@@ -62,7 +90,7 @@ func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents, auth reply.A
 		return err
 	}
 	in := reply.Input{Received: c.Message, Problems: c.Problems, AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress,
-		Signature: r.Signature, Tracking: fmt.Sprintf("M-%06d", e.ID)}
+		Signature: r.Signature, Tracking: inquiryTracking(e.ID)}
 	for _, filed := range c.Filed {
 		s := filed.Submission
 		it := ReplyItem(f.Policy, s.Notice, s.TrackingNumber(), filed.Outcome, filed.Reasons, s.Decision.Missing, s.Decision.Kind)

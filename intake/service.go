@@ -146,7 +146,7 @@ func newReplying(cfg *config.Config, l *ledger.Ledger, out *outbox.Outbox) (*Rep
 		return nil, err
 	}
 	return &Replying{Composer: composer, Limiter: limiter, Outbox: out, Agency: cfg.Agency.Name, Signature: cfg.Reply.Signature,
-		Policy: ReplyPolicy(cfg)}, nil
+		Policy: ReplyPolicy(cfg), InquiriesTo: addressOf(cfg.Digest.InquiriesTo)}, nil
 }
 
 // ReplyPolicy is who may be answered and how senders are authenticated, from the config.

@@ -36,6 +36,37 @@ type DigestInput struct {
 	// (auto-replies, bounces, list mail, robots' addresses, the rate limit): a clerk sees
 	// that nothing was lost in silence.
 	NotAnswered []NotAnswered
+	// Inquiries are the mails since the last digest that ask rather than submit (no
+	// attachment, nothing like a notice): a clerk answers them.
+	Inquiries []Inquiry
+	// Unqueued are the other mails since the last digest that were answered but filed no
+	// notice (a wrong document, a scan, a duplicate): listed, so that every mail is seen.
+	Unqueued []NotAnswered
+	// DSureURL is D-Sure's login page, linked from the digest; empty: named without a link.
+	DSureURL string
+	// Checklist is what to compare on the certificate (the agency's rule file's); empty:
+	// DefaultChecklist.
+	Checklist []string
+}
+
+// DefaultChecklist is what a clerk compares on the certificate in D-Sure with the notice,
+// unless the agency's rule file says otherwise.
+var DefaultChecklist = []string{
+	"保証契約番号が通知と同じか",
+	"工事名（業務名）と発注者が契約のとおりか",
+	"保証機関が保証事業会社（西日本・東日本・北海道）か",
+	"区分（前払金保証・中間前払金保証・契約保証）が求めたものか",
+}
+
+// Inquiry is a mail that asks a question, as the digest shows it to the clerks.
+type Inquiry struct {
+	From, Subject, Tracking string
+	At                      time.Time
+	// Lines are the first lines of its text, as the sender wrote them (the digest goes only
+	// to clerks; the HTML part escapes them).
+	Lines []string
+	// Note says what else happened to it (forwarded, not answered and why); may be empty.
+	Note string
 }
 
 // NotAnswered is a received mail that was deliberately not answered.
@@ -64,16 +95,18 @@ type Digest struct {
 	Items int
 }
 
-// Section headings of the text part. Tests read the text part by them, and a clerk's mail
-// client shows them as they are.
+// Section headings of the text part. Tests read the text part by them, a clerk's mail
+// client shows them as they are, and the subject counts by the same names.
 const (
 	headPollWarning   = "受信エラー"
-	headNew           = "新着"
 	headWaiting       = "確認待ち"
 	headNeedsReview   = "要確認"
+	headInquiries     = "問い合わせ"
+	headRefused       = "対象外（自動判定）" // never 差戻し: that is the clerk's word
+	headUnqueued      = "受付できなかったメール"
+	headNotAnswered   = "返信しなかったメール"
 	headDecided       = "処理済み"
 	headUndeliverable = "返信の送信不能"
-	headNotAnswered   = "返信しなかったメール"
 )
 
 var reasonLabels = map[string]string{
@@ -93,6 +126,7 @@ var missingLabels = map[string]string{
 	MissingProjectName: "工事名",
 }
 
+// stateLabels name a clerk's decisions; an item rejected at intake is headRefused.
 var stateLabels = map[string]string{
 	StateQueued:      "確認待ち",
 	StateNeedsReview: "要確認",
@@ -119,16 +153,31 @@ type undelivered struct{ To, Subject, Reason, At string }
 
 type notAnswered struct{ From, Subject, Why, At string }
 
+type inquiry struct {
+	From, Subject, Tracking, At, Note string
+	Lines                             []string
+}
+
 // digestView is what both parts are made of.
 type digestView struct {
 	Subject, Agency, Now, Since string
 	PollWarning                 string
-	New                         []digestItem
+	DSureURL                    string
+	Checklist                   []string
 	Waiting, NeedsReview        []digestItem
+	Refused                     []digestItem // new since the last digest, rejected at intake
+	Inquiries                   []inquiry
+	Unqueued                    []notAnswered
 	Decided                     []decidedItem
 	Undeliverable               []undelivered
 	NotAnswered                 []notAnswered
 }
+
+// keyStyle sets the 認証キー and 保証契約番号, which a clerk types into D-Sure: large, in a
+// monospace font that tells 0 from O and 1 from l (Consolas; BIZ UDゴシック, which Windows
+// ships for this), spaced, and selected whole with one click.
+const keyStyle = `font-family:Consolas,'BIZ UDGothic','BIZ UDゴシック','Source Code Pro',monospace;` +
+	`font-size:1.5em;font-weight:bold;letter-spacing:0.12em;user-select:all;-webkit-user-select:all`
 
 // Digest gathers what the clerks are to know: the poll warning; what was filed since the
 // last digest; what waits for verification, oldest first with its age in days and two
@@ -150,7 +199,11 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 	if err != nil {
 		return Digest{}, err
 	}
-	v := digestView{Agency: in.AgencyName, Now: jstFormat(in.Now), PollWarning: oneLine(in.PollWarning)}
+	v := digestView{Agency: in.AgencyName, Now: jstFormat(in.Now), PollWarning: oneLine(in.PollWarning),
+		DSureURL: in.DSureURL, Checklist: in.Checklist}
+	if len(v.Checklist) == 0 {
+		v.Checklist = DefaultChecklist
+	}
 	if !since.IsZero() {
 		v.Since = jstFormat(since)
 	}
@@ -164,7 +217,11 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 			case HowIntake:
 				if !isNew[s.ID] {
 					isNew[s.ID] = true
-					v.New = append(v.New, q.item(s, in))
+					// A new item that waits is a card flagged 【新着】; one refused at intake
+					// is listed once here; one decided since is under 処理済み.
+					if s.State == StateRejected && !hasClerkDecision(s) {
+						v.Refused = append(v.Refused, q.item(s, in))
+					}
 				}
 			case HowMail, HowCommand:
 				v.Decided = append(v.Decided, decided(s, c))
@@ -190,21 +247,22 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 		})
 	}
 
-	for _, n := range in.NotAnswered {
-		v.NotAnswered = append(v.NotAnswered, notAnswered{
-			From: oneLine(n.From), Subject: oneLine(n.Subject), Why: oneLine(n.Why), At: jstFormat(n.At),
-		})
+	mails := func(ns []NotAnswered) []notAnswered {
+		var out []notAnswered
+		for _, n := range ns {
+			out = append(out, notAnswered{From: oneLine(n.From), Subject: oneLine(n.Subject), Why: oneLine(n.Why), At: jstFormat(n.At)})
+		}
+		return out
 	}
-
-	var notes []string
-	if v.PollWarning != "" {
-		notes = append(notes, "受信エラーあり")
+	v.NotAnswered, v.Unqueued = mails(in.NotAnswered), mails(in.Unqueued)
+	for _, n := range in.Inquiries {
+		iq := inquiry{From: oneLine(n.From), Subject: oneLine(n.Subject), Tracking: oneLine(n.Tracking), At: jstFormat(n.At), Note: oneLine(n.Note)}
+		for _, l := range n.Lines {
+			iq.Lines = append(iq.Lines, oneLine(l))
+		}
+		v.Inquiries = append(v.Inquiries, iq)
 	}
-	if len(v.Undeliverable) > 0 {
-		notes = append(notes, fmt.Sprintf("返信不達%d件", len(v.Undeliverable)))
-	}
-	notes = append(notes, fmt.Sprintf("確認待ち%d件", len(waiting)), fmt.Sprintf("新着%d件", len(v.New)))
-	v.Subject = fmt.Sprintf("【電子証書】%s (%s)", strings.Join(notes, "・"), in.Now.In(japan()).Format(time.DateOnly))
+	v.Subject = v.subject(in.Now)
 
 	var html bytes.Buffer
 	if err := digestHTML.Execute(&html, v); err != nil {
@@ -214,9 +272,30 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 		Subject: v.Subject,
 		Text:    v.text(),
 		HTML:    html.String(),
-		Empty:   len(v.New)+len(waiting)+len(v.Decided)+len(v.Undeliverable) == 0 && v.PollWarning == "" && !attention(in.NotAnswered),
-		Items:   len(waiting),
+		Empty: len(isNew)+len(waiting)+len(v.Decided)+len(v.Undeliverable)+len(v.Inquiries) == 0 && v.PollWarning == "" &&
+			!attention(in.NotAnswered),
+		Items: len(waiting),
 	}, nil
+}
+
+// subject counts what the sections list, by the sections' own names: a clerk who reads
+// 確認待ち3件 in the subject finds three cards under 確認待ち.
+func (v digestView) subject(now time.Time) string {
+	var notes []string
+	if v.PollWarning != "" {
+		notes = append(notes, headPollWarning+"あり")
+	}
+	notes = append(notes, fmt.Sprintf("%s%d件", headWaiting, len(v.Waiting)))
+	for _, c := range []struct {
+		head string
+		n    int
+	}{{headNeedsReview, len(v.NeedsReview)}, {headInquiries, len(v.Inquiries)}, {headRefused, len(v.Refused)},
+		{headUnqueued, len(v.Unqueued)}, {headUndeliverable, len(v.Undeliverable)}} {
+		if c.n > 0 {
+			notes = append(notes, fmt.Sprintf("%s%d件", c.head, c.n))
+		}
+	}
+	return fmt.Sprintf("【電子証書】%s (%s)", strings.Join(notes, "・"), now.In(japan()).Format(time.DateOnly))
 }
 
 func attention(ns []NotAnswered) bool {
@@ -245,6 +324,24 @@ func (q *Queue) changedSince(tx *bolt.Tx, since, now time.Time) ([]Submission, e
 		out = append(out, s)
 	}
 	slices.SortFunc(out, func(a, b Submission) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// FiledEntries are the ledger entries whose notices were filed in (since, now]: a mail with
+// notices that is not among them only repeated notices received before.
+func (q *Queue) FiledEntries(tx *bolt.Tx, since, now time.Time) (map[uint64]bool, error) {
+	changed, err := q.changedSince(tx, since, now)
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint64]bool{}
+	for _, s := range changed {
+		for _, c := range s.History {
+			if c.How == HowIntake && (since.IsZero() || c.At.After(since)) && !c.At.After(now) {
+				out[s.Entry] = true
+			}
+		}
+	}
 	return out, nil
 }
 
@@ -284,7 +381,12 @@ func (q *Queue) item(s Submission, in DigestInput) digestItem {
 		Tracking: s.TrackingNumber(), Number: stated(n.ContractNumber), Category: stated(n.Category), Key: stated(key),
 		Project: stated(n.ProjectName), Guarantor: stated(n.Guarantor), Sender: oneLine(s.Sender), Received: jstFormat(s.Received),
 		State: stateLabels[s.State], Resubmission: s.Resubmission,
+		// The age counts from the first filing, whose time is the mailbox's INTERNALDATE
+		// (Meta.Received), never the sender's Date header.
 		AgeDays: days(firstNonZero(s.FiledAt(), s.Received), in.Now),
+	}
+	if s.State == StateRejected && !hasClerkDecision(s) {
+		it.State = headRefused
 	}
 	var reasons []string
 	for _, r := range s.Decision.Reasons {
@@ -408,21 +510,20 @@ func (v digestView) text() string {
 	}
 	if len(v.Waiting)+len(v.NeedsReview) > 0 {
 		p("確認済・差戻しは、各項目のリンクから開くメールを件名を変えずに送信してください。差戻しの理由は本文の1行目に書いてください。")
+		if v.DSureURL != "" {
+			p("D-Sure（発注者用保証確認サービス）: %s", v.DSureURL)
+		} else {
+			p("D-Sure（発注者用保証確認サービス）: リンク未設定（設定ファイルの [digest] dsure_url）")
+		}
+		p("証書で確かめること:")
+		for _, c := range v.Checklist {
+			p("  ・%s", oneLine(c))
+		}
 	}
 	if v.PollWarning != "" {
 		p("\n■ %s", headPollWarning)
 		p("前回の通知以降、メールボックスを確認できていません。新しい提出が届いていない可能性があります。")
 		p("原因: %s", v.PollWarning)
-	}
-	if len(v.New) > 0 {
-		p("\n■ %s %d件（前回の通知以降）", headNew, len(v.New))
-		for _, it := range v.New {
-			state := it.State
-			if it.Reasons != "" {
-				state += ": " + it.Reasons
-			}
-			p("- %s %s %s %s [%s] %s", it.Tracking, it.Number, it.Category, it.Project, state, it.Sender)
-		}
 	}
 	items := func(head, note string, list []digestItem) {
 		if len(list) == 0 {
@@ -438,9 +539,9 @@ func (v digestView) text() string {
 				flags += "【再提出】"
 			}
 			p("\n◆ %s（受付から%d日）%s", it.Tracking, it.AgeDays, flags)
-			p("  区分: %s", it.Category)
 			p("  保証契約番号: %s", it.Number)
 			p("  認証キー: %s", it.Key)
+			p("  区分: %s", it.Category)
 			p("  工事名: %s", it.Project)
 			p("  保証機関: %s", it.Guarantor)
 			p("  送信者: %s", it.Sender)
@@ -456,6 +557,36 @@ func (v digestView) text() string {
 	}
 	items(headWaiting, "古い順", v.Waiting)
 	items(headNeedsReview, "確認事項を確かめてから判断してください", v.NeedsReview)
+	if len(v.Inquiries) > 0 {
+		p("\n■ %s %d件（担当職員から回答してください）", headInquiries, len(v.Inquiries))
+		for _, n := range v.Inquiries {
+			line := fmt.Sprintf("- %s %s 差出人: %s 件名: %s", n.At, n.Tracking, n.From, n.Subject)
+			if n.Note != "" {
+				line += "（" + n.Note + "）"
+			}
+			p("%s", line)
+			for _, l := range n.Lines {
+				p("  | %s", l)
+			}
+		}
+	}
+	if len(v.Refused) > 0 {
+		p("\n■ %s %d件（前回の通知以降。受注者には理由を返信済み）", headRefused, len(v.Refused))
+		for _, it := range v.Refused {
+			p("- %s %s %s %s 理由: %s %s", it.Tracking, it.Number, it.Category, it.Project, or(it.Reasons, "（なし）"), it.Sender)
+		}
+	}
+	mails := func(head, note string, list []notAnswered) {
+		if len(list) == 0 {
+			return
+		}
+		p("\n■ %s %d件%s", head, len(list), note)
+		for _, n := range list {
+			p("- %s 差出人: %s 件名: %s 理由: %s", n.At, n.From, n.Subject, n.Why)
+		}
+	}
+	mails(headUnqueued, "（受注者には送り直しを依頼済み）", v.Unqueued)
+	mails(headNotAnswered, "", v.NotAnswered)
 	if len(v.Decided) > 0 {
 		p("\n■ %s %d件（前回の通知以降）", headDecided, len(v.Decided))
 		for _, d := range v.Decided {
@@ -472,23 +603,34 @@ func (v digestView) text() string {
 			p("- %s 宛先: %s 件名: %s 理由: %s", u.At, u.To, u.Subject, u.Reason)
 		}
 	}
-	if len(v.NotAnswered) > 0 {
-		p("\n■ %s %d件", headNotAnswered, len(v.NotAnswered))
-		for _, n := range v.NotAnswered {
-			p("- %s 差出人: %s 件名: %s 理由: %s", n.At, n.From, n.Subject, n.Why)
-		}
-	}
 	return b.String()
 }
 
-// digestHTML escapes every value: 工事名 and sender come from the internet.
-var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
+func or(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+// digestHTML escapes every value: 工事名, sender and an inquiry's lines come from the
+// internet. The only links are the configured D-Sure page and the decision mailto links.
+var digestHTML = template.Must(template.New("digest").Funcs(template.FuncMap{"keyStyle": func() template.CSS { return keyStyle }}).Parse(`<!DOCTYPE html>
 <html lang="ja"><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
-<body style="font-family:sans-serif;line-height:1.5">
+<body style="font-family:'BIZ UDPGothic','Yu Gothic UI','Hiragino Sans','Noto Sans CJK JP',sans-serif;line-height:1.5;max-width:46em">
 <h1 style="font-size:1.2em">{{.Agency}} 電子証書 確認状況</h1>
 <p>{{.Now}} 現在{{if .Since}}（前回の通知: {{.Since}}）{{end}}</p>
 {{- if or .Waiting .NeedsReview}}
-<p>確認済・差戻しは、各項目のリンクから開くメールを件名を変えずに送信してください。差戻しの理由は本文の1行目に書いてください。</p>
+<div class="how" style="background:#f4f6f8;padding:0.5em 1em;border-radius:4px">
+<p style="margin:0.3em 0">{{if .DSureURL}}<a href="{{.DSureURL}}" style="font-weight:bold">D-Sure（発注者用保証確認サービス）を開く</a>{{else}}D-Sure（発注者用保証確認サービス）: リンク未設定（設定ファイルの [digest] dsure_url）{{end}}
+ に、各項目の保証契約番号と認証キーを入力して証書を表示し、次を確かめてください。</p>
+<ul class="checklist" style="margin:0.3em 0">
+{{- range .Checklist}}
+<li>{{.}}</li>
+{{- end}}
+</ul>
+<p style="margin:0.3em 0;font-size:0.9em">確認済・差戻しは、各項目のリンクから開くメールを件名を変えずに送信してください。差戻しの理由は本文の1行目に書いてください。</p>
+</div>
 {{- end}}
 {{- if .PollWarning}}
 <section class="poll-warning" style="border:2px solid #c00;padding:0.5em">
@@ -497,29 +639,22 @@ var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
 <p>原因: {{.PollWarning}}</p>
 </section>
 {{- end}}
-{{- if .New}}
-<section class="new"><h2 style="font-size:1.1em">新着 {{len .New}}件（前回の通知以降）</h2><ul>
-{{- range .New}}
-<li>{{.Tracking}} {{.Number}} {{.Category}} {{.Project}} [{{.State}}{{if .Reasons}}: {{.Reasons}}{{end}}] {{.Sender}}</li>
-{{- end}}
-</ul></section>
-{{- end}}
 {{- define "items"}}
 {{- range .}}
-<table class="item" style="border-collapse:collapse;margin:0.5em 0;border:1px solid #999">
-<caption style="text-align:left;font-weight:bold">{{.Tracking}}（受付から{{.AgeDays}}日）{{if .New}}【新着】{{end}}{{if .Resubmission}}【再提出】{{end}}</caption>
-<tr><th align="left">区分</th><td>{{.Category}}</td></tr>
-<tr><th align="left">保証契約番号</th><td>{{.Number}}</td></tr>
-<tr><th align="left">認証キー</th><td style="font-family:monospace">{{.Key}}</td></tr>
-<tr><th align="left">工事名</th><td>{{.Project}}</td></tr>
-<tr><th align="left">保証機関</th><td>{{.Guarantor}}</td></tr>
-<tr><th align="left">送信者</th><td>{{.Sender}}</td></tr>
-<tr><th align="left">受信日時</th><td>{{.Received}}</td></tr>
+<table class="item" style="border-collapse:collapse;margin:0.8em 0;border:1px solid #999;min-width:32em">
+<caption style="text-align:left;font-weight:bold;padding:0.2em 0">{{.Tracking}}（受付から{{.AgeDays}}日）{{if .New}}<span style="color:#06c">【新着】</span>{{end}}{{if .Resubmission}}<span style="color:#c60">【再提出】</span>{{end}}</caption>
+<tr><th align="left" style="padding:0.3em 0.6em;width:8em">保証契約番号</th><td style="padding:0.3em 0.6em"><span class="number" style="{{keyStyle}}">{{.Number}}</span></td></tr>
+<tr><th align="left" style="padding:0.3em 0.6em">認証キー</th><td style="padding:0.3em 0.6em"><span class="key" style="{{keyStyle}}">{{.Key}}</span></td></tr>
+<tr><th align="left" style="padding:0.3em 0.6em">区分</th><td style="padding:0.3em 0.6em">{{.Category}}</td></tr>
+<tr><th align="left" style="padding:0.3em 0.6em">工事名</th><td style="padding:0.3em 0.6em">{{.Project}}</td></tr>
+<tr><th align="left" style="padding:0.3em 0.6em">保証機関</th><td style="padding:0.3em 0.6em">{{.Guarantor}}</td></tr>
+<tr><th align="left" style="padding:0.3em 0.6em">送信者</th><td style="padding:0.3em 0.6em">{{.Sender}}</td></tr>
+<tr><th align="left" style="padding:0.3em 0.6em">受信日時</th><td style="padding:0.3em 0.6em">{{.Received}}</td></tr>
 {{- range .Checks}}
-<tr><th align="left">確認事項</th><td>{{.}}</td></tr>
+<tr><th align="left" style="padding:0.3em 0.6em;color:#c60">確認事項</th><td style="padding:0.3em 0.6em">{{.}}</td></tr>
 {{- end}}
 {{- if .Verify}}
-<tr><td colspan="2"><a href="{{.Verify}}">確認済にする</a> ／ <a href="{{.Reject}}">差し戻す</a></td></tr>
+<tr><td colspan="2" style="padding:0.3em 0.6em"><a href="{{.Verify}}">確認済にする</a> ／ <a href="{{.Reject}}">差し戻す</a></td></tr>
 {{- end}}
 </table>
 {{- end}}
@@ -534,6 +669,37 @@ var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
 {{- template "items" .NeedsReview}}
 </section>
 {{- end}}
+{{- if .Inquiries}}
+<section class="inquiries"><h2 style="font-size:1.1em">問い合わせ {{len .Inquiries}}件（担当職員から回答してください）</h2>
+{{- range .Inquiries}}
+<div class="inquiry" style="border-left:3px solid #06c;padding:0.2em 0.8em;margin:0.6em 0">
+<p style="margin:0.2em 0">{{.At}} {{.Tracking}} 差出人: {{.From}}<br>件名: {{.Subject}}{{if .Note}}（{{.Note}}）{{end}}</p>
+<blockquote style="margin:0.2em 0;color:#333;white-space:pre-wrap">{{range $i, $l := .Lines}}{{if $i}}<br>{{end}}{{$l}}{{end}}</blockquote>
+</div>
+{{- end}}
+</section>
+{{- end}}
+{{- if .Refused}}
+<section class="refused"><h2 style="font-size:1.1em">対象外（自動判定） {{len .Refused}}件（前回の通知以降。受注者には理由を返信済み）</h2><ul>
+{{- range .Refused}}
+<li>{{.Tracking}} {{.Number}} {{.Category}} {{.Project}} 理由: {{or .Reasons "（なし）"}} {{.Sender}}</li>
+{{- end}}
+</ul></section>
+{{- end}}
+{{- if .Unqueued}}
+<section class="unqueued"><h2 style="font-size:1.1em">受付できなかったメール {{len .Unqueued}}件（受注者には送り直しを依頼済み）</h2><ul>
+{{- range .Unqueued}}
+<li>{{.At}} 差出人: {{.From}} 件名: {{.Subject}} 理由: {{.Why}}</li>
+{{- end}}
+</ul></section>
+{{- end}}
+{{- if .NotAnswered}}
+<section class="not-answered"><h2 style="font-size:1.1em">返信しなかったメール {{len .NotAnswered}}件</h2><ul>
+{{- range .NotAnswered}}
+<li>{{.At}} 差出人: {{.From}} 件名: {{.Subject}} 理由: {{.Why}}</li>
+{{- end}}
+</ul></section>
+{{- end}}
 {{- if .Decided}}
 <section class="decided"><h2 style="font-size:1.1em">処理済み {{len .Decided}}件（前回の通知以降）</h2><ul>
 {{- range .Decided}}
@@ -545,13 +711,6 @@ var digestHTML = template.Must(template.New("digest").Parse(`<!DOCTYPE html>
 <section class="undeliverable"><h2 style="font-size:1.1em">返信の送信不能 {{len .Undeliverable}}件</h2><ul>
 {{- range .Undeliverable}}
 <li>{{.At}} 宛先: {{.To}} 件名: {{.Subject}} 理由: {{.Reason}}</li>
-{{- end}}
-</ul></section>
-{{- end}}
-{{- if .NotAnswered}}
-<section class="not-answered"><h2 style="font-size:1.1em">返信しなかったメール {{len .NotAnswered}}件</h2><ul>
-{{- range .NotAnswered}}
-<li>{{.At}} 差出人: {{.From}} 件名: {{.Subject}} 理由: {{.Why}}</li>
 {{- end}}
 </ul></section>
 {{- end}}

@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -109,7 +110,7 @@ func TestDigest(t *testing.T) {
 		return err
 	})
 
-	if want := "【電子証書】受信エラーあり・返信不達1件・確認待ち3件・新着5件 (2025-06-02)"; d.Subject != want {
+	if want := "【電子証書】受信エラーあり・確認待ち2件・要確認1件・対象外（自動判定）1件・返信の送信不能1件 (2025-06-02)"; d.Subject != want {
 		t.Errorf("Subject = %q, want %q", d.Subject, want)
 	}
 	if d.Empty || d.Items != 3 {
@@ -117,6 +118,7 @@ func TestDigest(t *testing.T) {
 	}
 
 	heading, sections := parseDigestText(t, d.Text)
+	checkSubjectCounts(t, d)
 	if len(heading) < 3 || !strings.HasPrefix(heading[2], "確認済・差戻しは") || !strings.Contains(heading[0], "島根県 土木部") || !strings.Contains(heading[0], "2025-06-02 09:00") ||
 		heading[1] != "前回の通知: 2025-06-01 09:00" {
 		t.Errorf("heading %q", heading)
@@ -126,7 +128,7 @@ func TestDigest(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	wantNames := []string{headPollWarning, headNew, headWaiting, headNeedsReview, headDecided, headUndeliverable}
+	wantNames := []string{headPollWarning, headRefused, headWaiting, headNeedsReview, headDecided, headUndeliverable}
 	slices.Sort(wantNames)
 	if !slices.Equal(names, wantNames) {
 		t.Fatalf("sections %q, want %q", names, wantNames)
@@ -138,16 +140,14 @@ func TestDigest(t *testing.T) {
 			t.Errorf("lines %q", s.lines)
 		}
 	})
-	t.Run("new", func(t *testing.T) {
-		s := sections[headNew]
+	// New items that wait are cards flagged 【新着】, not listed twice; the one refused at
+	// intake is listed as 対象外（自動判定）, never 差戻し; the one a clerk rejected is under 処理済み.
+	t.Run("refused at intake", func(t *testing.T) {
+		s := sections[headRefused]
 		want := []string{
-			"- R-000001 2070000001 前払金保証 県道松江木次線道路改良工事 [確認待ち: 再提出] Koji Tanaka <tanaka@example.co.jp>",
-			"- R-000003 2070000003 前払金保証 " + script + " [確認待ち: 契約日等が未確認] koji@example.co.jp",
-			"- R-000004 2070000004 （記載なし） 測量業務委託 [要確認: 契約日等が未確認] koji@example.co.jp",
-			"- R-000005 2070000005 前払金保証 県道松江木次線道路改良工事 [差戻し: 保証機関が対象外] koji@example.co.jp",
-			"- R-000006 2070000006 前払金保証 県道松江木次線道路改良工事 [差戻し] koji@example.co.jp",
+			"- R-000005 2070000005 前払金保証 県道松江木次線道路改良工事 理由: 保証機関が対象外 koji@example.co.jp",
 		}
-		if !strings.HasPrefix(s.head, "5件") || !slices.Equal(s.lines, want) {
+		if !strings.HasPrefix(s.head, "1件") || !slices.Equal(s.lines, want) {
 			t.Errorf("head %q lines\n%s\nwant\n%s", s.head, strings.Join(s.lines, "\n"), strings.Join(want, "\n"))
 		}
 	})
@@ -223,8 +223,8 @@ func TestDigest(t *testing.T) {
 		if strings.Contains(d.HTML, "<tanaka@") || !strings.Contains(d.HTML, "Koji Tanaka &lt;tanaka@example.co.jp&gt;") {
 			t.Error("sender not escaped in HTML")
 		}
-		for _, want := range []string{`class="poll-warning"`, `class="new"`, `class="waiting"`, `class="needs-review"`, `class="decided"`, `class="undeliverable"`,
-			`<td style="font-family:monospace">NEWKEY0001</td>`, "R-000001（受付から3日）【新着】【再提出】"} {
+		for _, want := range []string{`class="poll-warning"`, `class="refused"`, `class="waiting"`, `class="needs-review"`, `class="decided"`, `class="undeliverable"`,
+			`<span class="key" style="font-family:Consolas,&#39;BIZ UDGothic&#39;`, `user-select:all">NEWKEY0001</span>`, "R-000001（受付から3日）<span style=\"color:#06c\">【新着】</span>"} {
 			if !strings.Contains(d.HTML, want) {
 				t.Errorf("HTML lacks %q", want)
 			}
@@ -249,7 +249,7 @@ func TestDigest(t *testing.T) {
 			return err
 		}
 		_, sections := parseDigestText(t, d.Text)
-		if d.Subject != "【電子証書】確認待ち3件・新着0件 (2025-06-03)" || sections[headNew] != nil || sections[headDecided] != nil ||
+		if d.Subject != "【電子証書】確認待ち2件・要確認1件 (2025-06-03)" || sections[headRefused] != nil || sections[headDecided] != nil ||
 			len(sections[headWaiting].items) != 2 || sections[headWaiting].items[0]["flags"] != "受付から4日）【再提出】" {
 			t.Errorf("next digest %q:\n%s", d.Subject, d.Text)
 		}
@@ -258,7 +258,8 @@ func TestDigest(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if _, sections := parseDigestText(t, d.Text); sections[headNew] == nil || len(sections[headNew].lines) != 5 {
+		if _, sections := parseDigestText(t, d.Text); sections[headRefused] == nil || len(sections[headRefused].lines) != 1 ||
+			sections[headWaiting].items[0]["flags"] != "受付から3日）【新着】【再提出】" {
 			t.Errorf("digest since %v:\n%s", days(-1), d.Text)
 		}
 		return nil
@@ -302,7 +303,7 @@ func TestDigestEmpty(t *testing.T) {
 		return d
 	}
 	in := DigestInput{Now: qt0, AgencyAddress: agency}
-	if d := digest(in); !d.Empty || d.Items != 0 || d.Subject != "【電子証書】確認待ち0件・新着0件 (2025-06-02)" {
+	if d := digest(in); !d.Empty || d.Items != 0 || d.Subject != "【電子証書】確認待ち0件 (2025-06-02)" {
 		t.Errorf("empty queue: %+v", d)
 	}
 	// Decided and reported: nothing more to say.
@@ -374,6 +375,153 @@ func TestDigestWithoutClerk(t *testing.T) {
 			if d.Items != 1 {
 				t.Errorf("digest for %q lists %d waiting items, want 1", clerk, d.Items)
 			}
+		}
+		return nil
+	})
+}
+
+// checkSubjectCounts: every "NAME N件" of the subject is a section "■ NAME N件" of the text,
+// and the section lists N entries (cards, or "- " lines).
+func checkSubjectCounts(t *testing.T, d Digest) {
+	t.Helper()
+	_, sections := parseDigestText(t, d.Text)
+	subject := strings.TrimPrefix(d.Subject, "【電子証書】")
+	subject, _, _ = strings.Cut(subject, " (")
+	for _, part := range strings.Split(subject, "・") {
+		if part == headPollWarning+"あり" {
+			if sections[headPollWarning] == nil {
+				t.Errorf("subject %q: no %s section", d.Subject, headPollWarning)
+			}
+			continue
+		}
+		name, count, ok := strings.Cut(part, "件")
+		if !ok || count != "" {
+			t.Errorf("subject %q: %q is not NAME N件", d.Subject, part)
+			continue
+		}
+		head := strings.TrimRightFunc(name, func(r rune) bool { return r >= '0' && r <= '9' })
+		name, n := head, name[len(head):]
+		s := sections[name]
+		if n == "0" {
+			if s != nil {
+				t.Errorf("subject %q says %s 0件, the text has the section", d.Subject, name)
+			}
+			continue
+		}
+		if s == nil || !strings.HasPrefix(s.head, n+"件") {
+			t.Errorf("subject %q says %s %s件; section: %+v", d.Subject, name, n, s)
+			continue
+		}
+		entries := len(s.items)
+		for _, l := range s.lines {
+			if strings.HasPrefix(l, "- ") {
+				entries++
+			}
+		}
+		if fmt.Sprint(entries) != n {
+			t.Errorf("subject %q says %s %s件; the section lists %d", d.Subject, name, n, entries)
+		}
+	}
+}
+
+// TestDigestMails: inquiries (with their first lines), mails answered without a notice
+// filed, and the robots' mail each have their section, counted in the subject; an inquiry
+// alone makes a digest worth sending; the HTML escapes what senders wrote.
+func TestDigestMails(t *testing.T) {
+	db, q := newQueue(t)
+	submit(t, db, q, queueNotice("2070004426", "JT4E3MR8IT"), decision(OutcomeQueued), meta(1, qt0.Add(-time.Hour)))
+	in := DigestInput{Now: qt0, AgencyAddress: agency, DSureURL: "https://d-sure.example/login",
+		Checklist: []string{"保証金額が契約書のとおりか"},
+		Inquiries: []Inquiry{{From: "ishihara@mitoya-kensetsu.example", Subject: "電子証書の提出方法について（質問）", Tracking: "M-000013",
+			At: qt0.Add(-2 * time.Hour), Lines: []string{"紙の保証証書も別途郵送が必要か教えてください。", "<a href=\"https://evil.example\">詳細</a>"}, Note: "keiyaku@pref.shimane.example に転送済み"}},
+		Unqueued:    []NotAnswered{{From: "scanner@gotsu-kogyo.example", Subject: "スキャンデータ", Why: "画像のみのPDF（no_text）", At: qt0}},
+		NotAnswered: []NotAnswered{{From: "news@kensetsu-joho.example", Subject: "メールマガジン", Why: "メーリングリスト", At: qt0}},
+	}
+	var d Digest
+	view(t, db, func(tx *bolt.Tx) error {
+		var err error
+		d, err = q.Digest(tx, in)
+		return err
+	})
+	if want := "【電子証書】確認待ち1件・問い合わせ1件・受付できなかったメール1件 (2025-06-02)"; d.Subject != want {
+		t.Errorf("Subject = %q, want %q", d.Subject, want)
+	}
+	checkSubjectCounts(t, d)
+	heading, sections := parseDigestText(t, d.Text)
+	if !slices.Contains(heading, "D-Sure（発注者用保証確認サービス）: https://d-sure.example/login") || !slices.Contains(heading, "  ・保証金額が契約書のとおりか") {
+		t.Errorf("heading lacks the D-Sure link or the rule file's checklist: %q", heading)
+	}
+	want := []string{
+		"- 2025-06-02 07:00 M-000013 差出人: ishihara@mitoya-kensetsu.example 件名: 電子証書の提出方法について（質問）（keiyaku@pref.shimane.example に転送済み）",
+		"  | 紙の保証証書も別途郵送が必要か教えてください。",
+		"  | <a href=\"https://evil.example\">詳細</a>",
+	}
+	if s := sections[headInquiries]; s == nil || !slices.Equal(s.lines, want) {
+		t.Errorf("inquiries section %+v, want lines %q", s, want)
+	}
+	if s := sections[headUnqueued]; s == nil || len(s.lines) != 1 || !strings.Contains(s.lines[0], "スキャンデータ") {
+		t.Errorf("unqueued section %+v", s)
+	}
+	if s := sections[headNotAnswered]; s == nil || len(s.lines) != 1 {
+		t.Errorf("not-answered section %+v", s)
+	}
+	for _, w := range []string{`<a href="https://d-sure.example/login"`, `class="inquiries"`, "紙の保証証書も別途郵送が必要か教えてください。",
+		"&lt;a href=&#34;https://evil.example&#34;&gt;詳細&lt;/a&gt;", "<li>保証金額が契約書のとおりか</li>", `class="unqueued"`} {
+		if !strings.Contains(d.HTML, w) {
+			t.Errorf("HTML lacks %q", w)
+		}
+	}
+	if strings.Contains(d.HTML, `href="https://evil.example"`) {
+		t.Error("an inquiry's link became a link in the HTML part")
+	}
+
+	// Without a rule file's checklist, the default; without a D-Sure URL, where to set it.
+	db2, q2 := newQueue(t)
+	submit(t, db2, q2, queueNotice("2070004426", "JT4E3MR8IT"), decision(OutcomeQueued), meta(1, qt0))
+	view(t, db2, func(tx *bolt.Tx) error {
+		d, err := q2.Digest(tx, DigestInput{Now: qt0, AgencyAddress: agency})
+		if err != nil {
+			return err
+		}
+		for _, w := range append([]string{"dsure_url"}, DefaultChecklist...) {
+			if !strings.Contains(d.Text, w) || !strings.Contains(d.HTML, w) {
+				t.Errorf("digest without a checklist or D-Sure URL lacks %q", w)
+			}
+		}
+		// An inquiry alone is worth a digest.
+		empty, err := q.Digest(tx, DigestInput{Now: qt0, AgencyAddress: agency, Inquiries: in.Inquiries})
+		if err == nil && empty.Empty {
+			t.Error("a digest with an inquiry is empty: it would not be sent")
+		}
+		return err
+	})
+}
+
+// TestDigestTokyoTime: on a server whose zone is UTC, the digest's times are Japan's.
+func TestDigestTokyoTime(t *testing.T) {
+	saved := time.Local
+	time.Local = time.UTC
+	t.Cleanup(func() { time.Local = saved })
+	db, q := newQueue(t)
+	sent := time.Date(2026, 6, 15, 0, 1, 0, 0, time.UTC)    // 09:01 in Japan
+	early := time.Date(2026, 6, 14, 23, 30, 0, 0, time.UTC) // 08:30 on the 15th in Japan, the 14th in UTC
+	submit(t, db, q, queueNotice("2070004425", "AB4E3MR8IT"), decision(OutcomeQueued), meta(1, early))
+	submit(t, db, q, queueNotice("2070004426", "JT4E3MR8IT"), decision(OutcomeQueued), meta(2, sent))
+	view(t, db, func(tx *bolt.Tx) error {
+		d, err := q.Digest(tx, DigestInput{Now: sent.Add(14 * time.Hour), AgencyAddress: agency,
+			Inquiries: []Inquiry{{From: "a@example.jp", Subject: "質問", At: sent}}})
+		if err != nil {
+			return err
+		}
+		_, sections := parseDigestText(t, d.Text)
+		if got := sections[headWaiting].items[1]["受信日時"]; got != "2026-06-15 09:01" {
+			t.Errorf("受信日時 %q, want 2026-06-15 09:01", got)
+		}
+		if got := sections[headWaiting].items[0]["flags"]; !strings.HasPrefix(got, "受付から0日") {
+			t.Errorf("age %q: 08:30 and 23:01 on the 15th in Japan are the same day", got)
+		}
+		if !strings.HasPrefix(sections[headInquiries].lines[0], "- 2026-06-15 09:01") || !strings.HasSuffix(d.Subject, "(2026-06-15)") {
+			t.Errorf("inquiry line %q, subject %q", sections[headInquiries].lines[0], d.Subject)
 		}
 		return nil
 	})

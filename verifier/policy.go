@@ -4,7 +4,7 @@
 //
 //   - A Policy is data: a rule file in TOML with the key names of the config file's [policy]
 //     table (name, version, orderers, guarantors, works_categories, services_categories,
-//     start_date, date_basis, exclude_change_contracts). The presets shimane, tottori-ctc and
+//     start_date, date_basis, exclude_change_contracts, checklist). The presets shimane, tottori-ctc and
 //     mlit are such files, embedded from presets/*.toml; an admin writes the same format.
 //   - Policy.Judge turns one parser.Notice, with the mail's received time, text parts and
 //     the agency's contract register, into a Decision: outcome "queued", "rejected" or
@@ -117,6 +117,9 @@ type Policy struct {
 	// ExcludeChangeContracts keeps change contracts (変更契約) of works whose original
 	// contract date (当初契約日) is before StartDate on paper, whatever DateBasis says.
 	ExcludeChangeContracts bool
+	// Checklist is what a clerk compares on the certificate (the digest shows it); empty:
+	// the digest's default.
+	Checklist []string
 }
 
 // ruleFile is a rule file as written; its keys are config.Policy's.
@@ -130,6 +133,7 @@ type ruleFile struct {
 	StartDate              config.Date `toml:"start_date"`
 	DateBasis              string      `toml:"date_basis"`
 	ExcludeChangeContracts bool        `toml:"exclude_change_contracts"`
+	Checklist              []string    `toml:"checklist"`
 }
 
 //go:embed presets/*.toml
@@ -208,6 +212,7 @@ func FromConfig(c config.Policy) (Policy, error) {
 		StartDate:              c.StartDate,
 		DateBasis:              c.DateBasis,
 		ExcludeChangeContracts: c.ExcludeChangeContracts,
+		Checklist:              c.Checklist,
 	}.policy()
 	if err != nil {
 		return Policy{}, fmt.Errorf("policy: %w", err)
@@ -242,6 +247,7 @@ func (f ruleFile) policy() (Policy, error) {
 		StartDate:              f.StartDate,
 		DateBasis:              f.DateBasis,
 		ExcludeChangeContracts: f.ExcludeChangeContracts,
+		Checklist:              slices.Clone(f.Checklist),
 	}
 	if len(f.Guarantors) == 0 {
 		bad("guarantors: required")

@@ -21,6 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"hosho-intake/config"
+	"hosho-intake/intake"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/samplemail"
 	"hosho-intake/verifier"
@@ -62,7 +63,9 @@ func demo(ctx context.Context, e env, dir string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := user.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: s.Mail.Date}); err != nil {
+		// The mailbox received them now (INTERNALDATE), whatever their senders' Date says:
+		// the digest counts ages from arrival.
+		if _, err := user.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: time.Now()}); err != nil {
 			return err
 		}
 	}
@@ -130,6 +133,9 @@ func demo(ctx context.Context, e env, dir string) error {
 		for _, p := range en.Problems {
 			fmt.Fprintf(e.stdout, "    problem: %s\n", p)
 		}
+		if en.Outcome == intake.OutcomeInquiry {
+			fmt.Fprintf(e.stdout, "    inquiry: acknowledged, forwarded to %s, listed in the digest for a clerk to answer\n", cfg.Digest.InquiriesTo.Address)
+		}
 		switch r, ok := replies["Re: "+en.Subject]; {
 		case ok:
 			fmt.Fprintf(e.stdout, "    reply sent: %s\n", r)
@@ -139,12 +145,17 @@ func demo(ctx context.Context, e env, dir string) error {
 			fmt.Fprintf(e.stdout, "    no reply: %s\n", en.NoReplyWhy)
 		}
 	}
+	htmlFile := filepath.Join(dir, "digest.html")
 	if digest.Empty {
 		fmt.Fprintln(e.stdout, "\ndigest: nothing to report")
 	} else {
 		fmt.Fprintf(e.stdout, "\ndigest to the clerks (%s): %s\n", demoClerk, digest.Subject)
-		lines := strings.Split(digest.Text, "\n")
-		fmt.Fprintf(e.stdout, "    %s\n    …\n", strings.Join(lines[:min(12, len(lines))], "\n    "))
+		fmt.Fprintf(e.stdout, "    %s\n", strings.ReplaceAll(strings.TrimRight(digest.Text, "\n"), "\n", "\n    "))
+		// Its HTML part, for a browser (and deploy/screenshots).
+		if err := os.WriteFile(htmlFile, []byte(digest.HTML), 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "\nThe digest's HTML part is %s.\n", htmlFile)
 	}
 	fmt.Fprintf(e.stdout, "\nEverything the SMTP server received is in %s; the state is in %s; the log in %s.\n",
 		sent, filepath.Join(dir, "state"), logFile.Name())
@@ -164,6 +175,8 @@ func demoConfig(imapAddr, smtpAddr, state string) *config.Config {
 	cfg.SMTP.TLS, cfg.SMTP.Auth, cfg.SMTP.From = config.TLSNone, config.AuthNone, &mail.Address{Address: demoAgency}
 	clerk := &mail.Address{Name: "契約検査課", Address: demoClerk}
 	cfg.Digest.To, cfg.Digest.Clerks = []*mail.Address{clerk}, []*mail.Address{clerk}
+	cfg.Digest.InquiriesTo = clerk
+	cfg.Digest.DSureURL = "https://d-sure.example/login" // a stand-in: set D-Sure's own page in a real config
 	cfg.Reply.Signature = "島根県 土木部 技術管理課\n電子証書受付窓口（デモ）"
 	cfg.State.Dir = state
 	return &cfg

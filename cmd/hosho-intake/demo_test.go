@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/mail"
 	"os"
 	"regexp"
 	"strings"
@@ -21,13 +22,21 @@ func TestDemo(t *testing.T) {
 		what string
 		n    int
 	}{{"reply sent:", 10}, {"never answered", 2}, {"→ queued", 4}, {"→ rejected", 2}, {"→ needs_review", 1},
-		{"problem: wrong_document", 1}, {"problem: no_text", 1}, {"problem: zip_attachment", 1}} {
+		{"problem: wrong_document", 1}, {"problem: no_text", 1}, {"problem: zip_attachment", 1}, {"inquiry: acknowledged", 1},
+		// The digest: the inquiry with its first line, the refusals at intake under their own
+		// name, every mail that filed nothing, ages from the mailbox's arrival.
+		{"■ 問い合わせ 1件", 1}, {"  | 保証会社から届いたPDFをそのまま送ればよいのでしょうか。", 1},
+		{"■ 対象外（自動判定） 2件", 1}, {"■ 受付できなかったメール 2件", 1}, {"■ 返信しなかったメール 2件", 1},
+		{"（受付から0日）", 5}, {"D-Sure（発注者用保証確認サービス）: https://", 1}} {
 		if got := strings.Count(s, want.what); got != want.n {
 			t.Errorf("%q appears %d times, want %d:\n%s", want.what, got, want.n, s)
 		}
 	}
-	if !strings.Contains(s, "digest to the clerks") {
-		t.Errorf("no digest in the summary:\n%s", s)
+	if !strings.Contains(s, "digest to the clerks (keiyaku@pref.shimane.example): 【電子証書】確認待ち4件・要確認1件・問い合わせ1件・対象外（自動判定）2件・受付できなかったメール2件 (") {
+		t.Errorf("no digest, or a subject that does not count its sections, in the summary:\n%s", s)
+	}
+	if strings.Contains(s, "差戻し:") || strings.Contains(s, "■ 新着") {
+		t.Errorf("the digest calls refusals at intake 差戻し, or repeats the cards in a 新着 list:\n%s", s)
 	}
 	m := regexp.MustCompile(`Remove (\S+) when done`).FindStringSubmatch(s)
 	if m == nil {
@@ -35,7 +44,25 @@ func TestDemo(t *testing.T) {
 	}
 	defer os.RemoveAll(m[1])
 	sent, _ := os.ReadDir(m[1] + "/sent")
-	if len(sent) != 11 { // ten replies and the digest
-		t.Errorf("the SMTP server received %d messages, want 11", len(sent))
+	if len(sent) != 12 { // ten replies, the inquiry forwarded to the clerk, and the digest
+		t.Errorf("the SMTP server received %d messages, want 12", len(sent))
+	}
+	// The inquiry is acknowledged, not refused.
+	for _, f := range sent {
+		if !strings.Contains(f.Name(), "ishihara@") {
+			continue
+		}
+		b, err := os.ReadFile(m[1] + "/sent/" + f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := bodyText(t, msg)
+		if !strings.Contains(text, "担当職員が確認のうえ") || strings.Contains(text, "受け付けることができませんでした") {
+			t.Errorf("the inquiry's reply:\n%s", text)
+		}
 	}
 }

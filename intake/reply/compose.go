@@ -135,7 +135,7 @@ type Reply struct {
 // templateNames are the built-in templates, each templates/NAME.tmpl.
 func templateNames() []string {
 	return []string{
-		"reply", "outcome", "confirmation", "footer", "notice", "body_fallback",
+		"reply", "outcome", "confirmation", "footer", "notice", "body_fallback", "inquiry", "forward",
 		OutcomeQueued, OutcomeNeedsReview, OutcomeRejected, OutcomeDuplicate, OutcomeResubmission,
 		OutcomeVerified, OutcomeRejectedByClerk,
 		"reason_" + verifier.ReasonOrdererMismatch, "reason_" + verifier.ReasonGuarantorNotEligible,
@@ -234,9 +234,19 @@ func (c *Composer) selfTest() error {
 	if _, err := c.Compose(in); err != nil {
 		return err
 	}
+	q := Input{Received: msg, Problems: []parser.Problem{{Code: parser.CodeNoNotice}}, Tracking: "M-1"}
+	q.AgencyName, q.AgencyAddress, q.Signature, q.Now = common()
+	if _, err := c.Compose(q); err != nil {
+		return err
+	}
 	oi := OutcomeInput{To: "a@example.com", Items: items[5:]}
 	oi.AgencyName, oi.AgencyAddress, oi.Signature, oi.Now = common()
 	if _, err := c.Outcome(oi); err != nil {
+		return err
+	}
+	fi := ForwardInput{Received: msg, Raw: []byte("Subject: test\r\n\r\nx\r\n"), To: "a@agency.example", Tracking: "M-1"}
+	fi.AgencyName, fi.AgencyAddress, _, fi.Now = common()
+	if _, err := c.Forward(fi); err != nil {
 		return err
 	}
 	ci := ConfirmationInput{Received: msg, Items: items[5:], Refused: []Refusal{{"x", "y"}}}
@@ -271,6 +281,9 @@ type itemView struct {
 	CurrentState   string // in Japanese
 	ClerkReason    string
 	Reason         string // while a reason template renders: its code
+	// Trackings are, for a note said once for several notices, their 受付番号; empty when
+	// the reply holds one notice.
+	Trackings []string
 }
 
 // block is one rendered item or problem, for the layouts.
@@ -290,6 +303,10 @@ type layoutView struct {
 	Problems                                     []block
 	BodyFallback                                 bool // some problem is solved by typing the number and key
 	Refused                                      []Refusal
+	// Inquiry: the mail is a question (see Inquiry); the reply acknowledges it.
+	Inquiry bool
+	// Notes are said once after all the notices: the ※ 契約日 paragraph.
+	Notes []string
 }
 
 // Compose renders the one reply to in.Received.
@@ -306,6 +323,11 @@ func (c *Composer) Compose(in Input) (Reply, error) {
 	lv.Tracking = cleanLine(in.Tracking, 40)
 	if lv.Items, err = c.items(in.Items, env.agencyName); err != nil {
 		return Reply{}, fmt.Errorf("composing reply to %s: %w", env.to, err)
+	}
+	if note, err := c.dateNote(in.Items, env.agencyName); err != nil {
+		return Reply{}, fmt.Errorf("composing reply to %s: %w", env.to, err)
+	} else if note != "" {
+		lv.Notes = append(lv.Notes, note)
 	}
 	seen := map[string]bool{}
 	for _, p := range in.Problems {
@@ -331,7 +353,11 @@ func (c *Composer) Compose(in Input) (Reply, error) {
 		// A sender whose gateway strips or spoils PDFs can still type the number and key.
 		lv.BodyFallback = lv.BodyFallback || p.Code != parser.CodeZipAttachment
 	}
-	if len(lv.Items) == 0 && len(lv.Problems) == 0 {
+	if len(lv.Items) == 0 && Inquiry(msg, in.Problems) {
+		// A question, not a failed submission: acknowledged, and a clerk answers it.
+		lv.Inquiry, lv.Problems, lv.BodyFallback = true, nil, false
+	}
+	if len(lv.Items) == 0 && len(lv.Problems) == 0 && !lv.Inquiry {
 		// Nothing read and nothing said: the sender still learns what to send.
 		b := block{Code: parser.CodeNoNotice}
 		b.AgencyName = env.agencyName
@@ -440,7 +466,7 @@ func (c *Composer) layout(env *envelope, signature, subject string, received tim
 		lv.Subject = "件名なし"
 	}
 	if !received.IsZero() {
-		lv.ReceivedAt = japaneseTime(received.In(env.now.Location()))
+		lv.ReceivedAt = japaneseTime(received.In(tokyo()))
 	}
 	return lv
 }
@@ -459,6 +485,9 @@ func (c *Composer) items(items []Item, agencyName string) ([]block, error) {
 		for _, r := range v.Reasons {
 			if r == verifier.ReasonDuplicate || r == verifier.ReasonResubmission {
 				continue // said by the outcome's own template
+			}
+			if r == verifier.ReasonStartDateUnconfirmed {
+				continue // said once for the whole reply (dateNote), not once per notice
 			}
 			name := "reason_" + r
 			if c.tmpl.Lookup(name) == nil {
@@ -481,6 +510,38 @@ func (c *Composer) items(items []Item, agencyName string) ([]block, error) {
 		out = append(out, block{itemView: v, Body: strings.TrimSpace(body)})
 	}
 	return out, nil
+}
+
+// dateNote renders reason_start_date_unconfirmed once for the notices it concerns (those
+// a clerk will look at, not those refused), naming them when there are several, so that a
+// mail of five notices does not repeat the same paragraph five times.
+func (c *Composer) dateNote(items []Item, agencyName string) (string, error) {
+	var first *itemView
+	var trackings []string
+	for _, it := range items {
+		switch it.Outcome {
+		case OutcomeQueued, OutcomeNeedsReview, OutcomeResubmission:
+		default:
+			continue
+		}
+		if !slices.Contains(it.Reasons, verifier.ReasonStartDateUnconfirmed) {
+			continue
+		}
+		if first == nil {
+			v := view(it, agencyName)
+			first = &v
+		}
+		trackings = append(trackings, cleanLine(it.Tracking, 40))
+	}
+	if first == nil {
+		return "", nil
+	}
+	if len(items) > 1 {
+		first.Trackings = trackings
+	}
+	first.Reason = verifier.ReasonStartDateUnconfirmed
+	s, err := c.render("reason_"+verifier.ReasonStartDateUnconfirmed, *first)
+	return strings.TrimSpace(s), err
 }
 
 func isOutcome(o string) bool {
@@ -612,6 +673,11 @@ func redact(s string, keys []string) string {
 	}
 	return s
 }
+
+// tokyo is the zone of every time a contractor or clerk reads, whatever the server's TZ: a
+// fixed +09:00 rather than tzdata's Asia/Tokyo, because Japan has kept no daylight saving
+// since 1951 and a fixed zone needs no zone files on a minimal host (verifier does the same).
+func tokyo() *time.Location { return time.FixedZone("JST", 9*3600) }
 
 func japaneseTime(t time.Time) string {
 	return fmt.Sprintf("%d年%d月%d日 %d時%02d分", t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute())

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -33,6 +34,10 @@ type envelope struct {
 	subject    string
 	inReplyTo  string
 	references []string
+	// attach, when set, is a whole message carried as message/rfc822 after the text.
+	attach []byte
+	// autoSubmitted is the Auto-Submitted value (RFC 3834 §5): "auto-replied" when empty.
+	autoSubmitted string
 }
 
 func newEnvelope(agencyName, agencyAddress, domain string, now time.Time, to, toName string) (*envelope, error) {
@@ -132,7 +137,7 @@ func (env *envelope) build(charset, text string) (Reply, error) {
 		}
 		h.WriteString("\r\n")
 	}
-	field("Date", env.now.Format(time.RFC1123Z))
+	field("Date", env.now.In(tokyo()).Format(time.RFC1123Z))
 	field("From", addressTokens(env.agencyName, env.from, charset)...)
 	field("To", addressTokens(env.toName, env.to, charset)...)
 	field("Subject", textTokens(env.subject, charset)...)
@@ -156,9 +161,17 @@ func (env *envelope) build(charset, text string) (Reply, error) {
 	}
 	// RFC 3834 §5.2: a reply from a responder is marked, so other responders leave it alone;
 	// Exchange honours only its own header ([MS-OXCMAIL] 2.2.3.2.14).
-	field("Auto-Submitted", "auto-replied")
+	field("Auto-Submitted", cmp.Or(env.autoSubmitted, "auto-replied"))
 	field("X-Auto-Response-Suppress", "OOF,", "AutoReply")
 	field("MIME-Version", "1.0")
+	boundary := ""
+	if env.attach != nil {
+		// RFC 2046 §5.1.1: the boundary must not occur in the parts; 26 random base32
+		// characters do not, in practice.
+		boundary = "=_" + rand.Text()
+		field("Content-Type", "multipart/mixed;", `boundary="`+boundary+`"`)
+		h.WriteString("\r\n--" + boundary + "\r\n")
+	}
 	var body []byte
 	switch charset {
 	case CharsetISO2022JP:
@@ -180,6 +193,20 @@ func (env *envelope) build(charset, text string) (Reply, error) {
 	}
 	h.WriteString("\r\n")
 	h.Write(body)
+	if env.attach != nil {
+		// RFC 2046 §5.2.1: message/rfc822 is never base64; 8bit where the original is.
+		h.WriteString("\r\n--" + boundary + "\r\n")
+		field("Content-Type", "message/rfc822")
+		field("Content-Disposition", "attachment;", `filename="original.eml"`)
+		cte := "7bit"
+		if !isPlainASCII(strings.NewReplacer("\r", "", "\n", "", "\t", "").Replace(string(env.attach))) {
+			cte = "8bit"
+		}
+		field("Content-Transfer-Encoding", cte)
+		h.WriteString("\r\n")
+		h.Write(crlf(env.attach))
+		h.WriteString("\r\n--" + boundary + "--\r\n")
+	}
 	return Reply{
 		From:      env.from,
 		To:        env.to,
@@ -589,4 +616,11 @@ func reLen(s string) int {
 		return 0
 	}
 	return i
+}
+
+// crlf gives every line of b a CRLF end (RFC 5322 §2.3), as a stored message may have bare LFs.
+func crlf(b []byte) []byte {
+	b = bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
 }
