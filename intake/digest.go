@@ -128,10 +128,16 @@ var notAnsweredWhy = map[string]string{
 	parser.CodeTooLarge:       "容量の上限超過",
 	parser.CodeZipAttachment:  "ZIPで送付",
 	whyOnlyDuplicates:         "受付済みの通知の再送（重複）",
+	whyPartly:                 "一部を受付（本文の保証契約番号・認証キーの一部を読み取れず、送信者に確認を依頼済み）",
+	parser.CodeInvalidKey:     "本文の保証契約番号・認証キーを読み取れず（送信者に確認を依頼済み）",
 }
 
-// whyOnlyDuplicates: a mail whose notices were all received before.
-const whyOnlyDuplicates = "only_duplicates"
+// whyOnlyDuplicates: a mail whose notices were all received before; whyPartly: a mail
+// that queued notices and also held a typed number that could not be used.
+const (
+	whyOnlyDuplicates = "only_duplicates"
+	whyPartly         = "partly"
+)
 
 // digestMails are the mails taken in since the last digest that a digest lists apart from
 // the queue: every mail that filed no notice is in one of them.
@@ -142,9 +148,10 @@ type digestMails struct {
 }
 
 type answeredMail struct {
-	entry   uint64
-	notices int
-	mail    verifier.NotAnswered
+	entry    uint64
+	notices  int
+	problems []string
+	mail     verifier.NotAnswered
 }
 
 // mailsSince reads the ledger entries taken in since the last digest.
@@ -169,7 +176,7 @@ func (s *Service) mailsSince(since time.Time) (digestMails, error) {
 		}
 		if why == "" {
 			if e.Outcome != OutcomeDecision {
-				m.answered = append(m.answered, answeredMail{entry: e.ID, notices: e.Notices, mail: verifier.NotAnswered{
+				m.answered = append(m.answered, answeredMail{entry: e.ID, notices: e.Notices, problems: e.Problems, mail: verifier.NotAnswered{
 					From: e.From, Subject: verifier.WithoutToken(e.Subject), Why: problemsWhy(e.Problems), At: e.TakenAt}})
 			}
 			continue
@@ -194,6 +201,10 @@ func (m digestMails) unqueued(filed map[uint64]bool) []verifier.NotAnswered {
 	var out []verifier.NotAnswered
 	for _, a := range m.answered {
 		switch {
+		case filed[a.entry] && slices.Contains(a.problems, parser.CodeInvalidKey):
+			// Some of it was queued, some typed number could not be used: the clerk sees
+			// that nothing was dropped in silence.
+			a.mail.Why = notAnsweredWhy[whyPartly]
 		case filed[a.entry]:
 			continue
 		case a.notices > 0:

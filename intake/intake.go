@@ -150,10 +150,17 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
 	}
 	c.Notices = append(bodyNotices(msg.Texts, c.Notices), c.Notices...)
-	if len(c.Notices) == 0 {
-		// A number or key typed with a mistake is not a notice; the sender is asked to check
-		// it, rather than told nothing was found. Beside a notice read elsewhere it is noise.
-		c.Problems = append(c.Problems, bodyProblems(msg.Texts)...)
+	// A number or key typed with a mistake is not a notice; the sender is asked to check it,
+	// by its number, rather than told nothing was found or left to believe it was read. A
+	// number also read as a notice (the PDF beside the covering text) is not a problem.
+	read := map[string]bool{}
+	for _, n := range c.Notices {
+		read[n.ContractNumber] = true
+	}
+	for _, p := range bodyProblems(msg.Texts) {
+		if p.ContractNumber == "" || !read[p.ContractNumber] {
+			c.Problems = append(c.Problems, p)
+		}
 	}
 	if len(c.Notices) == 0 && len(c.Problems) == 0 {
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeNoNotice,

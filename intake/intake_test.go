@@ -8,8 +8,8 @@ import (
 
 	"hosho-intake/intake"
 	"hosho-intake/intake/inbound"
-	"hosho-intake/parser"
 	"hosho-intake/intake/samplemail"
+	"hosho-intake/parser"
 )
 
 // TestReadScenarios reads every generated scenario mail and checks the notices and problem
@@ -64,6 +64,8 @@ func TestReadTypingMistakes(t *testing.T) {
 		{"key mixing case", "保証機関：東日本建設業保証株式会社\n保証契約番号：2070004426\n認証キー：43H5efgH3h\n", 0, []string{parser.CodeInvalidKey}},
 		{"number of 9 digits", "保証契約番号：207000442\n認証キー：43H5ZEOH3X\n", 0, []string{parser.CodeInvalidKey}},
 		{"a good notice", "保証契約番号：2070004426\n認証キー：43H5ZEOH3X\n", 1, nil},
+		// Issue 18: the second line is read, the first is named, not dropped.
+		{"two lines, one key unreadable", "保証番号:2070000401 認証キー:ab12-cd34-ef\n保証番号:2070000402 認証キー:ZZ99YY88XX\n", 1, []string{parser.CodeInvalidKey}},
 		{"a question", "紙の保証証書も別途郵送が必要か教えてください。\n", 0, []string{parser.CodeNoNotice}},
 	}
 	for _, tt := range tests {

@@ -34,8 +34,13 @@ func readBody(text string) (notices []Notice, problems []Problem) {
 		case bad == "":
 			n.Source = "body"
 			notices = append(notices, n)
-		case d.has(fieldNumber) && d.has(fieldKey) && !masked:
-			problems = append(problems, Problem{Code: CodeInvalidKey, Detail: bad})
+		case d.has(fieldNumber) && !masked:
+			// A number without a usable key is named, never dropped in silence: the sender
+			// is asked for the key of that number.
+			if !d.has(fieldKey) {
+				bad = "no 認証キー beside the 保証契約番号"
+			}
+			problems = append(problems, Problem{Code: CodeInvalidKey, Detail: bad, ContractNumber: contractDigits(d.vals[fieldNumber])})
 		}
 		d, masked = draft{}, false
 	}

@@ -51,6 +51,9 @@ type Problem struct {
 	Code       string `json:"code"`
 	Attachment string `json:"attachment"`
 	Detail     string `json:"detail"`
+	// ContractNumber is the 保証契約番号 a problem is about, when one was read (a number typed
+	// in the body whose key could not be read): the reply names it.
+	ContractNumber string `json:"contract_number,omitempty"`
 }
 
 // Document is what one PDF turned out to be.

@@ -246,7 +246,9 @@ func TestBodyProblems(t *testing.T) {
 		{"number one digit short", "保証契約番号：207000442\n認証キー：AB12CD34EF\n", 1},
 		{"mixed case for a named surety", "保証会社：西日本建設業保証\n保証契約番号：2070004426\n認証キー：AB12cd34EF\n", 1},
 		{"masked key in our own reply", "保証契約番号：2070004426\n認証キー：AB******EF\n", 0},
-		{"number alone", "保証契約番号：2070004426\n", 0},
+		// Issue 18: a number seen and not used is named, never dropped in silence.
+		{"number alone", "保証契約番号：2070004426\n", 1},
+		{"the issue's two lines, one key unreadable", "保証番号:2070000401 認証キー:ab12-cd34-ef\n保証番号:2070000402 認証キー:ZZ99YY88XX\n", 1},
 		{"prose", "認証キーは半角英数字です。\n", 0},
 	}
 	for _, tt := range tests {

@@ -336,12 +336,13 @@ func (c *Composer) Compose(in Input) (Reply, error) {
 			continue // Should keeps these from being answered at all
 		}
 		att := fileName(p.Attachment, 120)
-		if seen[p.Code+"\x00"+att] {
+		number := plainLine(p.ContractNumber, 20)
+		if seen[p.Code+"\x00"+att+"\x00"+number] {
 			continue
 		}
-		seen[p.Code+"\x00"+att] = true
+		seen[p.Code+"\x00"+att+"\x00"+number] = true
 		b := block{Code: p.Code}
-		b.AgencyName, b.Attachment = env.agencyName, att
+		b.AgencyName, b.Attachment, b.ContractNumber = env.agencyName, att, number
 		name := "problem_" + p.Code
 		if c.tmpl.Lookup(name) == nil {
 			name = "problem_other"

@@ -710,3 +710,21 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestComposeNamesUnreadNumber: a number the body reader saw and could not use is named in
+// the reply (issue 18), beside the notice that was read.
+func TestComposeNamesUnreadNumber(t *testing.T) {
+	c := composer(t, Options{})
+	n := notice(2)
+	n.Source = "body"
+	in := input("電子証書", []Item{{Notice: n, Tracking: "R-000002", Outcome: OutcomeQueued}},
+		parser.Problem{Code: parser.CodeInvalidKey, ContractNumber: "2070000401", Detail: "認証キー is not made of ASCII letters and digits"})
+	r, err := c.Compose(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := parseReply(t, r.Raw).body
+	if !strings.Contains(body, "保証契約番号 2070000401 の認証キーを読み取れませんでした") || !strings.Contains(body, "R-000002") {
+		t.Errorf("the reply does not name the number it could not use beside the one it read:\n%s", body)
+	}
+}
