@@ -1,5 +1,6 @@
 // Package ledger is hosho-intake's memory of every message it took in from the mailbox, and
-// the owner of the one bbolt file that holds all the daemon's state.
+// the holder of the state directory: it opens the one bbolt file that holds all the daemon's
+// state, through verifier/store, with every owner's schema (Options.Schemas).
 //
 // # Contract
 //

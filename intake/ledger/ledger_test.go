@@ -128,8 +128,6 @@ func TestFileModes(t *testing.T) {
 	}
 }
 
-// TestMigrate moved to verifier/store with the migration runner.
-
 func TestOpenNewerSchema(t *testing.T) {
 	dir := stateDir(t)
 	l := openT(t, dir)
@@ -588,5 +586,32 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	if got, _ := l.List(Filter{}, 0); len(got) != n {
 		t.Errorf("List = %d entries, want %d", len(got), n)
+	}
+}
+
+// TestOpenSchemas: Open applies the other owners' schemas with the ledger's, and refuses the
+// file when one of them is newer than the binary.
+func TestOpenSchemas(t *testing.T) {
+	dir := stateDir(t)
+	other := store.Schema{Owner: "other", Steps: []func(*bolt.Tx) error{store.CreateBuckets("other-1")}}
+	l, err := Open(dir, Options{Schemas: []store.Schema{other}})
+	if err != nil {
+		t.Fatalf("Open with a schema = %v", err)
+	}
+	err = l.DB().Update(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("other-1")) == nil {
+			t.Error("bucket of the other schema missing")
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("other"), store.BE32(2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if l2, err := Open(dir, Options{Schemas: []store.Schema{other}}); !errors.Is(err, ErrNewerSchema) {
+		if err == nil {
+			l2.Close()
+		}
+		t.Fatalf("Open with a newer schema of another owner = %v, want ErrNewerSchema", err)
 	}
 }
