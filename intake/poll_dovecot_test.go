@@ -2,75 +2,14 @@ package intake_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"hosho-intake/intake/dovecottest"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/mailbox"
+	"hosho-intake/parser/testkit"
 )
-
-// cutProxy forwards loopback TCP to target and drops every connection once the server has
-// sent budget bytes in total: a server or network that goes away in the middle of a fetch.
-type cutProxy struct {
-	addr   string
-	budget atomic.Int64
-}
-
-func startCutProxy(t *testing.T, target string, budget int64) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{addr: ln.Addr().String()}
-	p.budget.Store(budget)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(s, c); s.Close() }()
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				defer s.Close()
-				buf := make([]byte, 4096)
-				for {
-					n, err := s.Read(buf)
-					if n > 0 {
-						left := p.budget.Add(-int64(n))
-						if left < 0 {
-							return
-						}
-						if _, err := c.Write(buf[:n]); err != nil {
-							return
-						}
-					}
-					if err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return p
-}
 
 func dovecotPoller(t *testing.T, srv *dovecottest.Server, addr string, l *ledger.Ledger) *intakePoller {
 	t.Helper()
@@ -97,8 +36,9 @@ func TestPollServerDropsMidFetch(t *testing.T) {
 		total += len(raw)
 	}
 	l := openLedger(t, t.TempDir())
-	proxy := startCutProxy(t, srv.Plain, int64(total/2))
-	p := dovecotPoller(t, srv, proxy.addr, l)
+	proxy := testkit.StartProxy(t, srv.Plain)
+	proxy.CutAfter(int64(total / 2))
+	p := dovecotPoller(t, srv, proxy.Addr, l)
 	res, err := p.Poll(context.Background())
 	if err == nil {
 		t.Fatal("poll through a connection cut half-way succeeded")

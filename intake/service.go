@@ -23,6 +23,7 @@ import (
 	"hosho-intake/parser"
 	"hosho-intake/parser/sandbox"
 	"hosho-intake/verifier"
+	"hosho-intake/verifier/store"
 )
 
 // Service is the daemon's intake side built from a config: the ledger, the PDF reader
@@ -65,7 +66,9 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l, err := ledger.Open(cfg.State.Dir, ledger.Options{})
+	// Every owner of buckets in the state file: one transaction upgrades them all, or
+	// refuses a file a newer binary wrote before anything starts.
+	l, err := ledger.Open(cfg.State.Dir, ledger.Options{Schemas: []store.Schema{outbox.Schema(), reply.Schema(), verifier.Schema()}})
 	if err != nil {
 		return nil, err
 	}

@@ -117,36 +117,36 @@ func TestTokenShape(t *testing.T) {
 // The secret is kept in the state: links of a digest sent before a restart still decide.
 func TestSecretPersists(t *testing.T) {
 	dir := t.TempDir()
-	l, q := openQueue(t, dir)
+	db, q := openQueue(t, dir)
 	var s Submission
-	update(t, l.DB(), func(tx *bolt.Tx) error {
+	update(t, db, func(tx *bolt.Tx) error {
 		f, err := q.Submit(tx, queueNotice("2070004426", "KEY"), decision(OutcomeQueued), meta(1, qt0))
 		s = f.Submission
 		return err
 	})
 	token := q.Token(ActionVerify, s, testClerk, testExpiry)
-	if err := l.Close(); err != nil {
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	l, q = openQueue(t, dir)
-	defer l.Close()
+	db, q = openQueue(t, dir)
+	defer db.Close()
 	if q.Token(ActionVerify, s, testClerk, testExpiry) != token {
 		t.Fatal("the token changed over a reopen")
 	}
-	update(t, l.DB(), func(tx *bolt.Tx) error {
+	update(t, db, func(tx *bolt.Tx) error {
 		_, _, err := q.ApplyDecisionMail(tx, clerks[0], clerks, subjectFor(VerifyWord, s, token), "", qt0.Add(time.Hour), qt0.Add(time.Hour))
 		return err
 	})
 	// A secret given by the config wins, and is not stored.
-	q2, err := OpenQueue(l.DB(), []byte("from the config"))
+	q2, err := OpenQueue(db, []byte("from the config"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if q2.Token(ActionVerify, s, testClerk, testExpiry) == token {
 		t.Error("a configured secret made the stored secret's token")
 	}
-	q3, err := OpenQueue(l.DB(), nil)
+	q3, err := OpenQueue(db, nil)
 	if err != nil || q3.Token(ActionVerify, s, testClerk, testExpiry) != token {
 		t.Errorf("the stored secret changed after opening with a configured one (%v)", err)
 	}

@@ -35,8 +35,8 @@
 //
 // # On-disk layout
 //
-// Buckets of the queue in the shared bbolt file, schema owner "verifier" in ledger's meta
-// bucket (ledger.Migrate); integers are big-endian uint64:
+// Buckets of the queue in the shared bbolt file, schema owner "verifier" in the meta bucket
+// of verifier/store (Schema); integers are big-endian uint64:
 //
 //	verifier-items      ID (bucket sequence) -> Submission as JSON
 //	verifier-by-number  保証契約番号 0x00 ID -> empty
@@ -47,7 +47,7 @@
 //	                    config gives one); "digest-sent" -> time of the last digest
 //	                    (RFC 3339 text)
 //
-// The items hold contractors' 認証キー: ledger keeps the file 0600 in a 0700 directory.
+// The items hold contractors' 認証キー: store keeps the file 0600, ledger its directory 0700.
 package verifier
 
 import (

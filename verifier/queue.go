@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/rand"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,8 +12,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"hosho-intake/intake/ledger"
 	"hosho-intake/parser"
+	"hosho-intake/verifier/store"
 )
 
 // States of a submission in the verification queue.
@@ -74,19 +72,13 @@ const (
 	trackingNumberForm = "R-%06d"
 )
 
-// migrations are the queue's schema steps (ledger.Migrate). Append only.
-func migrations() []func(*bolt.Tx) error {
-	return []func(*bolt.Tx) error{
+// Schema is the queue's part of the state file, for ledger.Options.Schemas. Its steps are
+// append-only.
+func Schema() store.Schema {
+	return store.Schema{Owner: queueOwner, Steps: []func(*bolt.Tx) error{
 		// 1: the layout in the package comment.
-		func(tx *bolt.Tx) error {
-			for _, name := range []string{itemsBucket, byNumberBucket, byStateBucket, changesBucket, queueStateBucket} {
-				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return fmt.Errorf("creating bucket %s: %w", name, err)
-				}
-			}
-			return nil
-		},
-	}
+		store.CreateBuckets(itemsBucket, byNumberBucket, byStateBucket, changesBucket, queueStateBucket),
+	}}
 }
 
 // Queue is the verification queue in the shared bbolt file. Every method that changes
@@ -103,7 +95,7 @@ type Queue struct {
 func OpenQueue(db *bolt.DB, secret []byte) (*Queue, error) {
 	q := &Queue{secret: slices.Clone(secret)}
 	err := db.Update(func(tx *bolt.Tx) error {
-		if err := ledger.Migrate(tx, queueOwner, migrations()); err != nil {
+		if err := store.Apply(tx, Schema()); err != nil {
 			return err
 		}
 		if len(q.secret) > 0 {
@@ -290,7 +282,7 @@ func (q *Queue) Submit(tx *bolt.Tx, n parser.Notice, d Decision, m Meta) (Filed,
 	if err := q.put(tx, s, ""); err != nil {
 		return Filed{}, err
 	}
-	if err := tx.Bucket([]byte(byNumberBucket)).Put(withID(n.ContractNumber, id), nil); err != nil {
+	if err := tx.Bucket([]byte(byNumberBucket)).Put(store.WithID(n.ContractNumber, id), nil); err != nil {
 		return Filed{}, fmt.Errorf("filing %s: %w", s.TrackingNumber(), err)
 	}
 	return Filed{Submission: s, Outcome: d.Outcome, Reasons: slices.Clone(d.Reasons)}, nil
@@ -357,24 +349,20 @@ func stateOf(outcome string) (string, bool) {
 // put stores s and moves its indexes from the state oldState ("" for a new item). The
 // change index gets s's last change.
 func (q *Queue) put(tx *bolt.Tx, s Submission, oldState string) error {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("storing %s: %w", s.TrackingNumber(), err)
-	}
-	if err := tx.Bucket([]byte(itemsBucket)).Put(be64(s.ID), data); err != nil {
+	if err := store.PutJSON(tx.Bucket([]byte(itemsBucket)), s.ID, s); err != nil {
 		return fmt.Errorf("storing %s: %w", s.TrackingNumber(), err)
 	}
 	states := tx.Bucket([]byte(byStateBucket))
 	if oldState != "" && oldState != s.State {
-		if err := states.Delete(withID(oldState, s.ID)); err != nil {
+		if err := states.Delete(store.WithID(oldState, s.ID)); err != nil {
 			return fmt.Errorf("storing %s: %w", s.TrackingNumber(), err)
 		}
 	}
-	if err := states.Put(withID(s.State, s.ID), nil); err != nil {
+	if err := states.Put(store.WithID(s.State, s.ID), nil); err != nil {
 		return fmt.Errorf("storing %s: %w", s.TrackingNumber(), err)
 	}
 	if len(s.History) > 0 {
-		k := append(be64(timeKey(s.History[len(s.History)-1].At)), be64(s.ID)...)
+		k := store.TimeIDKey(s.History[len(s.History)-1].At, s.ID)
 		if err := tx.Bucket([]byte(changesBucket)).Put(k, nil); err != nil {
 			return fmt.Errorf("storing %s: %w", s.TrackingNumber(), err)
 		}
@@ -388,13 +376,11 @@ func (q *Queue) Get(tx *bolt.Tx, id uint64) (Submission, error) {
 	if b == nil {
 		return Submission{}, fmt.Errorf("submission %d: %w", id, ErrNotFound)
 	}
-	data := b.Get(be64(id))
-	if data == nil {
-		return Submission{}, fmt.Errorf("%s: %w", fmt.Sprintf(trackingNumberForm, id), ErrNotFound)
-	}
 	var s Submission
-	if err := json.Unmarshal(data, &s); err != nil {
+	if ok, err := store.GetJSON(b, id, &s); err != nil {
 		return Submission{}, fmt.Errorf("reading %s: %w", fmt.Sprintf(trackingNumberForm, id), err)
+	} else if !ok {
+		return Submission{}, fmt.Errorf("%s: %w", fmt.Sprintf(trackingNumberForm, id), ErrNotFound)
 	}
 	return s, nil
 }
@@ -409,7 +395,7 @@ func (q *Queue) List(tx *bolt.Tx, states ...string) ([]Submission, error) {
 	if len(states) == 0 {
 		var out []Submission
 		err := tx.Bucket([]byte(itemsBucket)).ForEach(func(k, _ []byte) error {
-			s, err := q.Get(tx, u64(k))
+			s, err := q.Get(tx, store.U64(k))
 			out = append(out, s)
 			return err
 		})
@@ -451,7 +437,7 @@ func (q *Queue) scan(tx *bolt.Tx, bucket, prefix string) ([]Submission, error) {
 		if len(k) != len(p)+8 {
 			continue // a longer key of another prefix that contains a 0 byte
 		}
-		s, err := q.Get(tx, u64(k[len(p):]))
+		s, err := q.Get(tx, store.U64(k[len(p):]))
 		if err != nil {
 			return nil, err
 		}
@@ -460,18 +446,7 @@ func (q *Queue) scan(tx *bolt.Tx, bucket, prefix string) ([]Submission, error) {
 	return out, nil
 }
 
-// withID is an index key: prefix 0x00 ID. The number and state never contain a 0 byte.
-func withID(prefix string, id uint64) []byte {
-	return append(append([]byte(prefix), 0), be64(id)...)
-}
-
-// timeKey orders instants in the change index; times before 1970 sort first.
-func timeKey(t time.Time) uint64 {
-	if t.Unix() < 0 {
-		return 0
-	}
-	return uint64(t.UnixNano())
-}
-
-func be64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
-func u64(b []byte) uint64  { return binary.BigEndian.Uint64(b) }
+// The encoding of the state file is verifier/store's; digest.go uses it by these names.
+func be64(n uint64) []byte       { return store.BE64(n) }
+func u64(b []byte) uint64        { return store.U64(b) }
+func timeKey(t time.Time) uint64 { return store.TimeKey(t) }

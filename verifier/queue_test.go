@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -9,32 +10,33 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"hosho-intake/intake/ledger"
 	"hosho-intake/parser"
+	"hosho-intake/verifier/store"
 )
 
 // qt0 is a Monday morning in Japan; the queue tests count from it.
 var qt0 = time.Date(2025, 6, 2, 9, 0, 0, 0, time.FixedZone("JST", 9*3600))
 
-func openQueue(t *testing.T, dir string) (*ledger.Ledger, *Queue) {
+// openQueue opens the state file in dir as the daemon does, with the queue's schema.
+func openQueue(t *testing.T, dir string) (*bolt.DB, *Queue) {
 	t.Helper()
-	l, err := ledger.Open(dir, ledger.Options{})
+	db, err := store.Open(filepath.Join(dir, "hosho-intake.db"), &bolt.Options{Timeout: time.Second}, Schema())
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := OpenQueue(l.DB(), nil)
+	q, err := OpenQueue(db, nil)
 	if err != nil {
-		l.Close()
+		db.Close()
 		t.Fatal(err)
 	}
-	return l, q
+	return db, q
 }
 
 func newQueue(t *testing.T) (*bolt.DB, *Queue) {
 	t.Helper()
-	l, q := openQueue(t, t.TempDir())
-	t.Cleanup(func() { l.Close() })
-	return l.DB(), q
+	db, q := openQueue(t, t.TempDir())
+	t.Cleanup(func() { db.Close() })
+	return db, q
 }
 
 func update(t *testing.T, db *bolt.DB, f func(tx *bolt.Tx) error) {

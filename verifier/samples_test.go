@@ -9,10 +9,8 @@ import (
 	"testing"
 
 	"hosho-intake/parser"
+	"hosho-intake/parser/testkit"
 )
-
-// samplesDir is the shared corpus, read in place (../shared/samples beside the checkout).
-const samplesDir = "../../shared/samples"
 
 // truthNotice is a notice of a sample's .truth.json (schema ninsho-key-corpus/1).
 type truthNotice struct {
@@ -37,6 +35,7 @@ func str(p *string) string {
 // guarantor and category judgement must agree with the truth's eligible and
 // ineligible_reasons, and the orderer judgement with the preset's 発注者.
 func TestSamples(t *testing.T) {
+	samplesDir := testkit.Samples(t)
 	files, _ := filepath.Glob(filepath.Join(samplesDir, "*", "*.truth.json"))
 	if len(files) == 0 {
 		if os.Getenv("CI") == "true" {

@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"time"
+
+	"hosho-intake/verifier/store"
 )
 
 // Actions of a clerk's decision.
@@ -53,7 +55,7 @@ func (q *Queue) mac(action, number string, id uint64, clerk string, expiryDay ui
 		m.Write([]byte(f))
 	}
 	m.Write([]byte{0})
-	m.Write(be64(id))
+	m.Write(store.BE64(id))
 	m.Write(binary.BigEndian.AppendUint32(nil, expiryDay))
 	return tokenEncoding.EncodeToString(m.Sum(nil))[:macLen]
 }

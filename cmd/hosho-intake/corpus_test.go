@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/text/unicode/norm"
+
+	"hosho-intake/parser/testkit"
 )
 
 // TestMain lets the test binary serve as its own PDF worker, as the real binary does, and
@@ -20,19 +22,6 @@ func TestMain(m *testing.M) {
 		main()
 	}
 	os.Exit(m.Run())
-}
-
-// samplesDir finds the shared corpus beside the checkout; it is read in place, never copied.
-func samplesDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("HOSHO_SAMPLES")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "samples")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("sample corpus not found at %s (set HOSHO_SAMPLES): %v", dir, err)
-	}
-	return dir
 }
 
 type truthNotice struct {
@@ -53,7 +42,7 @@ type truth struct {
 // TestCorpus runs `parse --json` over every sample through the real isolated path and
 // compares each file's notices and problem codes with its .truth.json.
 func TestCorpus(t *testing.T) {
-	dir := samplesDir(t)
+	dir := testkit.Samples(t)
 	var files []string
 	truths := map[string]truth{}
 	for _, sub := range []string{"pdf", "eml"} {

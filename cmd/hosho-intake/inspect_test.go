@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"hosho-intake/parser/testkit"
 )
 
 // TestInspectCorpus: for every sample mail, inspect says whether it would be answered
 // exactly as the truth's should_reply does, and judges every notice it read.
 func TestInspectCorpus(t *testing.T) {
-	dir := samplesDir(t)
+	dir := testkit.Samples(t)
 	truths, _ := filepath.Glob(filepath.Join(dir, "eml", "*.truth.json"))
 	if len(truths) == 0 {
 		t.Fatal("no sample mails")

@@ -17,6 +17,7 @@ import (
 
 	"hosho-intake/parser"
 	"hosho-intake/parser/sandbox"
+	"hosho-intake/parser/testkit"
 )
 
 // The mutants TestMutants reads: 100 per sample PDF, seeded by the file's name, is the
@@ -45,7 +46,7 @@ var outcomeNames = [outcomes]string{"right", "problem", "silent", "wrong"}
 // happen: a damaged font or stream becomes a problem (issue 17, finding 6). Run with -v for
 // the table.
 func TestMutants(t *testing.T) {
-	dir := mutantSamples(t)
+	dir := testkit.Samples(t)
 	truths, err := filepath.Glob(filepath.Join(dir, "pdf", "*.truth.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -129,22 +130,6 @@ func TestMutants(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "%-50s %7d %7d %7d %7d\n", "total", total[0], total[1], total[2], total[3])
 	t.Logf("one-byte mutants, %d per sample PDF (seed %d):\n%s", *mutantsPerFile, *mutantSeed, b.String())
-}
-
-// mutantSamples is samplesDir for a test that is worthless without the corpus: under CI it
-// fails rather than skips.
-func mutantSamples(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		dir := os.Getenv("HOSHO_SAMPLES")
-		if dir == "" {
-			dir = filepath.Join("..", "..", "..", "shared", "samples")
-		}
-		if _, err := os.Stat(dir); err != nil {
-			t.Fatalf("sample corpus not found (CI=true, set HOSHO_SAMPLES): %v", err)
-		}
-	}
-	return samplesDir(t)
 }
 
 // readTruth reads one .truth.json of the corpus.

@@ -15,15 +15,8 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"hosho-intake/parser"
+	"hosho-intake/parser/testkit"
 )
-
-// samplesDir is the shared corpus, read in place. HOSHO_SAMPLES overrides it.
-func samplesDir() string {
-	if d := os.Getenv("HOSHO_SAMPLES"); d != "" {
-		return filepath.Join(d, "eml")
-	}
-	return filepath.Join("..", "..", "..", "shared", "samples", "eml")
-}
 
 type truthFile struct {
 	Size     int64    `json:"size"`
@@ -48,13 +41,7 @@ var ownedCodes = []string{parser.CodeZipAttachment, parser.CodePasswordZip, pars
 	parser.CodeAutoSubmitted, parser.CodeBounce, parser.CodeMailingList}
 
 func TestSamples(t *testing.T) {
-	dir := samplesDir()
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared samples missing: %v", err)
-		}
-		t.Skipf("shared samples missing (%v); set HOSHO_SAMPLES", err)
-	}
+	dir := testkit.Samples(t, "eml")
 	files, err := filepath.Glob(filepath.Join(dir, "*.eml*"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/verifier/store"
 )
 
 // Entry is one message taken in from the mailbox. It is stored as JSON so that a field
@@ -134,28 +136,28 @@ func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) erro
 func record(tx *bolt.Tx, e *Entry) error {
 	loc := uidKey(e.Mailbox, e.UIDValidity, e.UID)
 	if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
-		return fmt.Errorf("uidvalidity %d already recorded as entry %d: %w", e.UIDValidity, u64(v), ErrDuplicate)
+		return fmt.Errorf("uidvalidity %d already recorded as entry %d: %w", e.UIDValidity, store.U64(v), ErrDuplicate)
 	}
 	id := e.ID
 	if err := putEntry(tx, e); err != nil {
 		return err
 	}
-	if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, be64(id)); err != nil {
+	if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, store.BE64(id)); err != nil {
 		return err
 	}
 	if e.MessageID != "" {
-		k := withID(msgIDIndex(e.MessageID), id)
+		k := store.WithID(msgIDIndex(e.MessageID), id)
 		if err := tx.Bucket([]byte(byMsgIDBucket)).Put(k, []byte(e.Digest)); err != nil {
 			return err
 		}
 	}
 	if e.Digest != "" {
-		if err := tx.Bucket([]byte(byDigestBucket)).Put(withID(e.Digest, id), nil); err != nil {
+		if err := tx.Bucket([]byte(byDigestBucket)).Put(store.WithID(e.Digest, id), nil); err != nil {
 			return err
 		}
 	}
 	if !e.Moved {
-		if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, be64(id)); err != nil {
+		if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, store.BE64(id)); err != nil {
 			return err
 		}
 	}
@@ -224,7 +226,7 @@ func advance(tx *bolt.Tx, mailbox string, uidvalidity, uid uint32) error {
 		return fmt.Errorf("invalid cursor %q uidvalidity %d", mailbox, uidvalidity)
 	}
 	b := tx.Bucket([]byte(cursorsBucket))
-	if v := b.Get([]byte(mailbox)); len(v) == 8 && u32(v[:4]) == uidvalidity && u32(v[4:]) >= uid {
+	if v := b.Get([]byte(mailbox)); len(v) == 8 && store.U32(v[:4]) == uidvalidity && store.U32(v[4:]) >= uid {
 		return nil
 	}
 	v := make([]byte, 8)
@@ -239,7 +241,7 @@ func (l *Ledger) Cursor(mailbox string) (Cursor, error) {
 	c := Cursor{Mailbox: mailbox}
 	err := l.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket([]byte(cursorsBucket)).Get([]byte(mailbox)); len(v) == 8 {
-			c.UIDValidity, c.LastUID = u32(v[:4]), u32(v[4:])
+			c.UIDValidity, c.LastUID = store.U32(v[:4]), store.U32(v[4:])
 		}
 		return nil
 	})
@@ -261,10 +263,10 @@ func (l *Ledger) Alias(mailbox string, uidvalidity, uid uint32, id uint64, at ti
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		loc := uidKey(mailbox, uidvalidity, uid)
 		if v := tx.Bucket([]byte(byUIDBucket)).Get(loc); v != nil {
-			if u64(v) == id {
+			if store.U64(v) == id {
 				return nil
 			}
-			return fmt.Errorf("location is entry %d: %w", u64(v), ErrDuplicate)
+			return fmt.Errorf("location is entry %d: %w", store.U64(v), ErrDuplicate)
 		}
 		e, err := getEntry(tx, id)
 		if err != nil {
@@ -274,10 +276,10 @@ func (l *Ledger) Alias(mailbox string, uidvalidity, uid uint32, id uint64, at ti
 		if err := putEntry(tx, e); err != nil {
 			return err
 		}
-		if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, be64(id)); err != nil {
+		if err := tx.Bucket([]byte(byUIDBucket)).Put(loc, store.BE64(id)); err != nil {
 			return err
 		}
-		if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, be64(id)); err != nil {
+		if err := tx.Bucket([]byte(unmovedBucket)).Put(loc, store.BE64(id)); err != nil {
 			return err
 		}
 		return advance(tx, mailbox, uidvalidity, uid)
@@ -297,7 +299,7 @@ func (l *Ledger) ByUID(mailbox string, uidvalidity, uid uint32) (*Entry, bool, e
 			return nil
 		}
 		var err error
-		e, err = getEntry(tx, u64(v))
+		e, err = getEntry(tx, store.U64(v))
 		return err
 	})
 	if err != nil {
@@ -342,7 +344,7 @@ func (l *Ledger) Seen(messageID, digest string) (*Entry, bool, error) {
 				continue
 			}
 			var err error
-			e, err = getEntry(tx, u64(k[len(prefix):]))
+			e, err = getEntry(tx, store.U64(k[len(prefix):]))
 			return err
 		}
 		return nil
@@ -398,11 +400,11 @@ func (l *Ledger) Unmoved(mailbox string) ([]Entry, error) {
 		seen := map[uint64]bool{}
 		c := tx.Bucket([]byte(unmovedBucket)).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) != len(prefix)+8 || seen[u64(v)] {
+			if len(k) != len(prefix)+8 || seen[store.U64(v)] {
 				continue
 			}
-			seen[u64(v)] = true
-			e, err := getEntry(tx, u64(v))
+			seen[store.U64(v)] = true
+			e, err := getEntry(tx, store.U64(v))
 			if err != nil {
 				return err
 			}
@@ -450,7 +452,7 @@ func (l *Ledger) List(f Filter, limit int) ([]Entry, error) {
 			// Seek lands on the first key at or above Before, and the one before it is the
 			// newest below. When Seek finds nothing every key is below, so start at Last
 			// again (Seek moved the cursor past it).
-			if sk, _ := c.Seek(be64(f.Before)); sk != nil {
+			if sk, _ := c.Seek(store.BE64(f.Before)); sk != nil {
 				k, v = c.Prev()
 			} else {
 				k, v = c.Last()
@@ -459,7 +461,7 @@ func (l *Ledger) List(f Filter, limit int) ([]Entry, error) {
 		for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Prev() {
 			var e Entry
 			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("entry %d: %w", u64(k), err)
+				return fmt.Errorf("entry %d: %w", store.U64(k), err)
 			}
 			if (f.Mailbox != "" && e.Mailbox != f.Mailbox) || (f.Outcome != "" && e.Outcome != f.Outcome) ||
 				(!f.Since.IsZero() && e.TakenAt.Before(f.Since)) {
@@ -506,7 +508,7 @@ func (l *Ledger) Stats() (Stats, error) {
 	s := Stats{Outcomes: map[string]int64{}}
 	err := l.db.View(func(tx *bolt.Tx) error {
 		err := tx.Bucket([]byte(countsBucket)).ForEach(func(k, v []byte) error {
-			n := int64(binary.BigEndian.Uint64(v))
+			n := int64(store.U64(v))
 			switch name := string(k); {
 			case name == "messages":
 				s.Messages = n
@@ -524,7 +526,7 @@ func (l *Ledger) Stats() (Stats, error) {
 		s.Unmoved = tx.Bucket([]byte(unmovedBucket)).Stats().KeyN
 		return tx.Bucket([]byte(cursorsBucket)).ForEach(func(k, v []byte) error {
 			if len(v) == 8 {
-				s.Cursors = append(s.Cursors, Cursor{Mailbox: string(k), UIDValidity: u32(v[:4]), LastUID: u32(v[4:])})
+				s.Cursors = append(s.Cursors, Cursor{Mailbox: string(k), UIDValidity: store.U32(v[:4]), LastUID: store.U32(v[4:])})
 			}
 			return nil
 		})
@@ -536,33 +538,25 @@ func (l *Ledger) Stats() (Stats, error) {
 }
 
 func count(tx *bolt.Tx, name string, delta int64) error {
-	b := tx.Bucket([]byte(countsBucket))
-	var n int64
-	if v := b.Get([]byte(name)); len(v) == 8 {
-		n = int64(binary.BigEndian.Uint64(v))
-	}
-	return b.Put([]byte(name), be64(uint64(n+delta)))
+	return store.Add(tx.Bucket([]byte(countsBucket)), name, delta)
 }
 
 // getEntry decodes entry id; decoding copies, so the result outlives the transaction.
 func getEntry(tx *bolt.Tx, id uint64) (*Entry, error) {
-	v := tx.Bucket([]byte(messagesBucket)).Get(be64(id))
-	if v == nil {
-		return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
-	}
 	e := &Entry{}
-	if err := json.Unmarshal(v, e); err != nil {
+	if ok, err := store.GetJSON(tx.Bucket([]byte(messagesBucket)), id, e); err != nil {
 		return nil, fmt.Errorf("decoding entry %d: %w", id, err)
+	} else if !ok {
+		return nil, fmt.Errorf("entry %d: %w", id, ErrNotFound)
 	}
 	return e, nil
 }
 
 func putEntry(tx *bolt.Tx, e *Entry) error {
-	v, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encoding entry %d: %w", e.ID, err)
+	if err := store.PutJSON(tx.Bucket([]byte(messagesBucket)), e.ID, e); err != nil {
+		return fmt.Errorf("storing entry %d: %w", e.ID, err)
 	}
-	return tx.Bucket([]byte(messagesBucket)).Put(be64(e.ID), v)
+	return nil
 }
 
 // uidKey is the key of a server location: mailbox 0x00 uidvalidity uid. IMAP mailbox names
@@ -587,15 +581,3 @@ func msgIDIndex(messageID string) string {
 	sum := sha256.Sum256([]byte(messageID))
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
-
-func withID(prefix string, id uint64) []byte {
-	k := make([]byte, 0, len(prefix)+9)
-	k = append(k, prefix...)
-	k = append(k, 0)
-	return binary.BigEndian.AppendUint64(k, id)
-}
-
-func be32(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
-func be64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
-func u32(b []byte) uint32  { return binary.BigEndian.Uint32(b) }
-func u64(b []byte) uint64  { return binary.BigEndian.Uint64(b) }

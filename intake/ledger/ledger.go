@@ -1,5 +1,6 @@
 // Package ledger is hosho-intake's memory of every message it took in from the mailbox, and
-// the owner of the one bbolt file that holds all the daemon's state.
+// the holder of the state directory: it opens the one bbolt file that holds all the daemon's
+// state, through verifier/store, with every owner's schema (Options.Schemas).
 //
 // # Contract
 //
@@ -43,7 +44,7 @@
 //
 // Buckets of the ledger (keys and values; integers are big-endian):
 //
-//	meta            owner name -> schema version (uint32); shared, see Migrate
+//	meta            owner name -> schema version (uint32); shared, see verifier/store
 //	messages        ID (uint64, bucket sequence) -> Entry as JSON
 //	by-uid          mailbox 0x00 uidvalidity (uint32) uid (uint32) -> ID; holds aliases too
 //	by-message-id   Message-ID 0x00 ID -> digest (hex); several IDs may share a Message-ID
@@ -57,7 +58,6 @@ package ledger
 import (
 	"errors"
 	"fmt"
-	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -67,6 +67,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/sys/unix"
+
+	"hosho-intake/verifier/store"
 )
 
 // Sentinel errors, for what callers branch on.
@@ -74,8 +77,8 @@ var (
 	// ErrLocked: another process holds the state directory.
 	ErrLocked = errors.New("state directory in use")
 	// ErrNewerSchema: the file was written by a newer hosho-intake; a downgraded binary
-	// must not touch it.
-	ErrNewerSchema = errors.New("state written by a newer hosho-intake")
+	// must not touch it. It is store.ErrNewerSchema, whichever owner's schema is newer.
+	ErrNewerSchema = store.ErrNewerSchema
 	// ErrNotFound: no such entry or raw message.
 	ErrNotFound = errors.New("not found")
 	// ErrDuplicate: the server location (mailbox, UIDVALIDITY, UID) is already recorded.
@@ -99,6 +102,9 @@ type Options struct {
 	// LockTimeout bounds the wait for the file lock held by another process; 0 means 1s.
 	// Short on purpose: a second daemon should fail at once, not queue behind the first.
 	LockTimeout time.Duration
+	// Schemas are the other owners of buckets in the file (the outbox, the reply limiter,
+	// the verification queue): Open applies them with the ledger's in one transaction.
+	Schemas []store.Schema
 }
 
 // Ledger is the message ledger over the state directory. It is safe for concurrent use;
@@ -114,9 +120,10 @@ type Ledger struct {
 	segSize int64
 }
 
-// Open opens (creating if needed) the state in dir and brings the ledger's buckets to the
-// current schema. It fails with ErrLocked, after at most opts.LockTimeout, when another
-// process has the state open, and with ErrNewerSchema when a newer binary wrote it.
+// Open opens (creating if needed) the state in dir and brings the ledger's buckets, and
+// those of opts.Schemas, to their current schema in one transaction. It fails with
+// ErrLocked, after at most opts.LockTimeout, when another process has the state open, and
+// with ErrNewerSchema when a newer binary wrote it.
 func Open(dir string, opts Options) (*Ledger, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = defaultLockTimeout
@@ -124,43 +131,23 @@ func Open(dir string, opts Options) (*Ledger, error) {
 	if err := os.MkdirAll(filepath.Join(dir, rawDir), 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	path := filepath.Join(dir, DBName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout})
+	schemas := append([]store.Schema{schema()}, opts.Schemas...)
+	db, err := store.Open(filepath.Join(dir, DBName), &bolt.Options{Timeout: opts.LockTimeout}, schemas...)
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, &lockedError{dir: dir, pid: readPID(filepath.Join(dir, pidName))}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, fmt.Errorf("opening ledger: %w", err)
 	}
 	l := &Ledger{dir: dir, db: db}
-	if err := l.init(path); err != nil {
-		l.Close() // also removes a pid file init wrote
-		return nil, err
-	}
-	return l, nil
-}
-
-func (l *Ledger) init(path string) error {
-	// bbolt applies the mode only when it creates the file; the file holds contractors'
-	// authentication keys (in the verifier's buckets), so tighten one made by hand.
-	if fi, err := os.Stat(path); err != nil {
-		return fmt.Errorf("checking %s: %w", path, err)
-	} else if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return fmt.Errorf("restricting %s: %w", path, err)
-		}
-	}
 	// The pid file only names the holder in ErrLocked: flock(2) cannot tell who holds it.
 	// We hold the lock now, so nobody else writes it.
 	pid := []byte(strconv.Itoa(os.Getpid()) + "\n")
-	if err := os.WriteFile(filepath.Join(l.dir, pidName), pid, 0o600); err != nil {
-		return fmt.Errorf("writing pid file: %w", err)
+	if err := os.WriteFile(filepath.Join(dir, pidName), pid, 0o600); err != nil {
+		l.Close() // also removes a pid file written in part
+		return nil, fmt.Errorf("writing pid file: %w", err)
 	}
-	err := l.db.Update(func(tx *bolt.Tx) error { return Migrate(tx, ledgerOwner, migrations()) })
-	if err != nil {
-		return fmt.Errorf("opening ledger: %w", err)
-	}
-	return nil
+	return l, nil
 }
 
 // Close closes the bbolt file and releases the lock.
@@ -181,7 +168,7 @@ func (l *Ledger) Close() error {
 }
 
 // DB is the shared bbolt file, for the packages that keep their own buckets in it (the
-// verifier queue, the outbox). They create their buckets with Migrate.
+// verifier queue, the outbox). Their schemas go in Options.Schemas.
 func (l *Ledger) DB() *bolt.DB { return l.db }
 
 // Dir is the state directory.
@@ -214,67 +201,8 @@ func readPID(path string) int {
 	return pid
 }
 
-// Migrate brings owner's buckets to version len(steps) inside tx, which must be writable.
-// steps[i] brings the schema from version i to i+1; the stored version says which steps
-// already ran, and each new step's version is stored with it, in the same transaction, so a
-// failing step leaves nothing behind. A stored version above len(steps) means a newer binary
-// wrote the file: Migrate refuses it with ErrNewerSchema, because an older binary would
-// misread or corrupt buckets it does not know (the idea of soju's database upgrade()).
-//
-// Steps are append-only: never edit or reorder a released one.
-func Migrate(tx *bolt.Tx, owner string, steps []func(*bolt.Tx) error) error {
-	if owner == "" {
-		return errors.New("migrating: empty owner")
-	}
-	if !tx.Writable() {
-		return fmt.Errorf("migrating %s: read-only transaction", owner)
-	}
-	meta, err := tx.CreateBucketIfNotExists([]byte(metaBucket))
-	if err != nil {
-		return fmt.Errorf("migrating %s: %w", owner, err)
-	}
-	v, err := version(meta, owner)
-	if err != nil {
-		return err
-	}
-	if v > len(steps) {
-		return fmt.Errorf("%s schema version %d, this binary knows up to %d: %w", owner, v, len(steps), ErrNewerSchema)
-	}
-	for i := v; i < len(steps); i++ {
-		if err := steps[i](tx); err != nil {
-			return fmt.Errorf("migrating %s schema to version %d: %w", owner, i+1, err)
-		}
-		// The step may have used the cursor of meta; fetch the bucket again to be safe.
-		if err := tx.Bucket([]byte(metaBucket)).Put([]byte(owner), be32(uint32(i+1))); err != nil {
-			return fmt.Errorf("migrating %s schema to version %d: %w", owner, i+1, err)
-		}
-	}
-	return nil
-}
-
-// SchemaVersion is owner's stored schema version, 0 when it has none.
-func SchemaVersion(tx *bolt.Tx, owner string) (int, error) {
-	meta := tx.Bucket([]byte(metaBucket))
-	if meta == nil {
-		return 0, nil
-	}
-	return version(meta, owner)
-}
-
-func version(meta *bolt.Bucket, owner string) (int, error) {
-	b := meta.Get([]byte(owner))
-	if b == nil {
-		return 0, nil
-	}
-	if len(b) != 4 {
-		return 0, fmt.Errorf("%s schema version: stored value of %d bytes", owner, len(b))
-	}
-	return int(u32(b)), nil
-}
-
 // Bucket names; see the package comment for their keys and values.
 const (
-	metaBucket     = "meta"
 	messagesBucket = "messages"
 	byUIDBucket    = "by-uid"
 	byMsgIDBucket  = "by-message-id"
@@ -284,19 +212,12 @@ const (
 	countsBucket   = "counts"
 )
 
-// migrations are the ledger's schema steps; see Migrate. Append only.
-func migrations() []func(*bolt.Tx) error {
-	return []func(*bolt.Tx) error{
+// schema is the ledger's part of the state file. Its steps are append-only.
+func schema() store.Schema {
+	return store.Schema{Owner: ledgerOwner, Steps: []func(*bolt.Tx) error{
 		// 1: the initial layout described in the package comment.
-		func(tx *bolt.Tx) error {
-			for _, name := range []string{messagesBucket, byUIDBucket, byMsgIDBucket, byDigestBucket, cursorsBucket, unmovedBucket, countsBucket} {
-				if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
-					return fmt.Errorf("creating bucket %s: %w", name, err)
-				}
-			}
-			return nil
-		},
-	}
+		store.CreateBuckets(messagesBucket, byUIDBucket, byMsgIDBucket, byDigestBucket, cursorsBucket, unmovedBucket, countsBucket),
+	}}
 }
 
 // Trim drops the pages of the state file from the process's memory map. bbolt reads the

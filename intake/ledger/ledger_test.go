@@ -6,13 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/verifier/store"
 )
 
 var t0 = time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)
@@ -127,77 +128,11 @@ func TestFileModes(t *testing.T) {
 	}
 }
 
-func TestMigrate(t *testing.T) {
-	errStep := errors.New("step failed")
-	for _, tc := range []struct {
-		name    string
-		stored  int   // version before; 0: none
-		failAt  int   // step (1-based) that fails; 0: none
-		wantRun []int // steps run, in order
-		wantVer int   // stored version after
-		wantErr error
-	}{
-		{name: "fresh", wantRun: []int{1, 2, 3}, wantVer: 3},
-		{name: "from 1", stored: 1, wantRun: []int{2, 3}, wantVer: 3},
-		{name: "current", stored: 3, wantVer: 3},
-		{name: "newer", stored: 5, wantVer: 5, wantErr: ErrNewerSchema},
-		{name: "step fails", stored: 1, failAt: 3, wantRun: []int{2, 3}, wantVer: 1, wantErr: errStep},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := openT(t, stateDir(t))
-			db := l.DB()
-			if tc.stored > 0 {
-				err := db.Update(func(tx *bolt.Tx) error {
-					return tx.Bucket([]byte(metaBucket)).Put([]byte("verifier"), be32(uint32(tc.stored)))
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			var run []int
-			steps := make([]func(*bolt.Tx) error, 3)
-			for i := range steps {
-				steps[i] = func(tx *bolt.Tx) error {
-					run = append(run, i+1)
-					if _, err := tx.CreateBucketIfNotExists([]byte("verifier-" + strconv.Itoa(i+1))); err != nil {
-						return err
-					}
-					if i+1 == tc.failAt {
-						return errStep
-					}
-					return nil
-				}
-			}
-			err := db.Update(func(tx *bolt.Tx) error { return Migrate(tx, "verifier", steps) })
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("Migrate = %v, want %v", err, tc.wantErr)
-			}
-			if !reflect.DeepEqual(run, tc.wantRun) {
-				t.Errorf("steps run = %v, want %v", run, tc.wantRun)
-			}
-			err = db.View(func(tx *bolt.Tx) error {
-				v, err := SchemaVersion(tx, "verifier")
-				if v != tc.wantVer {
-					t.Errorf("version after = %d, want %d", v, tc.wantVer)
-				}
-				// A failed migration leaves none of its steps' buckets behind.
-				if tc.wantErr != nil && tx.Bucket([]byte("verifier-2")) != nil {
-					t.Error("bucket of a failed migration committed")
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-}
-
 func TestOpenNewerSchema(t *testing.T) {
 	dir := stateDir(t)
 	l := openT(t, dir)
 	err := l.DB().Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(metaBucket)).Put([]byte(ledgerOwner), be32(uint32(len(migrations())+1)))
+		return tx.Bucket([]byte("meta")).Put([]byte(ledgerOwner), store.BE32(uint32(len(schema().Steps)+1)))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -273,13 +208,13 @@ func TestRecordRollback(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return b.Put(be64(e.ID), []byte("x"))
+		return b.Put(store.BE64(e.ID), []byte("x"))
 	})
 	if err != nil {
 		t.Fatalf("Record = %v", err)
 	}
 	l.DB().View(func(tx *bolt.Tx) error {
-		if b := tx.Bucket([]byte("submissions")); b == nil || b.Get(be64(e.ID)) == nil {
+		if b := tx.Bucket([]byte("submissions")); b == nil || b.Get(store.BE64(e.ID)) == nil {
 			t.Error("more's write missing after commit")
 		}
 		return nil
@@ -651,5 +586,32 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	if got, _ := l.List(Filter{}, 0); len(got) != n {
 		t.Errorf("List = %d entries, want %d", len(got), n)
+	}
+}
+
+// TestOpenSchemas: Open applies the other owners' schemas with the ledger's, and refuses the
+// file when one of them is newer than the binary.
+func TestOpenSchemas(t *testing.T) {
+	dir := stateDir(t)
+	other := store.Schema{Owner: "other", Steps: []func(*bolt.Tx) error{store.CreateBuckets("other-1")}}
+	l, err := Open(dir, Options{Schemas: []store.Schema{other}})
+	if err != nil {
+		t.Fatalf("Open with a schema = %v", err)
+	}
+	err = l.DB().Update(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte("other-1")) == nil {
+			t.Error("bucket of the other schema missing")
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("other"), store.BE32(2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if l2, err := Open(dir, Options{Schemas: []store.Schema{other}}); !errors.Is(err, ErrNewerSchema) {
+		if err == nil {
+			l2.Close()
+		}
+		t.Fatalf("Open with a newer schema of another owner = %v, want ErrNewerSchema", err)
 	}
 }

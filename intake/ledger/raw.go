@@ -17,6 +17,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/verifier/store"
 )
 
 // sweepBatch bounds the entries one Sweep transaction changes, to keep the writer lock short.
@@ -271,12 +273,12 @@ func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err
 					TakenAt time.Time `json:"taken_at"`
 				}
 				if err := json.Unmarshal(v, &e); err != nil {
-					return fmt.Errorf("decoding entry %d: %w", u64(k), err)
+					return fmt.Errorf("decoding entry %d: %w", store.U64(k), err)
 				}
 				switch {
 				case e.Raw == "":
 				case e.TakenAt.Before(cutoff):
-					expired = append(expired, u64(k))
+					expired = append(expired, store.U64(k))
 				default:
 					if name, _, _, err := parseRawRef(e.Raw); err == nil {
 						used[name] = true

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"hosho-intake/intake/dovecottest"
+	"hosho-intake/parser/testkit"
 )
 
 // End-to-end tests against a real Dovecot 2.3 (intake/dovecottest).
@@ -228,7 +229,7 @@ func TestDovecotUIDValidityReset(t *testing.T) {
 func TestDovecotStall(t *testing.T) {
 	s := dovecottest.Start(t)
 	s.Append(t, "INBOX", []byte(message("big@e2e", strings.Repeat("x", 2<<20))))
-	p := startStallProxy(t, s.Plain)
+	p := testkit.StartProxy(t, s.Plain)
 	o := dovecotOptions(s, p.Addr, TLSNone, AuthLogin)
 	o.Timeout = 300 * time.Millisecond
 	c := dial(t, o)
@@ -236,7 +237,7 @@ func TestDovecotStall(t *testing.T) {
 	if _, err := c.Select(ctx, "INBOX"); err != nil {
 		t.Fatal(err)
 	}
-	p.stallAfter(64 << 10)
+	p.StallAfter(64 << 10)
 	if _, err := c.Fetch(ctx, 1); !errors.Is(err, ErrTimeout) || !Temporary(err) {
 		t.Errorf("Fetch through a stalled connection = %v, want ErrTimeout, temporary", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+
+	"hosho-intake/parser/testkit"
 )
 
 // flagsOf returns the flags of a message of the selected mailbox.
@@ -446,7 +448,7 @@ func TestSilentServer(t *testing.T) {
 func TestStallMidFetch(t *testing.T) {
 	ms := startMem(t, memOptions{})
 	ms.append(t, "INBOX", message("big@x", strings.Repeat("x", 1<<20)))
-	p := startStallProxy(t, ms.Addr)
+	p := testkit.StartProxy(t, ms.Addr)
 	o := loginOptions(p.Addr)
 	o.Timeout = 300 * time.Millisecond
 	s := dial(t, o)
@@ -454,7 +456,7 @@ func TestStallMidFetch(t *testing.T) {
 	if _, err := s.Select(ctx, "INBOX"); err != nil {
 		t.Fatal(err)
 	}
-	p.stallAfter(100 << 10)
+	p.StallAfter(100 << 10)
 	start := time.Now()
 	_, err := s.Fetch(ctx, 1)
 	if !errors.Is(err, ErrTimeout) || !Temporary(err) {
@@ -477,19 +479,19 @@ func TestSlowButAlive(t *testing.T) {
 	ms := startMem(t, memOptions{})
 	body := strings.Repeat("y", 3<<20)
 	ms.append(t, "INBOX", message("slow@x", body))
-	p := startStallProxy(t, ms.Addr)
+	p := testkit.StartProxy(t, ms.Addr)
 	o := loginOptions(p.Addr)
 	o.Timeout = 300 * time.Millisecond
 	s := dial(t, o)
 	s.Select(context.Background(), "INBOX")
 	// Feed the response in slices spaced below the timeout, for about 3 timeouts.
-	p.stallAfter(0)
+	p.StallAfter(0)
 	go func() {
 		for i := 0; i < 8; i++ {
 			time.Sleep(120 * time.Millisecond)
-			p.budget.Store(1 << 20)
+			p.StallAfter(1 << 20)
 		}
-		p.budget.Store(-1)
+		p.Resume()
 	}()
 	got, err := s.Fetch(context.Background(), 1)
 	if err != nil || len(got) != len(message("slow@x", body)) {
@@ -500,12 +502,12 @@ func TestSlowButAlive(t *testing.T) {
 func TestContextCancel(t *testing.T) {
 	ms := startMem(t, memOptions{})
 	ms.append(t, "INBOX", message("1@x", "1"))
-	p := startStallProxy(t, ms.Addr)
+	p := testkit.StartProxy(t, ms.Addr)
 	o := loginOptions(p.Addr)
 	o.Timeout = time.Minute
 	s := dial(t, o)
 	s.Select(context.Background(), "INBOX")
-	p.stallAfter(0)
+	p.StallAfter(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()

@@ -13,6 +13,8 @@ import (
 
 	"github.com/emersion/go-message"
 	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/verifier/store"
 )
 
 // dsn is what MatchBounce reads from a delivery status notification (RFC 3464).
@@ -180,13 +182,13 @@ func (o *Outbox) MatchBounce(tx *bolt.Tx, raw []byte, at time.Time) (Message, bo
 	err := errors.Join(count(tx, r.State, -1), count(tx, StateFailed, 1), count(tx, "bounced", 1))
 	switch r.State {
 	case StatePending:
-		err = errors.Join(err, tx.Bucket(dueBucket).Delete(timeKey(r.NextAttempt, r.ID)),
-			tx.Bucket(rawBucket).Delete(be64(r.ID)))
+		err = errors.Join(err, tx.Bucket(dueBucket).Delete(store.TimeIDKey(r.NextAttempt, r.ID)),
+			tx.Bucket(rawBucket).Delete(store.BE64(r.ID)))
 	case StateSent:
-		err = errors.Join(err, tx.Bucket(finishedBucket).Delete(timeKey(r.Finished, r.ID)))
+		err = errors.Join(err, tx.Bucket(finishedBucket).Delete(store.TimeIDKey(r.Finished, r.ID)))
 	}
 	r.State, r.Finished, r.NextAttempt = StateFailed, at, time.Time{}
-	err = errors.Join(err, tx.Bucket(finishedBucket).Put(timeKey(at, r.ID), nil), putRecord(tx, r))
+	err = errors.Join(err, tx.Bucket(finishedBucket).Put(store.TimeIDKey(at, r.ID), nil), putRecord(tx, r))
 	if err != nil {
 		return Message{}, false, fmt.Errorf("matching bounce of %s: %w", r.MessageID, err)
 	}
@@ -205,5 +207,5 @@ func (o *Outbox) byMessageID(tx *bolt.Tx, id string) (*record, error) {
 	if last == nil {
 		return nil, nil
 	}
-	return getRecord(tx, u64(last[len(prefix):]))
+	return getRecord(tx, store.U64(last[len(prefix):]))
 }

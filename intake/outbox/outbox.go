@@ -51,8 +51,8 @@
 //
 // # On-disk layout
 //
-// Buckets of the outbox (schema owner "outbox" in the ledger's meta bucket; integers are
-// big-endian; times are Unix nanoseconds as uint64):
+// Buckets of the outbox (schema owner "outbox" in the meta bucket of verifier/store; integers
+// are big-endian; times are Unix nanoseconds as uint64):
 //
 //	outbox             ID (uint64, bucket sequence) -> record as JSON (envelope, Message-ID,
 //	                   Subject, state "pending"|"sent"|"failed", attempts, next attempt,
@@ -73,9 +73,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,7 +89,7 @@ import (
 	"golang.org/x/text/encoding/htmlindex"
 
 	"hosho-intake/config"
-	"hosho-intake/intake/ledger"
+	"hosho-intake/verifier/store"
 )
 
 // Sentinel errors, for what callers branch on.
@@ -210,7 +208,7 @@ func Open(db *bolt.DB, opts Options) (*Outbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return ledger.Migrate(tx, owner, migrations) }); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return store.Apply(tx, Schema()) }); err != nil {
 		return nil, fmt.Errorf("opening outbox: %w", err)
 	}
 	return &Outbox{db: db, opts: opts, log: log, retryFor: opts.RetryFor, kick: make(chan struct{}, 1)}, nil
@@ -228,16 +226,12 @@ var (
 	countsBucket   = []byte("outbox-counts")
 )
 
-// migrations are the schema's ordered steps; a new step is appended, never edited.
-var migrations = []func(*bolt.Tx) error{
-	func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{recordsBucket, rawBucket, dueBucket, finishedBucket, msgIDBucket, countsBucket} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	},
+// Schema is the outbox's part of the state file, for ledger.Options.Schemas. Its steps are
+// append-only.
+func Schema() store.Schema {
+	return store.Schema{Owner: owner, Steps: []func(*bolt.Tx) error{
+		store.CreateBuckets(string(recordsBucket), string(rawBucket), string(dueBucket), string(finishedBucket), string(msgIDBucket), string(countsBucket)),
+	}}
 }
 
 // record is what is stored per message, as JSON so that a field added later reads as its
@@ -342,8 +336,8 @@ func (o *Outbox) Enqueue(tx *bolt.Tx, m Message) (uint64, error) {
 		State: StatePending, NextAttempt: created}
 	err = errors.Join(
 		putRecord(tx, r),
-		tx.Bucket(rawBucket).Put(be64(seq), m.Raw),
-		tx.Bucket(dueBucket).Put(timeKey(r.NextAttempt, seq), nil),
+		tx.Bucket(rawBucket).Put(store.BE64(seq), m.Raw),
+		tx.Bucket(dueBucket).Put(store.TimeIDKey(r.NextAttempt, seq), nil),
 		tx.Bucket(msgIDBucket).Put(msgIDKey(id, seq), nil),
 		count(tx, StatePending, 1),
 	)
@@ -410,8 +404,8 @@ type Failure struct {
 func (o *Outbox) Failed(tx *bolt.Tx, since time.Time) ([]Failure, error) {
 	var out []Failure
 	c := tx.Bucket(finishedBucket).Cursor()
-	for k, _ := c.Seek(timeKey(since, 0)); k != nil; k, _ = c.Next() {
-		r, err := getRecord(tx, u64(k[8:]))
+	for k, _ := c.Seek(store.TimeIDKey(since, 0)); k != nil; k, _ = c.Next() {
+		r, err := getRecord(tx, store.U64(k[8:]))
 		if err != nil {
 			return nil, fmt.Errorf("listing failures: %w", err)
 		}
@@ -452,20 +446,15 @@ type Stats struct {
 // Stats reads the counters and the head of the due index.
 func (o *Outbox) Stats(tx *bolt.Tx) (Stats, error) {
 	cb := tx.Bucket(countsBucket)
-	get := func(k string) int {
-		if v := cb.Get([]byte(k)); len(v) == 8 {
-			return int(int64(binary.BigEndian.Uint64(v)))
-		}
-		return 0
-	}
+	get := func(k string) int { return int(store.Count(cb, k)) }
 	s := Stats{Pending: get(StatePending), Sent: get(StateSent), Failed: get(StateFailed), Bounced: get("bounced")}
 	c := tx.Bucket(dueBucket).Cursor()
 	if k, _ := c.First(); k != nil {
-		s.Next = keyTime(k)
+		s.Next = store.KeyTime(k)
 	}
 	// Pending messages are few (a relay outage's worth), so a scan for the oldest is cheap.
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		r, err := getRecord(tx, u64(k[8:]))
+		r, err := getRecord(tx, store.U64(k[8:]))
 		if err != nil {
 			return Stats{}, fmt.Errorf("outbox stats: %w", err)
 		}
@@ -482,7 +471,7 @@ func (o *Outbox) Get(tx *bolt.Tx, id uint64) (Message, string, error) {
 	if err != nil {
 		return Message{}, "", err
 	}
-	return r.message(bytes.Clone(tx.Bucket(rawBucket).Get(be64(id)))), r.State, nil
+	return r.message(bytes.Clone(tx.Bucket(rawBucket).Get(store.BE64(id)))), r.State, nil
 }
 
 // backoff is the wait after the n-th failed attempt (n >= 1).
@@ -509,19 +498,19 @@ func (o *Outbox) nextAttempt(r *record, now time.Time) time.Time {
 func (o *Outbox) prune(tx *bolt.Tx, cutoff time.Time, limit int) (int, error) {
 	c := tx.Bucket(finishedBucket).Cursor()
 	var keys [][]byte
-	for k, _ := c.First(); k != nil && keyTime(k).Before(cutoff) && len(keys) < limit; k, _ = c.Next() {
+	for k, _ := c.First(); k != nil && store.KeyTime(k).Before(cutoff) && len(keys) < limit; k, _ = c.Next() {
 		keys = append(keys, bytes.Clone(k))
 	}
 	for _, k := range keys {
-		id := u64(k[8:])
+		id := store.U64(k[8:])
 		r, err := getRecord(tx, id)
 		if err != nil {
 			return 0, err
 		}
 		err = errors.Join(
 			tx.Bucket(finishedBucket).Delete(k),
-			tx.Bucket(recordsBucket).Delete(be64(id)),
-			tx.Bucket(rawBucket).Delete(be64(id)),
+			tx.Bucket(recordsBucket).Delete(store.BE64(id)),
+			tx.Bucket(rawBucket).Delete(store.BE64(id)),
 			tx.Bucket(msgIDBucket).Delete(msgIDKey(r.MessageID, id)),
 			count(tx, r.State, -1),
 		)
@@ -541,9 +530,9 @@ func finish(tx *bolt.Tx, r *record, state string, t time.Time) error {
 		return fmt.Errorf("message %d is %s, not pending", r.ID, r.State)
 	}
 	err := errors.Join(
-		tx.Bucket(dueBucket).Delete(timeKey(r.NextAttempt, r.ID)),
-		tx.Bucket(rawBucket).Delete(be64(r.ID)),
-		tx.Bucket(finishedBucket).Put(timeKey(t, r.ID), nil),
+		tx.Bucket(dueBucket).Delete(store.TimeIDKey(r.NextAttempt, r.ID)),
+		tx.Bucket(rawBucket).Delete(store.BE64(r.ID)),
+		tx.Bucket(finishedBucket).Put(store.TimeIDKey(t, r.ID), nil),
 		count(tx, StatePending, -1),
 		count(tx, state, 1),
 	)
@@ -554,58 +543,33 @@ func finish(tx *bolt.Tx, r *record, state string, t time.Time) error {
 // reschedule moves r's due key to next, in tx.
 func reschedule(tx *bolt.Tx, r *record, next time.Time) error {
 	due := tx.Bucket(dueBucket)
-	err := errors.Join(due.Delete(timeKey(r.NextAttempt, r.ID)), due.Put(timeKey(next, r.ID), nil))
+	err := errors.Join(due.Delete(store.TimeIDKey(r.NextAttempt, r.ID)), due.Put(store.TimeIDKey(next, r.ID), nil))
 	r.NextAttempt = next
 	return errors.Join(err, putRecord(tx, r))
 }
 
 func getRecord(tx *bolt.Tx, id uint64) (*record, error) {
-	v := tx.Bucket(recordsBucket).Get(be64(id))
-	if v == nil {
-		return nil, fmt.Errorf("message %d: %w", id, ErrNotFound)
-	}
 	r := new(record)
-	if err := json.Unmarshal(v, r); err != nil {
+	if ok, err := store.GetJSON(tx.Bucket(recordsBucket), id, r); err != nil {
 		return nil, fmt.Errorf("message %d: %w", id, err)
+	} else if !ok {
+		return nil, fmt.Errorf("message %d: %w", id, ErrNotFound)
 	}
 	return r, nil
 }
 
-func putRecord(tx *bolt.Tx, r *record) error {
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(recordsBucket).Put(be64(r.ID), v)
-}
+func putRecord(tx *bolt.Tx, r *record) error { return store.PutJSON(tx.Bucket(recordsBucket), r.ID, r) }
 
 func count(tx *bolt.Tx, name string, delta int64) error {
-	b := tx.Bucket(countsBucket)
-	var n int64
-	if v := b.Get([]byte(name)); len(v) == 8 {
-		n = int64(binary.BigEndian.Uint64(v))
-	}
-	return b.Put([]byte(name), be64(uint64(n+delta)))
+	return store.Add(tx.Bucket(countsBucket), name, delta)
 }
-
-func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-func u64(b []byte) uint64  { return binary.BigEndian.Uint64(b) }
-
-// timeKey is t (Unix nanoseconds, times before 1970 as 0) then id: keys sort by time.
-func timeKey(t time.Time, id uint64) []byte {
-	ns := max(t.UnixNano(), 0)
-	return binary.BigEndian.AppendUint64(be64(uint64(ns)), id)
-}
-
-func keyTime(k []byte) time.Time { return time.Unix(0, int64(u64(k[:8]))) }
 
 func msgIDKey(id string, seq uint64) []byte {
-	k := []byte(id)
-	if len(k) > 512 {
-		sum := sha256.Sum256(k)
-		k = []byte("sha256:" + hex.EncodeToString(sum[:]))
+	if len(id) > 512 {
+		sum := sha256.Sum256([]byte(id))
+		id = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	return binary.BigEndian.AppendUint64(append(k, 0), seq)
+	return store.WithID(id, seq)
 }
 
 // trimID gives a Message-ID without spaces and angle brackets (RFC 5322 section 3.6.4:

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/verifier/store"
 )
 
 // Result sums up one SendDue pass.
@@ -96,8 +98,8 @@ func (o *Outbox) due(now time.Time) ([]uint64, error) {
 	var ids []uint64
 	err := o.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(dueBucket).Cursor()
-		for k, _ := c.First(); k != nil && !keyTime(k).After(now) && len(ids) < batchLimit; k, _ = c.Next() {
-			ids = append(ids, u64(k[8:]))
+		for k, _ := c.First(); k != nil && !store.KeyTime(k).After(now) && len(ids) < batchLimit; k, _ = c.Next() {
+			ids = append(ids, store.U64(k[8:]))
 		}
 		return nil
 	})
@@ -111,7 +113,7 @@ func (o *Outbox) next() (time.Time, error) {
 	var next time.Time
 	err := o.db.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(dueBucket).Cursor().First(); k != nil {
-			next = keyTime(k)
+			next = store.KeyTime(k)
 		}
 		return nil
 	})
@@ -135,7 +137,7 @@ func (o *Outbox) begin(id uint64, now time.Time) (*record, []byte, error) {
 			r = nil
 			return nil
 		}
-		raw = bytes.Clone(tx.Bucket(rawBucket).Get(be64(id)))
+		raw = bytes.Clone(tx.Bucket(rawBucket).Get(store.BE64(id)))
 		if raw == nil {
 			return fmt.Errorf("message %d: raw bytes missing", id)
 		}
@@ -258,7 +260,7 @@ func (o *Outbox) pruneOld(now time.Time) error {
 	var old bool
 	if err := o.db.View(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(finishedBucket).Cursor().First()
-		old = k != nil && keyTime(k).Before(cutoff)
+		old = k != nil && store.KeyTime(k).Before(cutoff)
 		return nil
 	}); err != nil || !old {
 		return err

@@ -12,11 +12,11 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"hosho-intake/intake/ledger"
+	"hosho-intake/verifier/store"
 )
 
 const (
-	// schemaOwner is this package's name in the ledger's meta bucket.
+	// schemaOwner is this package's name in the meta bucket of the state file.
 	schemaOwner = "reply"
 	rateBucket  = "reply-rate"
 	// window is the period the limit counts over.
@@ -25,17 +25,13 @@ const (
 	maxKey = 256
 )
 
-// migrations are the reply package's schema steps for ledger.Migrate. Append only.
-func migrations() []func(*bolt.Tx) error {
-	return []func(*bolt.Tx) error{
+// Schema is the reply package's part of the state file, for ledger.Options.Schemas. Its
+// steps are append-only.
+func Schema() store.Schema {
+	return store.Schema{Owner: schemaOwner, Steps: []func(*bolt.Tx) error{
 		// 1: the per-sender reply times described in the package comment.
-		func(tx *bolt.Tx) error {
-			if _, err := tx.CreateBucketIfNotExists([]byte(rateBucket)); err != nil {
-				return fmt.Errorf("creating bucket %s: %w", rateBucket, err)
-			}
-			return nil
-		},
-	}
+		store.CreateBuckets(rateBucket),
+	}}
 }
 
 // Reasons Allow gives for refusing a reply.
@@ -57,13 +53,13 @@ type Limiter struct {
 }
 
 // OpenLimiter brings the limiter's bucket to the current schema in db (refusing one written by a
-// newer binary, ledger.ErrNewerSchema) and returns a limiter of perHour replies per sender and
+// newer binary, store.ErrNewerSchema) and returns a limiter of perHour replies per sender and
 // globalPerHour in all.
 func OpenLimiter(db *bolt.DB, perHour, globalPerHour int) (*Limiter, error) {
 	if perHour < 1 || globalPerHour < 1 {
 		return nil, fmt.Errorf("reply rate limits %d and %d: must be at least 1", perHour, globalPerHour)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return ledger.Migrate(tx, schemaOwner, migrations()) }); err != nil {
+	if err := db.Update(func(tx *bolt.Tx) error { return store.Apply(tx, Schema()) }); err != nil {
 		return nil, fmt.Errorf("opening reply limiter: %w", err)
 	}
 	return &Limiter{perHour: perHour, globalPerHour: globalPerHour}, nil

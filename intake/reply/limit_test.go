@@ -11,6 +11,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"hosho-intake/intake/ledger"
+	"hosho-intake/verifier/store"
 )
 
 func openDB(t *testing.T) *bolt.DB {
@@ -116,8 +117,9 @@ func TestOpenLimiter(t *testing.T) {
 	}
 	// A file written by a newer binary is refused.
 	err := db.Update(func(tx *bolt.Tx) error {
-		steps := append(migrations(), func(*bolt.Tx) error { return nil })
-		return ledger.Migrate(tx, schemaOwner, steps)
+		s := Schema()
+		s.Steps = append(s.Steps, func(*bolt.Tx) error { return nil })
+		return store.Apply(tx, s)
 	})
 	if err != nil {
 		t.Fatal(err)

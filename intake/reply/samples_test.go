@@ -10,12 +10,13 @@ import (
 	"testing"
 
 	"hosho-intake/intake/inbound"
+	"hosho-intake/parser/testkit"
 )
 
 // TestSamples checks Should against the shared corpus' should_reply, and that every message to
 // be answered can be answered (a usable sender, a reply that composes).
 func TestSamples(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "samples", "eml")
+	dir := testkit.Samples(t, "eml")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.eml*"))
 	if len(files) == 0 {
 		t.Skip("no shared samples")

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/ledongthuc/pdf"
+
+	"hosho-intake/parser/testkit"
 )
 
 // cleanSamples are the readable notices of the shared corpus (no pre-pass needed).
 func cleanSamples(b *testing.B) [][]byte {
-	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
+	files, _ := filepath.Glob(filepath.Join(testkit.SamplesPath("pdf"), "*.pdf"))
 	var out [][]byte
 	for _, f := range files {
 		base := filepath.Base(f)

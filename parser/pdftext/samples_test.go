@@ -10,10 +10,9 @@ import (
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
-)
 
-// The shared corpus is read in place, never copied into the repository.
-const samplesDir = "../../../shared/samples/pdf"
+	"hosho-intake/parser/testkit"
+)
 
 type truth struct {
 	Problems []string `json:"problems"`
@@ -84,6 +83,7 @@ func columnText(p Page) string {
 }
 
 func TestSamples(t *testing.T) {
+	samplesDir := testkit.Samples(t, "pdf")
 	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.pdf"))
 	if len(files) == 0 {
 		if os.Getenv("CI") == "true" {
