@@ -10,6 +10,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/verifier/store"
 )
 
 // DigestInput is what a digest needs besides the queue.
@@ -307,12 +309,12 @@ func (q *Queue) changedSince(tx *bolt.Tx, since, now time.Time) ([]Submission, e
 	c := tx.Bucket([]byte(changesBucket)).Cursor()
 	k, _ := c.First()
 	if !since.IsZero() {
-		k, _ = c.Seek(be64(timeKey(since) + 1))
+		k, _ = c.Seek(store.BE64(store.TimeKey(since) + 1))
 	}
 	seen := map[uint64]bool{}
 	var out []Submission
-	for ; k != nil && u64(k[:8]) <= timeKey(now); k, _ = c.Next() {
-		id := u64(k[8:])
+	for ; k != nil && store.U64(k[:8]) <= store.TimeKey(now); k, _ = c.Next() {
+		id := store.U64(k[8:])
 		if seen[id] {
 			continue
 		}

@@ -445,8 +445,3 @@ func (q *Queue) scan(tx *bolt.Tx, bucket, prefix string) ([]Submission, error) {
 	}
 	return out, nil
 }
-
-// The encoding of the state file is verifier/store's; digest.go uses it by these names.
-func be64(n uint64) []byte       { return store.BE64(n) }
-func u64(b []byte) uint64        { return store.U64(b) }
-func timeKey(t time.Time) uint64 { return store.TimeKey(t) }
