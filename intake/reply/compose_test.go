@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
@@ -726,5 +727,38 @@ func TestComposeNamesUnreadNumber(t *testing.T) {
 	body := parseReply(t, r.Raw).body
 	if !strings.Contains(body, "保証契約番号 2070000401 の認証キーを読み取れませんでした") || !strings.Contains(body, "R-000002") {
 		t.Errorf("the reply does not name the number it could not use beside the one it read:\n%s", body)
+	}
+}
+
+// TestWrapKeepsWords: replies break lines between phrases, never inside a word (電子証 / 書,
+// 契 / 約, as a fixed-width cut did), never before 、。」 (kinsoku); checked on every golden
+// reply and on the lines the issue quotes.
+func TestWrapKeepsWords(t *testing.T) {
+	files, err := filepath.Glob("testdata/golden/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden replies: %v", err)
+	}
+	texts := []string{tidy("お送りいただいた電子証書閲覧用「認証キー」等のお知らせの保証契約番号と認証キーを確認いたしました。契約保証の電子証書を確認いたします。")}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, string(b))
+	}
+	for i, text := range texts {
+		lines := strings.Split(text, "\n")
+		for j := 1; j < len(lines); j++ {
+			before, after := []rune(lines[j-1]), []rune(strings.TrimLeft(lines[j], " \u3000"))
+			if len(before) == 0 || len(after) == 0 || columns(lines[j-1]) < lineWidth-4 {
+				continue // not a wrapped line
+			}
+			a, b := before[len(before)-1], after[0]
+			inWord := unicode.Is(unicode.Han, a) && (unicode.Is(unicode.Han, b) || unicode.Is(unicode.Hiragana, b)) ||
+				unicode.Is(unicode.Katakana, a) && unicode.Is(unicode.Katakana, b)
+			if inWord || noBreakBefore(string(b)) {
+				t.Errorf("text %d breaks %q / %q inside a word or before closing punctuation", i, string(before[max(0, len(before)-4):]), string(after[:min(4, len(after))]))
+			}
+		}
 	}
 }

@@ -508,23 +508,61 @@ func wrap(line string, width int) []string {
 	return lines
 }
 
-// segments splits a line into unbreakable pieces: a run of ASCII non-spaces, a space, or one
-// other character.
+// segments splits a line into unbreakable pieces: a run of ASCII non-spaces, a space, or a
+// Japanese phrase. A phrase ends after 、。」） and the like, before 「（, and where hiragana
+// a particle meets a kanji or katakana: the start of a new 文節 in most written Japanese
+// (送付いたします stays whole, お知らせを|送付). So a line never breaks inside 電子証書 or 契約, as a fixed-width
+// cut did; a phrase longer than the line stays whole and the line runs long, which mail
+// clients show better than a word cut in two. (No maintained Go port of a phrase model such
+// as BudouX is served here; this rule needs no table.)
 func segments(s string) []string {
 	var segs []string
 	for len(s) > 0 {
 		r, n := utf8.DecodeRuneInString(s)
-		if r < 0x80 && r != ' ' {
-			i := 0
-			for i < len(s) && s[i] < 0x80 && s[i] != ' ' {
-				i++
+		switch {
+		case r == ' ':
+		case r < 0x80:
+			n = 0
+			for n < len(s) && s[n] < 0x80 && s[n] != ' ' {
+				n++
 			}
-			n = i
+		default:
+			prev := r
+			for n < len(s) {
+				next, size := utf8.DecodeRuneInString(s[n:])
+				if next == ' ' {
+					// A space inside Japanese (島根県 土木部 技術管理課) belongs to the name.
+					if after, _ := utf8.DecodeRuneInString(s[n+1:]); after >= 0x80 && !phraseEnds(prev, after) {
+						prev, n = after, n+1
+						continue
+					}
+				}
+				if next < 0x80 || phraseEnds(prev, next) {
+					break
+				}
+				prev = next
+				n += size
+			}
 		}
 		segs = append(segs, s[:n])
 		s = s[n:]
 	}
 	return segs
+}
+
+// phraseEnds reports a break opportunity between two Japanese characters.
+func phraseEnds(prev, next rune) bool {
+	switch {
+	case strings.ContainsRune("、。，．）」』】〕〉》！？・\u3000", prev) && !noBreakBefore(string(next)):
+		return true
+	case strings.ContainsRune("（「『【〔〈《", next):
+		return true
+	case strings.ContainsRune("をにはがでとのへもや", prev) && (unicode.Is(unicode.Han, next) || unicode.Is(unicode.Katakana, next) && next != 'ー'):
+		// After a particle a new 文節 starts (お知らせを|送付, 次の|理由); after other kana it
+		// need not (受け付ける, 申し込み).
+		return true
+	}
+	return false
 }
 
 func noBreakBefore(seg string) bool {
