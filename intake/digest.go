@@ -132,6 +132,15 @@ var notAnsweredWhy = map[string]string{
 	parser.CodeInvalidKey:     "本文の保証契約番号・認証キーを読み取れず（送信者に確認を依頼済み）",
 }
 
+// WhyLabel says a problem code or a reason for not answering in the clerks' words, or the
+// code itself when it has none.
+func WhyLabel(code string) string {
+	if l, ok := notAnsweredWhy[code]; ok {
+		return l
+	}
+	return code
+}
+
 // whyOnlyDuplicates: a mail whose notices were all received before; whyPartly: a mail
 // that queued notices and also held a typed number that could not be used.
 const (

@@ -392,7 +392,7 @@ func (q *Queue) item(s Submission, in DigestInput) digestItem {
 	}
 	var reasons []string
 	for _, r := range s.Decision.Reasons {
-		reasons = append(reasons, reasonLabel(r))
+		reasons = append(reasons, ReasonLabel(r))
 	}
 	it.Reasons = strings.Join(reasons, "・")
 	if !s.Waiting() {
@@ -453,7 +453,9 @@ func stated(s string) string {
 	return s
 }
 
-func reasonLabel(r string) string {
+// ReasonLabel is a decision reason in the clerks' words (契約日等が未確認 for
+// start_date_unconfirmed), or the reason itself when it has none.
+func ReasonLabel(r string) string {
 	if l, ok := reasonLabels[r]; ok {
 		return l
 	}

@@ -126,12 +126,20 @@ func demo(ctx context.Context, e env, dir string) error {
 		fmt.Fprintf(e.stdout, "%s 「%s」\n", en.From, en.Subject)
 		for _, it := range items {
 			if it.Entry == en.ID {
-				fmt.Fprintf(e.stdout, "    %s %s %s %s → %s %s\n", it.TrackingNumber(), orDash(it.Notice.Category), it.Notice.ContractNumber,
-					orDash(it.Notice.Guarantor), it.State, strings.Join(it.Decision.Reasons, ", "))
+				var reasons []string
+				for _, r := range it.Decision.Reasons {
+					reasons = append(reasons, r+" "+verifier.ReasonLabel(r))
+				}
+				fmt.Fprintf(e.stdout, "    %s %s %s %s → %s %s", it.TrackingNumber(), orDash(it.Notice.Category), it.Notice.ContractNumber,
+					orDash(it.Notice.Guarantor), it.State, it.Label())
+				if len(reasons) > 0 {
+					fmt.Fprintf(e.stdout, ": %s", strings.Join(reasons, ", "))
+				}
+				fmt.Fprintln(e.stdout)
 			}
 		}
 		for _, p := range en.Problems {
-			fmt.Fprintf(e.stdout, "    problem: %s\n", p)
+			fmt.Fprintf(e.stdout, "    problem: %s %s\n", p, intake.WhyLabel(p))
 		}
 		if en.Outcome == intake.OutcomeInquiry {
 			fmt.Fprintf(e.stdout, "    inquiry: acknowledged, forwarded to %s, listed in the digest for a clerk to answer\n", cfg.Digest.InquiriesTo.Address)

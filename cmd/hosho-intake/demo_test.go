@@ -27,7 +27,10 @@ func TestDemo(t *testing.T) {
 		// name, every mail that filed nothing, ages from the mailbox's arrival.
 		{"■ 問い合わせ 1件", 1}, {"  | 保証会社から届いたPDFをそのまま送ればよいのでしょうか。", 1},
 		{"■ 対象外（自動判定） 2件", 1}, {"■ 受付できなかったメール 2件", 1}, {"■ 返信しなかったメール 2件", 1},
-		{"（受付から0日）", 5}, {"D-Sure（発注者用保証確認サービス）: https://", 1}} {
+		{"（受付から0日）", 5}, {"D-Sure（発注者用保証確認サービス）: https://", 1},
+		// Each code with its Japanese label beside it (issue 11).
+		{"→ queued 確認待ち: start_date_unconfirmed 契約日等が未確認", 4}, {"→ rejected 対象外（自動判定）: ", 2},
+		{"problem: wrong_document 認証キーのお知らせでなく電子証書そのもの", 1}} {
 		if got := strings.Count(s, want.what); got != want.n {
 			t.Errorf("%q appears %d times, want %d:\n%s", want.what, got, want.n, s)
 		}
