@@ -221,8 +221,9 @@ hosho-intake is installed$where. Next steps:
      the passwords in /etc/$name/imap-password and /etc/$name/smtp-password (one line each;
      systemd hands them to the service as the credentials imap-password and smtp-password).
 
-  2. Check the config; as root, CREDENTIALS_DIRECTORY makes its "cred:" keys read those files:
-       sudo env CREDENTIALS_DIRECTORY=/etc/$name /usr/local/bin/$name check --config /etc/$name/config.toml
+  2. Check the config and log in to both servers; as root, CREDENTIALS_DIRECTORY makes its
+     "cred:" keys read those files:
+       sudo env CREDENTIALS_DIRECTORY=/etc/$name /usr/local/bin/$name check --connect --config /etc/$name/config.toml
 
   3. Start it and watch it:
        sudo systemctl enable --now $name

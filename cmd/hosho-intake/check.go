@@ -7,20 +7,25 @@ import (
 	"fmt"
 
 	"hosho-intake/config"
+	"hosho-intake/intake/daemon"
 	"hosho-intake/verifier"
 )
 
 // runCheck validates a config file: every error at once, with file:line, and exit 1; a good
-// file prints a short summary and exits 0.
-func runCheck(_ context.Context, e env) error {
+// file prints a short summary and exits 0. With --connect it also logs in to both servers
+// and says for each step what happened, in the server's own words when it failed.
+func runCheck(ctx context.Context, e env) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	path := fs.String("config", "/etc/hosho-intake/config.toml", "config file")
-	if err := fs.Parse(e.args); err != nil {
+	connect := fs.Bool("connect", false, "also log in to the IMAP server and the SMTP relay (exit 0 only when every step works)")
+	if err := fs.Parse(leadingFlags(e.args, "config")); err != nil {
 		return exitCode(2)
 	}
-	// From an admin's shell: credentials that systemd supplies to the service are only noted.
-	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames(), DeferCredentials: e.getenv("CREDENTIALS_DIRECTORY") == ""})
+	// From an admin's shell: credentials that systemd supplies to the service are only noted,
+	// unless the servers are to be tried, which needs them.
+	deferCreds := e.getenv("CREDENTIALS_DIRECTORY") == "" && !*connect
+	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames(), DeferCredentials: deferCreds})
 	var list *config.Errors
 	switch {
 	case errors.As(err, &list):
@@ -32,5 +37,20 @@ func runCheck(_ context.Context, e env) error {
 		return exitCode(1)
 	}
 	fmt.Fprint(e.stdout, cfg.Summary())
+	if !*connect {
+		return nil
+	}
+	failed := 0
+	for _, st := range daemon.Probe(ctx, cfg) {
+		mark := "ok  "
+		if !st.OK {
+			mark, failed = "FAIL", failed+1
+		}
+		fmt.Fprintf(e.stdout, "%s %s: %s\n", mark, st.Name, st.Detail)
+	}
+	if failed > 0 {
+		fmt.Fprintf(e.stderr, "%s: %d step(s) failed\n", *path, failed)
+		return exitCode(1)
+	}
 	return nil
 }

@@ -5,8 +5,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"hosho-intake/intake/dovecottest"
 )
 
 func TestCheck(t *testing.T) {
@@ -31,4 +34,91 @@ func TestCheck(t *testing.T) {
 			t.Errorf("errors lack %q:\n%s", want, errOut.String())
 		}
 	}
+}
+
+// TestCheckConnect is `check --connect` against Dovecot and the SMTP peer: a good config
+// passes every step, and each way an admin gets it wrong fails the step it belongs to, in
+// the server's words, with exit 1.
+func TestCheckConnect(t *testing.T) {
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	good := writeConfigSMTP(t, srv, "implicit", filepath.Join(t.TempDir(), "state"), peer.addr)
+	srv.Append(t, "INBOX", trustMail(t, "ar1@kensetsu.example", "山田 <"+contractor+">", "提出", "本文", nil,
+		"Authentication-Results: mx.pref.shimane.example; dmarc=pass header.from=kensetsu.example"))
+	variant := func(t *testing.T, edit func(string) string) string {
+		b, err := os.ReadFile(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(filepath.Dir(good), strings.ReplaceAll(t.Name(), "/", "_")+".toml")
+		if err := os.WriteFile(p, []byte(edit(string(b))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tests := []struct {
+		name     string
+		edit     func(string) string
+		code     int
+		failStep string // the step that must fail; "" when none
+		says     string
+	}{
+		{"good, with the authserv-id the server writes", func(s string) string {
+			return s + "\n[reply]\nauthserv_id = \"mx.pref.shimane.example\"\n"
+		}, 0, "", "ok   smtp: "},
+		{"another authserv-id than the server writes", func(s string) string {
+			return s + "\n[reply]\nauthserv_id = \"mx.other.example\"\n"
+		}, 1, "authentication-results", "it has: mx.pref.shimane.example"},
+		{"wrong password", func(s string) string {
+			pw := filepath.Join(filepath.Dir(good), "wrong-password")
+			os.WriteFile(pw, []byte("not-it\n"), 0o600)
+			return replaceLine(s, "password_file = ", "password_file = \""+pw+"\"")
+		}, 1, "imap", "AUTHENTICATIONFAILED"},
+		{"empty password file", func(s string) string {
+			pw := filepath.Join(filepath.Dir(good), "empty-password")
+			os.WriteFile(pw, nil, 0o600)
+			return replaceLine(s, "password_file = ", "password_file = \""+pw+"\"")
+		}, 1, "", "empty-password is empty"}, // refused with the config, before any server
+		{"STARTTLS on the implicit-TLS port", func(s string) string {
+			return strings.Replace(s, "tls = \"implicit\"", "tls = \"starttls\"", 1)
+		}, 1, "imap", ""},
+		{"missing mailbox", func(s string) string {
+			return strings.Replace(s, "mailbox = \"INBOX\"", "mailbox = \"受信箱\"", 1)
+		}, 1, "mailbox", "受信箱"},
+		{"implicit TLS to a plain relay", func(s string) string {
+			return replaceLine(s, "tls = \"none\"", "tls = \"implicit\"")
+		}, 1, "smtp", "tls"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := variant(t, tt.edit)
+			var out, errOut bytes.Buffer
+			code := runCode(context.Background(), env{args: []string{"check", "--connect", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut})
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d:\n%s%s", code, tt.code, out.String(), errOut.String())
+			}
+			fails := regexp.MustCompile(`(?m)^FAIL ([a-z-]+):`).FindAllStringSubmatch(out.String(), -1)
+			if tt.failStep == "" && len(fails) > 0 || tt.failStep != "" && (len(fails) != 1 || fails[0][1] != tt.failStep) {
+				t.Errorf("failed steps %v, want only %q:\n%s", fails, tt.failStep, out.String())
+			}
+			if !strings.Contains(out.String()+errOut.String(), tt.says) {
+				t.Errorf("output does not say %q:\n%s%s", tt.says, out.String(), errOut.String())
+			}
+			if strings.Contains(out.String()+errOut.String(), srv.Password) {
+				t.Error("check --connect printed the password")
+			}
+		})
+	}
+}
+
+// replaceLine replaces the first line of s that starts with prefix.
+func replaceLine(s, prefix, with string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			lines[i] = with
+			return strings.Join(lines, "\n")
+		}
+	}
+	return s
 }

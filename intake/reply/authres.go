@@ -244,3 +244,15 @@ func splitUnquoted(s string, sep byte) []string {
 	}
 	return append(out, s[start:])
 }
+
+// AuthservIDs lists the authserv-ids of h's Authentication-Results fields, newest first:
+// `check --connect` shows them, so an admin sees which id their server writes.
+func AuthservIDs(h inbound.Header) []string {
+	var ids []string
+	for _, v := range h.Values("Authentication-Results") {
+		if id, _ := parseAuthResults(v); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
