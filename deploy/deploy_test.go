@@ -148,7 +148,7 @@ func TestInstall(t *testing.T) {
 
 	example := readFile(t, "config.example.toml")
 	wantFile(t, filepath.Join(root, "usr/local/bin/hosho-intake"), 0o755, ptr(fakeBinary), rootGID)
-	for _, unit := range []string{"hosho-intake.service", "hosho-intake@.service"} {
+	for _, unit := range []string{"hosho-intake.service", "hosho-intake@.service", "hosho-intake-backup.service", "hosho-intake-backup.timer"} {
 		wantFile(t, filepath.Join(root, "etc/systemd/system", unit), 0o644, ptr(readFile(t, unit)), rootGID)
 	}
 	etc := filepath.Join(root, "etc/hosho-intake")
@@ -164,7 +164,7 @@ func TestInstall(t *testing.T) {
 		"1. Edit /etc/hosho-intake/config.toml",
 		"/etc/hosho-intake/imap-password",
 		"2. ",
-		"hosho-intake check --config /etc/hosho-intake/config.toml",
+		"hosho-intake check --connect --config /etc/hosho-intake/config.toml",
 		"3. ",
 		"systemctl enable --now hosho-intake",
 		"hosho-intake status",
@@ -439,6 +439,12 @@ func unitRoot(t *testing.T) string {
 		t.Fatalf("reading kill for ExecReload=: %v", err)
 	}
 	writeFile(t, filepath.Join(root, "bin/kill"), string(b), 0o755)
+	// The backup unit's ExecStartPre= makes its directory with install(1).
+	b, err = os.ReadFile("/usr/bin/install")
+	if err != nil {
+		t.Fatalf("reading install for the backup unit's ExecStartPre=: %v", err)
+	}
+	writeFile(t, filepath.Join(root, "usr/bin/install"), string(b), 0o755)
 	return root
 }
 
@@ -489,7 +495,7 @@ func TestUnitsVerify(t *testing.T) {
 	}
 	// verify prints warnings (an unknown key, a bad value) and still exits 0: any line about
 	// our units fails. Lines about the host's own units are logged only.
-	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service"} {
+	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service", "hosho-intake-backup.timer"} {
 		out := verify(unit)
 		for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
 			switch {
@@ -515,7 +521,7 @@ var exposureRE = regexp.MustCompile(`Overall exposure level for (\S+): (\d+\.\d+
 func TestUnitsSecurity(t *testing.T) {
 	sa := systemdAnalyze(t)
 	root := unitRoot(t)
-	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service"} {
+	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service"} {
 		out, err := exec.CommandContext(t.Context(), sa, "security", "--offline=yes", "--root="+root, "--no-pager", unit).CombinedOutput()
 		if err != nil {
 			t.Errorf("systemd-analyze security %s: %v\n%s", unit, err, out)

@@ -118,7 +118,8 @@ if [ $uninstall = yes ]; then
 	fi
 	# What `systemctl disable` leaves (or does not do, under --root).
 	find "$units" -path "$units/*.wants/$name*.service" -type l -exec rm -f {} + 2>/dev/null || true
-	rm -f "$units/$name.service" "$units/$name@.service" "$bin"
+	find "$units" -path "$units/*.wants/$name-backup.timer" -type l -exec rm -f {} + 2>/dev/null || true
+	rm -f "$units/$name.service" "$units/$name@.service" "$units/$name-backup.service" "$units/$name-backup.timer" "$bin"
 	echo "removed $ROOT/usr/local/bin/$name and the units $name.service and $name@.service"
 	if [ $systemd = yes ]; then systemctl daemon-reload; fi
 	if [ $purge = no ]; then
@@ -180,7 +181,9 @@ install -d -m 0755 "$ROOT/usr/local/bin" "$units"
 put "$BINARY" "$bin" 0755 "$rootowner"
 put "$here/$name.service" "$units/$name.service" 0644 "$rootowner"
 put "$here/$name@.service" "$units/$name@.service" 0644 "$rootowner"
-echo "installed $ROOT/usr/local/bin/$name and $units/$name.service, $name@.service"
+put "$here/$name-backup.service" "$units/$name-backup.service" 0644 "$rootowner"
+put "$here/$name-backup.timer" "$units/$name-backup.timer" 0644 "$rootowner"
+echo "installed $ROOT/usr/local/bin/$name and $units/$name.service, $name@.service, $name-backup.service, $name-backup.timer"
 
 # The config directory: root writes it, the service's group reads it.
 install -d -m 0750 "$etc"

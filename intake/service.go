@@ -68,7 +68,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	}
 	// Every owner of buckets in the state file: one transaction upgrades them all, or
 	// refuses a file a newer binary wrote before anything starts.
-	l, err := ledger.Open(cfg.State.Dir, ledger.Options{Schemas: []store.Schema{outbox.Schema(), reply.Schema(), verifier.Schema()}})
+	l, err := ledger.Open(cfg.State.Dir, ledger.Options{Schemas: Schemas()})
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +136,12 @@ func WorkerEnv() []string {
 		}
 	}
 	return append(env, "GOMAXPROCS=1")
+}
+
+// Schemas are the state file's owners besides the ledger: the outbox, the reply limiter and
+// the verification queue.
+func Schemas() []store.Schema {
+	return []store.Schema{outbox.Schema(), reply.Schema(), verifier.Schema()}
 }
 
 // newReplying prepares how contractors and clerks are answered.
@@ -301,6 +307,11 @@ func (s *Service) Run(ctx context.Context) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
+		// A poll at once: a restarted daemon finishes moving what it recorded, and takes in
+		// what came while it was down, now rather than at the next tick.
+		if _, err := s.PollOnce(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("poll at start failed; retrying on schedule", "err", err)
+		}
 		RunSchedule(ctx, s.Config.IMAP.Schedule, &Backoff{Min: 30 * time.Second, Max: 30 * time.Minute}, s.log, "poll",
 			func(ctx context.Context) error {
 				_, err := s.PollOnce(ctx)

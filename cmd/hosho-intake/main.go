@@ -62,7 +62,8 @@ func exitStatus(err error) int {
 
 func commands() map[string]command {
 	return map[string]command{
-		"check":      {summary: "check --config FILE     validate a config file, printing every error", run: runCheck},
+		"backup":     {summary: "backup --config FILE --to PATH [--keep N]   a consistent copy of the state, also while the daemon runs", run: runBackup},
+		"check":      {summary: "check [--connect] --config FILE   validate a config file, printing every error; --connect logs in to both servers", run: runCheck},
 		"digest":     {summary: "digest --config FILE    send the clerks' digest now", run: runDigest},
 		"demo":       {summary: "demo                    read a dozen generated contractor mails and show what was found", run: runDemo},
 		"inspect":    {summary: "inspect [--json] (--config FILE | --preset NAME) FILE.eml   the whole judgement of one message, no side effects", run: runInspect},
@@ -70,6 +71,7 @@ func commands() map[string]command {
 		"run":        {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM", run: runDaemon},
 		"status":     {summary: "status [--json]         what the running daemon is doing", run: runStatus},
 		"queue":      {summary: "queue list | verify N | reject N --reason TEXT   the verification queue (via the daemon)", run: runQueue},
+		"restore":    {summary: "restore --config FILE --from PATH   a backup into the config's empty state directory", run: runRestore},
 		"reprocess":  {summary: "reprocess ID            re-run a stored message through the current rules (via the daemon)", run: runReprocess},
 		"parse":      {summary: "parse [--json] FILE...  read notices from .pdf and .eml files", run: runParse},
 		"version":    {summary: "version                 print the version", run: runVersion},

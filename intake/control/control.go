@@ -24,6 +24,7 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,7 +82,17 @@ type request struct {
 type response struct {
 	Result json.RawMessage `json:"result,omitempty"`
 	Error  string          `json:"error,omitempty"`
+	// Stream: the answer's bytes follow the JSON line until the connection closes.
+	Stream bool `json:"stream,omitempty"`
 }
+
+// Stream is a handler's result that is bytes rather than JSON (a backup): the server writes
+// the JSON line {"stream":true}, then calls it with the connection. A stream that fails
+// half-way simply ends; the reader must be able to tell a whole one (a tar archive can).
+type Stream func(w io.Writer) error
+
+// streamTimeout bounds a streamed answer: a state of some GiB on a slow disk.
+const streamTimeout = 2 * time.Hour
 
 // Server serves handlers on a unix socket.
 type Server struct {
@@ -142,6 +153,12 @@ func (s *Server) answer(ctx context.Context, c *net.UnixConn) {
 		resp.Error = fmt.Sprintf("unknown method %q", req.Method)
 	} else if result, err := h(context.WithValue(ctx, callerKey{}, who), req.Args); err != nil {
 		resp.Error = err.Error()
+	} else if stream, ok := result.(Stream); ok {
+		c.SetDeadline(time.Now().Add(streamTimeout))
+		if json.NewEncoder(c).Encode(response{Stream: true}) == nil {
+			stream(c) // a failure ends the stream early, which the reader sees
+		}
+		return
 	} else if resp.Result, err = json.Marshal(result); err != nil {
 		resp.Error = err.Error()
 	}
@@ -150,6 +167,15 @@ func (s *Server) answer(ctx context.Context, c *net.UnixConn) {
 
 // Call asks the daemon listening at path; result, if not nil, receives the answer.
 func Call(ctx context.Context, path, method string, args, result any) error {
+	return call(ctx, path, method, args, result, nil)
+}
+
+// CallStream asks for a streamed answer (a handler returning Stream) and copies it to w.
+func CallStream(ctx context.Context, path, method string, args any, w io.Writer) error {
+	return call(ctx, path, method, args, nil, w)
+}
+
+func call(ctx context.Context, path, method string, args, result any, w io.Writer) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
@@ -172,11 +198,27 @@ func Call(ctx context.Context, path, method string, args, result any) error {
 		return fmt.Errorf("control socket: %w", err)
 	}
 	var resp response
-	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+	dec := json.NewDecoder(c)
+	if err := dec.Decode(&resp); err != nil {
 		return fmt.Errorf("control socket: reading the answer: %w", err)
 	}
 	if resp.Error != "" {
 		return errors.New(resp.Error)
+	}
+	switch {
+	case resp.Stream && w == nil, !resp.Stream && w != nil:
+		return fmt.Errorf("control socket: %s answered stream=%v", method, resp.Stream)
+	case resp.Stream:
+		// The decoder may have read past the JSON line into the stream; the line's own
+		// newline is not the stream's.
+		r := bufio.NewReader(io.MultiReader(dec.Buffered(), c))
+		if b, err := r.Peek(1); err == nil && b[0] == '\n' {
+			r.Discard(1)
+		}
+		if _, err := io.Copy(w, r); err != nil {
+			return fmt.Errorf("control socket: reading the stream: %w", err)
+		}
+		return nil
 	}
 	if result != nil && len(resp.Result) > 0 {
 		return json.Unmarshal(resp.Result, result)

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -188,4 +189,34 @@ func TestCall(t *testing.T) {
 		t.Fatalf("Listen over a stale file: %v", err)
 	}
 	srv2.ln.Close()
+}
+
+// TestCallStream: a streamed answer arrives whole, byte for byte, after its JSON line, also
+// when it is larger than any buffer; a JSON answer to CallStream and a stream to Call are
+// errors, not garbage.
+func TestCallStream(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	payload := bytes.Repeat([]byte("0123456789abcdef\x00\xff"), 100000)
+	srv, err := Listen(path, map[string]Handler{
+		"stream": func(context.Context, json.RawMessage) (any, error) {
+			return Stream(func(w io.Writer) error { _, err := w.Write(payload); return err }), nil
+		},
+		"json": func(context.Context, json.RawMessage) (any, error) { return 1, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Serve(ctx)
+	var got bytes.Buffer
+	if err := CallStream(context.Background(), path, "stream", nil, &got); err != nil || !bytes.Equal(got.Bytes(), payload) {
+		t.Errorf("CallStream = %v, %d bytes; want the %d sent", err, got.Len(), len(payload))
+	}
+	if err := CallStream(context.Background(), path, "json", nil, &got); err == nil {
+		t.Error("CallStream of a JSON answer succeeded")
+	}
+	if err := Call(context.Background(), path, "stream", nil, nil); err == nil {
+		t.Error("Call of a streamed answer succeeded")
+	}
 }

@@ -34,6 +34,7 @@ func handlers(current *atomic.Pointer[intake.Service], started time.Time, versio
 			}
 			return svc().Reprocess(ctx, a.ID)
 		},
+		"backup": backupHandler(svc),
 		"digest": func(context.Context, json.RawMessage) (any, error) {
 			s := svc()
 			d, err := s.SendDigest(time.Now())

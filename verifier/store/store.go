@@ -153,3 +153,18 @@ func version(meta *bolt.Bucket, owner string) (int, error) {
 	}
 	return int(U32(b)), nil
 }
+
+// Versions lists every owner's stored schema version (a backup's manifest shows them).
+func Versions(tx *bolt.Tx) (map[string]int, error) {
+	out := map[string]int{}
+	meta := tx.Bucket([]byte(metaBucket))
+	if meta == nil {
+		return out, nil
+	}
+	err := meta.ForEach(func(k, _ []byte) error {
+		v, err := version(meta, string(k))
+		out[string(k)] = v
+		return err
+	})
+	return out, err
+}
