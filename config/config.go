@@ -141,6 +141,9 @@ type SMTP struct {
 	// RetryFor is how long a reply that meets 4xx or a dropped connection is retried before
 	// it is given up and reported in the digest.
 	RetryFor time.Duration `toml:"retry_for"`
+	// RetryIntervalMax is the longest wait between two attempts: the first retry comes after
+	// seconds, and the wait doubles up to it.
+	RetryIntervalMax time.Duration `toml:"retry_interval_max"`
 
 	Password Secret         `toml:"-"`
 	RootCAs  *x509.CertPool `toml:"-"`
@@ -285,9 +288,10 @@ func Default() Config {
 			MaxMessageSize: 10 << 20,
 		},
 		SMTP: SMTP{
-			TLS:      TLSStartTLS,
-			Timeout:  time.Minute,
-			RetryFor: 24 * time.Hour,
+			TLS:              TLSStartTLS,
+			Timeout:          time.Minute,
+			RetryFor:         24 * time.Hour,
+			RetryIntervalMax: 30 * time.Minute,
 		},
 		Reply: Reply{
 			Charset:         "utf-8",

@@ -88,7 +88,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		return nil, err
 	}
 	out, err := outbox.Open(l.DB(), outbox.Options{SMTP: cfg.SMTP, Secret: smtpKey.Secret, Rejected: smtpKey.Rejected,
-		RetryFor: cfg.SMTP.RetryFor, Logger: log.With("component", "outbox")})
+		RetryFor: cfg.SMTP.RetryFor, MaxBackoff: cfg.SMTP.RetryIntervalMax, Logger: log.With("component", "outbox")})
 	if err != nil {
 		l.Close()
 		return nil, err

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	"hosho-intake/config"
@@ -28,7 +30,9 @@ type env struct {
 }
 
 type command struct {
-	summary string
+	summary string // one line: the synopsis and what it does
+	example string // what an admin types, with a word on what it shows
+	noFlags bool   // takes no flags: help must not run it to list them
 	hidden  bool
 	run     func(ctx context.Context, e env) error
 }
@@ -62,21 +66,65 @@ func exitStatus(err error) int {
 
 func commands() map[string]command {
 	return map[string]command{
-		"backup":     {summary: "backup --config FILE --to PATH [--keep N]   a consistent copy of the state, also while the daemon runs", run: runBackup},
-		"check":      {summary: "check [--connect] --config FILE   validate a config file, printing every error; --connect logs in to both servers", run: runCheck},
-		"digest":     {summary: "digest --config FILE    send the clerks' digest now", run: runDigest},
-		"demo":       {summary: "demo                    read a dozen generated contractor mails and show what was found", run: runDemo},
-		"inspect":    {summary: "inspect [--json] (--config FILE | --preset NAME) FILE.eml   the whole judgement of one message, no side effects", run: runInspect},
-		"once":       {summary: "once --config FILE      poll the mailbox once and exit", run: runOnce},
-		"run":        {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM", run: runDaemon},
-		"status":     {summary: "status [--json]         what the running daemon is doing", run: runStatus},
-		"queue":      {summary: "queue list | verify N | reject N --reason TEXT   the verification queue (via the daemon)", run: runQueue},
-		"restore":    {summary: "restore --config FILE --from PATH   a backup into the config's empty state directory", run: runRestore},
-		"reprocess":  {summary: "reprocess ID            re-run a stored message through the current rules (via the daemon)", run: runReprocess},
-		"parse":      {summary: "parse [--json] FILE...  read notices from .pdf and .eml files", run: runParse},
-		"version":    {summary: "version                 print the version", run: runVersion},
+		"backup": {summary: "backup --config FILE --to PATH [--keep N]   a consistent copy of the state, also while the daemon runs",
+			example: "sudo -u hosho-intake hosho-intake backup --config /etc/hosho-intake/config.toml --to /var/backups/hosho-intake --keep 14", run: runBackup},
+		"check": {summary: "check [--connect] --config FILE   validate a config file, printing every error; --connect logs in to both servers",
+			example: "sudo env CREDENTIALS_DIRECTORY=/etc/hosho-intake hosho-intake check --connect --config /etc/hosho-intake/config.toml", run: runCheck},
+		"digest": {summary: "digest --config FILE    send the clerks' digest now",
+			example: "hosho-intake digest --config /etc/hosho-intake/config.toml", run: runDigest},
+		"demo": {summary: "demo                    read a dozen generated contractor mails and show what was found",
+			example: "hosho-intake demo", noFlags: true, run: runDemo},
+		"help": {summary: "help [COMMAND]          this list, or one command's flags and an example",
+			example: "hosho-intake help queue", noFlags: true, run: runHelp},
+		"inspect": {summary: "inspect [--json] (--config FILE | --preset NAME) FILE.eml   the whole judgement of one message, no side effects",
+			example: "hosho-intake inspect --preset shimane received.eml", run: runInspect},
+		"once": {summary: "once --config FILE      poll the mailbox once and exit",
+			example: "sudo -u hosho-intake hosho-intake once --config /etc/hosho-intake/config.toml   (with the daemon stopped)", run: runOnce},
+		"run": {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM",
+			example: "systemctl start hosho-intake   (the unit runs: hosho-intake run --config /etc/hosho-intake/config.toml)", run: runDaemon},
+		"status": {summary: "status [--json]         what the running daemon is doing",
+			example: "hosho-intake status --instance keiyaku", run: runStatus},
+		"queue": {summary: "queue list | verify N | reject N --reason TEXT   the verification queue (via the daemon)",
+			example: "hosho-intake queue list; hosho-intake queue reject R-000012 --reason 工事名が契約と異なります", run: runQueue},
+		"reprocess": {summary: "reprocess ID            re-run a stored message through the current rules (via the daemon)",
+			example: "hosho-intake reprocess 42", run: runReprocess},
+		"restore": {summary: "restore --config FILE --from PATH   a backup into the config's empty state directory",
+			example: "sudo -u hosho-intake hosho-intake restore --config /etc/hosho-intake/config.toml --from /var/backups/hosho-intake/hosho-intake-20261207-031500.tar", run: runRestore},
+		"parse": {summary: "parse [--json] FILE...  read notices from .pdf and .eml files",
+			example: "hosho-intake parse --json notice.pdf received.eml", run: runParse},
+		"version":    {summary: "version                 print the version", example: "hosho-intake version", noFlags: true, run: runVersion},
 		"pdf-worker": {hidden: true, run: runPDFWorker},
 	}
+}
+
+// runHelp: `help` lists the commands; `help COMMAND` shows its flags (the command's own
+// -h) and an example.
+func runHelp(ctx context.Context, e env) error {
+	cmds := commands()
+	if len(e.args) == 0 {
+		usage(e.stdout, cmds)
+		return nil
+	}
+	c, ok := cmds[e.args[0]]
+	if !ok || c.hidden {
+		fmt.Fprintf(e.stderr, "hosho-intake help: unknown command %q\n", e.args[0])
+		usage(e.stderr, cmds)
+		return exitCode(2)
+	}
+	fmt.Fprintf(e.stdout, "hosho-intake %s\n\nexample:\n  %s\n", c.summary, c.example)
+	if c.noFlags {
+		return nil
+	}
+	fmt.Fprintln(e.stdout, "\nflags:")
+	// The command's own flag set prints its flags for -h; what else it prints is usage noise.
+	var flags bytes.Buffer
+	_ = c.run(ctx, env{args: []string{"-h"}, getenv: e.getenv, stdin: e.stdin, stdout: &flags, stderr: &flags})
+	for _, line := range strings.Split(flags.String(), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "-") || strings.HasPrefix(line, "    \t") || strings.HasPrefix(line, "\t") {
+			fmt.Fprintln(e.stdout, line)
+		}
+	}
+	return nil
 }
 
 func main() {
@@ -92,7 +140,7 @@ func main() {
 // reported it itself (exitCode).
 func run(ctx context.Context, e env) error {
 	cmds := commands()
-	if len(e.args) == 0 || e.args[0] == "-h" || e.args[0] == "--help" || e.args[0] == "help" {
+	if len(e.args) == 0 || e.args[0] == "-h" || e.args[0] == "--help" {
 		usage(e.stderr, cmds)
 		return exitCode(2)
 	}

@@ -70,3 +70,28 @@ func TestStatusWithoutDaemon(t *testing.T) {
 		t.Errorf("status without a daemon says %q", msg)
 	}
 }
+
+// TestHelp: every command has its help with an example and, where it takes flags, the
+// flags its own FlagSet defines; an unknown one is a usage error.
+func TestHelp(t *testing.T) {
+	for name, c := range commands() {
+		if c.hidden {
+			continue
+		}
+		var out, errOut bytes.Buffer
+		if code := runCode(t.Context(), env{args: []string{"help", name}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+			t.Errorf("help %s: exit %d: %s", name, code, errOut.String())
+			continue
+		}
+		if !strings.Contains(out.String(), "example:\n  ") || c.example == "" {
+			t.Errorf("help %s has no example:\n%s", name, out.String())
+		}
+		if !c.noFlags && !strings.Contains(out.String(), "flags:\n  -") {
+			t.Errorf("help %s lists no flags:\n%s", name, out.String())
+		}
+	}
+	var out bytes.Buffer
+	if code := runCode(t.Context(), env{args: []string{"help", "frobnicate"}, getenv: noEnv, stdout: &out, stderr: &out}); code != 2 {
+		t.Errorf("help of an unknown command: exit %d, want 2", code)
+	}
+}

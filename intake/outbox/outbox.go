@@ -147,7 +147,8 @@ type Options struct {
 	// created; 0 means SMTP.RetryFor, and 24h if that is 0 too.
 	RetryFor time.Duration
 	// MinBackoff is the wait after the first failed attempt, doubled after each further
-	// one up to MaxBackoff. Defaults 1m and 1h.
+	// one up to MaxBackoff. Defaults 5s (a relay that was down a minute delays replies by
+	// about a minute, not three) and 30m.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// Keep is how long sent and failed messages are kept; default 30 days.
@@ -184,10 +185,10 @@ func Open(db *bolt.DB, opts Options) (*Outbox, error) {
 		opts.RetryFor = 24 * time.Hour
 	}
 	if opts.MinBackoff <= 0 {
-		opts.MinBackoff = time.Minute
+		opts.MinBackoff = 5 * time.Second
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
-		opts.MaxBackoff = max(time.Hour, opts.MinBackoff)
+		opts.MaxBackoff = max(30*time.Minute, opts.MinBackoff)
 	}
 	if opts.Keep <= 0 {
 		opts.Keep = 30 * 24 * time.Hour

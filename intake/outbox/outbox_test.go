@@ -626,3 +626,32 @@ func TestRelayDown(t *testing.T) {
 		t.Errorf("Stats = %+v, want 3 pending", s)
 	}
 }
+
+// TestDefaultBackoff: without settings, the first retry after a temporary failure comes
+// within seconds and the waits double up to the configured maximum (issue 19: a relay down
+// for a minute held replies for three).
+func TestDefaultBackoff(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), ledger.DBName))
+	t.Cleanup(func() { _ = db.Close() })
+	for _, tt := range []struct {
+		max  time.Duration
+		want []time.Duration
+	}{
+		{0, []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second}},
+		{15 * time.Second, []time.Duration{5 * time.Second, 10 * time.Second, 15 * time.Second, 15 * time.Second}},
+	} {
+		ob, err := Open(db, Options{SMTP: config.SMTP{Addr: config.HostPort{Host: "127.0.0.1", Port: "25"}, TLS: config.TLSNone,
+			From: &mail.Address{Address: "a@b.example"}}, MaxBackoff: tt.max})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range tt.want {
+			if got := ob.backoff(i + 1); got != want {
+				t.Errorf("max %v: wait after attempt %d = %v, want %v", tt.max, i+1, got, want)
+			}
+		}
+		if tt.max == 0 && ob.backoff(30) != 30*time.Minute {
+			t.Errorf("default maximum wait = %v, want 30m", ob.backoff(30))
+		}
+	}
+}
