@@ -38,8 +38,8 @@ type Notice struct {
 	Category       string `json:"category"`        // 区分: 前払金保証, 中間前払金保証, 契約保証, 契約保証予約
 	ContractNumber string `json:"contract_number"` // 保証契約番号, ASCII digits only
 	AuthKey        string `json:"auth_key"`        // 認証キー, NFKC, spaces removed, case kept
-	ProjectName    string `json:"project_name"`    // 工事名 or 業務名, NFKC, spaces removed
-	Orderer        string `json:"orderer"`         // 発注者, NFKC, spaces and honorifics removed
+	ProjectName    string `json:"project_name"`    // 工事名 or 業務名 as written, spaces removed (compare through Normalize)
+	Orderer        string `json:"orderer"`         // 発注者 as written, spaces and honorifics removed (compare through Normalize)
 	Guarantor      string `json:"guarantor"`       // 保証機関, official company name
 	Source         string `json:"source"`          // "pdf" or "body"
 	Attachment     string `json:"attachment"`      // attachment path in the mail ("" for a bare PDF or the body)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -165,7 +166,8 @@ func unreadable(text string) bool {
 type row struct {
 	y, x0, size float64
 	text        string
-	doubt       bool // some glyph's text is a guess (pdftext.Span.Doubtful)
+	raw         string // the text before Normalize, for values shown as written
+	doubt       bool   // some glyph's text is a guess (pdftext.Span.Doubtful)
 }
 
 func pageRows(p *pdftext.Page) []row {
@@ -186,11 +188,12 @@ func pageRows(p *pdftext.Page) []row {
 		if size <= 0 {
 			size = 10
 		}
-		t := Normalize(strings.Join(parts, "\t"))
+		raw := strings.Join(parts, "\t")
+		t := Normalize(raw)
 		if strings.TrimSpace(t) == "" {
 			continue
 		}
-		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t, doubt: doubt})
+		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t, raw: raw, doubt: doubt})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].y < rows[j].y })
 	return rows
@@ -203,7 +206,9 @@ type anchor struct {
 	rest  string   // the value on the label's own line
 	above []string // value lines above the label's baseline (a vertically centred cell)
 	below []string // value lines below it (a value that wraps)
-	doubt bool     // one of its lines has glyphs whose text is a guess
+	// written holds the same lines as the page wrote them: above, rest, below.
+	written [][]string
+	doubt   bool // one of its lines has glyphs whose text is a guess
 }
 
 // pageNotices reads the label | value table of one page. Values are found on the label's
@@ -237,7 +242,9 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 					}
 				}
 			}
-			anchors = append(anchors, anchor{row: i, field: f, rest: trimSeparators(rest), doubt: r.doubt})
+			rest = trimSeparators(rest)
+			anchors = append(anchors, anchor{row: i, field: f, rest: rest, doubt: r.doubt,
+				written: [][]string{nil, {written(r.raw, rest)}, nil}})
 			if next == "" {
 				break
 			}
@@ -259,8 +266,10 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 			anchors[a].doubt = anchors[a].doubt || r.doubt
 			if rows[i].y < rows[anchors[a].row].y {
 				anchors[a].above = append(anchors[a].above, r.text)
+				anchors[a].written[0] = append(anchors[a].written[0], r.raw)
 			} else {
 				anchors[a].below = append(anchors[a].below, r.text)
+				anchors[a].written[2] = append(anchors[a].written[2], r.raw)
 			}
 		}
 	}
@@ -295,7 +304,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 			flush()
 		}
 		parts := append(append(append([]string{}, a.above...), a.rest), a.below...)
-		d.put(a.field, strings.Join(parts, ""))
+		d.putWritten(a.field, strings.Join(parts, ""), strings.Join(slices.Concat(a.written...), ""))
 		d.doubt[a.field] = a.doubt
 	}
 	flush()

@@ -119,14 +119,19 @@ func codeSet(codes []string) string {
 	return "[" + strings.Join(codes, ",") + "]"
 }
 
-// show renders notices for comparison: NFKC on every value, as the truth's README says.
+// show renders notices for comparison. 工事名 and 発注者 are compared exactly: they are
+// displayed as written (DESIGN.md's parse contract), so a full-width 「（第2工区）」 must stay
+// full-width. The other values are compared after NFKC, as the truth's README allows.
 func show(ns []truthNotice) string {
 	var b strings.Builder
 	for _, n := range ns {
-		for _, v := range []*string{n.Category, n.ContractNumber, n.AuthKey, n.ProjectName, n.Orderer, n.Guarantor} {
-			if v == nil {
+		for i, v := range []*string{n.Category, n.ContractNumber, n.AuthKey, n.ProjectName, n.Orderer, n.Guarantor} {
+			switch exact := i == 3 || i == 4; {
+			case v == nil:
 				b.WriteString("<null> ")
-			} else {
+			case exact:
+				b.WriteString(*v + " ")
+			default:
 				b.WriteString(norm.NFKC.String(*v) + " ")
 			}
 		}
