@@ -66,7 +66,7 @@ func sniff(data []byte) string {
 // set of labels.
 func fromPages(pages []pdftext.Page) Document {
 	doc := Document{Pages: len(pages), Notices: []Notice{}, Problems: []Problem{}}
-	var glyphs, undecodable, doubtful int
+	var glyphs, undecodable, doubtful, images int
 	var text strings.Builder
 	var bad, damaged []string
 	certificate := false
@@ -75,6 +75,7 @@ func fromPages(pages []pdftext.Page) Document {
 		glyphs += p.Glyphs
 		undecodable += p.Undecodable
 		doubtful += p.Doubtful
+		images += p.Images
 		rows := pageRows(p)
 		for _, r := range rows {
 			text.WriteString(compact(r.text))
@@ -114,6 +115,11 @@ func fromPages(pages []pdftext.Page) Document {
 		doc.Kind = KindCertificate
 		doc.Problems = append(doc.Problems, Problem{Code: CodeWrongDocument,
 			Detail: "this is the guarantee certificate (保証証書), not the 「認証キー」等のお知らせ"})
+		return doc
+	case glyphs == 0 && images > 0:
+		// A scan (ImageMagick, img2pdf, a scanner driver): it opens and shows its images.
+		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
+			Detail: fmt.Sprintf("image-only: %d images and no text layer", images)})
 		return doc
 	case glyphs-undecodable < 8 || undecodable*2 > glyphs || unreadable(all):
 		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
