@@ -141,6 +141,8 @@ type draft struct {
 	// damaged font map (pdftext.Span.Doubtful).
 	doubt [fieldCount]bool
 	n     int
+	// remarks say how values were read when not plainly (Notice.Remark).
+	remarks []string
 }
 
 func (d *draft) has(f field) bool { return d.set[f] }
@@ -185,6 +187,7 @@ func (d *draft) notice() (Notice, string) {
 	if bad := checkShape(n.Guarantor, n.ContractNumber, n.AuthKey); bad != "" {
 		return n, bad
 	}
+	n.Remark = strings.Join(d.remarks, "; ")
 	return n, ""
 }
 

@@ -44,6 +44,9 @@ type Notice struct {
 	Source         string `json:"source"`          // "pdf" or "body"
 	Attachment     string `json:"attachment"`      // attachment path in the mail ("" for a bare PDF or the body)
 	Page           int    `json:"page,omitempty"`  // 1-based page in the PDF
+	// Remark says how a value was read when it was not read plainly (a row whose label is
+	// damaged, recovered by its place and its value's shape), for the clerk who checks it.
+	Remark string `json:"remark,omitempty"`
 }
 
 // Problem is something that stopped a notice from being read, or that the sender must be told.
@@ -85,6 +88,7 @@ func (n Notice) MarshalJSON() ([]byte, error) {
 		Source         string  `json:"source"`
 		Attachment     string  `json:"attachment"`
 		Page           int     `json:"page,omitempty"`
+		Remark         string  `json:"remark,omitempty"`
 	}{str(n.Category), str(n.ContractNumber), str(n.AuthKey), str(n.ProjectName), str(n.Orderer), str(n.Guarantor),
-		n.Source, n.Attachment, n.Page})
+		n.Source, n.Attachment, n.Page, n.Remark})
 }

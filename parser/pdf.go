@@ -214,7 +214,8 @@ type anchor struct {
 	below []string // value lines below it (a value that wraps)
 	// written holds the same lines as the page wrote them: above, rest, below.
 	written [][]string
-	doubt   bool // one of its lines has glyphs whose text is a guess
+	doubt   bool   // one of its lines has glyphs whose text is a guess
+	damaged string // the label as read, when it is a label with a damaged glyph (damaged.go)
 }
 
 // pageNotices reads the label | value table of one page. Values are found on the label's
@@ -260,6 +261,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 	if len(anchors) == 0 {
 		return nil, nil, false
 	}
+	anchors = recoverLabels(rows, anchors, labelX)
 	isAnchor := make(map[int]int, len(anchors))
 	for i := len(anchors) - 1; i >= 0; i-- {
 		isAnchor[anchors[i].row] = i // the first label of a row holds its continuation lines
@@ -312,6 +314,10 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 		parts := append(append(append([]string{}, a.above...), a.rest), a.below...)
 		d.putWritten(a.field, strings.Join(parts, ""), strings.Join(slices.Concat(a.written...), ""))
 		d.doubt[a.field] = a.doubt
+		if a.damaged != "" {
+			d.remarks = append(d.remarks, fmt.Sprintf("%s read from a row whose label is damaged (「%s」), by its place in the table and its value's shape",
+				fieldNames[a.field], a.damaged))
+		}
 	}
 	flush()
 	// The certificate saved at STEP 3 states a 保証契約番号 and a 保証金額 but no 認証キー.
