@@ -44,7 +44,9 @@ func TestDamagedLabels(t *testing.T) {
 		{"工事名 read as 工事?", build(tableRows(150, 28, rowsWith(map[string]string{"工事名": "工事?"}))...),
 			with(func(n *Notice) { n.Remark = remark("工事名", "工事?") }), ""},
 		{"工事名 lost a glyph, full-width value kept", build(tableRows(150, 28, rowsWith(map[string]string{"工事名": "工名", "工名=": "県道改良工事（その①）"}))...),
-			with(func(n *Notice) { n.ProjectName, n.Remark = "県道改良工事（その①）", remark("工事名", "工名") }), ""},
+			with(func(n *Notice) {
+				n.ProjectName, n.Remark = "県道改良工事（その①）", remark("工事名", "工名")
+			}), ""},
 		{"区分 read as 区\ufffd", build(tableRows(150, 28, rowsWith(map[string]string{"区分": "区\ufffd"}))...),
 			with(func(n *Notice) { n.Remark = remark("区分", "区\ufffd") }), ""},
 		{"inline label", build(

@@ -180,7 +180,7 @@ func TestParseRemarks(t *testing.T) {
 	for i, attachment := range []string{"", "notice.pdf"} {
 		var got struct {
 			Notices []map[string]any `json:"notices"`
-			Remarks []parseRemark `json:"remarks"`
+			Remarks []parseRemark    `json:"remarks"`
 		}
 		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
 			t.Fatalf("bad JSON line %s: %v", lines[i], err)
