@@ -1,7 +1,6 @@
 package parser
 
 import (
-	"strings"
 	"testing"
 
 	"hosho-intake/parser/pdftext"
@@ -76,24 +75,7 @@ func TestDamagedLabels(t *testing.T) {
 			with(func(n *Notice) { n.Orderer = "" }), ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			doc := fromPages([]pdftext.Page{tc.page})
-			if len(doc.Notices) != len(tc.want) {
-				t.Fatalf("notices = %+v (problems %+v), want %+v", doc.Notices, doc.Problems, tc.want)
-			}
-			for i := range tc.want {
-				if doc.Notices[i] != tc.want[i] {
-					t.Errorf("notice %d = %+v\nwant %+v", i, doc.Notices[i], tc.want[i])
-				}
-			}
-			var codes []string
-			for _, p := range doc.Problems {
-				codes = append(codes, p.Code)
-			}
-			if got := strings.Join(codes, ","); got != tc.code {
-				t.Errorf("problems = %+v, want code %q", doc.Problems, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkPage(t, tc.page, tc.want, tc.code) })
 	}
 }
 

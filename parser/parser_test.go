@@ -139,24 +139,28 @@ func TestFromPages(t *testing.T) {
 			line(160, cell{72, "提出書類：電子証書閲覧用「認証キー」等のお知らせ　１部"})), nil, ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			doc := fromPages([]pdftext.Page{tc.page})
-			if len(doc.Notices) != len(tc.want) {
-				t.Fatalf("notices = %+v (problems %+v), want %+v", doc.Notices, doc.Problems, tc.want)
-			}
-			for i := range tc.want {
-				if doc.Notices[i] != tc.want[i] {
-					t.Errorf("notice %d = %+v, want %+v", i, doc.Notices[i], tc.want[i])
-				}
-			}
-			var codes []string
-			for _, p := range doc.Problems {
-				codes = append(codes, p.Code)
-			}
-			if got := strings.Join(codes, ","); got != tc.code {
-				t.Errorf("problems = %+v, want code %q", doc.Problems, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkPage(t, tc.page, tc.want, tc.code) })
+	}
+}
+
+// checkPage reads one page and compares its notices and its problems' codes (joined by ",").
+func checkPage(t *testing.T, p pdftext.Page, want []Notice, code string) {
+	t.Helper()
+	doc := fromPages([]pdftext.Page{p})
+	if len(doc.Notices) != len(want) {
+		t.Fatalf("fromPages: notices = %+v (problems %+v), want %+v", doc.Notices, doc.Problems, want)
+	}
+	for i := range want {
+		if doc.Notices[i] != want[i] {
+			t.Errorf("fromPages: notice %d = %+v\nwant %+v", i, doc.Notices[i], want[i])
+		}
+	}
+	var codes []string
+	for _, p := range doc.Problems {
+		codes = append(codes, p.Code)
+	}
+	if got := strings.Join(codes, ","); got != code {
+		t.Errorf("fromPages: problems = %+v, want code %q", doc.Problems, code)
 	}
 }
 
