@@ -27,22 +27,29 @@ import (
 // with a guessed glyph makes the notice a problem, never a key shown to a clerk.
 
 // damagedRow splits a row that may be a label with a damaged glyph into that label and its
-// value: "~注者<TAB>島根県知事" or "~注者:島根県知事".
-func damagedRow(text string) (label, value string, ok bool) {
-	cells := strings.Split(text, "\t")
+// value: "~注者<TAB>島根県知事" or "~注者:島根県知事". doubt tells whether the value's spans
+// have a guessed glyph; a value in the label's own span shares the label's doubt.
+func damagedRow(r row) (label, value string, doubt, ok bool) {
+	cells := strings.Split(r.text, "\t")
 	label, value = strings.TrimSpace(cells[0]), strings.TrimSpace(strings.Join(cells[1:], ""))
+	if len(cells) == len(r.spanDoubt) {
+		doubt = slices.Contains(r.spanDoubt[1:], true)
+	} else {
+		doubt = r.doubt
+	}
 	if len(cells) == 1 {
-		i := strings.IndexAny(text, ":=")
+		i := strings.IndexAny(r.text, ":=")
 		if i < 0 {
-			return "", "", false
+			return "", "", false, false
 		}
-		label, value = strings.TrimSpace(text[:i]), trimSeparators(text[i+1:])
+		label, value = strings.TrimSpace(r.text[:i]), trimSeparators(r.text[i+1:])
+		doubt = r.doubt
 	}
 	label = compact(trimSeparators(label))
 	if n := utf8.RuneCountInString(label); n == 0 || n > 8 || value == "" {
-		return "", "", false
+		return "", "", false, false
 	}
-	return label, value, true
+	return label, value, doubt, true
 }
 
 // labelFields are the fields one of whose labels read has one glyph changed or lost.
@@ -151,7 +158,7 @@ func recoverLabels(rows []row, anchors []anchor, labelX float64) []anchor {
 		if isAnchor[i] || math.Abs(r.x0-labelX) > 1.5*r.size {
 			continue
 		}
-		label, value, ok := damagedRow(r.text)
+		label, value, doubt, ok := damagedRow(r)
 		if !ok {
 			continue
 		}
@@ -167,10 +174,13 @@ func recoverLabels(rows []row, anchors []anchor, labelX float64) []anchor {
 					fits = append(fits, f)
 				}
 			}
-			if len(fits) == 1 {
+			// A guessed glyph in the value: a 保証契約番号 or 認証キー is read so that the
+			// self-check refuses it (a problem beats a silent loss); a name is left unread
+			// as before, rather than making the whole notice a problem.
+			if len(fits) == 1 && (!doubt || fits[0] == fieldNumber || fits[0] == fieldKey) {
 				f := fits[0]
 				t.has[f] = true
-				found = append(found, anchor{row: i, field: f, rest: value, doubt: r.doubt, damaged: label,
+				found = append(found, anchor{row: i, field: f, rest: value, doubt: doubt, damaged: label,
 					written: [][]string{nil, {written(r.raw, value)}, nil}})
 			}
 			break

@@ -61,6 +61,10 @@ func TestDamagedLabels(t *testing.T) {
 			nil, CodeNoText},
 		{"damaged key label, key drawn with guessed glyphs: refused", build(doubtful(tableRows(150, 28, rowsWith(map[string]string{"認証キー": "認証キ?"})), 2)...),
 			nil, CodeNoText},
+		{"the damaged glyph guessed, the value not", build(guessedLabel(tableRows(150, 28, rowsWith(map[string]string{"発注者": "~注者"})), 4)...),
+			with(func(n *Notice) { n.Remark = remark("発注者", "~注者") }), ""},
+		{"damaged orderer label, value guessed: left unread", build(doubtful(tableRows(150, 28, rowsWith(map[string]string{"発注者": "~注者"})), 4)...),
+			with(func(n *Notice) { n.Orderer = "" }), ""},
 		{"damaged number label, nine digits: refused", build(tableRows(150, 28, rowsWith(map[string]string{"保証契約番号": "保証契約番?", "保証契約番?=": "209459151"}))...),
 			nil, ""},
 		{"value of another shape", build(tableRows(150, 28, rowsWith(map[string]string{"発注者": "~注者", "~注者=": "12,300,000円"}))...),
@@ -99,4 +103,13 @@ func TestOneGlyphOff(t *testing.T) {
 			t.Errorf("oneGlyphOff(%q, %q) = %v, want %v", tc.read, tc.label, got, tc.want)
 		}
 	}
+}
+
+// guessedLabel marks the label span of line i as drawn with a guessed glyph.
+func guessedLabel(ls []pdftext.Line, i int) []pdftext.Line {
+	ls = append([]pdftext.Line(nil), ls...)
+	spans := append([]pdftext.Span(nil), ls[i].Spans...)
+	spans[0].Doubtful = 1
+	ls[i].Spans = spans
+	return ls
 }

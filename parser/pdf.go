@@ -174,6 +174,9 @@ type row struct {
 	text        string
 	raw         string // the text before Normalize, for values shown as written
 	doubt       bool   // some glyph's text is a guess (pdftext.Span.Doubtful)
+	// spanDoubt is doubt per span, the cells of text between tabs: a damaged label's own
+	// guessed glyph says nothing about the value beside it (damaged.go).
+	spanDoubt []bool
 }
 
 func pageRows(p *pdftext.Page) []row {
@@ -185,9 +188,11 @@ func pageRows(p *pdftext.Page) []row {
 		parts := make([]string, len(l.Spans))
 		sizes := make([]float64, len(l.Spans))
 		doubt := false
+		spanDoubt := make([]bool, len(l.Spans))
 		for i, s := range l.Spans {
 			parts[i], sizes[i] = s.Text, s.Size
-			doubt = doubt || s.Doubtful > 0
+			spanDoubt[i] = s.Doubtful > 0
+			doubt = doubt || spanDoubt[i]
 		}
 		sort.Float64s(sizes)
 		size := sizes[len(sizes)/2]
@@ -199,7 +204,7 @@ func pageRows(p *pdftext.Page) []row {
 		if strings.TrimSpace(t) == "" {
 			continue
 		}
-		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t, raw: raw, doubt: doubt})
+		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t, raw: raw, doubt: doubt, spanDoubt: spanDoubt})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].y < rows[j].y })
 	return rows
