@@ -45,7 +45,7 @@ func readBody(text string) (notices []Notice, problems []Problem) {
 		d, masked = draft{}, false
 	}
 	for i := 0; i < len(lines); i++ {
-		line := Normalize(lines[i])
+		raw, line := lines[i], Normalize(lines[i])
 		if t := strings.TrimLeft(line, " \t"); strings.HasPrefix(t, ">") || strings.HasPrefix(t, "|") {
 			continue
 		}
@@ -63,7 +63,7 @@ func readBody(text string) (notices []Notice, problems []Problem) {
 						continue
 					}
 					if _, _, isLabel := matchLabel(next); !isLabel {
-						rest, i = strings.TrimSpace(next), j
+						rest, i, raw = strings.TrimSpace(next), j, lines[j]
 					}
 					break
 				}
@@ -88,7 +88,7 @@ func readBody(text string) (notices []Notice, problems []Problem) {
 			if d.has(f) {
 				flush()
 			}
-			d.put(f, rest)
+			d.putWritten(f, rest, written(raw, rest))
 		}
 	}
 	flush()

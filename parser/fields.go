@@ -133,18 +133,25 @@ func trimSeparators(s string) string {
 
 // draft collects the values of one notice as they are found.
 type draft struct {
-	vals [fieldCount]string
+	vals [fieldCount]string // normalised: what is matched and checked
+	// text is each value as written (before Normalize), for the names a person reads.
+	text [fieldCount]string
 	set  [fieldCount]bool
 	// doubt marks values drawn partly with glyphs whose text is a guess or comes from a
 	// damaged font map (pdftext.Span.Doubtful).
 	doubt [fieldCount]bool
 	n     int
+	// remarks say how values were read when not plainly (Notice.Remark).
+	remarks []string
 }
 
 func (d *draft) has(f field) bool { return d.set[f] }
 
-func (d *draft) put(f field, v string) {
-	d.vals[f], d.set[f] = v, true
+func (d *draft) put(f field, v string) { d.putWritten(f, v, v) }
+
+// putWritten records the normalised value v of field f and the text w it was written as.
+func (d *draft) putWritten(f field, v, w string) {
+	d.vals[f], d.text[f], d.set[f] = v, w, true
 	d.n++
 }
 
@@ -169,8 +176,8 @@ func (d *draft) notice() (Notice, string) {
 		return n, "認証キー is not made of ASCII letters and digits"
 	}
 	n.Category = compact(d.vals[fieldCategory])
-	n.ProjectName = compact(d.vals[fieldProject])
-	n.Orderer = orderer(d.vals[fieldOrderer])
+	n.ProjectName = asWritten(d.text[fieldProject])
+	n.Orderer = orderer(d.text[fieldOrderer])
 	n.Guarantor = Guarantor(d.vals[fieldGuarantor])
 	for _, v := range []string{n.Category, n.ProjectName, n.Orderer, n.Guarantor} {
 		if garbled(v) {
@@ -180,6 +187,7 @@ func (d *draft) notice() (Notice, string) {
 	if bad := checkShape(n.Guarantor, n.ContractNumber, n.AuthKey); bad != "" {
 		return n, bad
 	}
+	n.Remark = strings.Join(d.remarks, "; ")
 	return n, ""
 }
 
@@ -205,8 +213,9 @@ func (d *draft) printedNotice() (Notice, string) {
 // fieldNames name the fields in problem details.
 var fieldNames = [fieldCount]string{"区分", "保証契約番号", "認証キー", "工事名", "発注者", "保証機関"}
 
+// orderer is the 発注者 as written, without the honorific an address line adds.
 func orderer(s string) string {
-	s = compact(s)
+	s = asWritten(s)
 	for again := true; again; {
 		again = false
 		for _, h := range honorifics {

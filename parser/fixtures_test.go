@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"golang.org/x/text/unicode/norm"
-
 	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
 )
@@ -33,7 +31,6 @@ func TestReadPDFFixtures(t *testing.T) {
 				t.Fatalf("ReadPDF = %d notices %+v, problems %+v; want %d notices", len(doc.Notices), doc.Notices, doc.Problems, len(samples))
 			}
 			for i, want := range samples {
-				want.ProjectName = norm.NFKC.String(want.ProjectName)
 				want.Source, want.Page = "pdf", i+1
 				if v.Options.CoverPage {
 					want.Page++

@@ -17,16 +17,63 @@ func Normalize(s string) string {
 	if !needsWork(s) {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		if u, ok := radicalIdeograph[r]; ok {
-			r = u
-		}
-		b.WriteRune(r)
-	}
-	out := norm.NFKC.String(b.String())
+	out := norm.NFKC.String(foldRadicals(s))
 	return strings.Map(foldDash, out)
+}
+
+// foldRadicals maps the CJK radicals that some ToUnicode maps emit to the ideograph the page
+// shows (wkhtmltopdf's ⼯事名 is drawn 工事名): a decoding repair, not a change of what was
+// written, so displayed values get it too.
+func foldRadicals(s string) string {
+	return strings.Map(func(r rune) rune {
+		if u, ok := radicalIdeograph[r]; ok {
+			return u
+		}
+		return r
+	}, s)
+}
+
+// asWritten returns a name as the notice or the sender wrote it, for display: radicals folded
+// and white space removed, but full-width forms, circled digits and dashes kept (「（その①）」
+// stays as printed). Normalize is for matching and keying only (DESIGN.md: NFKC is never for
+// display).
+func asWritten(s string) string { return compact(foldRadicals(s)) }
+
+// written returns the part of raw that Normalize turns into value, a substring of
+// Normalize(raw) (the last one: a value follows its label), so that a value found on the
+// normalised line is shown as raw wrote it. raw is cut only between the segments NFKC
+// normalises independently; value itself is returned when it is not found.
+func written(raw, value string) string {
+	if value == "" || !needsWork(raw) {
+		return value
+	}
+	type seg struct{ raw, norm int } // where a segment ends, in raw and in the normalised text
+	segs := []seg{{0, 0}}
+	var b strings.Builder
+	for i := 0; i < len(raw); {
+		n := norm.NFKC.NextBoundaryInString(raw[i:], true)
+		if n <= 0 {
+			n = len(raw) - i
+		}
+		b.WriteString(Normalize(raw[i : i+n]))
+		i += n
+		segs = append(segs, seg{i, b.Len()})
+	}
+	at := strings.LastIndex(b.String(), value)
+	if at < 0 {
+		return value
+	}
+	start, end := 0, len(raw)
+	for _, s := range segs {
+		if s.norm <= at {
+			start = s.raw
+		}
+		if s.norm >= at+len(value) {
+			end = s.raw
+			break
+		}
+	}
+	return raw[start:end]
 }
 
 // needsWork is a fast path for the plain ASCII that most of a notice is.

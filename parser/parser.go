@@ -38,12 +38,15 @@ type Notice struct {
 	Category       string `json:"category"`        // 区分: 前払金保証, 中間前払金保証, 契約保証, 契約保証予約
 	ContractNumber string `json:"contract_number"` // 保証契約番号, ASCII digits only
 	AuthKey        string `json:"auth_key"`        // 認証キー, NFKC, spaces removed, case kept
-	ProjectName    string `json:"project_name"`    // 工事名 or 業務名, NFKC, spaces removed
-	Orderer        string `json:"orderer"`         // 発注者, NFKC, spaces and honorifics removed
+	ProjectName    string `json:"project_name"`    // 工事名 or 業務名 as written, spaces removed (compare through Normalize)
+	Orderer        string `json:"orderer"`         // 発注者 as written, spaces and honorifics removed (compare through Normalize)
 	Guarantor      string `json:"guarantor"`       // 保証機関, official company name
 	Source         string `json:"source"`          // "pdf" or "body"
 	Attachment     string `json:"attachment"`      // attachment path in the mail ("" for a bare PDF or the body)
 	Page           int    `json:"page,omitempty"`  // 1-based page in the PDF
+	// Remark says how a value was read when it was not read plainly (a row whose label is
+	// damaged, recovered by its place and its value's shape), for the clerk who checks it.
+	Remark string `json:"remark,omitempty"`
 }
 
 // Problem is something that stopped a notice from being read, or that the sender must be told.
@@ -85,6 +88,7 @@ func (n Notice) MarshalJSON() ([]byte, error) {
 		Source         string  `json:"source"`
 		Attachment     string  `json:"attachment"`
 		Page           int     `json:"page,omitempty"`
+		Remark         string  `json:"remark,omitempty"`
 	}{str(n.Category), str(n.ContractNumber), str(n.AuthKey), str(n.ProjectName), str(n.Orderer), str(n.Guarantor),
-		n.Source, n.Attachment, n.Page})
+		n.Source, n.Attachment, n.Page, n.Remark})
 }

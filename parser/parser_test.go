@@ -67,6 +67,24 @@ func TestFromPages(t *testing.T) {
 		{"table", build(tableRows(150, 28, std)...), []Notice{want}, ""},
 		{"full-width and radicals", build(tableRows(150, 28, [][2]string{{"区　　分", "前払金保証"}, {"保証契約番号", "２０９４５９１５１０"},
 			{"認証キー", "ＨＲ０Ｅ４ＦＷＫＦＱ"}, {"⼯事名", "県道松江⽊次線道路改良⼯事"}, {"発注者", "島根県知事　殿"}, {"保証機関", "⻄⽇本建設業保証株式会社　東京支店"}})...), []Notice{want}, ""},
+		{"names as written (issue 18)", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094591510"},
+			{"認証キー", "HR0E4FWKFQ"}, {"工事名", "一般国道9号益田道路改良工事（第2工区）"}, {"発注者", "国土交通省　中国地方整備局長"},
+			{"保証機関", "西日本建設業保証株式会社"}})...),
+			[]Notice{func() Notice {
+				n := want
+				n.ProjectName, n.Orderer = "一般国道9号益田道路改良工事（第2工区）", "国土交通省中国地方整備局長"
+				return n
+			}()}, ""},
+		{"circled digit wrapped in its cell", build(
+			line(150, cell{72, "区分"}, cell{200, "前払金保証"}), line(178, cell{72, "保証契約番号"}, cell{200, "2094591510"}),
+			line(206, cell{72, "認証キー"}, cell{200, "HR0E4FWKFQ"}),
+			line(234, cell{72, "工事名"}, cell{200, "県道松江木次線道路改良工事"}), line(248, cell{200, "（その①）"}),
+			line(276, cell{72, "発注者"}, cell{200, "島根県知事"}), line(304, cell{72, "保証機関"}, cell{200, "西日本建設業保証株式会社"})),
+			[]Notice{func() Notice {
+				n := want
+				n.ProjectName = "県道松江木次線道路改良工事（その①）"
+				return n
+			}()}, ""},
 		{"hyphenated number", build(tableRows(150, 28, [][2]string{{"区分", "前払金保証"}, {"保証契約番号", "2094-591510"},
 			{"認証キー", "HR0E4FWKFQ"}, {"工事名", "県道松江木次線道路改良工事"}, {"発注者", "島根県知事"}, {"保証機関", "西日本建設業保証株式会社"}})...), []Notice{want}, ""},
 		{"inline", build(
@@ -121,24 +139,28 @@ func TestFromPages(t *testing.T) {
 			line(160, cell{72, "提出書類：電子証書閲覧用「認証キー」等のお知らせ　１部"})), nil, ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			doc := fromPages([]pdftext.Page{tc.page})
-			if len(doc.Notices) != len(tc.want) {
-				t.Fatalf("notices = %+v (problems %+v), want %+v", doc.Notices, doc.Problems, tc.want)
-			}
-			for i := range tc.want {
-				if doc.Notices[i] != tc.want[i] {
-					t.Errorf("notice %d = %+v, want %+v", i, doc.Notices[i], tc.want[i])
-				}
-			}
-			var codes []string
-			for _, p := range doc.Problems {
-				codes = append(codes, p.Code)
-			}
-			if got := strings.Join(codes, ","); got != tc.code {
-				t.Errorf("problems = %+v, want code %q", doc.Problems, tc.code)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkPage(t, tc.page, tc.want, tc.code) })
+	}
+}
+
+// checkPage reads one page and compares its notices and its problems' codes (joined by ",").
+func checkPage(t *testing.T, p pdftext.Page, want []Notice, code string) {
+	t.Helper()
+	doc := fromPages([]pdftext.Page{p})
+	if len(doc.Notices) != len(want) {
+		t.Fatalf("fromPages: notices = %+v (problems %+v), want %+v", doc.Notices, doc.Problems, want)
+	}
+	for i := range want {
+		if doc.Notices[i] != want[i] {
+			t.Errorf("fromPages: notice %d = %+v\nwant %+v", i, doc.Notices[i], want[i])
+		}
+	}
+	var codes []string
+	for _, p := range doc.Problems {
+		codes = append(codes, p.Code)
+	}
+	if got := strings.Join(codes, ","); got != code {
+		t.Errorf("fromPages: problems = %+v, want code %q", doc.Problems, code)
 	}
 }
 
@@ -200,7 +222,11 @@ func TestReadBody(t *testing.T) {
 		{"colon lines", "中海測量設計の松本です。\n\n業務名：県道米子境港線測量業務委託\n区分：前払金保証\n保証契約番号：2089886436\n認証キー：T2RFT6PKGQ\n保証会社：西日本建設業保証株式会社\n\n--\n",
 			[]Notice{{Category: "前払金保証", ContractNumber: "2089886436", AuthKey: "T2RFT6PKGQ", ProjectName: "県道米子境港線測量業務委託", Guarantor: WestJapan, Source: "body"}}},
 		{"full-width, aligned colons", "\u3000工事名\u3000\u3000\u3000：静間川河川改修工事（その２）\n\u3000保証契約番号：４０６８２１１５８９\n\u3000認証キー\u3000\u3000：QZZDRU11NF\n",
-			[]Notice{{ContractNumber: "4068211589", AuthKey: "QZZDRU11NF", ProjectName: "静間川河川改修工事(その2)", Source: "body"}}},
+			[]Notice{{ContractNumber: "4068211589", AuthKey: "QZZDRU11NF", ProjectName: "静間川河川改修工事（その２）", Source: "body"}}},
+		{"names as written (issue 18)", "工事名：県道松江木次線道路改良工事（その①）\n発注者：島根県知事　殿\n保証契約番号：2070004426\n認証キー：AB12cd34EF\n",
+			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", ProjectName: "県道松江木次線道路改良工事（その①）", Orderer: "島根県知事", Source: "body"}}},
+		{"name on the line after its label", "工事名：\n　ｶﾞｰﾄﾞﾚｰﾙ設置工事（第２工区）\n保証契約番号：2070004426\n認証キー：AB12cd34EF\n",
+			[]Notice{{ContractNumber: "2070004426", AuthKey: "AB12cd34EF", ProjectName: "ｶﾞｰﾄﾞﾚｰﾙ設置工事（第２工区）", Source: "body"}}},
 		{"html table cells", "区分\t前払金保証\n工事名\t県道境港美保関線舗装工事\n保証契約番号\t3021414295\n認証キー\tUJPNI2E3JK\n発注者\t鳥取県知事\n保証機関\t西日本建設業保証株式会社\n",
 			[]Notice{{Category: "前払金保証", ContractNumber: "3021414295", AuthKey: "UJPNI2E3JK", ProjectName: "県道境港美保関線舗装工事", Orderer: "鳥取県知事", Guarantor: WestJapan, Source: "body"}}},
 		{"value on next line, remark after key", "【保証契約番号】\n2070-004426\n【認証キー】\nAB12cd34EF（大文字小文字を区別）\n",
@@ -305,4 +331,32 @@ func FuzzReadBody(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWritten checks that a value found on a normalised line is shown as the line wrote it,
+// cut only where NFKC normalises independently.
+func TestWritten(t *testing.T) {
+	tests := []struct{ raw, value, want string }{
+		{"工事名：静間川河川改修工事（その２）", "静間川河川改修工事(その2)", "静間川河川改修工事（その２）"},
+		{"工事名\t一般国道9号（その①）", "一般国道9号(その1)", "一般国道9号（その①）"},
+		{"工事名：ｶﾞｰﾄﾞﾚｰﾙ設置工事", "ガードレール設置工事", "ｶﾞｰﾄﾞﾚｰﾙ設置工事"},
+		{"⼯事名\t県道松江⽊次線改良⼯事", "県道松江木次線改良工事", "県道松江⽊次線改良⼯事"},
+		{"㈱山陰建設", "(株)山陰建設", "㈱山陰建設"},
+		{"県道改良工事 / 区分：前払金保証", "県道改良工事", "県道改良工事"},
+		{"発注者：島根県知事", "鳥取県知事", "鳥取県知事"}, // not found: the value itself
+		{"", "", ""},
+	}
+	for _, tc := range tests {
+		if got := written(tc.raw, tc.value); got != tc.want {
+			t.Errorf("written(%q, %q) = %q, want %q", tc.raw, tc.value, got, tc.want)
+		}
+	}
+	// Shown names fold only what a font map got wrong (radicals), never what was written.
+	for in, want := range map[string]string{
+		"県道松江⽊次線改良⼯事": "県道松江木次線改良工事", "一般国道9号　（その①）": "一般国道9号（その①）", "⻄日本": "西日本",
+	} {
+		if got := asWritten(in); got != want {
+			t.Errorf("asWritten(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -65,7 +66,7 @@ func sniff(data []byte) string {
 // set of labels.
 func fromPages(pages []pdftext.Page) Document {
 	doc := Document{Pages: len(pages), Notices: []Notice{}, Problems: []Problem{}}
-	var glyphs, undecodable, doubtful int
+	var glyphs, undecodable, doubtful, images int
 	var text strings.Builder
 	var bad, damaged []string
 	certificate := false
@@ -74,6 +75,7 @@ func fromPages(pages []pdftext.Page) Document {
 		glyphs += p.Glyphs
 		undecodable += p.Undecodable
 		doubtful += p.Doubtful
+		images += p.Images
 		rows := pageRows(p)
 		for _, r := range rows {
 			text.WriteString(compact(r.text))
@@ -113,6 +115,11 @@ func fromPages(pages []pdftext.Page) Document {
 		doc.Kind = KindCertificate
 		doc.Problems = append(doc.Problems, Problem{Code: CodeWrongDocument,
 			Detail: "this is the guarantee certificate (保証証書), not the 「認証キー」等のお知らせ"})
+		return doc
+	case glyphs == 0 && images > 0:
+		// A scan (ImageMagick, img2pdf, a scanner driver): it opens and shows its images.
+		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
+			Detail: fmt.Sprintf("image-only: %d images and no text layer", images)})
 		return doc
 	case glyphs-undecodable < 8 || undecodable*2 > glyphs || unreadable(all):
 		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
@@ -165,7 +172,11 @@ func unreadable(text string) bool {
 type row struct {
 	y, x0, size float64
 	text        string
-	doubt       bool // some glyph's text is a guess (pdftext.Span.Doubtful)
+	raw         string // the text before Normalize, for values shown as written
+	doubt       bool   // some glyph's text is a guess (pdftext.Span.Doubtful)
+	// spanDoubt is doubt per span, the cells of text between tabs: a damaged label's own
+	// guessed glyph says nothing about the value beside it (damaged.go).
+	spanDoubt []bool
 }
 
 func pageRows(p *pdftext.Page) []row {
@@ -177,20 +188,23 @@ func pageRows(p *pdftext.Page) []row {
 		parts := make([]string, len(l.Spans))
 		sizes := make([]float64, len(l.Spans))
 		doubt := false
+		spanDoubt := make([]bool, len(l.Spans))
 		for i, s := range l.Spans {
 			parts[i], sizes[i] = s.Text, s.Size
-			doubt = doubt || s.Doubtful > 0
+			spanDoubt[i] = s.Doubtful > 0
+			doubt = doubt || spanDoubt[i]
 		}
 		sort.Float64s(sizes)
 		size := sizes[len(sizes)/2]
 		if size <= 0 {
 			size = 10
 		}
-		t := Normalize(strings.Join(parts, "\t"))
+		raw := strings.Join(parts, "\t")
+		t := Normalize(raw)
 		if strings.TrimSpace(t) == "" {
 			continue
 		}
-		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t, doubt: doubt})
+		rows = append(rows, row{y: l.Y, x0: l.Spans[0].X0, size: size, text: t, raw: raw, doubt: doubt, spanDoubt: spanDoubt})
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].y < rows[j].y })
 	return rows
@@ -203,7 +217,10 @@ type anchor struct {
 	rest  string   // the value on the label's own line
 	above []string // value lines above the label's baseline (a vertically centred cell)
 	below []string // value lines below it (a value that wraps)
-	doubt bool     // one of its lines has glyphs whose text is a guess
+	// written holds the same lines as the page wrote them: above, rest, below.
+	written [][]string
+	doubt   bool   // one of its lines has glyphs whose text is a guess
+	damaged string // the label as read, when it is a label with a damaged glyph (damaged.go)
 }
 
 // pageNotices reads the label | value table of one page. Values are found on the label's
@@ -237,7 +254,9 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 					}
 				}
 			}
-			anchors = append(anchors, anchor{row: i, field: f, rest: trimSeparators(rest), doubt: r.doubt})
+			rest = trimSeparators(rest)
+			anchors = append(anchors, anchor{row: i, field: f, rest: rest, doubt: r.doubt,
+				written: [][]string{nil, {written(r.raw, rest)}, nil}})
 			if next == "" {
 				break
 			}
@@ -247,6 +266,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 	if len(anchors) == 0 {
 		return nil, nil, false
 	}
+	anchors = recoverLabels(rows, anchors, labelX)
 	isAnchor := make(map[int]int, len(anchors))
 	for i := len(anchors) - 1; i >= 0; i-- {
 		isAnchor[anchors[i].row] = i // the first label of a row holds its continuation lines
@@ -259,8 +279,10 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 			anchors[a].doubt = anchors[a].doubt || r.doubt
 			if rows[i].y < rows[anchors[a].row].y {
 				anchors[a].above = append(anchors[a].above, r.text)
+				anchors[a].written[0] = append(anchors[a].written[0], r.raw)
 			} else {
 				anchors[a].below = append(anchors[a].below, r.text)
+				anchors[a].written[2] = append(anchors[a].written[2], r.raw)
 			}
 		}
 	}
@@ -295,8 +317,12 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 			flush()
 		}
 		parts := append(append(append([]string{}, a.above...), a.rest), a.below...)
-		d.put(a.field, strings.Join(parts, ""))
+		d.putWritten(a.field, strings.Join(parts, ""), strings.Join(slices.Concat(a.written...), ""))
 		d.doubt[a.field] = a.doubt
+		if a.damaged != "" {
+			d.remarks = append(d.remarks, fmt.Sprintf("%s read from a row whose label is damaged (「%s」), by its place in the table and its value's shape",
+				fieldNames[a.field], a.damaged))
+		}
 	}
 	flush()
 	// The certificate saved at STEP 3 states a 保証契約番号 and a 保証金額 but no 認証キー.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"hosho-intake/parser"
+	"hosho-intake/parser/noticepdf"
 	"hosho-intake/parser/testkit"
 )
 
@@ -119,18 +122,77 @@ func codeSet(codes []string) string {
 	return "[" + strings.Join(codes, ",") + "]"
 }
 
-// show renders notices for comparison: NFKC on every value, as the truth's README says.
+// show renders notices for comparison. 工事名 and 発注者 are compared exactly: they are
+// displayed as written (DESIGN.md's parse contract), so a full-width 「（第2工区）」 must stay
+// full-width. The other values are compared after NFKC, as the truth's README allows.
 func show(ns []truthNotice) string {
 	var b strings.Builder
 	for _, n := range ns {
-		for _, v := range []*string{n.Category, n.ContractNumber, n.AuthKey, n.ProjectName, n.Orderer, n.Guarantor} {
-			if v == nil {
+		for i, v := range []*string{n.Category, n.ContractNumber, n.AuthKey, n.ProjectName, n.Orderer, n.Guarantor} {
+			switch exact := i == 3 || i == 4; {
+			case v == nil:
 				b.WriteString("<null> ")
-			} else {
+			case exact:
+				b.WriteString(*v + " ")
+			default:
 				b.WriteString(norm.NFKC.String(*v) + " ")
 			}
 		}
 		b.WriteString("; ")
 	}
 	return b.String()
+}
+
+// TestParseRemarks: a notice whose 発注者 and 工事名 labels are damaged (issue 11) is read
+// through the isolated readers, from a bare PDF and from a mail's attachment, and `parse
+// --json` says how, in "remarks" beside the notices; the notice objects keep their keys.
+func TestParseRemarks(t *testing.T) {
+	n := parser.Notice{Category: "前払金保証", ContractNumber: "2094591510", AuthKey: "HR0E4FWKFQ",
+		ProjectName: "県道松江木次線道路改良工事（その①）", Orderer: "島根県知事", Guarantor: parser.WestJapan}
+	var pdf bytes.Buffer
+	opts := noticepdf.Options{Encoding: noticepdf.IdentityToUnicode,
+		Labels: map[string]string{noticepdf.LabelOrderer: "~注者", noticepdf.LabelProject: "工事?"}}
+	if err := noticepdf.Write(&pdf, []parser.Notice{n}, opts); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "notice.pdf")
+	mail := filepath.Join(dir, "mail.eml")
+	b64 := base64.StdEncoding.EncodeToString(pdf.Bytes())
+	eml := "From: a@b.example\r\nTo: c@d.example\r\nSubject: notice\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nお世話になります。\r\n" +
+		"--X\r\nContent-Type: application/pdf; name=notice.pdf\r\nContent-Disposition: attachment; filename=notice.pdf\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + b64 + "\r\n--X--\r\n"
+	for f, data := range map[string][]byte{bare: pdf.Bytes(), mail: []byte(eml)} {
+		if err := os.WriteFile(f, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out, errOut bytes.Buffer
+	if code := runCode(context.Background(), env{args: []string{"parse", "--json", bare, mail}, getenv: os.Getenv,
+		stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("parse exit %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("parse printed %d lines, want 2:\n%s", len(lines), out.String())
+	}
+	for i, attachment := range []string{"", "notice.pdf"} {
+		var got struct {
+			Notices []map[string]any `json:"notices"`
+			Remarks []parseRemark    `json:"remarks"`
+		}
+		if err := json.Unmarshal([]byte(lines[i]), &got); err != nil {
+			t.Fatalf("bad JSON line %s: %v", lines[i], err)
+		}
+		if len(got.Notices) != 1 || got.Notices[0]["orderer"] != n.Orderer || got.Notices[0]["project_name"] != n.ProjectName {
+			t.Errorf("line %d: notices %v, want 発注者 %s and 工事名 %s read", i, got.Notices, n.Orderer, n.ProjectName)
+		} else if _, ok := got.Notices[0]["remark"]; ok {
+			t.Errorf("line %d: notice %v has a remark key; remarks go beside the notices", i, got.Notices[0])
+		}
+		if len(got.Remarks) != 1 || got.Remarks[0].Attachment != attachment || got.Remarks[0].ContractNumber != n.ContractNumber ||
+			!strings.Contains(got.Remarks[0].Detail, "「~注者」") || !strings.Contains(got.Remarks[0].Detail, "「工事?」") {
+			t.Errorf("line %d: remarks %+v, want one for %s naming 「~注者」 and 「工事?」, attachment %q", i, got.Remarks, n.ContractNumber, attachment)
+		}
+	}
 }

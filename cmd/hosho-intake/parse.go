@@ -23,12 +23,22 @@ import (
 	"hosho-intake/parser/sandbox"
 )
 
-// parseResult is one line of `parse --json`, as DESIGN.md specifies it.
+// parseResult is one line of `parse --json`, as DESIGN.md specifies it, with remarks beside
+// notices and problems: how a notice's value was read when not plainly (a damaged label).
 type parseResult struct {
 	File     string           `json:"file"`
 	Notices  []parser.Notice  `json:"notices"`
 	Problems []parser.Problem `json:"problems"`
+	Remarks  []parseRemark    `json:"remarks"`
 	err      error
+}
+
+// parseRemark is a notice's parser.Remark, lifted out of the notice so that the notice
+// objects keep the contract's keys.
+type parseRemark struct {
+	Attachment     string `json:"attachment"`
+	ContractNumber string `json:"contract_number"`
+	Detail         string `json:"detail"`
 }
 
 func runParse(ctx context.Context, e env) error {
@@ -127,6 +137,7 @@ func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake
 	data, name, err := readInput(name, lim)
 	if errors.Is(err, errTooLarge) {
 		r.Notices, r.Problems = []parser.Notice{}, []parser.Problem{{Code: parser.CodeTooLarge, Detail: err.Error()}}
+		r.Remarks = []parseRemark{}
 		return r
 	}
 	if err != nil {
@@ -153,6 +164,13 @@ func parseFile(ctx context.Context, name string, lim inbound.Limits, pdfs intake
 	}
 	if r.Problems == nil {
 		r.Problems = []parser.Problem{}
+	}
+	r.Remarks = []parseRemark{}
+	for i, n := range r.Notices {
+		if n.Remark != "" {
+			r.Remarks = append(r.Remarks, parseRemark{Attachment: n.Attachment, ContractNumber: n.ContractNumber, Detail: n.Remark})
+			r.Notices[i].Remark = ""
+		}
 	}
 	return r
 }
@@ -219,6 +237,9 @@ func printTable(w io.Writer, r parseResult) {
 			at = " [" + p.Attachment + "]"
 		}
 		fmt.Fprintf(w, "  ! %s%s  %s\n", p.Code, at, p.Detail)
+	}
+	for _, m := range r.Remarks {
+		fmt.Fprintf(w, "  * %s  %s\n", m.ContractNumber, m.Detail)
 	}
 }
 

@@ -64,6 +64,7 @@ type walker struct {
 	// errFilter is set when a stream uses a filter ledongthuc cannot decode; Read then retries
 	// the file through the pdfcpu pre-pass.
 	errFilter bool
+	images    int // images painted (Page.Images)
 }
 
 var errFilter = errors.New("unsupported stream filter")
@@ -274,6 +275,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 				}
 			}
 			l.skipInlineImage()
+			w.images++
 		}
 		ops = ops[:0]
 	}
@@ -284,6 +286,10 @@ func (w *walker) form(res *resources, name string, gs gstate, depth int) {
 		return
 	}
 	xo := res.v.Key("XObject").Key(name)
+	if xo.Kind() == pdf.Stream && xo.Key("Subtype").Name() == "Image" {
+		w.images++ // never decoded: only counted, to tell a scan from a damaged file
+		return
+	}
 	if xo.Kind() != pdf.Stream || xo.Key("Subtype").Name() != "Form" {
 		return
 	}

@@ -64,6 +64,9 @@ type Page struct {
 	// that did not decode cleanly, which may have changed any of its text.
 	Doubtful int
 	Damaged  int
+	// Images counts the images the page paints (image XObjects and inline images): a page
+	// with images and no text is a scan, which opens and shows, not a damaged file.
+	Images int
 }
 
 // Limits bound the work done on one file.
@@ -103,7 +106,7 @@ func Read(data []byte, lim Limits) ([]Page, error) {
 	if i < 0 {
 		return nil, ErrNotPDF
 	}
-	data = data[i:]
+	data = openableHeader(data[i:])
 	pages, retry, err := readDirect(data, lim)
 	if err == nil && !retry {
 		return pages, nil
@@ -121,7 +124,7 @@ func Read(data []byte, lim Limits) ([]Page, error) {
 	if err2 != nil {
 		return nil, err2
 	}
-	if err != nil && !strings.Contains(err.Error(), "encrypt") {
+	if err != nil && !strings.Contains(err.Error(), "encrypt") && !scan(pages2, data) {
 		// Repaired from a damaged file: if nothing readable came back, it is still damaged.
 		glyphs := 0
 		for _, p := range pages2 {
@@ -133,6 +136,47 @@ func Read(data []byte, lim Limits) ([]Page, error) {
 	}
 	return pages2, nil
 }
+
+// scan reports pages that paint images and have no text and nothing damaged, in a file that
+// ends as a whole file does (%%EOF): what a scanner driver writes, whose cross-reference
+// table ledongthuc may reject (offsets counted off, bytes after %%EOF) although poppler opens
+// it. Such a file is an image-only notice (no_text), not a damaged one; a file cut off in
+// transit has lost its %%EOF and stays corrupt.
+func scan(pages []Page, data []byte) bool {
+	images := 0
+	for _, p := range pages {
+		if p.Glyphs > 0 || p.Damaged > 0 {
+			return false
+		}
+		images += p.Images
+	}
+	return images > 0 && bytes.Contains(data[max(0, len(data)-4096):], []byte("%%EOF"))
+}
+
+// openableHeader returns data with a header line ledongthuc accepts. It takes only
+// "%PDF-1.0" to "%PDF-1.7" followed by an end of line, but producers write more: ImageMagick
+// "%PDF-1.3 " (a space before the end of line), others "%PDF-2.0" or a binary comment on the
+// header line ("%PDF-1.7%âãÏÓ"), and poppler opens them all (PDF 32000-2 §7.5.2 asks only
+// for the version). The copy keeps every byte offset: the version becomes 1.7 and the
+// character after it an end of line.
+func openableHeader(data []byte) []byte {
+	if len(data) < 10 || !isDigit(data[5]) || data[6] != '.' || !isDigit(data[7]) || isDigit(data[8]) {
+		return data
+	}
+	if data[5] == '1' && data[7] <= '7' && (data[8] == '\r' || data[8] == '\n') {
+		return data
+	}
+	fixed := slices.Clone(data)
+	if data[5] != '1' || data[7] > '7' {
+		copy(fixed[5:8], "1.7")
+	}
+	if data[8] != '\r' && data[8] != '\n' {
+		fixed[8] = '\n'
+	}
+	return fixed
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // readDirect reads with ledongthuc as the file is. retry reports that some stream needs the
 // pre-pass.
@@ -270,6 +314,7 @@ func readPage(v pdf.Value, n int, lim Limits) (p Page, filt bool) {
 	p.Lines = buildLines(wk.glyphs)
 	p.Glyphs, p.Undecodable = wk.total, wk.undecodable
 	p.Doubtful, p.Damaged = wk.doubtful, p.Damaged+wk.damaged
+	p.Images = wk.images
 	return p, wk.errFilter
 }
 
