@@ -97,6 +97,10 @@ type IMAP struct {
 	// ProcessedMailbox receives messages once recorded; empty: they are flagged instead.
 	ProcessedMailbox string   `toml:"processed_mailbox"`
 	Schedule         Schedule `toml:"schedule"`
+	// Idle keeps one more connection in IMAP IDLE (RFC 2177) so that new mail is taken in
+	// within seconds; the schedule stays the safety net. Off by itself where the server does
+	// not advertise IDLE.
+	Idle bool `toml:"idle"`
 	// Timeout bounds connecting and each command's answer.
 	Timeout time.Duration `toml:"timeout"`
 	// PollTimeout bounds a whole poll session; go-imap has no per-command deadline, so the
@@ -283,6 +287,7 @@ func Default() Config {
 			Auth:           AuthLogin,
 			Mailbox:        "INBOX",
 			Schedule:       mustSchedule("*/5 * * * *"),
+			Idle:           true,
 			Timeout:        time.Minute,
 			PollTimeout:    10 * time.Minute,
 			MaxMessageSize: 10 << 20,

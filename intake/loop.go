@@ -37,6 +37,13 @@ func (b *Backoff) Succeeded() { b.failures = 0 }
 // when ctx is done, after the run in progress has returned.
 func RunSchedule(ctx context.Context, sched Schedule, backoff *Backoff, log *slog.Logger, name string,
 	work func(ctx context.Context) error) {
+	RunScheduleOrKick(ctx, sched, nil, backoff, log, name, work)
+}
+
+// RunScheduleOrKick is RunSchedule that also runs work as soon as kick delivers (IMAP IDLE
+// saw new mail), still one run at a time: a kick during a run is kept for after it.
+func RunScheduleOrKick(ctx context.Context, sched Schedule, kick <-chan struct{}, backoff *Backoff, log *slog.Logger, name string,
+	work func(ctx context.Context) error) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -52,6 +59,7 @@ func RunSchedule(ctx context.Context, sched Schedule, backoff *Backoff, log *slo
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-kick:
 		}
 		if err := work(ctx); err != nil {
 			if ctx.Err() != nil {

@@ -215,11 +215,16 @@ func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effect
 }
 
 func (s *Service) dial(ctx context.Context) (*mailbox.Session, error) {
+	return s.dialWith(ctx, nil)
+}
+
+// dialWith is dial with an EXISTS listener (for the IDLE connection).
+func (s *Service) dialWith(ctx context.Context, onExists func(uint32)) (*mailbox.Session, error) {
 	m := s.Config.IMAP
 	sess, err := mailbox.Dial(ctx, mailbox.Options{Addr: m.Addr.String(), TLS: m.TLS, RootCAs: m.RootCAs,
 		Username: m.Username, Auth: m.Auth, Secret: s.IMAPKey.Secret, Timeout: m.Timeout,
 		MaxSize: int64(m.MaxMessageSize) + 1<<20, Logger: s.log.With("component", "imap"),
-		Debug: s.Config.Log.Level == "debug"})
+		Debug: s.Config.Log.Level == "debug", OnExists: onExists})
 	if errors.Is(err, mailbox.ErrAuth) {
 		s.IMAPKey.Rejected(err)
 	}
@@ -301,10 +306,19 @@ func (s *Service) Health(now time.Time) Health {
 }
 
 // Run polls and sends digests on the config's schedules, and sends the outbox, until ctx
-// ends: three loops, each stopping when ctx does; Run returns when all have.
+// ends: three loops, and a fourth holding an IDLE connection that kicks the poll when new
+// mail arrives ([imap] idle); each stops when ctx does; Run returns when all have.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(3)
+	kick := make(chan struct{}, 1)
+	if s.Config.IMAP.Idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.watch(ctx, kick)
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		// A poll at once: a restarted daemon finishes moving what it recorded, and takes in
@@ -312,7 +326,7 @@ func (s *Service) Run(ctx context.Context) {
 		if _, err := s.PollOnce(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("poll at start failed; retrying on schedule", "err", err)
 		}
-		RunSchedule(ctx, s.Config.IMAP.Schedule, &Backoff{Min: 30 * time.Second, Max: 30 * time.Minute}, s.log, "poll",
+		RunScheduleOrKick(ctx, s.Config.IMAP.Schedule, kick, &Backoff{Min: 30 * time.Second, Max: 30 * time.Minute}, s.log, "poll",
 			func(ctx context.Context) error {
 				_, err := s.PollOnce(ctx)
 				return err

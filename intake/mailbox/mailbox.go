@@ -82,6 +82,10 @@ type Options struct {
 	MaxSize int64
 	Logger  *slog.Logger // nil: discard
 	Debug   bool         // log the protocol at debug level, credentials redacted
+	// OnExists, when set, is told the selected mailbox's message count each time the server
+	// reports it unasked (an EXISTS response, RFC 3501 section 7.3.1: new mail, during IDLE
+	// too). It runs on the connection's reader goroutine and must not block.
+	OnExists func(n uint32)
 }
 
 // Session is one authenticated connection.
@@ -162,6 +166,13 @@ func Dial(ctx context.Context, o Options) (*Session, error) {
 	s := &Session{wd: wd, maxSize: o.MaxSize, log: o.Logger}
 
 	copts := &imapclient.Options{}
+	if o.OnExists != nil {
+		copts.UnilateralDataHandler = &imapclient.UnilateralDataHandler{Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+			if d.NumMessages != nil {
+				o.OnExists(*d.NumMessages)
+			}
+		}}
+	}
 	var tr *transcript
 	if o.Debug {
 		tr = newTranscript(o.Logger.With("addr", o.Addr))
