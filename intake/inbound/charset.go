@@ -11,10 +11,25 @@ import (
 	"golang.org/x/text/encoding/japanese"
 )
 
-// japaneseEncoding maps the labels Japanese mailers actually write to an x/text encoding.
+// Japanese mail arrives in three encodings, all written by Windows code pages more often than by the standards
+// their labels name, and this file decodes them as Windows does:
 //
-// Every Shift_JIS label is decoded as CP932 (Windows-31J): Windows writes "Shift_JIS" for text that uses
-// the NEC and IBM extensions (①, ㈱, ～), and x/text's ShiftJIS follows the WHATWG index, which is CP932.
+//   - Shift_JIS is CP932 (Windows-31J): NEC special characters (① ㈱ №, row 13), NEC-selected and IBM
+//     extensions (髙 﨑 德), and CP932's own mappings of the JIS characters that Unicode has twice (0x8160 ～
+//     U+FF5E, not the JIS WAVE DASH U+301C; 0x817C － U+FF0D; 0x8161 ∥ U+2225; ￠ ￡ ￢ U+FFE0-U+FFE2).
+//     x/text's japanese.ShiftJIS follows the WHATWG index, which is CP932's, and is used as it is.
+//   - ISO-2022-JP is CP50220/CP50221/CP50222 (Outlook, Becky!, Thunderbird, Shuriken, iPhone Mail): the same
+//     CP932 repertoire in JIS rows 13 and 89-92, half-width katakana by ESC ( I or by SO/SI. x/text's
+//     japanese.ISO2022JP has the characters but not the framing real mail uses, so decodeISO2022JP below
+//     frames by hand and leaves the characters to x/text's table (through japanese.EUCJP, whose bytes are the
+//     same JIS codes with the high bit set).
+//   - EUC-JP: x/text's japanese.EUCJP.
+//
+// A byte sequence that cannot be decoded becomes U+FFFD and the rest is kept: one bad character never costs
+// a part, a header or a file name.
+
+// japaneseEncoding maps the labels Japanese mailers actually write to an x/text encoding. ISO-2022-JP labels
+// map to x/text's encoding for identity only: decodeLabel decodes them with decodeISO2022JP.
 // go-message's charset package does not know the CP932, windows-31j or x-sjis labels at all.
 func japaneseEncoding(label string) encoding.Encoding {
 	switch label {
@@ -22,7 +37,7 @@ func japaneseEncoding(label string) encoding.Encoding {
 		"cp932", "ms932", "windows-31j", "cswindows31j", "x-ms-cp932", "ibm-943", "ibm943", "windows-932":
 		return japanese.ShiftJIS
 	case "iso-2022-jp", "csiso2022jp", "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-3",
-		"iso-2022-jp-2004", "iso-2022-jp-ms", "cp50220", "cp50221", "cp50222", "jis":
+		"iso-2022-jp-2004", "iso-2022-jp-ms", "cp50220", "cp50221", "cp50222", "jis", "x-windows-iso2022jp":
 		return japanese.ISO2022JP
 	case "euc-jp", "x-euc-jp", "eucjp", "eucjp-ms", "cseucpkdfmtjapanese", "cp51932", "euc-jis-2004":
 		return japanese.EUCJP
@@ -39,34 +54,43 @@ func normLabel(label string) string {
 	return label
 }
 
-// decodeCharset converts b from the charset named by label to UTF-8.
+// sameCharset reports whether two labels name one charset, so that encoded words split inside a character
+// are joined even when a mailer spells the label two ways ("Shift_JIS" and "CP932").
+func sameCharset(a, b string) bool {
+	a, b = normLabel(a), normLabel(b)
+	if a == b {
+		return true
+	}
+	ea, eb := japaneseEncoding(a), japaneseEncoding(b)
+	return ea != nil && ea == eb
+}
+
+// decodeCharset converts b from the charset named by label to UTF-8. It never fails.
 //
-// A missing, US-ASCII or unknown label, a UTF-8 label on bytes that are not UTF-8, and a label whose decoding
-// produces replacement characters all fall back to detection: Outlook sends ISO-2022-JP bodies with no label,
-// swaks sends 8-bit UTF-8 with no MIME headers, and old gateways label Shift_JIS text as ISO-2022-JP.
+// A missing, US-ASCII, UTF-8 or unknown label falls back to detection: Outlook sends ISO-2022-JP bodies with
+// no label, swaks sends 8-bit UTF-8 with no MIME headers, iPhone Mail labels UTF-8 names us-ascii. A declared
+// charset loses to UTF-8 when the bytes are UTF-8 (web forms and gateways label UTF-8 text Shift_JIS; read as
+// CP932 it decodes without a single error, into mojibake), and to detection when detection decodes with fewer
+// errors (old gateways label CP932 text ISO-2022-JP).
 func decodeCharset(label string, b []byte) string {
 	label = normLabel(label)
+	if plain7bit(b) && asciiCompatible(label) {
+		return string(b)
+	}
 	switch label {
 	case "", "us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "utf-8", "utf8", "unicode-1-1-utf-8", "x-unknown", "unknown-8bit":
 		return detect(b)
 	}
-	var s string
-	if enc := japaneseEncoding(label); enc != nil {
-		out, err := enc.NewDecoder().Bytes(b)
-		if err != nil {
-			return detect(b)
-		}
-		s = string(out)
-	} else {
-		r, err := charset.Reader(label, bytes.NewReader(b))
-		if err != nil {
-			return detect(b)
-		}
-		out, err := io.ReadAll(r)
-		if err != nil {
-			return detect(b)
-		}
-		s = string(out)
+	if asciiCompatible(label) && overridesLabel(b) {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	if japaneseEncoding(label) != japanese.ISO2022JP && asciiCompatible(label) && hasISO2022(b) {
+		// ISO-2022-JP labelled Shift_JIS or EUC-JP: their decoders pass the escapes through as text.
+		return decodeISO2022JP(b)
+	}
+	s, ok := decodeLabel(label, b)
+	if !ok {
+		return detect(b)
 	}
 	if n := strings.Count(s, "\uFFFD"); n > 0 {
 		if d := detect(b); strings.Count(d, "\uFFFD") < n {
@@ -76,46 +100,369 @@ func decodeCharset(label string, b []byte) string {
 	return s
 }
 
-// detect decodes bytes whose charset is unknown: ISO-2022-JP when they carry its escape sequences
-// (RFC 1468), UTF-8 when they are valid UTF-8, else whichever of CP932 and EUC-JP decodes with fewer
-// errors; on a tie CP932 unless no byte is a CP932-only lead byte.
-func detect(b []byte) string {
-	ascii := true
+// decodeLabel decodes b in the charset label names; ok is false when the label is unknown. go-message's charset
+// package serves the charsets that are not Japanese (ISO-8859-x, Windows-125x, GB2312, Big5, EUC-KR).
+func decodeLabel(label string, b []byte) (string, bool) {
+	switch enc := japaneseEncoding(label); enc {
+	case nil:
+	case japanese.ISO2022JP:
+		return decodeISO2022JP(b), true
+	default:
+		out, err := enc.NewDecoder().Bytes(b)
+		if err != nil {
+			return "", false
+		}
+		return string(out), true
+	}
+	r, err := charset.Reader(label, bytes.NewReader(b))
+	if err != nil {
+		return "", false
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return "", false
+	}
+	return strings.ToValidUTF8(string(out), "\uFFFD"), true
+}
+
+// asciiCompatible: the label's charset writes US-ASCII as US-ASCII bytes (UTF-16, UTF-32 and UTF-7 do not).
+func asciiCompatible(label string) bool {
+	for _, p := range []string{"utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs-4", "utf-7", "utf7", "unicode-1-1-utf-7", "csunicode"} {
+		if strings.HasPrefix(label, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// plain7bit: US-ASCII with no ESC, SO or SI, so that every ASCII-compatible charset reads it as it is.
+func plain7bit(b []byte) bool {
 	for _, c := range b {
-		if c >= 0x80 || c == 0x1b {
-			ascii = false
+		if c >= 0x80 || c == 0x1b || c == 0x0e || c == 0x0f {
+			return false
+		}
+	}
+	return true
+}
+
+// utf8Score counts the multi-byte UTF-8 sequences in b that are valid (long: of three bytes or more, as
+// Japanese characters are) and the bytes that start none.
+func utf8Score(b []byte) (valid, long, invalid int) {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			invalid++
+		case n >= 3:
+			long++
+			valid++
+		default:
+			valid++
+		}
+		i += n
+	}
+	return valid, long, invalid
+}
+
+// looksUTF8 reports whether 8-bit text is UTF-8, allowing one damaged sequence in five. Text in CP932 or
+// EUC-JP is almost never valid UTF-8: hiragana, katakana and the common kanji start with bytes (0x82, 0x83,
+// 0x88-0x9F in CP932; 0xA4, 0xA5, 0xB0-0xCF in EUC-JP) that cannot start a UTF-8 sequence.
+func looksUTF8(b []byte) bool {
+	valid, _, invalid := utf8Score(b)
+	return valid > 0 && valid >= 4*invalid
+}
+
+// overridesLabel: the bytes are UTF-8 whatever their label says. Stricter than looksUTF8: two CP932 half-width
+// katakana can make one valid two-byte UTF-8 sequence ("ﾃｽ" is 0xC3 0xBD, "ý"), so a declared charset loses
+// only to text that has a three-byte sequence too.
+func overridesLabel(b []byte) bool {
+	valid, long, invalid := utf8Score(b)
+	return long > 0 && valid >= 4*invalid
+}
+
+// detect decodes bytes whose charset is unknown or wrong: ISO-2022-JP when they carry its escape sequences
+// (RFC 1468) or SO, else detect8.
+func detect(b []byte) string {
+	if plain7bit(b) {
+		return string(b)
+	}
+	if hasISO2022(b) {
+		return decodeISO2022JP(b)
+	}
+	return detect8(b)
+}
+
+// hasISO2022: an ISO-2022-JP designation (ESC $ or ESC ( I/J/B, ESC & @) or a shift-out.
+func hasISO2022(b []byte) bool {
+	if bytes.IndexByte(b, 0x0e) >= 0 {
+		return true
+	}
+	for i := bytes.IndexByte(b, 0x1b); i >= 0 && i+1 < len(b); {
+		switch b[i+1] {
+		case '$', '(', '&':
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], 0x1b)
+		if j < 0 {
 			break
 		}
+		i += 1 + j
 	}
-	if ascii {
-		return string(b)
-	}
-	if bytes.Contains(b, []byte("\x1b$B")) || bytes.Contains(b, []byte("\x1b$@")) || bytes.Contains(b, []byte("\x1b(I")) || bytes.Contains(b, []byte("\x1b(J")) {
-		if out, err := japanese.ISO2022JP.NewDecoder().Bytes(b); err == nil && !bytes.Contains(out, []byte("\uFFFD")) {
-			return string(out)
-		}
-	}
-	if utf8.Valid(b) {
-		return string(b)
+	return false
+}
+
+// detect8 decodes 8-bit text of unknown charset: UTF-8 when it looks like UTF-8 (damaged sequences become
+// U+FFFD), else whichever of CP932 and EUC-JP decodes with fewer errors; on a tie CP932 unless no byte is a
+// CP932-only lead byte.
+func detect8(b []byte) string {
+	return decode8(pick8(b), b)
+}
+
+// The charsets detect8 chooses between.
+const (
+	cs8UTF8 = iota
+	cs8CP932
+	cs8EUCJP
+)
+
+func pick8(b []byte) int {
+	if looksUTF8(b) {
+		return cs8UTF8
 	}
 	sj, err1 := japanese.ShiftJIS.NewDecoder().Bytes(b)
 	eu, err2 := japanese.EUCJP.NewDecoder().Bytes(b)
 	if err1 != nil || err2 != nil {
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+		return cs8UTF8 // not reached: the decoders report bad bytes as U+FFFD, never as an error
 	}
 	ns, ne := bytes.Count(sj, []byte("\uFFFD")), bytes.Count(eu, []byte("\uFFFD"))
 	switch {
 	case ns < ne:
-		return string(sj)
+		return cs8CP932
 	case ne < ns:
-		return string(eu)
+		return cs8EUCJP
 	}
 	for _, c := range b {
 		// 0x81-0x9F (but 0x8E, 0x8F: EUC-JP single shifts) lead most CP932 characters, kana included,
 		// and never appear in EUC-JP text.
 		if c >= 0x81 && c <= 0x9f && c != 0x8e && c != 0x8f {
-			return string(sj)
+			return cs8CP932
 		}
 	}
-	return string(eu)
+	return cs8EUCJP
+}
+
+func decode8(cs int, b []byte) string {
+	var enc encoding.Encoding
+	switch cs {
+	case cs8CP932:
+		enc = japanese.ShiftJIS
+	case cs8EUCJP:
+		enc = japanese.EUCJP
+	default:
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	out, err := enc.NewDecoder().Bytes(b)
+	if err != nil {
+		return strings.ToValidUTF8(string(b), "\uFFFD") // not reached, as in pick8
+	}
+	return string(out)
+}
+
+// rawJIS decodes raw ISO-2022-JP in a header field before it is parsed: inside a two-byte run every byte from
+// 0x21 to 0x7E is half a character, so a quote, a semicolon or a "<" there is no delimiter. Becky! and older
+// mailers write names that way: filename="ESC $ B ... ESC ( B.pdf", where あ is 0x24 0x22 and せ 0x24 0x3B.
+// Encoded words and RFC 2231 values carry no raw escape and pass through unchanged.
+func rawJIS(s string) string {
+	if strings.IndexByte(s, 0x1b) < 0 && strings.IndexByte(s, 0x0e) < 0 {
+		return s
+	}
+	if !hasISO2022([]byte(s)) {
+		return s
+	}
+	return decodeISO2022JP([]byte(s))
+}
+
+// The character sets an ISO-2022-JP stream switches between.
+const (
+	jisASCII    = iota // ESC ( B, and JIS X 0201 Roman by ESC ( J (Windows reads both as ASCII)
+	jisKana            // JIS X 0201 katakana: ESC ( I, or SO until SI (CP50222)
+	jis0208            // JIS X 0208 with CP932's rows 13 and 89-92: ESC $ @, ESC $ B, ESC & @ ESC $ B, ESC $ ( B
+	jis0213            // JIS X 0213 plane 1 (ESC $ ( O, ESC $ ( Q): read as JIS X 0208 where the two agree
+	jis0212            // JIS X 0212: ESC $ ( D
+	jisUnknown         // a set this decoder does not know: its bytes become U+FFFD
+)
+
+// badEUC is a byte that x/text's EUC-JP decoder turns into exactly one U+FFFD.
+const badEUC = 0xff
+
+// decodeISO2022JP decodes ISO-2022-JP as Windows' CP50221 does, written by hand because x/text's
+// japanese.ISO2022JP decoder does not serve real mail (measured with x/text v0.43.0):
+//
+//   - SO/SI half-width katakana (CP50222) come out as control characters and Latin letters, with no error:
+//     "\x0e1\x0f" reads "\x0e1\x0f", not "ｱ".
+//   - A CR, space or tab inside a JIS X 0208 run (a mailer that does not return to ASCII before the line
+//     break) is taken as the first byte of a character: "ESC $ B 0! CR LF 0!" reads "亜�亜", the line
+//     break lost and the next line shifted.
+//   - ESC & @ (the JIS X 0208-1990 announcer) and the long form ESC $ ( B are unknown escapes.
+//   - CP932 or UTF-8 bytes in the stream (a label on the wrong text, or ISO-2022-JP and raw 8-bit text in one
+//     header) become one U+FFFD per byte.
+//
+// Only the framing is written here: JIS X 0208 and 0212 codes are rewritten to the EUC-JP bytes that carry the
+// same codes (RFC 1468 and EUC-JP are two framings of one code table) and decoded by x/text's japanese.EUCJP,
+// whose table is CP932's (rows 13 and 89-92 included). 8-bit text in an ASCII run is decoded in the charset
+// detect8 would choose for the whole input, chosen once so that many short runs cost no more than one long one.
+func decodeISO2022JP(b []byte) string {
+	var out strings.Builder
+	out.Grow(len(b) + len(b)/2)
+	euc := make([]byte, 0, min(len(b), 64<<10)) // pending EUC-JP bytes
+	flushEUC := func() {
+		if len(euc) == 0 {
+			return
+		}
+		d, err := japanese.EUCJP.NewDecoder().Bytes(euc)
+		if err != nil {
+			d = []byte("\uFFFD") // not reached: the decoder reports bad bytes as U+FFFD, never as an error
+		}
+		out.Write(d)
+		euc = euc[:0]
+	}
+	g0, shifted := jisASCII, false
+	cs8 := -1 // the charset of 8-bit text in ASCII runs, chosen once from the whole input
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c == 0x1b {
+			set, n := jisEscape(b[i:])
+			if n == 0 {
+				euc = append(euc, badEUC) // an escape this decoder does not know: the ESC becomes U+FFFD
+				i++
+				continue
+			}
+			if set >= 0 {
+				g0 = set
+			}
+			i += n
+			continue
+		}
+		switch c {
+		case 0x0e:
+			shifted = true
+			i++
+			continue
+		case 0x0f:
+			shifted = false
+			i++
+			continue
+		case '\n':
+			// RFC 1468 §2 returns to ASCII before every line end; a mailer that forgot must not cost the
+			// next line, so every line starts in ASCII.
+			g0, shifted = jisASCII, false
+			euc = append(euc, c)
+			i++
+			continue
+		}
+		set := g0
+		if shifted {
+			set = jisKana
+		}
+		switch {
+		case set == jisASCII:
+			// A run up to the next escape, shift or line end; with 8-bit bytes in it, it is text in another
+			// charset (CP932 labelled ISO-2022-JP) and goes to detect8 as one piece, since a CP932 character's
+			// trail byte may be ASCII.
+			j := i
+			eight := false
+			for j < len(b) && b[j] != 0x1b && b[j] != 0x0e && b[j] != 0x0f && b[j] != '\n' {
+				if b[j] >= 0x80 {
+					eight = true
+				}
+				j++
+			}
+			if eight {
+				if cs8 < 0 {
+					cs8 = pick8(b)
+				}
+				flushEUC()
+				out.WriteString(decode8(cs8, b[i:j]))
+			} else {
+				euc = append(euc, b[i:j]...)
+			}
+			i = j
+			continue
+		case c < 0x21 || c == 0x7f:
+			euc = append(euc, c) // CR, space, tab inside a two-byte or katakana run: kept, not paired
+			i++
+			continue
+		case set == jisKana:
+			// 0x21-0x5F, or the same with the high bit set (8-bit JIS): U+FF61-U+FF9F.
+			if k := c & 0x7f; k >= 0x21 && k <= 0x5f {
+				euc = append(euc, 0x8e, k|0x80)
+			} else {
+				euc = append(euc, badEUC)
+			}
+			i++
+			continue
+		}
+		// A two-byte set.
+		if c >= 0x80 || i+1 >= len(b) || b[i+1] < 0x21 || b[i+1] > 0x7e {
+			euc = append(euc, badEUC)
+			i++
+			continue
+		}
+		c1 := b[i+1]
+		switch {
+		case set == jis0212:
+			euc = append(euc, 0x8f, c|0x80, c1|0x80)
+		case set == jis0208:
+			euc = append(euc, c|0x80, c1|0x80)
+		case set == jis0213 && c != 0x2d && c < 0x75:
+			// Row 13 and rows 85-94 of JIS X 0213 hold other characters than CP932's there.
+			euc = append(euc, c|0x80, c1|0x80)
+		default:
+			euc = append(euc, badEUC)
+		}
+		i += 2
+		if len(euc) >= 64<<10 {
+			flushEUC()
+		}
+	}
+	flushEUC()
+	return out.String()
+}
+
+// jisEscape reads an escape sequence at the start of b: the set it designates to G0 (-1 for ESC & @, which
+// only announces the next one) and its length, or n 0 when it is not one this decoder knows.
+func jisEscape(b []byte) (set, n int) {
+	if len(b) < 3 {
+		return 0, 0
+	}
+	switch string(b[1:3]) {
+	case "(B", "(J", "(H":
+		// ESC ( H is Swedish in ISO 2022, but some old Japanese mailers wrote it for ASCII.
+		return jisASCII, 3
+	case "(I":
+		return jisKana, 3
+	case "$@", "$B":
+		return jis0208, 3
+	case "&@":
+		return -1, 3
+	case "$(":
+		if len(b) < 4 {
+			return 0, 0
+		}
+		switch b[3] {
+		case '@', 'B':
+			return jis0208, 4
+		case 'O', 'Q':
+			return jis0213, 4
+		case 'D':
+			return jis0212, 4
+		case 'P':
+			return jisUnknown, 4 // JIS X 0213 plane 2: no table
+		}
+	}
+	return 0, 0
 }

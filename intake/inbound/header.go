@@ -165,6 +165,7 @@ type rawParam struct {
 // go-message drops RFC 2231 names in Shift_JIS and ISO-2022-JP).
 func parseMediaType(s string) mediaType {
 	mt := mediaType{params: map[string]string{}}
+	s = rawJIS(s)
 	v, rest, _ := strings.Cut(s, ";")
 	mt.raw = strings.TrimSpace(v)
 	mt.value = strings.ToLower(mt.raw)
@@ -337,6 +338,7 @@ func decodeText(s string) string {
 	if !strings.Contains(s, "=?") {
 		return detect([]byte(s))
 	}
+	s = rawJIS(s)
 	var out strings.Builder
 	var pend []byte // decoded bytes of adjacent encoded words in pendLabel
 	pendLabel := ""
@@ -377,7 +379,7 @@ func decodeText(s string) string {
 		} else {
 			raw = decodeQWord(text)
 		}
-		if pend != nil && normLabel(label) != normLabel(pendLabel) {
+		if pend != nil && !sameCharset(label, pendLabel) {
 			flush()
 		}
 		if pend == nil {
@@ -462,7 +464,7 @@ func decodeQWord(s string) []byte {
 // raw 8-bit display names, a missing angle bracket, a trailing comment as the name
 // ("MAILER-DAEMON@host (Mail Delivery System)").
 func parseAddress(v string) (addr, name string) {
-	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(rawJIS(v))
 	if v == "" {
 		return "", ""
 	}
