@@ -78,7 +78,14 @@ func decodeCharset(label string, b []byte) string {
 		return string(b)
 	}
 	switch label {
-	case "", "us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "utf-8", "utf8", "unicode-1-1-utf-8", "x-unknown", "unknown-8bit":
+	case "utf-8", "utf8", "unicode-1-1-utf-8":
+		// Declared and mostly valid: a damaged character costs itself only, where detection could take the
+		// whole text for CP932.
+		if valid, _, invalid := utf8Score(b); valid > 0 && valid >= invalid && !hasISO2022(b) {
+			return strings.ToValidUTF8(string(b), "\uFFFD")
+		}
+		return detect(b)
+	case "", "us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "x-unknown", "unknown-8bit":
 		return detect(b)
 	}
 	if asciiCompatible(label) && overridesLabel(b) {
@@ -146,29 +153,35 @@ func plain7bit(b []byte) bool {
 }
 
 // utf8Score counts the multi-byte UTF-8 sequences in b that are valid (long: of three bytes or more, as
-// Japanese characters are) and the bytes that start none.
+// Japanese characters are) and the runs of bytes that start none (one damaged character is one run).
 func utf8Score(b []byte) (valid, long, invalid int) {
+	inBad := false
 	for i := 0; i < len(b); {
 		if b[i] < utf8.RuneSelf {
 			i++
+			inBad = false
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])
 		switch {
 		case r == utf8.RuneError && n == 1:
-			invalid++
+			if !inBad {
+				invalid++
+			}
+			inBad = true
+			i++
+			continue
 		case n >= 3:
 			long++
-			valid++
-		default:
-			valid++
 		}
+		valid++
+		inBad = false
 		i += n
 	}
 	return valid, long, invalid
 }
 
-// looksUTF8 reports whether 8-bit text is UTF-8, allowing one damaged sequence in five. Text in CP932 or
+// looksUTF8 reports whether 8-bit text is UTF-8, allowing one damaged character in five. Text in CP932 or
 // EUC-JP is almost never valid UTF-8: hiragana, katakana and the common kanji start with bytes (0x82, 0x83,
 // 0x88-0x9F in CP932; 0xA4, 0xA5, 0xB0-0xCF in EUC-JP) that cannot start a UTF-8 sequence.
 func looksUTF8(b []byte) bool {
@@ -252,7 +265,27 @@ func pick8(b []byte) int {
 			return cs8CP932
 		}
 	}
-	return cs8EUCJP
+	// Both decode cleanly: CP932 half-width katakana (0xA1-0xDF) pair up into EUC-JP kanji, and EUC-JP pairs
+	// read as CP932 half-width katakana and kanji. EUC-JP text has hiragana or katakana (leads 0xA4, 0xA5),
+	// which CP932's reading of it never has (its kana leads 0x82, 0x83 are no EUC-JP bytes); without them,
+	// CP932, the charset of Windows, which writes most raw 8-bit Japanese in headers.
+	if kana(eu) > kana(sj) {
+		return cs8EUCJP
+	}
+	return cs8CP932
+}
+
+// kana counts the full-width hiragana and katakana in UTF-8 text.
+func kana(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r >= 0x3041 && r <= 0x30fe {
+			n++
+		}
+		b = b[size:]
+	}
+	return n
 }
 
 func decode8(cs int, b []byte) string {
@@ -288,12 +321,12 @@ func rawJIS(s string) string {
 
 // The character sets an ISO-2022-JP stream switches between.
 const (
-	jisASCII    = iota // ESC ( B, and JIS X 0201 Roman by ESC ( J (Windows reads both as ASCII)
-	jisKana            // JIS X 0201 katakana: ESC ( I, or SO until SI (CP50222)
-	jis0208            // JIS X 0208 with CP932's rows 13 and 89-92: ESC $ @, ESC $ B, ESC & @ ESC $ B, ESC $ ( B
-	jis0213            // JIS X 0213 plane 1 (ESC $ ( O, ESC $ ( Q): read as JIS X 0208 where the two agree
-	jis0212            // JIS X 0212: ESC $ ( D
-	jisUnknown         // a set this decoder does not know: its bytes become U+FFFD
+	jisASCII   = iota // ESC ( B, and JIS X 0201 Roman by ESC ( J (Windows reads both as ASCII)
+	jisKana           // JIS X 0201 katakana: ESC ( I, or SO until SI (CP50222)
+	jis0208           // JIS X 0208 with CP932's rows 13 and 89-92: ESC $ @, ESC $ B, ESC & @ ESC $ B, ESC $ ( B
+	jis0213           // JIS X 0213 plane 1 (ESC $ ( O, ESC $ ( Q): read as JIS X 0208 where the two agree
+	jis0212           // JIS X 0212: ESC $ ( D
+	jisUnknown        // a set this decoder does not know: its bytes become U+FFFD
 )
 
 // badEUC is a byte that x/text's EUC-JP decoder turns into exactly one U+FFFD.
@@ -337,9 +370,11 @@ func decodeISO2022JP(b []byte) string {
 		if c == 0x1b {
 			set, n := jisEscape(b[i:])
 			if n == 0 {
-				euc = append(euc, badEUC) // an escape this decoder does not know: the ESC becomes U+FFFD
-				i++
-				continue
+				euc = append(euc, badEUC) // a damaged or unknown escape: one bad character
+				if set, n = unknownEscape(b[i:]); n == 0 {
+					i++ // a lone ESC
+					continue
+				}
 			}
 			if set >= 0 {
 				g0 = set
@@ -449,6 +484,8 @@ func jisEscape(b []byte) (set, n int) {
 		return jis0208, 3
 	case "&@":
 		return -1, 3
+	case "$A":
+		return jisUnknown, 3 // GB 2312 (ISO-2022-JP-2): no table here, and read as JIS it would be wrong characters
 	case "$(":
 		if len(b) < 4 {
 			return 0, 0
@@ -460,9 +497,31 @@ func jisEscape(b []byte) (set, n int) {
 			return jis0213, 4
 		case 'D':
 			return jis0212, 4
-		case 'P':
-			return jisUnknown, 4 // JIS X 0213 plane 2: no table
+		case 'P', 'C':
+			return jisUnknown, 4 // JIS X 0213 plane 2, KS C 5601 (ISO-2022-JP-2): no table
 		}
 	}
 	return 0, 0
+}
+
+// unknownEscape reads an escape sequence that jisEscape does not know, damaged in transit or from a mailer
+// this decoder has not met: ESC, intermediates 0x20-0x2F and a final byte 0x30-0x7E (ISO 2022 §13.1). The
+// sequence is one bad character; what follows is read in the set its first intermediate says the sequence
+// designates (ISO 2022 §13.2.2: "$" a two-byte set, which in mail is JIS X 0208; "(" a one-byte set, ASCII),
+// so that a damaged ESC $ B costs the escape and not the line behind it. n is 0 when b is no escape sequence.
+func unknownEscape(b []byte) (set, n int) {
+	i := 1
+	for i < len(b) && i < 5 && b[i] >= 0x20 && b[i] <= 0x2f {
+		i++
+	}
+	if i == 1 || i >= len(b) || b[i] < 0x30 || b[i] > 0x7e {
+		return 0, 0
+	}
+	switch b[1] {
+	case '$':
+		return jis0208, i + 1
+	case '(':
+		return jisASCII, i + 1
+	}
+	return -1, i + 1
 }
