@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/transform"
 )
 
 // Japanese mail arrives in three encodings, all written by Windows code pages more often than by the standards
@@ -98,6 +99,9 @@ func decodeCharset(label string, b []byte) string {
 	s, ok := decodeLabel(label, b)
 	if !ok {
 		return detect(b)
+	}
+	if japaneseEncoding(label) == japanese.ISO2022JP && hasISO2022(b) {
+		return s // detection would decode it the same way
 	}
 	if n := strings.Count(s, "\uFFFD"); n > 0 {
 		if d := detect(b); strings.Count(d, "\uFFFD") < n {
@@ -229,10 +233,13 @@ func hasISO2022(b []byte) bool {
 }
 
 // detect8 decodes 8-bit text of unknown charset: UTF-8 when it looks like UTF-8 (damaged sequences become
-// U+FFFD), else whichever of CP932 and EUC-JP decodes with fewer errors; on a tie CP932 unless no byte is a
-// CP932-only lead byte.
+// U+FFFD), else whichever of CP932 and EUC-JP reads it better (pick8).
 func detect8(b []byte) string {
-	return decode8(pick8(b), b)
+	cs, decoded := pick8(b)
+	if decoded != nil {
+		return string(decoded)
+	}
+	return decode8(cs, b)
 }
 
 // The charsets detect8 chooses between.
@@ -242,37 +249,54 @@ const (
 	cs8EUCJP
 )
 
-func pick8(b []byte) int {
+// pick8 chooses the charset of 8-bit text, and returns b decoded in it when choosing needed that: UTF-8 when
+// it looks like UTF-8, else whichever of CP932 and EUC-JP decodes with fewer errors; on a tie CP932 when a
+// byte is a CP932-only lead byte or EUC-JP reads no more kana than CP932.
+func pick8(b []byte) (cs int, decoded []byte) {
 	if looksUTF8(b) {
-		return cs8UTF8
+		return cs8UTF8, nil
 	}
-	sj, err1 := japanese.ShiftJIS.NewDecoder().Bytes(b)
-	eu, err2 := japanese.EUCJP.NewDecoder().Bytes(b)
-	if err1 != nil || err2 != nil {
-		return cs8UTF8 // not reached: the decoders report bad bytes as U+FFFD, never as an error
+	sj, err := japanese.ShiftJIS.NewDecoder().Bytes(b)
+	if err != nil {
+		return cs8UTF8, nil // not reached: the decoders report bad bytes as U+FFFD, never as an error
 	}
-	ns, ne := bytes.Count(sj, []byte("\uFFFD")), bytes.Count(eu, []byte("\uFFFD"))
+	ns := bytes.Count(sj, []byte("\uFFFD"))
+	// 0x81-0x9F (but 0x8E, 0x8F: EUC-JP single shifts) lead most CP932 characters, kana included, and never
+	// appear in EUC-JP text: with one of them and no error, EUC-JP cannot do better.
+	cp932Only := hasCP932Lead(b)
+	if ns == 0 && cp932Only {
+		return cs8CP932, sj
+	}
+	eu, err := japanese.EUCJP.NewDecoder().Bytes(b)
+	if err != nil {
+		return cs8CP932, sj
+	}
+	ne := bytes.Count(eu, []byte("\uFFFD"))
 	switch {
 	case ns < ne:
-		return cs8CP932
+		return cs8CP932, sj
 	case ne < ns:
-		return cs8EUCJP
+		return cs8EUCJP, eu
+	case cp932Only:
+		return cs8CP932, sj
 	}
-	for _, c := range b {
-		// 0x81-0x9F (but 0x8E, 0x8F: EUC-JP single shifts) lead most CP932 characters, kana included,
-		// and never appear in EUC-JP text.
-		if c >= 0x81 && c <= 0x9f && c != 0x8e && c != 0x8f {
-			return cs8CP932
-		}
-	}
-	// Both decode cleanly: CP932 half-width katakana (0xA1-0xDF) pair up into EUC-JP kanji, and EUC-JP pairs
+	// Both decode as well: CP932 half-width katakana (0xA1-0xDF) pair up into EUC-JP kanji, and EUC-JP pairs
 	// read as CP932 half-width katakana and kanji. EUC-JP text has hiragana or katakana (leads 0xA4, 0xA5),
 	// which CP932's reading of it never has (its kana leads 0x82, 0x83 are no EUC-JP bytes); without them,
 	// CP932, the charset of Windows, which writes most raw 8-bit Japanese in headers.
 	if kana(eu) > kana(sj) {
-		return cs8EUCJP
+		return cs8EUCJP, eu
 	}
-	return cs8CP932
+	return cs8CP932, sj
+}
+
+func hasCP932Lead(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x81 && c <= 0x9f && c != 0x8e && c != 0x8f {
+			return true
+		}
+	}
+	return false
 }
 
 // kana counts the full-width hiragana and katakana in UTF-8 text.
@@ -303,6 +327,23 @@ func decode8(cs int, b []byte) string {
 		return strings.ToValidUTF8(string(b), "\uFFFD") // not reached, as in pick8
 	}
 	return string(out)
+}
+
+// transformTo runs t over all of src into out through scratch, so that many short pieces cost no allocation
+// each (x/text's Bytes allocates per call).
+func transformTo(out *strings.Builder, t transform.Transformer, scratch, src []byte) {
+	t.Reset()
+	for {
+		nDst, nSrc, err := t.Transform(scratch, src, true)
+		out.Write(scratch[:nDst])
+		src = src[nSrc:]
+		if err != transform.ErrShortDst || nDst+nSrc == 0 {
+			if err != nil {
+				out.WriteString("\uFFFD") // not reached: the Japanese decoders report bad bytes as U+FFFD
+			}
+			return
+		}
+	}
 }
 
 // rawJIS decodes raw ISO-2022-JP in a header field before it is parsed: inside a two-byte run every byte from
@@ -349,28 +390,93 @@ const badEUC = 0xff
 // whose table is CP932's (rows 13 and 89-92 included). 8-bit text in an ASCII run is decoded in the charset
 // detect8 would choose for the whole input, chosen once so that many short runs cost no more than one long one.
 func decodeISO2022JP(b []byte) string {
-	var out strings.Builder
-	out.Grow(len(b) + len(b)/2)
-	euc := make([]byte, 0, min(len(b), 64<<10)) // pending EUC-JP bytes
-	flushEUC := func() {
-		if len(euc) == 0 {
-			return
-		}
-		d, err := japanese.EUCJP.NewDecoder().Bytes(euc)
-		if err != nil {
-			d = []byte("\uFFFD") // not reached: the decoder reports bad bytes as U+FFFD, never as an error
-		}
-		out.Write(d)
-		euc = euc[:0]
+	d := jisDecoder{src: b, euc: make([]byte, 0, min(len(b)+8, 64<<10)), scratch: make([]byte, 4096)}
+	d.out.Grow(len(b) + len(b)/2)
+	d.run()
+	return d.out.String()
+}
+
+// jisDecoder holds one decodeISO2022JP. Two buffers wait to be written, at most one non-empty at a time: euc
+// (JIS codes rewritten as EUC-JP, ASCII, and badEUC) and raw (ASCII-state text with 8-bit bytes, decoded as
+// cs8). Consecutive ASCII-state text is one piece even across escapes that designate ASCII again, since a
+// CP932 character's trail byte may be ASCII.
+type jisDecoder struct {
+	src      []byte
+	out      strings.Builder
+	euc, raw []byte
+	eight    bool // raw has an 8-bit byte
+	cs8      int  // the charset of 8-bit text, chosen once from the whole input; -1 until needed
+	scratch  []byte
+	eucDec   transform.Transformer
+	dec8     transform.Transformer
+}
+
+func (d *jisDecoder) addEUC(p ...byte) {
+	if len(d.raw) > 0 {
+		d.flushRaw()
 	}
+	d.euc = append(d.euc, p...)
+	if len(d.euc) >= 64<<10 {
+		d.flushEUC()
+	}
+}
+
+func (d *jisDecoder) addRaw(p []byte, eight bool) {
+	if !eight && !d.eight {
+		d.addEUC(p...) // plain ASCII
+		return
+	}
+	if len(d.euc) > 0 {
+		d.flushEUC()
+	}
+	d.raw = append(d.raw, p...)
+	d.eight = true
+}
+
+func (d *jisDecoder) flushEUC() {
+	if len(d.euc) == 0 {
+		return
+	}
+	if d.eucDec == nil {
+		d.eucDec = japanese.EUCJP.NewDecoder()
+	}
+	transformTo(&d.out, d.eucDec, d.scratch, d.euc)
+	d.euc = d.euc[:0]
+}
+
+func (d *jisDecoder) flushRaw() {
+	if len(d.raw) == 0 {
+		return
+	}
+	if d.cs8 < 0 {
+		d.cs8, _ = pick8(d.src)
+	}
+	if d.dec8 == nil {
+		switch d.cs8 {
+		case cs8CP932:
+			d.dec8 = japanese.ShiftJIS.NewDecoder()
+		case cs8EUCJP:
+			d.dec8 = japanese.EUCJP.NewDecoder()
+		}
+	}
+	if d.dec8 == nil {
+		d.out.WriteString(strings.ToValidUTF8(string(d.raw), "\uFFFD"))
+	} else {
+		transformTo(&d.out, d.dec8, d.scratch, d.raw)
+	}
+	d.raw, d.eight = d.raw[:0], false
+}
+
+func (d *jisDecoder) run() {
+	b := d.src
+	d.cs8 = -1
 	g0, shifted := jisASCII, false
-	cs8 := -1 // the charset of 8-bit text in ASCII runs, chosen once from the whole input
 	for i := 0; i < len(b); {
 		c := b[i]
 		if c == 0x1b {
 			set, n := jisEscape(b[i:])
 			if n == 0 {
-				euc = append(euc, badEUC) // a damaged or unknown escape: one bad character
+				d.addEUC(badEUC) // a damaged or unknown escape: one bad character
 				if set, n = unknownEscape(b[i:]); n == 0 {
 					i++ // a lone ESC
 					continue
@@ -391,81 +497,74 @@ func decodeISO2022JP(b []byte) string {
 			shifted = false
 			i++
 			continue
-		case '\n':
-			// RFC 1468 §2 returns to ASCII before every line end; a mailer that forgot must not cost the
-			// next line, so every line starts in ASCII.
-			g0, shifted = jisASCII, false
-			euc = append(euc, c)
-			i++
-			continue
 		}
 		set := g0
 		if shifted {
 			set = jisKana
 		}
+		if c == '\n' {
+			// RFC 1468 §2 returns to ASCII before every line end; a mailer that forgot must not cost the
+			// next line, so every line starts in ASCII.
+			g0, shifted = jisASCII, false
+			if set == jisASCII {
+				d.addRaw(b[i:i+1], false)
+			} else {
+				d.addEUC(c)
+			}
+			i++
+			continue
+		}
 		switch {
 		case set == jisASCII:
-			// A run up to the next escape, shift or line end; with 8-bit bytes in it, it is text in another
-			// charset (CP932 labelled ISO-2022-JP) and goes to detect8 as one piece, since a CP932 character's
-			// trail byte may be ASCII.
+			// A run up to the next escape or shift; with 8-bit bytes in it, it is text in another charset
+			// (CP932 labelled ISO-2022-JP).
 			j := i
 			eight := false
-			for j < len(b) && b[j] != 0x1b && b[j] != 0x0e && b[j] != 0x0f && b[j] != '\n' {
+			for j < len(b) && b[j] != 0x1b && b[j] != 0x0e && b[j] != 0x0f {
 				if b[j] >= 0x80 {
 					eight = true
 				}
 				j++
 			}
-			if eight {
-				if cs8 < 0 {
-					cs8 = pick8(b)
-				}
-				flushEUC()
-				out.WriteString(decode8(cs8, b[i:j]))
-			} else {
-				euc = append(euc, b[i:j]...)
-			}
+			d.addRaw(b[i:j], eight)
 			i = j
 			continue
 		case c < 0x21 || c == 0x7f:
-			euc = append(euc, c) // CR, space, tab inside a two-byte or katakana run: kept, not paired
+			d.addEUC(c) // CR, space, tab inside a two-byte or katakana run: kept, not paired
 			i++
 			continue
 		case set == jisKana:
 			// 0x21-0x5F, or the same with the high bit set (8-bit JIS): U+FF61-U+FF9F.
 			if k := c & 0x7f; k >= 0x21 && k <= 0x5f {
-				euc = append(euc, 0x8e, k|0x80)
+				d.addEUC(0x8e, k|0x80)
 			} else {
-				euc = append(euc, badEUC)
+				d.addEUC(badEUC)
 			}
 			i++
 			continue
 		}
 		// A two-byte set.
 		if c >= 0x80 || i+1 >= len(b) || b[i+1] < 0x21 || b[i+1] > 0x7e {
-			euc = append(euc, badEUC)
+			d.addEUC(badEUC)
 			i++
 			continue
 		}
 		c1 := b[i+1]
 		switch {
 		case set == jis0212:
-			euc = append(euc, 0x8f, c|0x80, c1|0x80)
+			d.addEUC(0x8f, c|0x80, c1|0x80)
 		case set == jis0208:
-			euc = append(euc, c|0x80, c1|0x80)
+			d.addEUC(c|0x80, c1|0x80)
 		case set == jis0213 && c != 0x2d && c < 0x75:
 			// Row 13 and rows 85-94 of JIS X 0213 hold other characters than CP932's there.
-			euc = append(euc, c|0x80, c1|0x80)
+			d.addEUC(c|0x80, c1|0x80)
 		default:
-			euc = append(euc, badEUC)
+			d.addEUC(badEUC)
 		}
 		i += 2
-		if len(euc) >= 64<<10 {
-			flushEUC()
-		}
 	}
-	flushEUC()
-	return out.String()
+	d.flushRaw()
+	d.flushEUC()
 }
 
 // jisEscape reads an escape sequence at the start of b: the set it designates to G0 (-1 for ESC & @, which
