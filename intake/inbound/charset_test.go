@@ -389,3 +389,20 @@ func TestDamagedBody(t *testing.T) {
 		})
 	}
 }
+
+// TestRawHeaderContinuation: a raw ISO-2022-JP or CP932 value folded without the leading whitespace continues
+// its field; go-message rejects the whole message for it.
+func TestRawHeaderContinuation(t *testing.T) {
+	tests := []struct{ name, subject, want string }{
+		{"ISO-2022-JP", "Subject: " + string(cp5022x("【提出】", false)) + "\r\n" + string(cp5022x("認証キー①", false)), "【提出】認証キー①"},
+		{"CP932", "Subject: " + string(cp932("【提出】")) + "\r\n" + string(cp932("認証キー①")), "【提出】認証キー①"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := mustRead(t, "From: a@b.example\r\nX-Mailer: Becky! ver. 2.81\r\n"+tt.subject+"\r\nMessage-ID: <x@b.example>\r\n\r\nbody\r\n", Limits{})
+			if m.Subject != tt.want || m.MessageID != "<x@b.example>" || len(m.Texts) != 1 {
+				t.Errorf("Subject %q, Message-ID %q, texts %q; want %q", m.Subject, m.MessageID, m.Texts, tt.want)
+			}
+		})
+	}
+}

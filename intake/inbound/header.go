@@ -82,6 +82,14 @@ func splitEntity(b []byte) (hdr, body []byte) {
 // parseHeader reads a header block tolerantly. A line that is neither "name: value" nor a continuation is
 // skipped and counted as a defect rather than rejecting the message, as go-message's textproto does;
 // whitespace before the colon (RFC 5322 §4.5.3, obsolete syntax) is accepted.
+//
+// go-message v0.18.2 cannot serve here: message.Read of
+//
+//	From: a@b.example
+//	X-Mailer: Becky! ver. 2.81
+//	ESC $ B % F % 9 % H ESC ( B        (a folded raw ISO-2022-JP value that lost its leading space)
+//
+// returns only the error "message: malformed MIME header line: $B%F%9%H(B", and no part of the message.
 func parseHeader(b []byte) (h Header, bad int) {
 	var cur *Field
 	var val []byte
@@ -100,7 +108,9 @@ func parseHeader(b []byte) (h Header, bad int) {
 			b = nil
 		}
 		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+		// A line that starts with an escape or an 8-bit byte cannot start a field: a mailer folded a raw
+		// ISO-2022-JP or CP932 value without the leading whitespace, and it continues the field above.
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t' || (cur != nil && (line[0] == 0x1b || line[0] >= 0x80))) {
 			if cur != nil {
 				// Unfolding: the line break goes, the whitespace stays (RFC 5322 §2.2.3).
 				val = append(val, line...)
