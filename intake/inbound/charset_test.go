@@ -406,3 +406,28 @@ func TestRawHeaderContinuation(t *testing.T) {
 		})
 	}
 }
+
+// TestZipMemberNames: member names as Windows' Explorer and Japanese archivers (Lhaplus, 7-Zip with its
+// default) write them, in CP932 without the UTF-8 flag, and as macOS and 7-Zip write them in UTF-8.
+func TestZipMemberNames(t *testing.T) {
+	const name = "①髙﨑ｶﾌﾞｼｷｶﾞｲｼｬ～認証キー.pdf"
+	tests := []struct {
+		name   string
+		member zipMember
+		want   string
+	}{
+		{"CP932, no flag", zipMember{name: string(cp932(name)), data: []byte(fakePDF)}, name},
+		{"CP932 in a folder", zipMember{name: string(cp932(`保証\` + name)), data: []byte(fakePDF)}, "保証/" + name},
+		{"UTF-8 with the flag", zipMember{name: name, data: []byte(fakePDF), flags: 0x800}, name},
+		{"UTF-8 without the flag", zipMember{name: name, data: []byte(fakePDF)}, name},
+		{"CP932 with an undefined code", zipMember{name: string(cp932("認証キー")) + "\x85\x40.pdf", data: []byte(fakePDF)}, "認証キー\uFFFD.pdf"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := mustRead(t, zipMail(zipRaw(t, tt.member)), Limits{})
+			if len(m.Attachments) != 2 || m.Attachments[1].Path != "z.zip/"+tt.want || !m.Attachments[1].PDF {
+				t.Errorf("paths %q, want z.zip/%s", paths(m.Attachments), tt.want)
+			}
+		})
+	}
+}
