@@ -58,6 +58,9 @@ func normLabel(label string) string {
 // sameCharset reports whether two labels name one charset, so that encoded words split inside a character
 // are joined even when a mailer spells the label two ways ("Shift_JIS" and "CP932").
 func sameCharset(a, b string) bool {
+	if a == b {
+		return true
+	}
 	a, b = normLabel(a), normLabel(b)
 	if a == b {
 		return true
@@ -390,7 +393,7 @@ const badEUC = 0xff
 // whose table is CP932's (rows 13 and 89-92 included). 8-bit text in an ASCII run is decoded in the charset
 // detect8 would choose for the whole input, chosen once so that many short runs cost no more than one long one.
 func decodeISO2022JP(b []byte) string {
-	d := jisDecoder{src: b, euc: make([]byte, 0, min(len(b)+8, 64<<10)), scratch: make([]byte, 4096)}
+	d := jisDecoder{src: b, euc: make([]byte, 0, min(len(b)+8, 64<<10)), scratch: make([]byte, min(4096, 3*len(b)+8))}
 	d.out.Grow(len(b) + len(b)/2)
 	d.run()
 	return d.out.String()

@@ -308,6 +308,7 @@ func TestHeaderWords(t *testing.T) {
 		{"raw CP932", string(cp932("認証キー①")), "認証キー①"},
 		{"raw UTF-8", "認証キー①", "認証キー①"},
 		{"not a word: unknown encoding", "=?utf-8?X?abc?= 認証", "=?utf-8?X?abc?= 認証"},
+		{"past maxWords the rest is kept as sent", strings.Repeat("=?utf-8?Q?a?=", maxWords) + " =?utf-8?Q?b?=", strings.Repeat("a", maxWords) + " =?utf-8?Q?b?="},
 	}
 	for _, tt := range tests {
 		if got := decodeText(tt.in); got != tt.want {
