@@ -20,6 +20,9 @@ func fuzzSeeds(t testing.TB) []string {
 		crlf("From: a@b.example\nContent-Type: multipart/mixed; boundary=O\n\n--O\nContent-Type: message/rfc822\n\nSubject: fwd\nContent-Type: multipart/mixed; boundary=I\n\n--I\nContent-Type: application/octet-stream; name=a.pdf\n\n%PDF-1.4\n--I--\n--O\nContent-Type: text/plain\n\n" + jis("本文") + "\n"),
 		crlf("Return-Path: <>\nFrom: MAILER-DAEMON@x\nAuto-Submitted: auto-replied\nContent-Type: multipart/report; boundary=R\n\n--R\n\nx\n--R--\n"),
 		crlf("From: a@b.example\nBad header\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n5p2+!!5pys*\n"),
+		// Japanese encodings as Windows writes them, and wrong labels.
+		crlf("From: \"") + string(cp5022x("あせ<ソ>", false)) + crlf("\" <a@b.example>\nSubject: =?ISO-2022-JP?B?"+base64.StdEncoding.EncodeToString(cp5022x("①髙", false)[:5])+"?= =?iso-2022-jp?B?"+base64.StdEncoding.EncodeToString(cp5022x("①髙", false)[5:])+"?=\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: text/plain; charset=ISO-2022-JP\n\n") + string(cp5022x("ｶﾌﾞｼｷ㈱", true)) + "\x1b$b0!\x1b$(D0!\r\n" + crlf("--B\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"") + string(cp5022x("あせソ.pdf", false)) + crlf("\"\n\n%PDF-1.4\n--B\nContent-Type: text/plain; charset=Shift_JIS\n\n認証キー\n--B--\n"),
+		crlf("From: a@b.example\nContent-Type: text/plain; charset=iso-2022-jp\n\n") + string(cp932("大山開発㈱①髙ｶﾌﾞ")),
 	}
 }
 
@@ -122,5 +125,108 @@ Content-Transfer-Encoding: base64
 		if _, err := Read(strings.NewReader(raw), Limits{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// FuzzDecodeCharset: any label and bytes decode to valid UTF-8; ISO-2022-JP leaves no escape behind; one bad
+// sequence never costs the text before or after it (a line end returns ISO-2022-JP to ASCII, and every JIS
+// code is rewritten as a self-delimiting unit).
+func FuzzDecodeCharset(f *testing.F) {
+	for _, s := range []struct{ label, b string }{
+		{"ISO-2022-JP", "\x1b$BG'>Z%-!<\x1b(B \x1b(I6L^\x1b(B \x1b(J\x0e6L\x0f \x1b&@\x1b$B-!|b\x1b(B"},
+		{"iso-2022-jp", "\x1b$(D0!\x1b$(Q0!\x1b$b0!\x1b$A0!\x1b(Z" + string(cp932("①髙"))},
+		{"Shift_JIS", string(cp932("認証キー①髙～－∥￠￡￢ｶﾌﾞ")) + "\x81 \x85\x40\xf0\x40"},
+		{"shift_jis", "認証キー"},
+		{"utf-8", "認証\xe3\x81キー"},
+		{"us-ascii", string(cp932("認証"))},
+		{"euc-jp", eucjp("認証キー")},
+		{"", "\x1b$B0!\r\n0!"},
+		{"iso-8859-1", "caf\xe9"},
+		{"utf-16", "\xff\xfe0\x00"},
+	} {
+		f.Add(s.label, []byte(s.b))
+	}
+	const tail = "\n\x1b$BG'>Z%-!<\x1b(B" // "\n認証キー"
+	head := cp5022x("保証", false)          // ends in ASCII
+	f.Fuzz(func(t *testing.T, label string, b []byte) {
+		if s := decodeCharset(label, b); !utf8.ValidString(s) {
+			t.Fatalf("decodeCharset(%q, %q) = %q: invalid UTF-8", label, b, s)
+		}
+		s := decodeISO2022JP(b)
+		if !utf8.ValidString(s) || strings.ContainsAny(s, "\x1b\x0e\x0f") {
+			t.Fatalf("decodeISO2022JP(%q) = %q", b, s)
+		}
+		if got := decodeISO2022JP(append(append([]byte(nil), b...), tail...)); !strings.HasSuffix(got, "\n認証キー") {
+			t.Fatalf("decodeISO2022JP(%q + tail) = %q, lost the line after", b, got)
+		}
+		if got := decodeISO2022JP(append(append([]byte(nil), head...), b...)); !strings.HasPrefix(got, "保証") {
+			t.Fatalf("decodeISO2022JP(head + %q) = %q, lost the text before", b, got)
+		}
+		if d := decodeText(string(b)); !utf8.ValidString(d) {
+			t.Fatalf("decodeText(%q) = %q: invalid UTF-8", b, d)
+		}
+		mt := parseMediaType("attachment; " + label + "=" + string(b))
+		for k, v := range mt.params {
+			if !utf8.ValidString(v) && (k == "filename" || k == "name" || strings.HasSuffix(k, "*")) {
+				t.Fatalf("parameter %q = %q: invalid UTF-8", k, v)
+			}
+		}
+	})
+}
+
+// BenchmarkBody10MiB reads a 10 MiB text body in each Japanese encoding, and hostile shapes built to make a
+// charset path costly: the issue asks for well under a second each.
+func BenchmarkBody10MiB(b *testing.B) {
+	line := "保証契約番号：2070004426　認証キー：T2RFT6PKGQ　大山開発㈱①髙﨑 ～－∥ ｶﾌﾞｼｷｶﾞｲｼｬ 工事名：県道改良工事\n"
+	body := strings.Repeat(line, (10<<20)/len(line))
+	sj := cp932(body)
+	cases := []struct {
+		name, label string
+		body        []byte
+	}{
+		{"ISO-2022-JP", "ISO-2022-JP", cp5022x(body, false)},
+		{"ISO-2022-JP SO-SI", "ISO-2022-JP", cp5022x(body, true)},
+		{"Shift_JIS", "Shift_JIS", sj},
+		{"UTF-8", "UTF-8", []byte(body)},
+		{"CP932 labelled ISO-2022-JP", "ISO-2022-JP", sj},
+		{"UTF-8 labelled Shift_JIS", "Shift_JIS", []byte(body)},
+		{"undeclared CP932", "", sj},
+		{"ISO-2022-JP with a bad code in every line", "ISO-2022-JP", bytes.ReplaceAll(cp5022x(body, false), []byte("\x1b$B"), []byte("\x1b$Bu!"))},
+		{"hostile: an escape and an 8-bit byte every 4 bytes", "ISO-2022-JP", bytes.Repeat([]byte("\x1b(B\x80"), (10<<20)/4)},
+		{"hostile: unknown escapes", "ISO-2022-JP", bytes.Repeat([]byte("\x1b$(Z\x1b"), (10<<20)/5)},
+		{"hostile: UTF-8 and CP932 interleaved", "", bytes.Repeat(append([]byte("認"), cp932("証")...), (10<<20)/5)},
+	}
+	for _, c := range cases {
+		raw := crlf("From: a@b.example\nSubject: x\nContent-Type: text/plain; charset="+c.label+"\n\n") + string(c.body)
+		lim := Limits{MaxMessageBytes: int64(len(raw)) + 1}
+		b.Run(c.name, func(b *testing.B) {
+			m, err := Read(strings.NewReader(raw), lim)
+			if err != nil || len(m.Texts) != 1 {
+				b.Fatalf("Read: %v, %d texts", err, len(m.Texts))
+			}
+			b.SetBytes(int64(len(raw)))
+			for b.Loop() {
+				Read(strings.NewReader(raw), lim)
+			}
+		})
+	}
+}
+
+// BenchmarkHeader1MiB decodes a 1 MiB Subject of encoded words split inside characters, and one of "=?" with
+// no word in it, the shape that would make a careless scanner quadratic.
+func BenchmarkHeader1MiB(b *testing.B) {
+	w := cp5022x("認証キー①髙ｶﾌﾞ", false)
+	word := "=?ISO-2022-JP?B?" + base64.StdEncoding.EncodeToString(w[:7]) + "?= =?ISO-2022-JP?B?" + base64.StdEncoding.EncodeToString(w[7:]) + "?=\r\n "
+	for _, c := range []struct{ name, subject string }{
+		{"split encoded words", strings.Repeat(word, (1<<20)/len(word))},
+		{"no word, only =?", strings.Repeat("=?x?B?", (1<<20)/6)},
+		{"raw ISO-2022-JP", strings.Repeat(string(w), (1<<20)/len(w))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.subject)))
+			for b.Loop() {
+				decodeText(c.subject)
+			}
+		})
 	}
 }

@@ -82,6 +82,14 @@ func splitEntity(b []byte) (hdr, body []byte) {
 // parseHeader reads a header block tolerantly. A line that is neither "name: value" nor a continuation is
 // skipped and counted as a defect rather than rejecting the message, as go-message's textproto does;
 // whitespace before the colon (RFC 5322 §4.5.3, obsolete syntax) is accepted.
+//
+// go-message v0.18.2 cannot serve here: message.Read of
+//
+//	From: a@b.example
+//	X-Mailer: Becky! ver. 2.81
+//	ESC $ B % F % 9 % H ESC ( B        (a folded raw ISO-2022-JP value that lost its leading space)
+//
+// returns only the error "message: malformed MIME header line: $B%F%9%H(B", and no part of the message.
 func parseHeader(b []byte) (h Header, bad int) {
 	var cur *Field
 	var val []byte
@@ -100,7 +108,9 @@ func parseHeader(b []byte) (h Header, bad int) {
 			b = nil
 		}
 		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+		// A line that starts with an escape or an 8-bit byte cannot start a field: a mailer folded a raw
+		// ISO-2022-JP or CP932 value without the leading whitespace, and it continues the field above.
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t' || (cur != nil && (line[0] == 0x1b || line[0] >= 0x80))) {
 			if cur != nil {
 				// Unfolding: the line break goes, the whitespace stays (RFC 5322 §2.2.3).
 				val = append(val, line...)
@@ -165,6 +175,7 @@ type rawParam struct {
 // go-message drops RFC 2231 names in Shift_JIS and ISO-2022-JP).
 func parseMediaType(s string) mediaType {
 	mt := mediaType{params: map[string]string{}}
+	s = rawJIS(s)
 	v, rest, _ := strings.Cut(s, ";")
 	mt.raw = strings.TrimSpace(v)
 	mt.value = strings.ToLower(mt.raw)
@@ -337,6 +348,7 @@ func decodeText(s string) string {
 	if !strings.Contains(s, "=?") {
 		return detect([]byte(s))
 	}
+	s = rawJIS(s)
 	var out strings.Builder
 	var pend []byte // decoded bytes of adjacent encoded words in pendLabel
 	pendLabel := ""
@@ -348,7 +360,7 @@ func decodeText(s string) string {
 	}
 	// tail: length of the suffix of s that starts at its last "?=".
 	tail := len(s) - strings.LastIndex(s, "?=")
-	for {
+	for words := 0; words < maxWords; words++ {
 		start := strings.Index(s, "=?")
 		if start < 0 {
 			break
@@ -377,7 +389,7 @@ func decodeText(s string) string {
 		} else {
 			raw = decodeQWord(text)
 		}
-		if pend != nil && normLabel(label) != normLabel(pendLabel) {
+		if pend != nil && !sameCharset(label, pendLabel) {
 			flush()
 		}
 		if pend == nil {
@@ -392,6 +404,12 @@ func decodeText(s string) string {
 	}
 	return out.String()
 }
+
+// maxWords bounds the encoded words decoded in one header value: RFC 2047 §2 limits a word to 75 characters
+// and RFC 5322 §2.1.1 a line to 998, so a real Subject or name has a few dozen. Past it, the rest of the value
+// is kept as it is, which bounds the cost of a hostile 10 MiB field of words in an unknown charset (about 3 µs
+// each) without losing its text.
+const maxWords = 4096
 
 // parseWord reads "=?charset?enc?text?=" at the start of s.
 func parseWord(s string) (label string, enc byte, text string, end int, ok bool) {
@@ -462,7 +480,7 @@ func decodeQWord(s string) []byte {
 // raw 8-bit display names, a missing angle bracket, a trailing comment as the name
 // ("MAILER-DAEMON@host (Mail Delivery System)").
 func parseAddress(v string) (addr, name string) {
-	v = strings.TrimSpace(v)
+	v = strings.TrimSpace(rawJIS(v))
 	if v == "" {
 		return "", ""
 	}

@@ -19,9 +19,11 @@
 // It keeps no state and writes nothing to disk; Attachment.Data is in memory.
 //
 // go-message v0.18 is not used for the MIME structure because of measured gaps: one malformed header line
-// rejects the whole message, RFC 2231 names in Shift_JIS or ISO-2022-JP are dropped silently, the CP932 label
-// is unknown, and a missing closing boundary or stray base64 characters fail the part. Its charset package
-// decodes the charsets other than the Japanese ones, which this package maps itself.
+// rejects the whole message (parseHeader has the example), RFC 2231 names in Shift_JIS or ISO-2022-JP are
+// dropped silently, the CP932 label is unknown ("unknown charset: htmlindex: invalid encoding name", the body
+// left undecoded), SO/SI katakana in ISO-2022-JP come out as control characters, and a missing closing
+// boundary or stray base64 characters fail the part. Its charset package decodes the charsets other than the
+// Japanese ones, which this package decodes as the Windows code pages do (charset.go).
 package inbound
 
 import (
