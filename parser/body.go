@@ -382,23 +382,30 @@ func findLabels(line string) []labelTok {
 
 // labelAt matches a label at line[i:].
 func labelAt(line string, i int, prev rune) (labelTok, bool) {
-	if !strings.ContainsRune("保発認工業委区契", firstRune(line[i:])) {
-		return labelTok{}, false
+	first, n0 := utf8.DecodeRuneInString(line[i:])
+	var cands []bodyLabel
+	for _, g := range bodyLabelTable {
+		if g.first == first {
+			cands = g.labels
+			break
+		}
 	}
-	try := func(text string, f field) (labelTok, bool) {
-		s := line[i:]
-		for k, want := range text {
-			if k > 0 {
-				// 均等割付 spreads a label over its cell: 区　　分, 工 事 名.
-				for sp := 0; sp < 4 && s != "" && (s[0] == ' ' || s[0] == '\t'); sp++ {
-					s = s[1:]
-				}
+	for _, l := range cands {
+		s, ok := line[i+n0:], true
+		for _, want := range l.rest {
+			// 均等割付 spreads a label over its cell: 区　　分, 工 事 名.
+			for sp := 0; sp < 4 && s != "" && (s[0] == ' ' || s[0] == '\t'); sp++ {
+				s = s[1:]
 			}
 			r, n := utf8.DecodeRuneInString(s)
 			if r != want {
-				return labelTok{}, false
+				ok = false
+				break
 			}
 			s = s[n:]
+		}
+		if !ok {
+			continue
 		}
 		// A remark in brackets may follow the label: 認証キー（半角英数字）.
 		if strings.HasPrefix(s, "(") {
@@ -410,33 +417,60 @@ func labelAt(line string, i int, prev rune) (labelTok, bool) {
 		if r, n := utf8.DecodeRuneInString(s); opened && strings.ContainsRune("」】]〕>』)", r) {
 			s = s[n:]
 		}
-		t := labelTok{f: f, start: i}
+		t := labelTok{f: l.f, start: i}
 		r, n := utf8.DecodeRuneInString(s)
 		switch {
 		case s == "" || unicode.IsSpace(r) || strings.ContainsRune(":=|", r):
 		case r == 'は':
 			t.sentence = true
 			s = s[n:]
-		case f == fieldNumber && r >= '0' && r <= '9':
-		case f == fieldKey && r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+		case l.f == fieldNumber && r >= '0' && r <= '9':
+		case l.f == fieldKey && r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 		default:
-			return labelTok{}, false
+			continue
 		}
 		t.end = len(line) - len(s)
 		return t, true
 	}
-	for _, l := range bodyLabels {
-		if t, ok := try(l.text, l.field); ok {
-			return t, true
-		}
-	}
-	for _, l := range labels {
-		if t, ok := try(l.text, l.field); ok {
-			return t, true
-		}
-	}
 	return labelTok{}, false
 }
+
+type bodyLabel struct {
+	rest []rune // the label after its first rune
+	f    field
+}
+
+// bodyLabelTable is bodyLabels and the notice's labels grouped by their first rune, in their
+// order (longest first), so that a position in a long line is tried against a few labels.
+var bodyLabelTable = func() []struct {
+	first  rune
+	labels []bodyLabel
+} {
+	var t []struct {
+		first  rune
+		labels []bodyLabel
+	}
+	add := func(text string, f field) {
+		rs := []rune(text)
+		for i := range t {
+			if t[i].first == rs[0] {
+				t[i].labels = append(t[i].labels, bodyLabel{rs[1:], f})
+				return
+			}
+		}
+		t = append(t, struct {
+			first  rune
+			labels []bodyLabel
+		}{rs[0], []bodyLabel{{rs[1:], f}}})
+	}
+	for _, l := range bodyLabels {
+		add(l.text, l.field)
+	}
+	for _, l := range labels {
+		add(l.text, l.field)
+	}
+	return t
+}()
 
 func firstRune(s string) rune {
 	r, _ := utf8.DecodeRuneInString(s)
@@ -512,11 +546,11 @@ func leading(s, set string) (string, string) {
 	return strings.TrimSpace(s[:i]), s[i:]
 }
 
-// wrapped joins a number or key with the start of the next line when the value alone does
-// not fit a surety company's shape and the two together do (a mail client's line length, a
-// sender's line break, a continuation indented with full-width spaces). When the value fits
-// alone and joined as well (an 8-letter key and 8 more letters below it), it could be one
-// key or two: doubt says so, and the notice is not read as certain.
+// wrapped joins a number or key with the start of the next line when the two together fit
+// a surety company's shape and the piece below cannot be a value of its own (a mail client's
+// line length, a sender's line break, a continuation indented with full-width spaces). When
+// the value and the piece each fit alone and joined as well (8 letters and 8 more below),
+// it could be one key or two: doubt says so, and the notice is not read as certain.
 func wrapped(f field, v, next string) (out string, joined bool, doubt string) {
 	next = strings.TrimSpace(next)
 	set := "0123456789"
@@ -545,9 +579,11 @@ func wrapped(f field, v, next string) (out string, joined bool, doubt string) {
 	}
 	alone, both := fits(v), fits(v+piece)
 	switch {
-	case !alone && both:
+	case !both:
+	case !alone || !fits(piece):
+		// Only together do they make a key: ABCD1234EFGH and 5678 below it.
 		return v + piece, true, ""
-	case alone && both:
+	default:
 		return v, false, fmt.Sprintf("%s %s is followed by %s on the next line: one value or two", fieldNames[f], v, piece)
 	}
 	return v, false, ""

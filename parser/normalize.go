@@ -17,17 +17,24 @@ func Normalize(s string) string {
 	if !needsWork(s) {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		if u, ok := radicalIdeograph[r]; ok {
-			r = u
+	if strings.IndexFunc(s, isRadical) >= 0 {
+		var b strings.Builder
+		b.Grow(len(s))
+		for _, r := range s {
+			if u, ok := radicalIdeograph[r]; ok && isRadical(r) {
+				r = u
+			}
+			b.WriteRune(r)
 		}
-		b.WriteRune(r)
+		s = b.String()
 	}
-	out := norm.NFKC.String(b.String())
+	out := norm.NFKC.String(s)
 	return strings.Map(foldDash, out)
 }
+
+// isRadical reports a rune in the blocks radicalIdeograph maps (CJK Radicals Supplement to
+// CJK Strokes): most text has none, and is then not copied (a 10 MiB mail body).
+func isRadical(r rune) bool { return r >= 0x2E80 && r <= 0x31EF }
 
 // needsWork is a fast path for the plain ASCII that most of a notice is.
 func needsWork(s string) bool {
