@@ -89,3 +89,35 @@ func TestReadTypingMistakes(t *testing.T) {
 		})
 	}
 }
+
+// TestReadTyped reads the generated mails whose notices are typed in the body (issue 11's
+// shapes, in text/plain and HTML-only bodies) and checks notices and problem codes.
+func TestReadTyped(t *testing.T) {
+	for _, s := range samplemail.Typed(3) {
+		t.Run(s.Name, func(t *testing.T) {
+			raw, err := s.Mail.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := intake.Read(context.Background(), bytes.NewReader(raw), inbound.DefaultLimits(), intake.InProcess{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var codes []string
+			for _, p := range c.Problems {
+				codes = append(codes, p.Code)
+			}
+			if !slices.Equal(codes, s.Problems) {
+				t.Errorf("problems = %+v, want codes %v", c.Problems, s.Problems)
+			}
+			if len(c.Notices) != len(s.Notices) {
+				t.Fatalf("notices = %+v, want %+v\ntexts: %q", c.Notices, s.Notices, c.Message.Texts)
+			}
+			for i := range s.Notices {
+				if c.Notices[i] != s.Notices[i] {
+					t.Errorf("notice %d = %+v, want %+v", i, c.Notices[i], s.Notices[i])
+				}
+			}
+		})
+	}
+}
