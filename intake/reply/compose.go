@@ -293,7 +293,7 @@ type block struct {
 	// MissingField: what a notice typed in the body lacks (parser.MissingKey or
 	// parser.MissingNumber), named by its ContractNumber or MaskedKey.
 	MissingField string
-	Body string
+	Body         string
 }
 
 // layoutView is what the layouts (reply, outcome, confirmation) and footer see.

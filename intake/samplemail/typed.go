@@ -17,7 +17,7 @@ func Typed(seed int) []Scenario {
 	num := func(i int) string { return fmt.Sprintf("%010d", 2080000000+seed*100+i) }
 	key := func(i int) string { return fmt.Sprintf("T%02dK%06d", i, seed%1000000) }
 	long := func(i int) string { return fmt.Sprintf("H%02dKEY%06dABCD", i, seed%1000000) } // 16 characters
-	wide := func(s string) string { // as a Japanese IME types digits and letters
+	wide := func(s string) string {                                                        // as a Japanese IME types digits and letters
 		return strings.Map(func(r rune) rune {
 			if r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' {
 				return r + 0xFEE0
@@ -100,4 +100,6 @@ func Typed(seed int) []Scenario {
 	return out
 }
 
-func timeAt(i int) time.Time { return time.Date(2026, 6, 15, 9, i, 0, 0, time.FixedZone("JST", 9*3600)) }
+func timeAt(i int) time.Time {
+	return time.Date(2026, 6, 15, 9, i, 0, 0, time.FixedZone("JST", 9*3600))
+}
