@@ -151,7 +151,9 @@ func BenchmarkReadBody10MiB(b *testing.B) {
 	unit := "【1件目】前払金保証\n保証契約番号：20700\n04426\n認証キー：ABCD1234EFGH\n　5678\n工事名はいずれも県道改良工事です。\n> 保証契約番号：2070009999\n"
 	lines := strings.Repeat(unit, size/len(unit))
 	long := strings.Repeat("保証契約番号 認証キー は 区 分 (", size/len("保証契約番号 認証キー は 区 分 ("))
-	for _, tc := range []struct{ name, body string }{{"lines", lines}, {"one line", long}} {
+	prose := "いつもお世話になっております。前払金保証の認証キー等のお知らせを送付いたします。ご確認のほどよろしくお願いいたします。\n"
+	mail := strings.Repeat(prose, size/len(prose))
+	for _, tc := range []struct{ name, body string }{{"lines", lines}, {"one line", long}, {"prose", mail}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(tc.body)))
 			for b.Loop() {
