@@ -380,7 +380,9 @@ func findLabels(line string) []labelTok {
 	return toks
 }
 
-// labelAt matches a label at line[i:].
+// labelAt matches a label at line[i:]. It is matchLabel's loop with two differences that
+// a long hostile line needs: the labels come from a table by first rune, and the spaces
+// skipped inside a label are capped, so that each position costs a bounded time.
 func labelAt(line string, i int, prev rune) (labelTok, bool) {
 	first, n0 := utf8.DecodeRuneInString(line[i:])
 	var cands []bodyLabel
