@@ -24,11 +24,10 @@ func TestReadScenarios(t *testing.T) {
 	}
 }
 
-// checkScenario reads a scenario's mail and compares the notices, the problem codes and
-// whether it is answered with what the scenario says a correct reader finds.
-func checkScenario(t *testing.T, s samplemail.Scenario) {
+// readMail reads m as the poll would, and the codes of its problems.
+func readMail(t *testing.T, m samplemail.Mail) (*intake.Contents, []string) {
 	t.Helper()
-	raw, err := s.Mail.Bytes()
+	raw, err := m.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +39,14 @@ func checkScenario(t *testing.T, s samplemail.Scenario) {
 	for _, p := range c.Problems {
 		codes = append(codes, p.Code)
 	}
+	return c, codes
+}
+
+// checkScenario reads a scenario's mail and compares the notices, the problem codes and
+// whether it is answered with what the scenario says a correct reader finds.
+func checkScenario(t *testing.T, s samplemail.Scenario) {
+	t.Helper()
+	c, codes := readMail(t, s.Mail)
 	if !slices.Equal(codes, s.Problems) {
 		t.Errorf("problems = %+v, want codes %v", c.Problems, s.Problems)
 	}
@@ -75,19 +82,7 @@ func TestReadTypingMistakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := samplemail.Mail{From: "yamada@kensetsu.example", To: "denshi@pref.shimane.example", Subject: "電子証書", Body: tt.body}
-			raw, err := m.Bytes()
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := intake.Read(context.Background(), bytes.NewReader(raw), inbound.DefaultLimits(), intake.InProcess{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var codes []string
-			for _, p := range c.Problems {
-				codes = append(codes, p.Code)
-			}
+			c, codes := readMail(t, samplemail.Mail{From: "yamada@kensetsu.example", To: "denshi@pref.shimane.example", Subject: "電子証書", Body: tt.body})
 			if len(c.Notices) != tt.notices || !slices.Equal(codes, tt.codes) {
 				t.Errorf("Read(%q) = %d notices, problems %v; want %d, %v", tt.body, len(c.Notices), codes, tt.notices, tt.codes)
 			}
