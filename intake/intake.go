@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"sync"
 	"time"
 
@@ -150,18 +149,7 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
 	}
 	c.Notices = append(bodyNotices(msg.Texts, c.Notices), c.Notices...)
-	// A number or key typed with a mistake is not a notice; the sender is asked to check it,
-	// by its number, rather than told nothing was found or left to believe it was read. A
-	// number also read as a notice (the PDF beside the covering text) is not a problem.
-	read := map[string]bool{}
-	for _, n := range c.Notices {
-		read[n.ContractNumber] = true
-	}
-	for _, p := range bodyProblems(msg.Texts) {
-		if p.ContractNumber == "" || !read[p.ContractNumber] {
-			c.Problems = append(c.Problems, p)
-		}
-	}
+	c.Problems = append(c.Problems, bodyProblems(msg.Texts, c.Notices)...)
 	if len(c.Notices) == 0 && len(c.Problems) == 0 {
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeNoNotice,
 			Detail: "no 「認証キー」等のお知らせ PDF attached and no 保証契約番号 and 認証キー in the text"})
@@ -275,13 +263,26 @@ func isCutOff(doc parser.Document) bool {
 	return len(doc.Problems) == 1 && doc.Problems[0].Code == parser.CodeTooSlow
 }
 
-// bodyProblems are the typing mistakes of the message's text parts, each once (the plain
-// and HTML alternatives repeat them).
-func bodyProblems(texts []string) []parser.Problem {
+// bodyProblems are the notices typed in the message's text parts that cannot be used, each
+// once (the plain and HTML alternatives repeat them): a number or key typed with a mistake,
+// or one without the other. The sender is asked to check it, by its number or its masked
+// key, rather than told nothing was found or left to believe it was read. A number or key
+// also read as a notice (the PDF beside the covering text, the other alternative) is not a
+// problem.
+func bodyProblems(texts []string, read []parser.Notice) []parser.Problem {
+	seen := map[string]bool{}
+	for _, n := range read {
+		seen["n"+n.ContractNumber], seen["k"+n.AuthKey] = true, true
+	}
 	var out []parser.Problem
 	for _, t := range texts {
 		for _, p := range parser.BodyProblems(t) {
-			if !slices.Contains(out, p) {
+			switch {
+			case p.ContractNumber != "" && seen["n"+p.ContractNumber]:
+			case p.ContractNumber == "" && p.AuthKey != "" && seen["k"+p.AuthKey]:
+			case seen["p"+p.Code+p.ContractNumber+"\x00"+p.AuthKey+"\x00"+p.Missing+"\x00"+p.Detail]:
+			default:
+				seen["p"+p.Code+p.ContractNumber+"\x00"+p.AuthKey+"\x00"+p.Missing+"\x00"+p.Detail] = true
 				out = append(out, p)
 			}
 		}

@@ -20,34 +20,46 @@ func TestReadScenarios(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range set {
-		t.Run(s.Name, func(t *testing.T) {
-			raw, err := s.Mail.Bytes()
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := intake.Read(context.Background(), bytes.NewReader(raw), inbound.DefaultLimits(), intake.InProcess{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var codes []string
-			for _, p := range c.Problems {
-				codes = append(codes, p.Code)
-			}
-			if !slices.Equal(codes, s.Problems) {
-				t.Errorf("problems = %+v, want codes %v", c.Problems, s.Problems)
-			}
-			if len(c.Notices) != len(s.Notices) {
-				t.Fatalf("notices = %+v, want %+v", c.Notices, s.Notices)
-			}
-			for i := range s.Notices {
-				if c.Notices[i] != s.Notices[i] {
-					t.Errorf("notice %d = %+v, want %+v", i, c.Notices[i], s.Notices[i])
-				}
-			}
-			if c.NoReply() == s.Reply {
-				t.Errorf("NoReply() = %v, want %v", c.NoReply(), !s.Reply)
-			}
-		})
+		t.Run(s.Name, func(t *testing.T) { checkScenario(t, s) })
+	}
+}
+
+// readMail reads m as the poll would, and the codes of its problems.
+func readMail(t *testing.T, m samplemail.Mail) (*intake.Contents, []string) {
+	t.Helper()
+	raw, err := m.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := intake.Read(context.Background(), bytes.NewReader(raw), inbound.DefaultLimits(), intake.InProcess{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, p := range c.Problems {
+		codes = append(codes, p.Code)
+	}
+	return c, codes
+}
+
+// checkScenario reads a scenario's mail and compares the notices, the problem codes and
+// whether it is answered with what the scenario says a correct reader finds.
+func checkScenario(t *testing.T, s samplemail.Scenario) {
+	t.Helper()
+	c, codes := readMail(t, s.Mail)
+	if !slices.Equal(codes, s.Problems) {
+		t.Errorf("problems = %+v, want codes %v", c.Problems, s.Problems)
+	}
+	if len(c.Notices) != len(s.Notices) {
+		t.Fatalf("notices = %+v, want %+v\ntexts: %q", c.Notices, s.Notices, c.Message.Texts)
+	}
+	for i := range s.Notices {
+		if c.Notices[i] != s.Notices[i] {
+			t.Errorf("notice %d = %+v, want %+v", i, c.Notices[i], s.Notices[i])
+		}
+	}
+	if c.NoReply() == s.Reply {
+		t.Errorf("NoReply() = %v, want %v", c.NoReply(), !s.Reply)
 	}
 }
 
@@ -70,22 +82,18 @@ func TestReadTypingMistakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := samplemail.Mail{From: "yamada@kensetsu.example", To: "denshi@pref.shimane.example", Subject: "電子証書", Body: tt.body}
-			raw, err := m.Bytes()
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := intake.Read(context.Background(), bytes.NewReader(raw), inbound.DefaultLimits(), intake.InProcess{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var codes []string
-			for _, p := range c.Problems {
-				codes = append(codes, p.Code)
-			}
+			c, codes := readMail(t, samplemail.Mail{From: "yamada@kensetsu.example", To: "denshi@pref.shimane.example", Subject: "電子証書", Body: tt.body})
 			if len(c.Notices) != tt.notices || !slices.Equal(codes, tt.codes) {
 				t.Errorf("Read(%q) = %d notices, problems %v; want %d, %v", tt.body, len(c.Notices), codes, tt.notices, tt.codes)
 			}
 		})
+	}
+}
+
+// TestReadTyped reads the generated mails whose notices are typed in the body (issue 11's
+// shapes, in text/plain and HTML-only bodies) and checks notices and problem codes.
+func TestReadTyped(t *testing.T) {
+	for _, s := range samplemail.Typed(3) {
+		t.Run(s.Name, func(t *testing.T) { checkScenario(t, s) })
 	}
 }

@@ -25,13 +25,20 @@ func Normalize(s string) string {
 // shows (wkhtmltopdf's ⼯事名 is drawn 工事名): a decoding repair, not a change of what was
 // written, so displayed values get it too.
 func foldRadicals(s string) string {
+	if strings.IndexFunc(s, isRadical) < 0 {
+		return s // most text has none, and is then not copied (a 10 MiB mail body)
+	}
 	return strings.Map(func(r rune) rune {
-		if u, ok := radicalIdeograph[r]; ok {
+		if u, ok := radicalIdeograph[r]; ok && isRadical(r) {
 			return u
 		}
 		return r
 	}, s)
 }
+
+// isRadical reports a rune in the blocks radicalIdeograph maps (CJK Radicals Supplement to
+// CJK Strokes).
+func isRadical(r rune) bool { return r >= 0x2E80 && r <= 0x31EF }
 
 // asWritten returns a name as the notice or the sender wrote it, for display: radicals folded
 // and white space removed, but full-width forms, circled digits and dashes kept (「（その①）」

@@ -28,7 +28,8 @@ const (
 	// CodeSetAside: recording the message failed on several polls in a row; it is kept
 	// for the clerks and moved on from, so that it cannot hold up the mail behind it.
 	CodeSetAside = "set_aside"
-	// CodeInvalidKey: a 保証契約番号 or 認証キー typed in the body that no surety company issues.
+	// CodeInvalidKey: a 保証契約番号 or 認証キー typed in the body that no surety company
+	// issues, or typed without the other (Problem.Missing).
 	CodeInvalidKey = "invalid_key"
 )
 
@@ -57,6 +58,11 @@ type Problem struct {
 	// ContractNumber is the 保証契約番号 a problem is about, when one was read (a number typed
 	// in the body whose key could not be read): the reply names it.
 	ContractNumber string `json:"contract_number,omitempty"`
+	// AuthKey is the 認証キー a problem is about when it was typed without its 保証契約番号
+	// (the reply shows it masked).
+	AuthKey string `json:"auth_key,omitempty"`
+	// Missing names what a notice typed in the body lacks: MissingKey or MissingNumber.
+	Missing string `json:"missing,omitempty"`
 }
 
 // Document is what one PDF turned out to be.

@@ -323,11 +323,23 @@ func FuzzReadBody(f *testing.F) {
 	f.Add("保証契約番号：2070004426\n認証キー：AB12cd34EF\n")
 	f.Add("【保証契約番号】\n２０７０－００４４２６\n【認証キー】\nＡＢ１２\n")
 	f.Add("区　分\t前払金保証\n保証機関\t⻄⽇本建設業保証\n")
+	f.Add("工事名はいずれも県道改良工事です。\n【1件目】前払金保証\n保証契約番号：20700\n04426\n認証キー：ABCD1234EFGH\n　5678\n(2)契約保証\n保証契約番号は2070004427、認証キーはAB12CD34です。\n")
+	f.Add("区分\t保証契約番号\t認証キー\n前払金保証\t2070004426\tAB12CD34EF\n\n認証キー：ZX98YW76VU\n上記2件とも斐伊川堤防補強工事です。\n")
+	f.Add("再送します\n> 保証契約番号：2070004426\nOn Mon, Jun 15, 2026 山田 <a@b.example> wrote:\n-----Original Message-----\nFrom: a\nSent: b\n認証キー：AB12CD34EF\n")
 	f.Fuzz(func(t *testing.T, body string) {
-		for _, n := range ReadBody(body) {
+		notices, problems := readBody(body)
+		if len(notices)+len(problems) > maxBodyItems {
+			t.Fatalf("readBody(%q) yielded %d notices and %d problems", body, len(notices), len(problems))
+		}
+		for _, n := range notices {
 			if contractDigits(n.ContractNumber) != n.ContractNumber || authKey(n.AuthKey) != n.AuthKey ||
 				checkShape(n.Guarantor, n.ContractNumber, n.AuthKey) != "" {
 				t.Fatalf("ReadBody(%q) yielded unchecked values %+v", body, n)
+			}
+		}
+		for _, p := range problems {
+			if p.Code != CodeInvalidKey || p.Missing == MissingKey && p.ContractNumber == "" || p.Missing == MissingNumber && p.AuthKey == "" {
+				t.Fatalf("BodyProblems(%q) yielded %+v, which names nothing", body, p)
 			}
 		}
 	})

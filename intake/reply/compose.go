@@ -290,7 +290,10 @@ type itemView struct {
 type block struct {
 	itemView
 	Code string // problem code
-	Body string
+	// MissingField: what a notice typed in the body lacks (parser.MissingKey or
+	// parser.MissingNumber), named by its ContractNumber or MaskedKey.
+	MissingField string
+	Body         string
 }
 
 // layoutView is what the layouts (reply, outcome, confirmation) and footer see.
@@ -337,12 +340,14 @@ func (c *Composer) Compose(in Input) (Reply, error) {
 		}
 		att := fileName(p.Attachment, 120)
 		number := plainLine(p.ContractNumber, 20)
-		if seen[p.Code+"\x00"+att+"\x00"+number] {
+		key := Mask(cleanLine(p.AuthKey, 64))
+		id := p.Code + "\x00" + att + "\x00" + number + "\x00" + key + "\x00" + p.Missing
+		if seen[id] {
 			continue
 		}
-		seen[p.Code+"\x00"+att+"\x00"+number] = true
-		b := block{Code: p.Code}
-		b.AgencyName, b.Attachment, b.ContractNumber = env.agencyName, att, number
+		seen[id] = true
+		b := block{Code: p.Code, MissingField: p.Missing}
+		b.AgencyName, b.Attachment, b.ContractNumber, b.MaskedKey = env.agencyName, att, number, key
 		name := "problem_" + p.Code
 		if c.tmpl.Lookup(name) == nil {
 			name = "problem_other"

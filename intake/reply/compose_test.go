@@ -730,6 +730,39 @@ func TestComposeNamesUnreadNumber(t *testing.T) {
 	}
 }
 
+// TestComposeNamesIncompleteNotice: a notice typed in the body without its key, or without
+// its number, is named in the reply by what is there (the key masked) and what is missing.
+func TestComposeNamesIncompleteNotice(t *testing.T) {
+	c := composer(t, Options{})
+	tests := []struct {
+		name    string
+		problem parser.Problem
+		want    []string
+	}{
+		{"a number without its key", parser.Problem{Code: parser.CodeInvalidKey, ContractNumber: "2070000401", Missing: parser.MissingKey},
+			[]string{"保証契約番号 2070000401 はありましたが、その認証キーが見当たりませんでした"}},
+		{"a key without its number", parser.Problem{Code: parser.CodeInvalidKey, AuthKey: "QZ12CD34EF", Missing: parser.MissingNumber},
+			[]string{"認証キー QZ******EF はありましたが、その保証契約番号（数字10桁）が見当たりませんでした"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := c.Compose(input("電子証書", nil, tt.problem))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := strings.NewReplacer("\n\u3000", "", "\n", "").Replace(parseReply(t, r.Raw).body) // the reply wraps its lines
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("the reply does not say %q:\n%s", w, body)
+				}
+			}
+			if strings.Contains(body, "QZ12CD34EF") {
+				t.Errorf("the reply shows the whole key:\n%s", body)
+			}
+		})
+	}
+}
+
 // TestWrapKeepsWords: replies break lines between phrases, never inside a word (電子証 / 書,
 // 契 / 約, as a fixed-width cut did), never before 、。」 (kinsoku); checked on every golden
 // reply and on the lines the issue quotes.

@@ -23,9 +23,12 @@ type Mail struct {
 	Date              time.Time
 	MessageID         string
 	Body              string
-	ISO2022JP         bool              // body and subject in ISO-2022-JP, as Becky! and Outlook send them
-	Header            map[string]string // extra header fields (Auto-Submitted, List-Id, Return-Path...)
-	Attachments       []Attachment
+	// HTML is an HTML body: the only body when Body is empty (as some webmail and
+	// Outlook configurations send), else the alternative to Body.
+	HTML        string
+	ISO2022JP   bool              // body and subject in ISO-2022-JP, as Becky! and Outlook send them
+	Header      map[string]string // extra header fields (Auto-Submitted, List-Id, Return-Path...)
+	Attachments []Attachment
 }
 
 // Attachment is a file attached to a Mail.
@@ -61,6 +64,23 @@ func (m Mail) Bytes() ([]byte, error) {
 	body, charset, cte, err := m.body()
 	if err != nil {
 		return nil, err
+	}
+	if m.HTML != "" && len(m.Attachments) == 0 {
+		html, err := qp(strings.ReplaceAll(strings.ReplaceAll(m.HTML, "\r\n", "\n"), "\n", "\r\n"))
+		if err != nil {
+			return nil, err
+		}
+		if m.Body == "" {
+			h("Content-Type", "text/html; charset=UTF-8")
+			h("Content-Transfer-Encoding", "quoted-printable")
+			b.WriteString("\r\n" + html)
+			return b.Bytes(), nil
+		}
+		boundary := fmt.Sprintf("=_alt_%x", date.UnixNano())
+		h("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
+		fmt.Fprintf(&b, "\r\n--%s\r\nContent-Type: text/plain; charset=%s\r\nContent-Transfer-Encoding: %s\r\n\r\n%s\r\n", boundary, charset, cte, body)
+		fmt.Fprintf(&b, "--%s\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n%s\r\n--%s--\r\n", boundary, html, boundary)
+		return b.Bytes(), nil
 	}
 	if len(m.Attachments) == 0 {
 		h("Content-Type", "text/plain; charset="+charset)
@@ -106,15 +126,20 @@ func (m Mail) body() (text, charset, cte string, err error) {
 		}
 		return jis, "ISO-2022-JP", "7bit", nil
 	}
+	q, err := qp(text)
+	return q, "UTF-8", "quoted-printable", err
+}
+
+func qp(text string) (string, error) {
 	var q bytes.Buffer
 	w := quotedprintable.NewWriter(&q)
 	if _, err := w.Write([]byte(text)); err != nil {
-		return "", "", "", err
+		return "", err
 	}
 	if err := w.Close(); err != nil {
-		return "", "", "", err
+		return "", err
 	}
-	return q.String(), "UTF-8", "quoted-printable", nil
+	return q.String(), nil
 }
 
 func toJIS(s string) (string, error) {
