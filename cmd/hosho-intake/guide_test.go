@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 // The admin guide (docs/admin-guide.ja.md) shows commands an admin types. TestGuide keeps
@@ -359,6 +360,26 @@ func TestGuide(t *testing.T) {
 			if name, _, _ := strings.Cut(a, "="); strings.HasPrefix(a, "-") && !options[name] {
 				t.Errorf("%s:%d: %s\n\tinstall.sh has no option %s", guideFile, c.line, c.text, a)
 			}
+		}
+	}
+	// Every link to a section of the guide leads to a heading (GitHub's anchors: lower
+	// case, punctuation dropped, spaces made hyphens).
+	anchors := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^#{1,6} (.+)$`).FindAllStringSubmatch(md, -1) {
+		var slug strings.Builder
+		for _, r := range strings.ToLower(strings.TrimSpace(m[1])) {
+			switch {
+			case r == ' ':
+				slug.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.IsMark(r):
+				slug.WriteRune(r)
+			}
+		}
+		anchors[slug.String()] = true
+	}
+	for _, m := range regexp.MustCompile(`\]\(#([^)]+)\)`).FindAllStringSubmatch(md, -1) {
+		if !anchors[m[1]] {
+			t.Errorf("the guide links to #%s, which no heading has", m[1])
 		}
 	}
 	// The one check command: as install.sh prints it, so that both say the same.
