@@ -62,14 +62,14 @@ func guideBlocks(t *testing.T, md string) []guideBlock {
 	return blocks
 }
 
-// shellLine is one command line of a block, continuation lines joined.
-type shellLine struct {
+// guideShellLine is one command line of a block, continuation lines joined.
+type guideShellLine struct {
 	line int
 	text string
 }
 
-func shellLines(b guideBlock) []shellLine {
-	var out []shellLine
+func guideShellLines(b guideBlock) []guideShellLine {
+	var out []guideShellLine
 	lines := strings.Split(b.text, "\n")
 	for i := 0; i < len(lines); i++ {
 		start := b.line + 1 + i
@@ -85,15 +85,15 @@ func shellLines(b guideBlock) []shellLine {
 			l = strings.TrimSuffix(l, "\\") + " " + lines[i]
 		}
 		if strings.TrimSpace(l) != "" {
-			out = append(out, shellLine{start, l})
+			out = append(out, guideShellLine{start, l})
 		}
 	}
 	return out
 }
 
-// shellCommands splits a line as sh would into simple commands of words: quotes removed,
+// guideShellCommands splits a line as sh would into simple commands of words: quotes removed,
 // $(...) kept as part of its word, a comment dropped, and split at ; & && | ||.
-func shellCommands(line string) ([][]string, error) {
+func guideShellCommands(line string) ([][]string, error) {
 	var cmds [][]string
 	var words []string
 	var w strings.Builder
@@ -169,24 +169,24 @@ func shellCommands(line string) ([][]string, error) {
 	return cmds, nil
 }
 
-var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+var guideAssignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
 
-// program finds the word that sh runs: past sudo (and its options), env (and its
+// guideProgram finds the word that sh runs: past sudo (and its options), env (and its
 // assignments), and leading VAR=value words.
-func program(words []string) int {
+func guideProgram(words []string) int {
 	valued := map[string]bool{"-u": true, "-g": true, "-C": true, "-D": true, "-p": true, "-r": true, "-t": true, "-U": true, "-T": true, "-R": true, "-S": true}
 	i := 0
 	for i < len(words) {
 		switch w := words[i]; {
 		case w == "sudo" || w == "env":
 			i++
-			for i < len(words) && (strings.HasPrefix(words[i], "-") || assignment.MatchString(words[i])) {
+			for i < len(words) && (strings.HasPrefix(words[i], "-") || guideAssignment.MatchString(words[i])) {
 				if valued[words[i]] {
 					i++
 				}
 				i++
 			}
-		case w == "exec" || w == "time" || w == "command" || w == "nice" || w == "nohup" || assignment.MatchString(w):
+		case w == "exec" || w == "time" || w == "command" || w == "nice" || w == "nohup" || guideAssignment.MatchString(w):
 			i++
 		default:
 			return i
@@ -209,14 +209,14 @@ func guideCommands(t *testing.T, blocks []guideBlock, name string) []guideComman
 		if b.lang != "sh" && b.lang != "bash" && b.lang != "shell" && b.lang != "console" {
 			continue
 		}
-		for _, l := range shellLines(b) {
-			cmds, err := shellCommands(l.text)
+		for _, l := range guideShellLines(b) {
+			cmds, err := guideShellCommands(l.text)
 			if err != nil {
 				t.Errorf("%s:%d: %v", guideFile, l.line, err)
 				continue
 			}
 			for _, words := range cmds {
-				if i := program(words); i < len(words) && filepath.Base(words[i]) == name {
+				if i := guideProgram(words); i < len(words) && filepath.Base(words[i]) == name {
 					out = append(out, guideCommand{l.line, l.text, words[i+1:]})
 				}
 			}
@@ -225,19 +225,19 @@ func guideCommands(t *testing.T, blocks []guideBlock, name string) []guideComman
 	return out
 }
 
-// usageFlag is a flag line of a FlagSet's usage ("  -config string", "  -connect").
-var usageFlag = regexp.MustCompile(`(?m)^  --?([^\s=-][^\s=]*)(?: (\S+))?(?:\t.*)?$`)
+// guideUsageFlag is a flag line of a FlagSet's usage ("  -config string", "  -connect").
+var guideUsageFlag = regexp.MustCompile(`(?m)^  --?([^\s=-][^\s=]*)(?: (\S+))?(?:\t.*)?$`)
 
-// commandFlags asks a command for its flags as its own FlagSet lists them on -h: each
+// guideCommandFlags asks a command for its flags as its own FlagSet lists them on -h: each
 // flag's name, and whether it takes a value.
-func commandFlags(t *testing.T, args ...string) (map[string]bool, string) {
+func guideCommandFlags(t *testing.T, args ...string) (map[string]bool, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var out bytes.Buffer
 	run(ctx, env{args: append(args, "-h"), getenv: noEnv, stdin: strings.NewReader(""), stdout: &out, stderr: &out})
 	flags := map[string]bool{}
-	for _, m := range usageFlag.FindAllStringSubmatch(out.String(), -1) {
+	for _, m := range guideUsageFlag.FindAllStringSubmatch(out.String(), -1) {
 		flags[m[1]] = m[2] != ""
 	}
 	return flags, out.String()
@@ -293,7 +293,7 @@ func TestGuide(t *testing.T) {
 		}
 		flags, ok := probed[name]
 		if !ok && (usesFlags || len(c.args) > 1) {
-			flags, _ = commandFlags(t, name)
+			flags, _ = guideCommandFlags(t, name)
 			probed[name] = flags
 		}
 		if _, client := flags["socket"]; client {
@@ -393,9 +393,9 @@ func TestGuide(t *testing.T) {
 	}
 }
 
-// tomlTables splits a TOML text into its tables by their header lines, in order; the text
+// guideTOMLTables splits a TOML text into its tables by their header lines, in order; the text
 // before the first header is the table "".
-func tomlTables(text string) ([]string, map[string]string) {
+func guideTOMLTables(text string) ([]string, map[string]string) {
 	header := regexp.MustCompile(`^\[([^\[\]]+)\]\s*(#.*)?$`)
 	order := []string{""}
 	tables := map[string]string{}
@@ -412,10 +412,10 @@ func tomlTables(text string) ([]string, map[string]string) {
 	return order, tables
 }
 
-// mergeTOML replaces base's tables with fragment's of the same name and adds the others.
-func mergeTOML(base, fragment string) string {
-	order, tables := tomlTables(base)
-	forder, ftables := tomlTables(fragment)
+// guideMergeTOML replaces base's tables with fragment's of the same name and adds the others.
+func guideMergeTOML(base, fragment string) string {
+	order, tables := guideTOMLTables(base)
+	forder, ftables := guideTOMLTables(fragment)
 	for _, n := range forder {
 		if n == "" {
 			continue
@@ -459,7 +459,7 @@ func TestGuideConfigs(t *testing.T) {
 		if base == "" {
 			t.Fatalf("%s:%d: a config fragment before any whole config", guideFile, b.line)
 		}
-		configs = append(configs, config{b.line, mergeTOML(base, b.text)})
+		configs = append(configs, config{b.line, guideMergeTOML(base, b.text)})
 	}
 	if len(configs) < 2 {
 		t.Fatalf("the guide shows %d configs; want at least 島根県's and 鳥取県建設技術センター's", len(configs))
