@@ -254,9 +254,11 @@ func TestGuide(t *testing.T) {
 	// The guide must keep showing these; an extractor that finds nothing must not pass.
 	seen := map[string]int{}
 	for _, c := range cmds {
-		if len(c.args) > 0 {
-			seen[c.args[0]]++
+		if len(c.args) == 0 {
+			t.Errorf("%s:%d: %s\n\tno subcommand", guideFile, c.line, c.text)
+			continue
 		}
+		seen[c.args[0]]++
 	}
 	for _, want := range []string{"check", "status", "queue", "backup", "restore", "version", "demo"} {
 		if seen[want] == 0 {
@@ -266,13 +268,22 @@ func TestGuide(t *testing.T) {
 
 	t.Logf("%d hosho-intake commands in the guide", len(cmds))
 	table := commands()
+	// Each command that the guide gives arguments anywhere is asked for its flags once
+	// (not the others: `demo -h` would run the demo).
 	probed := map[string]map[string]bool{}
 	for _, c := range cmds {
-		where := fmt.Sprintf("%s:%d: %s", guideFile, c.line, c.text)
-		if len(c.args) == 0 {
-			t.Errorf("%s\n\tno subcommand", where)
+		if len(c.args) < 2 || probed[c.args[0]] != nil {
 			continue
 		}
+		if cmd, ok := table[c.args[0]]; ok && !cmd.hidden {
+			probed[c.args[0]], _ = guideCommandFlags(t, c.args[0])
+		}
+	}
+	for _, c := range cmds {
+		if len(c.args) == 0 {
+			continue
+		}
+		where := fmt.Sprintf("%s:%d: %s", guideFile, c.line, c.text)
 		name := c.args[0]
 		if name == "help" {
 			for _, a := range c.args[1:] {
@@ -287,15 +298,7 @@ func TestGuide(t *testing.T) {
 			t.Errorf("%s\n\tunknown command %q", where, name)
 			continue
 		}
-		usesFlags := false
-		for _, a := range c.args[1:] {
-			usesFlags = usesFlags || strings.HasPrefix(a, "-") && a != "-"
-		}
-		flags, ok := probed[name]
-		if !ok && (usesFlags || len(c.args) > 1) {
-			flags, _ = guideCommandFlags(t, name)
-			probed[name] = flags
-		}
+		flags := probed[name]
 		if _, client := flags["socket"]; client {
 			// A client of the daemon: run the whole line against a socket nobody listens
 			// on. It gets to the call only when its flags, subcommand and arguments parse.
@@ -365,7 +368,15 @@ func TestGuide(t *testing.T) {
 	// Every link to a section of the guide leads to a heading (GitHub's anchors: lower
 	// case, punctuation dropped, spaces made hyphens).
 	anchors := map[string]bool{}
-	for _, m := range regexp.MustCompile(`(?m)^#{1,6} (.+)$`).FindAllStringSubmatch(md, -1) {
+	fenced := false
+	for _, l := range strings.Split(md, "\n") {
+		if strings.HasPrefix(l, "```") {
+			fenced = !fenced
+		}
+		m := regexp.MustCompile(`^#{1,6} (.+)$`).FindStringSubmatch(l)
+		if fenced || m == nil {
+			continue
+		}
 		var slug strings.Builder
 		for _, r := range strings.ToLower(strings.TrimSpace(m[1])) {
 			switch {
