@@ -393,6 +393,16 @@ func TestGuide(t *testing.T) {
 			t.Errorf("the guide links to #%s, which no heading has", m[1])
 		}
 	}
+	// The Go version the guide tells admins to install is the one go.mod needs.
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(mod); m == nil {
+		t.Error("go.mod has no go line")
+	} else if v := string(m[1]); !strings.Contains(md, "Go "+v+" 以降") || !strings.Contains(md, "go"+v+".linux-amd64.tar.gz") {
+		t.Errorf("the guide does not name go.mod's Go version %s (as \"Go %s 以降\" and in the download)", v, v)
+	}
 	// The one check command: as install.sh prints it, so that both say the same.
 	for _, l := range strings.Split(string(script), "\n") {
 		if strings.Contains(l, "check --connect") && strings.Contains(l, "sudo") {
