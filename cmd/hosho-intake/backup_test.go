@@ -149,3 +149,37 @@ func entryIDs(t *testing.T, state string) map[string]bool {
 	}
 	return ids
 }
+
+// TestBackupWithoutSecrets: backup and restore need the state, not the servers: a config
+// whose secrets are systemd credentials works from a timer unit or a shell that has none.
+func TestBackupWithoutSecrets(t *testing.T) {
+	srv := dovecottest.Start(t)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfig(t, srv, "implicit", state)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(replaceLine(string(b), "password_file = ", `password_file = "cred:imap-password"`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(state, ledger.Options{Schemas: intake.Schemas()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	to := filepath.Join(t.TempDir(), "b.tar")
+	var out, errOut bytes.Buffer
+	if code := runCode(context.Background(), env{args: []string{"backup", "--config", cfg, "--to", to}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("backup with credentials the shell has not: exit %d: %s", code, errOut.String())
+	}
+	cfg2 := filepath.Join(filepath.Dir(cfg), "restored.toml")
+	c2 := replaceLine(string(b), "password_file = ", `password_file = "cred:imap-password"`)
+	c2 = strings.Replace(c2, state, filepath.Join(t.TempDir(), "restored"), 1)
+	if err := os.WriteFile(cfg2, []byte(c2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code := runCode(context.Background(), env{args: []string{"restore", "--config", cfg2, "--from", to}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("restore with credentials the shell has not: exit %d: %s", code, errOut.String())
+	}
+}

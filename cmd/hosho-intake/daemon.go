@@ -126,7 +126,9 @@ func clientSocket(e env, fs *flag.FlagSet, args []string) (string, []string, err
 	if _, err := os.Stat(filepath.Join(runDir, "control.sock")); err == nil {
 		return filepath.Join(runDir, "control.sock"), fs.Args(), nil
 	}
-	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames()})
+	// Only the state directory is wanted: the service's own secrets are not needed here.
+	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames(),
+		DeferCredentials: e.getenv("CREDENTIALS_DIRECTORY") == ""})
 	if err != nil {
 		return "", nil, err
 	}

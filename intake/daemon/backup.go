@@ -23,7 +23,7 @@ const configName = "config.toml"
 // holds the state's lock, or by opening the state itself when none runs. The config file
 // goes with it (it holds no secrets: those are in credentials or files of their own).
 func Backup(ctx context.Context, o Options, w io.Writer) error {
-	cfg, err := LoadConfig(o)
+	cfg, err := loadConfigNoSecrets(o)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func backupHandler(svc func() *intake.Service) control.Handler {
 // checks that this binary can run on it. The backup's config is written beside the state
 // as config.toml.restored for the admin to compare; it never replaces the running one.
 func Restore(o Options, r io.Reader) (ledger.Manifest, error) {
-	cfg, err := LoadConfig(o)
+	cfg, err := loadConfigNoSecrets(o)
 	if err != nil {
 		return ledger.Manifest{}, err
 	}

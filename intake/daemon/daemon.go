@@ -57,6 +57,14 @@ func LoadConfig(o Options) (*config.Config, error) {
 	return config.Load(o.ConfigPath, config.LoadOptions{Getenv: o.Getenv, KnownPresets: verifier.PresetNames()})
 }
 
+// loadConfigNoSecrets reads the config for what needs no server: the state directory and
+// the socket (backup, restore). The secrets systemd hands the service alone are only noted,
+// so these run from a timer unit or an admin's shell without them.
+func loadConfigNoSecrets(o Options) (*config.Config, error) {
+	return config.Load(o.ConfigPath, config.LoadOptions{Getenv: o.Getenv, KnownPresets: verifier.PresetNames(),
+		DeferCredentials: o.Getenv("CREDENTIALS_DIRECTORY") == ""})
+}
+
 // Open loads the config and opens the service it describes, with its logger.
 func Open(o Options) (*intake.Service, *config.Config, *slog.Logger, error) {
 	debug.SetMemoryLimit(memoryTarget)
