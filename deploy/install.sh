@@ -140,6 +140,8 @@ fi
 tmp=
 trap '[ -z "$tmp" ] || rm -rf "$tmp"' EXIT
 if [ -z "$BINARY" ]; then
+	# sudo's secure_path drops /usr/local/go/bin, where Go's own installer puts it.
+	if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then PATH=$PATH:/usr/local/go/bin; fi
 	command -v go >/dev/null 2>&1 ||
 		die "Go is not installed (or not in root's PATH): build with 'go build ./cmd/$name' and pass --binary PATH"
 	tmp=$(mktemp -d)
