@@ -40,11 +40,26 @@ in_git() {
 	git -C "$src" rev-parse --git-dir >/dev/null 2>&1
 }
 
+# untagged tells whether V ($1) is what git describe --always prints where no tag is: an
+# abbreviated commit, maybe -dirty. One that starts with a digit (15f77ff) is no release
+# 15; a tag of hex digits only (20250101) still is one.
+untagged() {
+	h=${1%-dirty}
+	case $h in
+	*[!0-9a-f]*) return 1 ;;
+	esac
+	[ ${#h} -ge 7 ] && [ ${#h} -le 40 ] || return 1
+	! git -C "$src" show-ref --verify --quiet "refs/tags/$h" 2>/dev/null
+}
+
 # deb_version prints V ($1) as a Debian version without a revision: a leading digit, then
 # only letters, digits and . + ~ (no hyphen: the package is native, the project's own).
 deb_version() {
 	[ -n "$1" ] || die "an empty version"
 	v=${1#v}
+	case $v in
+	[0-9]*) untagged "$1" && v=x$v ;;
+	esac
 	case $v in
 	[0-9]*)
 		# v1.2.0-3-gabc1234-dirty: 3 commits after the tag sort after it.
@@ -59,7 +74,7 @@ deb_version() {
 		if in_git; then
 			when=git$(TZ=UTC0 git -C "$src" log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S).
 		fi
-		v=0~$when$(printf '%s' "$v" | tr - .)
+		v=0~$when$(printf '%s' "$1" | tr - .)
 		;;
 	esac
 	case $v in

@@ -82,6 +82,12 @@ func TestDebVersion(t *testing.T) {
 		// No tag: the commit's time when this is a git checkout.
 		"abc1234":       `0~(git\d{14}\.)?abc1234`,
 		"abc1234-dirty": `0~(git\d{14}\.)?abc1234\.dirty`,
+		// A commit that starts with a digit is no release.
+		"15f77ff":                 `0~(git\d{14}\.)?15f77ff`,
+		"1234567-dirty":           `0~(git\d{14}\.)?1234567\.dirty`,
+		"0123456789abcdef0123456": `0~(git\d{14}\.)?0123456789abcdef0123456`,
+		"v1234567":                `1234567`,
+		"2025":                    `2025`,
 	} {
 		got, err := debv(v)
 		if err != nil {
@@ -691,8 +697,10 @@ func testDebLifecycle(t *testing.T, deb string) {
 	out = dpkg("-i", v2)
 	wantFile(t, at("etc/hosho-intake/config.toml"), 0o440, &edited, gid)
 	wantFile(t, at("var/lib/hosho-intake/state.db"), 0o600, ptr("state"), -1)
-	if exists("etc/systemd/system/hosho-intake.service") {
-		t.Errorf("reinstall left hosho-intake.service masked")
+	for _, u := range []string{"hosho-intake.service", "hosho-intake-backup.timer"} {
+		if exists("etc/systemd/system/" + u) {
+			t.Errorf("reinstall left %s masked", u)
+		}
 	}
 	if strings.Contains(out, "hide this package's units") {
 		t.Errorf("reinstall took the mask for install.sh's unit:\n%s", out)
@@ -802,4 +810,99 @@ func addVerifyTools(t *testing.T, root string) {
 		t.Fatalf("reading install for the backup unit's ExecStartPre=: %v", err)
 	}
 	writeFile(t, filepath.Join(root, "usr/bin/install"), string(b), 0o755)
+}
+
+// On upgrade, prerm stops the daemons that run (the single unit and every instance) and
+// postinst starts them again; on remove, prerm stops them and the backup. Run against a
+// stand-in systemd: stubs of systemctl, deb-systemd-invoke and deb-systemd-helper that log
+// their arguments, and a private /run (unshare -m) where /run/systemd/system says that
+// systemd runs. postinst runs as abort-upgrade, which is only the systemd part: its
+// configure would create the user on this machine.
+func TestDebRestartsOnUpgrade(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("unshare -m needs root")
+	}
+	unshare := tool(t, "unshare", "util-linux")
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	logFile := filepath.Join(dir, "log")
+	stub := "#!/bin/sh\necho \"${0##*/} $*\" >>" + logFile + "\n"
+	writeFile(t, filepath.Join(bin, "systemctl"), stub+`case $1 in list-units)
+	echo "hosho-intake.service loaded active running hosho-intake"
+	echo "hosho-intake@keiyaku.service loaded activating auto-restart hosho-intake for keiyaku" ;;
+esac
+`, 0o755)
+	writeFile(t, filepath.Join(bin, "deb-systemd-invoke"), stub, 0o755)
+	writeFile(t, filepath.Join(bin, "deb-systemd-helper"), stub, 0o755)
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	prerm, postinst := abs("deb/prerm"), abs("deb/postinst")
+
+	// steps runs the scripts in a mount namespace of their own and returns the log and
+	// what /run/hosho-intake.dpkg-restart held after each step.
+	steps := func(script string) string {
+		t.Helper()
+		os.Remove(logFile)
+		cmd := exec.CommandContext(t.Context(), unshare, "--mount", "--propagation", "private", "sh", "-euc",
+			"mount -t tmpfs hosho-intake-test /run; mkdir -p /run/systemd/system; "+script)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "DPKG_ROOT=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			if os.Getenv("CI") != "true" && strings.Contains(string(out), "unshare failed") {
+				t.Skipf("no mount namespace here: %s", out)
+			}
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		return readFile(t, logFile) + string(out)
+	}
+	upgrade := steps(`sh ` + prerm + ` upgrade 1.2.3
+echo "restart file: $(tr '\n' ' ' </run/hosho-intake.dpkg-restart)" >>` + logFile + `
+sh ` + postinst + ` abort-upgrade 1.2.3
+[ ! -e /run/hosho-intake.dpkg-restart ] || echo "restart file left"
+`)
+	t.Logf("upgrade:\n%s", upgrade)
+	inOrder := func(log string, want ...string) {
+		t.Helper()
+		rest := log
+		for _, w := range want {
+			i := strings.Index(rest, w+"\n")
+			if i < 0 {
+				t.Errorf("no %q (in this order) in:\n%s", w, log)
+				return
+			}
+			rest = rest[i+len(w):]
+		}
+	}
+	inOrder(upgrade,
+		"deb-systemd-invoke stop hosho-intake.service",
+		"deb-systemd-invoke stop hosho-intake@keiyaku.service",
+		"restart file: hosho-intake.service hosho-intake@keiyaku.service ",
+		"systemctl --system daemon-reload",
+		"deb-systemd-invoke start hosho-intake.service",
+		"deb-systemd-invoke start hosho-intake@keiyaku.service")
+	for _, bad := range []string{"restart file left", "deb-systemd-invoke stop hosho-intake-backup"} {
+		if strings.Contains(upgrade, bad) {
+			t.Errorf("upgrade: %q in:\n%s", bad, upgrade)
+		}
+	}
+	if n := strings.Count(upgrade, "stop hosho-intake@keiyaku.service"); n != 1 {
+		t.Errorf("upgrade stopped the instance %d times", n)
+	}
+
+	remove := steps(`sh ` + prerm + ` remove
+[ ! -e /run/hosho-intake.dpkg-restart ] || echo "restart file written"
+`)
+	t.Logf("remove:\n%s", remove)
+	inOrder(remove,
+		"deb-systemd-invoke stop hosho-intake.service",
+		"deb-systemd-invoke stop hosho-intake@keiyaku.service",
+		"deb-systemd-invoke stop hosho-intake-backup.timer hosho-intake-backup.service")
+	if strings.Contains(remove, "restart file written") || strings.Contains(remove, " start ") {
+		t.Errorf("remove would start something again:\n%s", remove)
+	}
 }
