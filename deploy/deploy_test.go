@@ -419,32 +419,7 @@ func unitRoot(t *testing.T) string {
 	t.Helper()
 	root := newRoot(t, false)
 	install(t, root, "--binary", stub(t))
-	var hostUnits string
-	for _, d := range []string{"/usr/lib/systemd/system", "/lib/systemd/system"} {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			hostUnits = d
-			break
-		}
-	}
-	if hostUnits == "" {
-		t.Fatal("no /usr/lib/systemd/system here: systemd-analyze verify needs the standard targets")
-	}
-	copyTree(t, hostUnits, filepath.Join(root, "usr/lib/systemd/system"))
-	kill, err := exec.LookPath("kill")
-	if err != nil {
-		kill = "/bin/kill"
-	}
-	b, err := os.ReadFile(kill)
-	if err != nil {
-		t.Fatalf("reading kill for ExecReload=: %v", err)
-	}
-	writeFile(t, filepath.Join(root, "bin/kill"), string(b), 0o755)
-	// The backup unit's ExecStartPre= makes its directory with install(1).
-	b, err = os.ReadFile("/usr/bin/install")
-	if err != nil {
-		t.Fatalf("reading install for the backup unit's ExecStartPre=: %v", err)
-	}
-	writeFile(t, filepath.Join(root, "usr/bin/install"), string(b), 0o755)
+	addVerifyTools(t, root)
 	return root
 }
 

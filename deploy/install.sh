@@ -150,7 +150,7 @@ if [ -z "$BINARY" ]; then
 	(cd "$src" && go build -trimpath -ldflags "-X main.version=$version" -o "$tmp/$name" ./cmd/$name)
 	BINARY=$tmp/$name
 fi
-[ -f "$BINARY" ] && [ -x "$BINARY" ] || die "not an executable file: $BINARY"
+if [ ! -f "$BINARY" ] || [ ! -x "$BINARY" ]; then die "not an executable file: $BINARY"; fi
 
 # The user and group: a system user with no home and no login shell. The unit runs as it;
 # the group may read the config and use the control socket (add admins to it).
