@@ -78,7 +78,9 @@ func TestIdleOff(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- daemon.Wait() }()
 	waitFor(t, "the control socket", func() bool { _, err := os.Stat(filepath.Join(state, "control.sock")); return err == nil })
-	waitFor(t, "the poll at start", func() bool { return strings.Contains(out.String(), "poll done") || strings.Contains(out.String(), "new=0") })
+	waitFor(t, "the poll at start", func() bool {
+		return strings.Contains(out.String(), "poll done") || strings.Contains(out.String(), "new=0")
+	})
 	srv.Append(t, "INBOX", trustMail(t, "off1@kensetsu.example", "山田 <"+contractor+">", "送付", "保証契約番号：2070004499\n認証キー：AB12CD34EF\n", nil))
 	time.Sleep(3 * time.Second) // IDLE would have answered in well under this
 	if got := len(peer.envelopes()); got != 0 {
