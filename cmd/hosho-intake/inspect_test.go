@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"hosho-intake/intake/samplemail"
 	"hosho-intake/parser/testkit"
 )
 
@@ -63,6 +65,67 @@ func TestInspectCorpus(t *testing.T) {
 				if n.Decision != "queued" && n.Decision != "rejected" && n.Decision != "needs_review" {
 					t.Errorf("notice %d: decision %q", i, n.Decision)
 				}
+			}
+		})
+	}
+}
+
+// TestInspectTypedMails: for every generated mail with notices typed in the body (issue 11),
+// `inspect` concludes what a clerk would: each notice read with its number; one that lacks
+// the 発注者 or the 保証機関 is never queued as certain (the clerk checks them on the
+// certificate); the sender is answered, the answer names each number read, and a notice
+// that could not be read is named by what it lacks.
+func TestInspectTypedMails(t *testing.T) {
+	for _, s := range samplemail.Typed(3) {
+		t.Run(s.Name, func(t *testing.T) {
+			raw, err := s.Mail.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "m.eml")
+			if err := os.WriteFile(path, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			if code := runCode(context.Background(), env{args: []string{"inspect", "--json", "--preset", "shimane", path}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+				t.Fatalf("inspect: exit %d: %s", code, errOut.String())
+			}
+			var got struct {
+				Notices []struct {
+					ContractNumber *string `json:"contract_number"`
+					Orderer        *string `json:"orderer"`
+					Guarantor      *string `json:"guarantor"`
+					Decision       string  `json:"decision"`
+				} `json:"notices"`
+				Problems []struct{ Code string } `json:"problems"`
+				Reply    struct {
+					Send bool
+					Body string
+				} `json:"reply"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("inspect --json: %v\n%s", err, out.String())
+			}
+			if len(got.Notices) != len(s.Notices) || len(got.Problems) != len(s.Problems) {
+				t.Fatalf("%d notices, %d problems; want %d, %d:\n%s", len(got.Notices), len(got.Problems), len(s.Notices), len(s.Problems), out.String())
+			}
+			if !got.Reply.Send {
+				t.Fatalf("the sender is not answered:\n%s", out.String())
+			}
+			for i, n := range got.Notices {
+				if n.ContractNumber == nil || *n.ContractNumber != s.Notices[i].ContractNumber {
+					t.Errorf("notice %d: number %v, want %s", i, n.ContractNumber, s.Notices[i].ContractNumber)
+					continue
+				}
+				if (n.Orderer == nil || n.Guarantor == nil) && n.Decision == "queued" {
+					t.Errorf("notice %s lacks the 発注者 or 保証機関 yet is queued as certain", *n.ContractNumber)
+				}
+				if !strings.Contains(got.Reply.Body, *n.ContractNumber) {
+					t.Errorf("the reply does not name %s:\n%s", *n.ContractNumber, got.Reply.Body)
+				}
+			}
+			if len(s.Problems) > 0 && !strings.Contains(got.Reply.Body, "見当たりませんでした") && !strings.Contains(got.Reply.Body, "読み取れませんでした") {
+				t.Errorf("the reply does not say what could not be read:\n%s", got.Reply.Body)
 			}
 		})
 	}
