@@ -114,24 +114,33 @@ func NewLink(tx *bolt.Tx, clerk string, now time.Time, lifetime, idle time.Durat
 	return token, nil
 }
 
-// UseLink spends the link of token at now and returns it: ErrUnknownLink, ErrUsedLink or
-// ErrExpiredLink when it cannot sign anyone in.
-func UseLink(tx *bolt.Tx, token string, now time.Time) (Link, error) {
+// PeekLink returns the link of token if it can still sign its clerk in, without spending
+// it: ErrUnknownLink, ErrUsedLink or ErrExpiredLink otherwise.
+func PeekLink(tx *bolt.Tx, token string, now time.Time) (Link, error) {
 	var l Link
-	k := hash(token)
-	ok, err := get(tx, linksBucket, k, &l)
+	ok, err := get(tx, linksBucket, hash(token), &l)
 	switch {
 	case err != nil:
 		return Link{}, err
-	case !ok:
+	case !ok || token == "":
 		return Link{}, ErrUnknownLink
 	case !l.Used.IsZero():
 		return l, ErrUsedLink
 	case !now.Before(l.Expires):
 		return l, ErrExpiredLink
 	}
+	return l, nil
+}
+
+// UseLink spends the link of token at now and returns it: ErrUnknownLink, ErrUsedLink or
+// ErrExpiredLink when it cannot sign anyone in.
+func UseLink(tx *bolt.Tx, token string, now time.Time) (Link, error) {
+	l, err := PeekLink(tx, token, now)
+	if err != nil {
+		return l, err
+	}
 	l.Used = now
-	if err := put(tx, linksBucket, k, l); err != nil {
+	if err := put(tx, linksBucket, hash(token), l); err != nil {
 		return Link{}, fmt.Errorf("spending a sign-in link: %w", err)
 	}
 	return l, nil
