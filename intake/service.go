@@ -455,20 +455,21 @@ func waitingUnless(states []string) []string {
 // answer with it. by is "command:" and the clerk's user name; the item returned has its key
 // masked.
 func (s *Service) QueueDecide(id uint64, action, by, why string) (verifier.Submission, error) {
-	return s.decide(id, action, by, verifier.HowCommand, why)
+	return s.decide(id, action, by, verifier.HowCommand, why, time.Now())
 }
 
 // PageDecide records the decision of clerk, signed in on the clerks' page, and the
-// contractor's answer with it: the same transaction as QueueDecide and a decision mail's.
-func (s *Service) PageDecide(id uint64, action, clerk, why string) (verifier.Submission, error) {
-	return s.decide(id, action, clerk, verifier.HowPage, why)
+// contractor's answer with it, at at: the same transaction as QueueDecide and a decision
+// mail's.
+func (s *Service) PageDecide(id uint64, action, clerk, why string, at time.Time) (verifier.Submission, error) {
+	return s.decide(id, action, clerk, verifier.HowPage, why, at)
 }
 
-func (s *Service) decide(id uint64, action, by, how, why string) (verifier.Submission, error) {
+func (s *Service) decide(id uint64, action, by, how, why string, at time.Time) (verifier.Submission, error) {
 	var sub verifier.Submission
 	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
 		var err error
-		if sub, err = s.Queue.Decide(tx, id, action, by, how, why, time.Now()); err != nil {
+		if sub, err = s.Queue.Decide(tx, id, action, by, how, why, at); err != nil {
 			return err
 		}
 		return s.Effects.decided(tx, sub, action)

@@ -512,7 +512,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, c session.Sessio
 	if action == verifier.ActionVerify {
 		reason = "" // only a 差戻し's reason is told to the contractor
 	}
-	done, err := s.svc().PageDecide(sub.ID, action, c.Clerk, reason)
+	done, err := s.svc().PageDecide(sub.ID, action, c.Clerk, reason, s.now())
 	switch {
 	case errors.Is(err, verifier.ErrAlreadyDecided):
 		s.refuse(w, http.StatusConflict, sub.TrackingNumber()+" は処理済みです",
