@@ -175,13 +175,7 @@ func TestClerksPageInBrowser(t *testing.T) {
 	if shown != first.Notice.AuthKey || copied != first.Notice.AuthKey || status != "コピーしました" {
 		t.Errorf("key shown %q, copied %q (%s), want %q", shown, copied, status, first.Notice.AuthKey)
 	}
-	if *screenshots {
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeScreenshot(t, "queue.png", png)
-	}
+	screenshot(t, bctx, "queue.png")
 
 	// Verify the first from the queue.
 	do("verifying",
@@ -196,13 +190,7 @@ func TestClerksPageInBrowser(t *testing.T) {
 	do("opening an item",
 		chromedp.Navigate(fmt.Sprintf("%sitems/%d", d.pageURL, second.ID)),
 		chromedp.WaitVisible(chromedp.CSS(`.history`)))
-	if *screenshots {
-		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeScreenshot(t, "item.png", png)
-	}
+	screenshot(t, bctx, "item.png")
 	do("rejecting",
 		chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(`#reason-%d`, second.ID)), reason),
 		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#reject-%d`, second.ID))),
@@ -265,8 +253,16 @@ func TestClerksPageInBrowser(t *testing.T) {
 	}
 }
 
-func writeScreenshot(t *testing.T, name string, png []byte) {
+// screenshot writes the page as deploy/screenshots/name, with -screenshots.
+func screenshot(t *testing.T, bctx context.Context, name string) {
 	t.Helper()
+	if !*screenshots {
+		return
+	}
+	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join("..", "..", "deploy", "screenshots", name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)

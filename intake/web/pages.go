@@ -58,6 +58,9 @@ type row struct {
 	Waiting, Resubmission, BodyTyped, Unanswerable             bool
 	Why, Missing                                               []string
 	Decided                                                    string // 確認済 2025-01-01 10:00 by …
+	// Base and CSRF are the page's, for the card's forms; Back "item" returns a decision to
+	// the item's page.
+	Base, CSRF, Back string
 }
 
 type change struct{ At, What, By, How, Why string }
@@ -107,7 +110,7 @@ func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"add": func(a, b int) int { return a + b }}
 	pages := map[string]*template.Template{}
 	for _, p := range []string{"message", "signin", "link", "queue", "item"} {
-		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
+		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/card.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("clerks' page templates: %w", err)
 		}
@@ -315,7 +318,9 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, c session.Session
 	start := min((f.Page-1)*pageSize, len(subs))
 	end := min(start+pageSize, len(subs))
 	for _, sub := range subs[start:end] {
-		v.Rows = append(v.Rows, rowOf(sub, now))
+		r := rowOf(sub, now)
+		r.Base, r.CSRF = v.Base, v.CSRF
+		v.Rows = append(v.Rows, r)
 	}
 	if f.Page > 1 {
 		v.Prev = f.query(f.Page - 1)
@@ -380,7 +385,7 @@ func (s *Server) item(w http.ResponseWriter, r *http.Request, c session.Session)
 func (s *Server) itemPage(w http.ResponseWriter, r *http.Request, c session.Session, sub verifier.Submission, key string) {
 	v := s.view(c, sub.TrackingNumber())
 	it := rowOf(sub, s.now())
-	it.KeyShown = key
+	it.KeyShown, it.Base, it.CSRF, it.Back = key, v.Base, v.CSRF, "item"
 	v.Item = &it
 	for _, ch := range sub.History {
 		what := stateLabels[ch.To]

@@ -206,36 +206,35 @@ func End(tx *bolt.Tx, id string) error {
 // sweep drops the links past their expiry (a used one stays until then, so that its reuse
 // is told apart from a forged one) and the sessions no longer alive.
 func sweep(tx *bolt.Tx, now time.Time, idle time.Duration) error {
-	var dead [][]byte
-	err := tx.Bucket([]byte(linksBucket)).ForEach(func(k, v []byte) error {
+	err := drop(tx, linksBucket, func(v []byte) bool {
 		var l Link
-		if json.Unmarshal(v, &l) != nil || now.After(l.Expires.Add(time.Hour)) {
-			dead = append(dead, bytes.Clone(k))
-		}
-		return nil
+		return json.Unmarshal(v, &l) != nil || now.After(l.Expires.Add(time.Hour))
 	})
 	if err != nil {
 		return err
 	}
-	for _, k := range dead {
-		if err := tx.Bucket([]byte(linksBucket)).Delete(k); err != nil {
-			return err
-		}
-	}
-	dead = dead[:0]
-	err = tx.Bucket([]byte(sessionsBucket)).ForEach(func(k, v []byte) error {
+	return drop(tx, sessionsBucket, func(v []byte) bool {
 		var s Session
-		if json.Unmarshal(v, &s) != nil || !alive(s, now, idle) {
-			dead = append(dead, bytes.Clone(k))
+		return json.Unmarshal(v, &s) != nil || !alive(s, now, idle)
+	})
+}
+
+// drop deletes the records of bucket that dead says are dead.
+func drop(tx *bolt.Tx, bucket string, dead func(v []byte) bool) error {
+	b := tx.Bucket([]byte(bucket))
+	var keys [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		if dead(v) {
+			keys = append(keys, bytes.Clone(k))
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("sweeping %s: %w", bucket, err)
 	}
-	for _, k := range dead {
-		if err := tx.Bucket([]byte(sessionsBucket)).Delete(k); err != nil {
-			return err
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("sweeping %s: %w", bucket, err)
 		}
 	}
 	return nil
