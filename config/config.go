@@ -30,6 +30,7 @@ import (
 	"crypto/x509"
 	"net/mail"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,7 @@ type Config struct {
 	Policy   Policy   `toml:"policy"`
 	Register Register `toml:"register"`
 	Metrics  Metrics  `toml:"metrics"`
+	Web      Web      `toml:"web"`
 	Log      Log      `toml:"log"`
 	Sandbox  Sandbox  `toml:"sandbox"`
 
@@ -258,6 +260,33 @@ type Metrics struct {
 	AllowNonLoopback bool     `toml:"allow_non_loopback"`
 }
 
+// Web is the clerks' page (intake/web): the queue, sign-in by a mailed link, decisions,
+// search and export, served by the daemon. Off unless Addr is set.
+type Web struct {
+	// Addr is where the page listens: host:port (a loopback address, or any with CertFile
+	// and KeyFile), or the absolute path of a unix socket for the agency's reverse proxy.
+	// Empty: off.
+	Addr string `toml:"addr"`
+	// URL is the page as clerks' browsers reach it (sign-in links and the digest's links
+	// point there), https unless its host is a loopback one. Default: derived from Addr
+	// when it names a host; required for a unix socket or a wildcard address.
+	URL string `toml:"url"`
+	// CertFile and KeyFile are the PEM certificate chain and key the page serves TLS with;
+	// required when Addr is not a loopback address.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// SessionIdle ends a clerk's session after this long without a request.
+	SessionIdle time.Duration `toml:"session_idle"`
+	// LinkLifetime is how long a mailed sign-in link works (once).
+	LinkLifetime time.Duration `toml:"link_lifetime"`
+}
+
+// Unix reports whether the page listens on a unix socket.
+func (w Web) Unix() bool { return strings.HasPrefix(w.Addr, "/") }
+
+// TLS reports whether the page serves TLS itself.
+func (w Web) TLS() bool { return w.CertFile != "" }
+
 // Log is the daemon's logging.
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
@@ -310,6 +339,10 @@ func Default() Config {
 		},
 		State: State{
 			Retention: 90 * 24 * time.Hour,
+		},
+		Web: Web{
+			SessionIdle:  30 * time.Minute,
+			LinkLifetime: 15 * time.Minute,
 		},
 		Policy: Policy{
 			Name:       "custom",

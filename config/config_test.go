@@ -204,6 +204,21 @@ func TestErrors(t *testing.T) {
 			{20, "sandbox.message_budget", "must be more than zero"},
 			{21, "sandbox.max_pdfs_per_message", "must be more than zero"},
 		}},
+		{"web beyond loopback without TLS", base + "[web]\naddr = \"0.0.0.0:8465\"\n", LoadOptions{}, []wantErr{
+			{19, "web.url", "required with this addr"}, // where [web] is: the key is not written
+			{20, "web.addr", "not a loopback address: set cert_file and key_file"},
+		}},
+		{"web on a unix socket without url", base + "[web]\naddr = \"/run/hosho-intake/web.sock\"\n", LoadOptions{}, []wantErr{
+			{19, "web.url", "required with this addr"},
+		}},
+		{"web url in clear beyond loopback", base + "[web]\naddr = \"/run/hosho-intake/web.sock\"\nurl = \"http://hosho.example.jp/\"\nsession_idle = \"0s\"\n", LoadOptions{}, []wantErr{
+			{21, "web.url", "is http beyond this host"},
+			{22, "web.session_idle", "must be more than zero"},
+		}},
+		{"web with half a certificate", base + "[web]\naddr = \"127.0.0.1:8465\"\ncert_file = \"nope.crt\"\n", LoadOptions{}, []wantErr{
+			{21, "web.cert_file", "set both cert_file and key_file"},
+			{21, "web.cert_file", "no such file"},
+		}},
 		{"metrics beyond loopback", base + "[metrics]\naddr = \"0.0.0.0:9465\"\n", LoadOptions{}, []wantErr{
 			{20, "metrics.addr", "not a loopback address"},
 		}},

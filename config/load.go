@@ -261,6 +261,8 @@ func (v *validator) validate() {
 		}
 	}
 
+	v.web()
+
 	// [log]
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
@@ -540,4 +542,60 @@ func domainOf(addr string) string { return strings.ToLower(addr[strings.LastInde
 func sameOrganisation(a, b string) bool {
 	da, db := domainOf(a), domainOf(b)
 	return da == db || strings.HasSuffix(da, "."+db) || strings.HasSuffix(db, "."+da)
+}
+
+// web checks [web]: where the clerks' page listens, how it is reached, and its TLS.
+func (v *validator) web() {
+	w := &v.c.Web
+	if w.Addr == "" {
+		return
+	}
+	v.positive("web.session_idle", int64(w.SessionIdle))
+	v.positive("web.link_lifetime", int64(w.LinkLifetime))
+	if (w.CertFile == "") != (w.KeyFile == "") {
+		v.errorf("web.cert_file", "set both cert_file and key_file, or neither")
+	}
+	v.exists("web.cert_file", &w.CertFile, false)
+	v.exists("web.key_file", &w.KeyFile, false)
+	derived := ""
+	if w.Unix() {
+		if w.TLS() {
+			v.errorf("web.cert_file", "a unix socket is for a reverse proxy, which serves TLS itself: leave cert_file and key_file empty")
+		}
+	} else {
+		hp, err := parseHostPort(w.Addr)
+		switch {
+		case err != nil || hp.Port == "":
+			v.errorf("web.addr", "bad value %q: want host:port (e.g. 127.0.0.1:8465) or the absolute path of a unix socket", w.Addr)
+			return
+		case !hp.IsLoopback() && !w.TLS():
+			// Sessions and 認証キー must not cross the network in clear.
+			v.errorf("web.addr", "%q is not a loopback address: set cert_file and key_file to serve TLS, or listen on loopback or a unix socket behind a reverse proxy", w.Addr)
+		}
+		scheme := "http"
+		if w.TLS() {
+			scheme = "https"
+		}
+		if h := strings.Trim(hp.Host, "[]"); h != "" && h != "0.0.0.0" && h != "::" {
+			derived = scheme + "://" + hp.String() + "/"
+		}
+	}
+	if w.URL == "" {
+		if derived == "" {
+			v.errorf("web.url", "required with this addr: the page's address as clerks' browsers reach it, e.g. https://hosho.pref.example.lg.jp/")
+			return
+		}
+		w.URL = derived
+	}
+	u, err := url.Parse(w.URL)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "":
+		v.errorf("web.url", "bad value %q: want the page's https:// address", w.URL)
+		return
+	case u.Scheme == "http" && !(HostPort{Host: u.Hostname()}).IsLoopback():
+		v.errorf("web.url", "%q is http beyond this host: clerks' sessions and 認証キー must cross the network over TLS (https://)", w.URL)
+	}
+	if !strings.HasSuffix(w.URL, "/") {
+		w.URL += "/"
+	}
 }

@@ -74,6 +74,9 @@ func (c *Config) SummaryAt(now time.Time) string {
 		metrics = "http://" + c.Metrics.Addr.String() + "/metrics"
 	}
 	row("metrics", "%s", metrics)
+	if c.Web.Addr != "" {
+		row("web", "%s (listening on %s)", c.Web.URL, c.Web.Addr)
+	}
 	for _, w := range c.Warnings {
 		row("warning", "%s", w.Error())
 	}

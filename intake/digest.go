@@ -55,6 +55,9 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 		}
 		in := verifier.DigestInput{Now: now, AgencyName: cfg.Agency.Name, AgencyAddress: cfg.Agency.Address.Address,
 			MaskKey: cfg.Digest.MaskKey, PollWarning: s.pollWarning(now), DSureURL: cfg.Digest.DSureURL, Checklist: s.Effects.Policy.Checklist}
+		if cfg.Web.Addr != "" {
+			in.PageURL = cfg.Web.URL // the cards link to their item pages
+		}
 		for _, f := range failed {
 			if f.Kind == "digest" {
 				continue

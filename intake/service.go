@@ -20,6 +20,7 @@ import (
 	"hosho-intake/intake/mailbox"
 	"hosho-intake/intake/outbox"
 	"hosho-intake/intake/reply"
+	"hosho-intake/intake/web/session"
 	"hosho-intake/parser"
 	"hosho-intake/parser/sandbox"
 	"hosho-intake/verifier"
@@ -138,10 +139,10 @@ func WorkerEnv() []string {
 	return append(env, "GOMAXPROCS=1")
 }
 
-// Schemas are the state file's owners besides the ledger: the outbox, the reply limiter and
-// the verification queue.
+// Schemas are the state file's owners besides the ledger: the outbox, the reply limiter,
+// the verification queue and the clerks' page's sign-in links and sessions.
 func Schemas() []store.Schema {
-	return []store.Schema{outbox.Schema(), reply.Schema(), verifier.Schema()}
+	return []store.Schema{outbox.Schema(), reply.Schema(), verifier.Schema(), session.Schema()}
 }
 
 // newReplying prepares how contractors and clerks are answered.
@@ -468,16 +469,27 @@ func waitingUnless(states []string) []string {
 // answer with it. by is "command:" and the clerk's user name; the item returned has its key
 // masked.
 func (s *Service) QueueDecide(id uint64, action, by, why string) (verifier.Submission, error) {
+	return s.decide(id, action, by, verifier.HowCommand, why, time.Now())
+}
+
+// PageDecide records the decision of clerk, signed in on the clerks' page, and the
+// contractor's answer with it, at at: the same transaction as QueueDecide and a decision
+// mail's.
+func (s *Service) PageDecide(id uint64, action, clerk, why string, at time.Time) (verifier.Submission, error) {
+	return s.decide(id, action, clerk, verifier.HowPage, why, at)
+}
+
+func (s *Service) decide(id uint64, action, by, how, why string, at time.Time) (verifier.Submission, error) {
 	var sub verifier.Submission
 	err := s.Ledger.DB().Update(func(tx *bolt.Tx) error {
 		var err error
-		if sub, err = s.Queue.Decide(tx, id, action, by, verifier.HowCommand, why, time.Now()); err != nil {
+		if sub, err = s.Queue.Decide(tx, id, action, by, how, why, at); err != nil {
 			return err
 		}
 		return s.Effects.decided(tx, sub, action)
 	})
 	if err == nil {
-		s.log.Info("clerk decision recorded", "item", sub.TrackingNumber(), "action", action, "by", by)
+		s.log.Info("clerk decision recorded", "item", sub.TrackingNumber(), "action", action, "by", by, "how", how)
 	}
 	return maskedKey(sub), err
 }

@@ -35,7 +35,7 @@ var actionWords = []struct{ word, action string }{
 const maxReason = 500
 
 // Decide records a clerk's decision on a waiting item: ActionVerify or ActionReject, by the
-// clerk's address, how (HowMail or HowCommand), why (the reason of a 差戻し, told to the
+// clerk's address, how (HowMail, HowCommand or HowPage), why (the reason of a 差戻し, told to the
 // contractor), at. A decision is final: an item already verified or rejected gives
 // ErrAlreadyDecided, with the item as it stands so the caller can say how it was decided;
 // a replayed decision mail changes nothing.
@@ -49,7 +49,7 @@ func (q *Queue) Decide(tx *bolt.Tx, id uint64, action, by, how, why string, at t
 	default:
 		return Submission{}, fmt.Errorf("deciding %s: unknown action %q", fmt.Sprintf(trackingNumberForm, id), action)
 	}
-	if how != HowMail && how != HowCommand {
+	if how != HowMail && how != HowCommand && how != HowPage {
 		return Submission{}, fmt.Errorf("deciding %s: unknown way %q", fmt.Sprintf(trackingNumberForm, id), how)
 	}
 	if strings.TrimSpace(by) == "" {

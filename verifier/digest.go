@@ -49,6 +49,9 @@ type DigestInput struct {
 	// Checklist is what to compare on the certificate (the agency's rule file's); empty:
 	// DefaultChecklist.
 	Checklist []string
+	// PageURL is the clerks' page ([web] url, ending in /) whose item pages the cards link
+	// to; empty: the page is off and the cards link nowhere.
+	PageURL string
 }
 
 // DefaultChecklist is what a clerk compares on the certificate in D-Sure with the notice,
@@ -144,6 +147,7 @@ type digestItem struct {
 	New, Resubmission                                                     bool
 	Checks                                                                []string
 	Verify, Reject                                                        string
+	Page                                                                  string // the item's page; "" when off
 }
 
 // decidedItem is one clerk's decision as a digest shows it.
@@ -225,7 +229,7 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 						v.Refused = append(v.Refused, q.item(s, in))
 					}
 				}
-			case HowMail, HowCommand:
+			case HowMail, HowCommand, HowPage:
 				v.Decided = append(v.Decided, decided(s, c))
 			}
 		}
@@ -390,6 +394,9 @@ func (q *Queue) item(s Submission, in DigestInput) digestItem {
 	if s.State == StateRejected && !hasClerkDecision(s) {
 		it.State = headRefused
 	}
+	if in.PageURL != "" {
+		it.Page = fmt.Sprintf("%sitems/%d", in.PageURL, s.ID)
+	}
 	var reasons []string
 	for _, r := range s.Decision.Reasons {
 		reasons = append(reasons, ReasonLabel(r))
@@ -423,8 +430,11 @@ func (q *Queue) item(s Submission, in DigestInput) digestItem {
 
 func decided(s Submission, c Change) decidedItem {
 	how := "メール"
-	if c.How == HowCommand {
+	switch c.How {
+	case HowCommand:
 		how = "コマンド"
+	case HowPage:
+		how = "画面"
 	}
 	return decidedItem{
 		Tracking: s.TrackingNumber(), Number: s.Notice.ContractNumber, Project: s.Notice.ProjectName,
@@ -553,6 +563,9 @@ func (v digestView) text() string {
 			for _, c := range it.Checks {
 				p("  確認事項: %s", c)
 			}
+			if it.Page != "" {
+				p("  画面で開く: %s", it.Page)
+			}
 			if it.Verify != "" {
 				p("  確認済にする: %s", it.Verify)
 				p("  差し戻す: %s", it.Reject)
@@ -646,7 +659,7 @@ var digestHTML = template.Must(template.New("digest").Funcs(template.FuncMap{"ke
 {{- define "items"}}
 {{- range .}}
 <table class="item" style="border-collapse:collapse;margin:0.8em 0;border:1px solid #999;min-width:32em">
-<caption style="text-align:left;font-weight:bold;padding:0.2em 0">{{.Tracking}}（受付から{{.AgeDays}}日）{{if .New}}<span style="color:#06c">【新着】</span>{{end}}{{if .Resubmission}}<span style="color:#c60">【再提出】</span>{{end}}</caption>
+<caption style="text-align:left;font-weight:bold;padding:0.2em 0">{{if .Page}}<a href="{{.Page}}">{{.Tracking}}</a>{{else}}{{.Tracking}}{{end}}（受付から{{.AgeDays}}日）{{if .New}}<span style="color:#06c">【新着】</span>{{end}}{{if .Resubmission}}<span style="color:#c60">【再提出】</span>{{end}}</caption>
 <tr><th align="left" style="padding:0.3em 0.6em;width:8em">保証契約番号</th><td style="padding:0.3em 0.6em"><span class="number" style="{{keyStyle}}">{{.Number}}</span></td></tr>
 <tr><th align="left" style="padding:0.3em 0.6em">認証キー</th><td style="padding:0.3em 0.6em"><span class="key" style="{{keyStyle}}">{{.Key}}</span></td></tr>
 <tr><th align="left" style="padding:0.3em 0.6em">区分</th><td style="padding:0.3em 0.6em">{{.Category}}</td></tr>

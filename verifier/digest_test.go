@@ -526,3 +526,33 @@ func TestDigestTokyoTime(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDigestPageDecision: a decision on the clerks' page is a clerk's decision like any
+// other (Decided, the digest's 処理済み, named 画面), and with the page on each card links to
+// its item page.
+func TestDigestPageDecision(t *testing.T) {
+	db, q := newQueue(t)
+	submit(t, db, q, queueNotice("2070004426", "JT4E3MR8IT"), decision(OutcomeQueued), meta(1, qt0))
+	submit(t, db, q, queueNotice("2070004427", "JT4E3MR8IU"), decision(OutcomeQueued), meta(2, qt0))
+	update(t, db, func(tx *bolt.Tx) error {
+		_, err := q.Decide(tx, 1, ActionReject, "yamada@example.jp", HowPage, "番号違い", qt0.Add(time.Minute))
+		return err
+	})
+	s := get(t, db, q, 1)
+	if c, ok := s.Decided(); !ok || c.How != HowPage || s.Label() != "差戻し" {
+		t.Errorf("a page decision: Decided %+v %v, label %s", c, ok, s.Label())
+	}
+	view(t, db, func(tx *bolt.Tx) error {
+		d, err := q.Digest(tx, DigestInput{Now: qt0.Add(time.Hour), AgencyAddress: agency, PageURL: "https://hosho.example.jp/"})
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(d.Text, "R-000001 2070004426 差戻し yamada@example.jp") || !strings.Contains(d.Text, "（画面） 理由: 番号違い") {
+			t.Errorf("the page decision is not under 処理済み:\n%s", d.Text)
+		}
+		if !strings.Contains(d.Text, "画面で開く: https://hosho.example.jp/items/2") || !strings.Contains(d.HTML, `<a href="https://hosho.example.jp/items/2">R-000002</a>`) {
+			t.Errorf("the card does not link to its page:\n%s", d.Text)
+		}
+		return nil
+	})
+}

@@ -36,6 +36,7 @@ const (
 	HowIntake  = "intake"  // by the poll that read the contractor's mail
 	HowMail    = "mail"    // by a clerk's decision mail
 	HowCommand = "command" // by `hosho-intake queue verify|reject`
+	HowPage    = "page"    // by a signed-in clerk on the clerks' page (intake/web)
 )
 
 // BySystem is Change.By for what the daemon did on its own.
@@ -150,7 +151,7 @@ type Change struct {
 	From string    `json:"from"` // "" when the item was filed
 	To   string    `json:"to"`
 	By   string    `json:"by"`  // the clerk's address, or BySystem
-	How  string    `json:"how"` // HowIntake, HowMail, HowCommand or HowKeyShown (no change of state)
+	How  string    `json:"how"` // HowIntake, HowMail, HowCommand, HowPage or HowKeyShown (no change of state)
 	Why  string    `json:"why"` // the reasons, a clerk's reason for 差戻し, or what changed
 }
 
@@ -168,10 +169,10 @@ func (s Submission) FiledAt() time.Time {
 	return s.History[0].At
 }
 
-// Decided is the clerk's decision, if any: the last change made by mail or command.
+// Decided is the clerk's decision, if any: the last change made by mail, command or page.
 func (s Submission) Decided() (Change, bool) {
 	for i := len(s.History) - 1; i >= 0; i-- {
-		if c := s.History[i]; c.How == HowMail || c.How == HowCommand {
+		if c := s.History[i]; c.How == HowMail || c.How == HowCommand || c.How == HowPage {
 			return c, true
 		}
 	}

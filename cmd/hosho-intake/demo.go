@@ -24,6 +24,7 @@ import (
 	"hosho-intake/intake"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/samplemail"
+	"hosho-intake/intake/web"
 	"hosho-intake/verifier"
 )
 
@@ -49,69 +50,129 @@ func runDemo(ctx context.Context, e env) error {
 	return nil
 }
 
-func demo(ctx context.Context, e env, dir string) error {
+// demoRun is the demo's world: the mailbox, the SMTP server, the service that polled it once
+// and sent its replies and digest, and the clerks' page over it.
+type demoRun struct {
+	cfg     *config.Config
+	svc     *intake.Service
+	relay   *demoRelay
+	page    *web.Server
+	pageURL string
+	sent    string // the folder the SMTP server writes to
+	log     *os.File
+	mails   int
+	poll    intake.Result
+	digest  verifier.Digest
+	stop    []func()
+}
+
+func (d *demoRun) close() {
+	for i := len(d.stop) - 1; i >= 0; i-- {
+		d.stop[i]()
+	}
+}
+
+// startDemo builds the demo's world in dir and runs one poll, the replies and a digest;
+// the clerks' page serves until ctx ends or close.
+func startDemo(ctx context.Context, e env, dir string) (*demoRun, error) {
+	d := &demoRun{}
+	ok := false
+	defer func() {
+		if !ok {
+			d.close()
+		}
+	}()
 	set, err := samplemail.Set(1)
 	if err != nil {
-		return fmt.Errorf("generating mails: %w", err)
+		return nil, fmt.Errorf("generating mails: %w", err)
 	}
+	d.mails = len(set)
 	user := imapmemserver.NewUser("agency", "demo-password")
 	if err := user.Create("INBOX", nil); err != nil {
-		return err
+		return nil, err
 	}
 	for _, s := range set {
 		raw, err := s.Mail.Bytes()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// The mailbox received them now (INTERNALDATE), whatever their senders' Date says:
 		// the digest counts ages from arrival.
 		if _, err := user.Append("INBOX", literal{bytes.NewReader(raw), int64(len(raw))}, &imap.AppendOptions{Time: time.Now()}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	imapAddr, stopIMAP, err := serveIMAP(user)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopIMAP()
-	sent := filepath.Join(dir, "sent")
-	if err := os.Mkdir(sent, 0o700); err != nil {
-		return err
+	d.stop = append(d.stop, stopIMAP)
+	d.sent = filepath.Join(dir, "sent")
+	if err := os.Mkdir(d.sent, 0o700); err != nil {
+		return nil, err
 	}
-	relay, stopSMTP, err := serveSMTP(sent)
+	relay, stopSMTP, err := serveSMTP(d.sent)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopSMTP()
+	d.relay = relay
+	d.stop = append(d.stop, stopSMTP)
+	// The page listens before the service starts, so that its address is in the config
+	// the digest's links are made from.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	d.cfg = demoConfig(imapAddr, relay.addr, filepath.Join(dir, "state"))
+	d.cfg.Web.Addr = ln.Addr().String()
+	d.pageURL = "http://" + d.cfg.Web.Addr + "/"
+	d.cfg.Web.URL = d.pageURL
+	if d.log, err = os.Create(filepath.Join(dir, "daemon.log")); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.stop = append(d.stop, func() { d.log.Close() })
+	logger := slog.New(slog.NewTextHandler(d.log, nil))
+	if d.svc, err = newService(e, d.cfg, logger); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.stop = append(d.stop, func() { d.svc.Close() })
+	if d.page, err = web.New(web.Options{Service: func() *intake.Service { return d.svc }, Logger: logger.With("component", "web")}); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	pageCtx, stopPage := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { web.Serve(pageCtx, ln, d.cfg.Web, d.page); close(served) }()
+	d.stop = append(d.stop, func() { stopPage(); <-served })
 
-	cfg := demoConfig(imapAddr, relay.addr, filepath.Join(dir, "state"))
-	logFile, err := os.Create(filepath.Join(dir, "daemon.log"))
+	if d.poll, err = d.svc.PollOnce(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := d.svc.SendNow(ctx); err != nil {
+		return nil, err
+	}
+	if d.digest, err = d.svc.SendDigest(time.Now()); err != nil {
+		return nil, err
+	}
+	if _, err := d.svc.SendNow(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return d, nil
+}
+
+func demo(ctx context.Context, e env, dir string) error {
+	d, err := startDemo(ctx, e, dir)
 	if err != nil {
 		return err
 	}
-	defer logFile.Close()
-	svc, err := newService(e, cfg, slog.New(slog.NewTextHandler(logFile, nil)))
-	if err != nil {
-		return err
-	}
-	defer svc.Close()
-	res, err := svc.PollOnce(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := svc.SendNow(ctx); err != nil {
-		return err
-	}
-	digest, err := svc.SendDigest(time.Now())
-	if err != nil {
-		return err
-	}
-	if _, err := svc.SendNow(ctx); err != nil {
-		return err
-	}
+	defer d.close()
+	cfg, svc, relay, digest, res, sent, logFile := d.cfg, d.svc, d.relay, d.digest, d.poll, d.sent, d.log
 
 	fmt.Fprintf(e.stdout, "hosho-intake demo: %d contractor mails in an in-memory IMAP mailbox; one poll took %v\n\n",
-		len(set), res.Duration.Round(time.Millisecond))
+		d.mails, res.Duration.Round(time.Millisecond))
 	entries, err := svc.Ledger.List(ledger.Filter{}, 100)
 	if err != nil {
 		return err
@@ -167,8 +228,33 @@ func demo(ctx context.Context, e env, dir string) error {
 	}
 	fmt.Fprintf(e.stdout, "\nEverything the SMTP server received is in %s; the state is in %s; the log in %s.\n",
 		sent, filepath.Join(dir, "state"), logFile.Name())
+	link, err := d.page.Link(demoClerk)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "\nThe clerks' page: %s\nSign in as %s with this one-time link (valid %v): %s\n",
+		d.pageURL, demoClerk, cfg.Web.LinkLifetime, link)
 	fmt.Fprintf(e.stdout, "Remove %s when done.\n", dir)
+	if interactive(e.stdin) {
+		fmt.Fprintln(e.stdout, "The page serves until Ctrl-C.")
+		<-ctx.Done()
+	}
 	return nil
+}
+
+// interactive reports whether r is a terminal: the demo then keeps its page open for the
+// person at it, and a script or test gets its summary and the exit.
+func interactive(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	null, err := os.Stat(os.DevNull) // a character device too, and nobody at it
+	return err != nil || !os.SameFile(fi, null)
 }
 
 func demoConfig(imapAddr, smtpAddr, state string) *config.Config {
@@ -187,6 +273,7 @@ func demoConfig(imapAddr, smtpAddr, state string) *config.Config {
 	cfg.Digest.DSureURL = "https://d-sure.example/login" // a stand-in: set D-Sure's own page in a real config
 	cfg.Reply.Signature = "島根県 土木部 技術管理課\n電子証書受付窓口（デモ）"
 	cfg.State.Dir = state
+	cfg.Web.SessionIdle, cfg.Web.LinkLifetime = 30*time.Minute, 30*time.Minute
 	return &cfg
 }
 

@@ -6,7 +6,8 @@
 //
 // Goroutines of Run: the service's poll/send/digest loops (intake.Service.Run, replaced on
 // each reload), the control socket's server, the metrics server when configured, and the
-// watchdog pinger when systemd asks for one. All stop when ctx ends.
+// watchdog pinger when systemd asks for one, and the clerks' page (intake/web) when [web]
+// addr is set. All stop when ctx ends.
 package daemon
 
 import (
@@ -205,6 +206,12 @@ func Run(ctx context.Context, o Options) error {
 	go func() { ctlDone <- ctl.Serve(ctx) }()
 	stopMetrics := serveMetrics(ctx, cfg, &current, log)
 	defer stopMetrics()
+	stopWeb, err := serveWeb(ctx, cfg, &current, log)
+	if err != nil {
+		svc.Close()
+		return fmt.Errorf("starting: %w", err)
+	}
+	defer stopWeb()
 	// READY after config and state, not after the IMAP server answers (it may be down).
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	go watchdog(ctx, &current, log)
@@ -249,6 +256,7 @@ func Run(ctx context.Context, o Options) error {
 		current.Store(svc)
 		daemon.SdNotify(false, daemon.SdNotifyReady)
 	}
+	stopWeb() // before the state closes under its handlers
 	svc.Close()
 	if err := <-ctlDone; err != nil {
 		log.Error("control socket", "err", err)
