@@ -454,14 +454,7 @@ func (p *PPAP) reply(tx *bolt.Tx, m *ppapMail, filed []verifier.Filed, problems 
 	}
 	in := reply.Input{Received: m.message(), Problems: problems, AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress,
 		Signature: r.Signature, Tracking: inquiryTracking(m.Entry)}
-	for _, fl := range filed {
-		s := fl.Submission
-		it := ReplyItem(f.Policy, s.Notice, s.TrackingNumber(), fl.Outcome, fl.Reasons, s.Decision.Missing, s.Decision.Kind)
-		if fl.Outcome == verifier.OutcomeDuplicate {
-			it.CurrentState = s.State
-		}
-		in.Items = append(in.Items, it)
-	}
+	in.Items = f.replyItems(filed)
 	rep, err := r.Composer.Compose(in)
 	if err != nil {
 		return fmt.Errorf("composing the reply to entry %d: %w", m.Entry, err)
