@@ -168,6 +168,9 @@ type Reply struct {
 	// GlobalRateLimit is the most replies all senders together get in an hour, so that a
 	// stranger forging a new From for every mail cannot make the agency send without end.
 	GlobalRateLimit int `toml:"global_rate_limit"`
+	// PasswordWait is how long a password ZIP waits for the password its sender mails next
+	// (PPAP), and a password mail for its ZIP; then the sender is told and both are dropped.
+	PasswordWait time.Duration `toml:"password_wait"`
 	// RequireAuthResults answers only senders authenticated by the Authentication-Results
 	// from AuthservID (a DMARC pass, or a DKIM or SPF pass aligned with the From domain) or
 	// by TrustedRelays, so forged senders are not answered. Default: true when AuthservID is
@@ -331,6 +334,7 @@ func Default() Config {
 			Charset:         "utf-8",
 			RateLimit:       5,
 			GlobalRateLimit: 200,
+			PasswordWait:    24 * time.Hour,
 		},
 		Digest: Digest{
 			Schedule:      mustSchedule("30 8 * * 1-5"),

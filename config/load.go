@@ -201,6 +201,7 @@ func (v *validator) validate() {
 	v.oneOf("reply.charset", c.Reply.Charset, "utf-8", "iso-2022-jp")
 	v.positive("reply.rate_limit", int64(c.Reply.RateLimit))
 	v.positive("reply.global_rate_limit", int64(c.Reply.GlobalRateLimit))
+	v.positive("reply.password_wait", int64(c.Reply.PasswordWait))
 	v.positive("smtp.retry_interval_max", int64(c.SMTP.RetryIntervalMax))
 	c.Reply.AuthservID = strings.TrimSpace(c.Reply.AuthservID)
 	for _, r := range c.Reply.TrustedRelays {

@@ -130,6 +130,8 @@ var notAnsweredWhy = map[string]string{
 	parser.CodeNoNotice:       "お知らせが見当たらない",
 	parser.CodeTooLarge:       "容量の上限超過",
 	parser.CodeZipAttachment:  "ZIPで送付",
+	whyAwaitingPassword:       "パスワード付きZIP（同じ送信元からのパスワードのメール待ち。開けたら、このメールへの返信で受付状況を通知）",
+	whyPasswordMail:           "パスワード付きZIPのパスワードのメール（ZIPのメールへの返信で通知）",
 	whyOnlyDuplicates:         "受付済みの通知の再送（重複）",
 	whyPartly:                 "一部を受付（本文の保証契約番号・認証キーの一部を読み取れず、送信者に確認を依頼済み）",
 	parser.CodeInvalidKey:     "本文の保証契約番号・認証キーを読み取れず（送信者に確認を依頼済み）",

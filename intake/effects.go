@@ -31,7 +31,10 @@ type Effects struct {
 	// Auth is how senders are authenticated (the authserv-id and trusted relays).
 	Auth     reply.Policy
 	Replying *Replying // nil: nobody is answered (parse-only tools)
-	Log      *slog.Logger
+	// PPAP holds password ZIPs for the password the sender mails next; nil: they get
+	// password_zip at once.
+	PPAP *PPAP
+	Log  *slog.Logger
 }
 
 // OutcomeInquiry is the ledger outcome of a mail that asks rather than submits
@@ -80,6 +83,11 @@ func (f *Effects) record(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 	answerable := f.Replying != nil
 	if answerable {
 		answerable, _ = reply.Should(c.Message, auth, f.Replying.Policy)
+	}
+	if f.PPAP != nil {
+		if done, err := f.PPAP.record(tx, e, c, answerable); done || err != nil {
+			return err
+		}
 	}
 	for _, n := range c.Notices {
 		d := f.Policy.Judge(n, verifier.Context{Received: c.Received, Texts: c.Message.Texts, Register: f.Register})

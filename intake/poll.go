@@ -59,6 +59,9 @@ type Poller struct {
 	Grace time.Duration
 	// Budget bounds the reading of each message; see Budget.
 	Budget Budget
+	// After runs at the end of every poll that reached the mailbox, outside any transaction
+	// (PPAP.Step: password ZIPs paired in this or an earlier poll); nil: nothing.
+	After func(ctx context.Context, now time.Time) error
 
 	// failed counts, per message, the polls that could not record it, for when the
 	// state itself cannot be written to count them (see noteFailure).
@@ -156,6 +159,14 @@ func (p *Poller) noteFailure(j *job, cause error) {
 // message is committed on its own, in UID order, and the cursor never passes a message that
 // was not recorded. When ctx is cancelled the messages in hand are finished within Grace.
 func (p *Poller) Poll(ctx context.Context) (res Result, err error) {
+	res, err = p.poll(ctx)
+	if err == nil && p.After != nil && ctx.Err() == nil {
+		err = p.After(ctx, time.Now())
+	}
+	return res, err
+}
+
+func (p *Poller) poll(ctx context.Context) (res Result, err error) {
 	res.Start = time.Now()
 	defer func() { res.Duration = time.Since(res.Start) }()
 	// I/O runs on work, which outlives ctx by Grace so that a SIGTERM finishes the current

@@ -91,19 +91,26 @@ func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents, auth reply.A
 	}
 	in := reply.Input{Received: c.Message, Problems: c.Problems, AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress,
 		Signature: r.Signature, Tracking: inquiryTracking(e.ID)}
-	for _, filed := range c.Filed {
-		s := filed.Submission
-		it := ReplyItem(f.Policy, s.Notice, s.TrackingNumber(), filed.Outcome, filed.Reasons, s.Decision.Missing, s.Decision.Kind)
-		if filed.Outcome == verifier.OutcomeDuplicate {
-			it.CurrentState = s.State
-		}
-		in.Items = append(in.Items, it)
-	}
+	in.Items = f.replyItems(c.Filed)
 	rep, err := r.Composer.Compose(in)
 	if err != nil {
 		return fmt.Errorf("composing the reply: %w", err)
 	}
 	return r.enqueue(tx, "reply", rep, e.ID)
+}
+
+// replyItems are what a reply says of the notices a message filed.
+func (f *Effects) replyItems(filed []verifier.Filed) []reply.Item {
+	var items []reply.Item
+	for _, fl := range filed {
+		s := fl.Submission
+		it := ReplyItem(f.Policy, s.Notice, s.TrackingNumber(), fl.Outcome, fl.Reasons, s.Decision.Missing, s.Decision.Kind)
+		if fl.Outcome == verifier.OutcomeDuplicate {
+			it.CurrentState = s.State
+		}
+		items = append(items, it)
+	}
+	return items
 }
 
 // admit counts one more mail to the message's sender against the reply rate limits, or

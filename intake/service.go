@@ -121,6 +121,9 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record,
 		Budget: Budget{Time: cfg.Sandbox.MessageBudget, MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: readers},
 	}
+	effects.PPAP = &PPAP{DB: l.DB(), Effects: effects, PDFs: pool, Budget: s.Poller.Budget, Limits: lim,
+		Wait: cfg.Reply.PasswordWait, Log: log.With("component", "ppap")}
+	s.Poller.After = effects.PPAP.Step
 	return s, nil
 }
 
@@ -140,9 +143,10 @@ func WorkerEnv() []string {
 }
 
 // Schemas are the state file's owners besides the ledger: the outbox, the reply limiter,
-// the verification queue and the clerks' page's sign-in links and sessions.
+// the verification queue, the clerks' page's sign-in links and sessions, and the password
+// ZIPs waiting for their password (PPAP).
 func Schemas() []store.Schema {
-	return []store.Schema{outbox.Schema(), reply.Schema(), verifier.Schema(), session.Schema()}
+	return []store.Schema{outbox.Schema(), reply.Schema(), verifier.Schema(), session.Schema(), PPAPSchema()}
 }
 
 // newReplying prepares how contractors and clerks are answered.

@@ -107,6 +107,8 @@ type Message struct {
 	Texts []string
 
 	Attachments []Attachment
+	// Locked are the password ZIPs among the attachments (password_zip), kept whole for Unlock.
+	Locked []Locked
 
 	// Problems: too_large (the message, an attachment or a ZIP member past its limit, or too many parts),
 	// zip_attachment, password_zip, corrupt (an unreadable ZIP or member, nesting past MaxDepth, a recovered
@@ -193,6 +195,8 @@ type reader struct {
 	msg    *Message
 	parts  int
 	onPart func()
+	// passwords, when not nil, open encrypted ZIP members (Unlock); nil leaves them locked.
+	passwords []string
 }
 
 func (rd *reader) problem(code, attachment, detail string) {

@@ -33,8 +33,9 @@ func isZip(contentType, name string, data []byte) bool {
 
 // readZip opens a ZIP attachment at zpath and adds its members as attachments "ZPATH/MEMBER".
 //
-// Contractors zip the notice; some encrypt the ZIP and mail the password separately (PPAP), which
-// this package never tries to open: the ZIP gets password_zip. A plain ZIP that held a PDF gets zip_attachment
+// Contractors zip the notice; some encrypt the ZIP and mail the password separately (PPAP): Read
+// gives such a ZIP password_zip and keeps it in Message.Locked, and Unlock opens it later with the
+// passwords of the sender's next mail. A plain ZIP that held a PDF gets zip_attachment
 // (the sender is asked for the bare PDF next time). Entries, each member's size and the total expanded size are bounded,
 // by the declared sizes first and by counting what actually comes out, so that a ZIP bomb is cut off.
 // budget is shared with ZIPs nested inside this one.
@@ -50,15 +51,22 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 		files = files[:rd.lim.MaxZipEntries]
 	}
 	pdfs := 0
+	locked := false
 	for _, f := range files {
 		if strings.HasSuffix(f.Name, "/") || f.FileInfo().IsDir() {
 			continue
 		}
 		name := zipName(f)
 		mpath := zpath + "/" + name
-		if f.Flags&0x1 != 0 {
+		encrypted := f.Flags&flagEncrypted != 0
+		if encrypted && rd.passwords == nil {
 			// General purpose bit 0: the member is encrypted (APPNOTE 4.4.4), ZipCrypto or AES alike.
+			// The ZIP is kept (Message.Locked) for the password the sender may mail next.
 			rd.problem(parser.CodePasswordZip, zpath, "encrypted ZIP member "+name)
+			if !locked {
+				locked = true
+				rd.msg.Locked = append(rd.msg.Locked, Locked{Path: zpath, Data: data})
+			}
 			continue
 		}
 		limit := min(rd.lim.MaxAttachmentBytes, *budget)
@@ -66,14 +74,24 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 			rd.problem(parser.CodeTooLarge, mpath, fmt.Sprintf("ZIP member declares %d bytes, limit %d", f.UncompressedSize64, limit))
 			continue
 		}
-		rc, err := f.Open()
-		if err != nil {
-			rd.problem(parser.CodeCorrupt, mpath, fmt.Sprintf("unreadable ZIP member: %v", err))
-			continue
+		var b []byte
+		if encrypted {
+			b, err = decryptMember(f, rd.passwords, limit)
+			if errors.Is(err, ErrWrongPassword) {
+				rd.problem(CodeWrongPassword, zpath, "no stated password opens ZIP member "+name)
+				continue
+			}
+		} else {
+			var rc io.ReadCloser
+			rc, err = f.Open()
+			if err != nil {
+				rd.problem(parser.CodeCorrupt, mpath, fmt.Sprintf("unreadable ZIP member: %v", err))
+				continue
+			}
+			// The declared size can lie; read at most one byte past the limit to know it was passed.
+			b, err = io.ReadAll(io.LimitReader(rc, limit+1))
+			rc.Close()
 		}
-		// The declared size can lie; read at most one byte past the limit to know it was passed.
-		b, err := io.ReadAll(io.LimitReader(rc, limit+1))
-		rc.Close()
 		*budget -= int64(len(b))
 		if int64(len(b)) > limit {
 			rd.problem(parser.CodeTooLarge, mpath, fmt.Sprintf("ZIP member expands past %d bytes (declared %d)", limit, f.UncompressedSize64))
@@ -153,4 +171,34 @@ func unicodePath(extra []byte, raw string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// CodeWrongPassword: none of the passwords the sender stated opens the ZIP.
+const CodeWrongPassword = "wrong_password"
+
+// Locked is a password ZIP of a message, kept whole for its password.
+type Locked struct {
+	Path string // the ZIP's Attachment.Path
+	Data []byte
+}
+
+// Unlock opens the password ZIP l with the first of passwords that fits each member, and reads it as
+// Read reads any ZIP attachment: the same bounds (entries, sizes, expansion, nesting), the same member
+// names. Members no password opens are CodeWrongPassword problems. The result holds only Attachments
+// and Problems.
+func Unlock(l Locked, passwords []string, lim Limits) *Message {
+	lim = lim.withDefaults()
+	msg := &Message{}
+	if len(passwords) == 0 {
+		passwords = []string{}
+	}
+	rd := &reader{lim: lim, msg: msg, passwords: passwords}
+	defer func() {
+		if p := recover(); p != nil {
+			rd.problem(parser.CodeCorrupt, l.Path, fmt.Sprintf("ZIP reader failed: %v", p))
+		}
+	}()
+	budget := lim.MaxZipBytes
+	rd.readZip(l.Path, l.Data, 1, &budget)
+	return msg
 }

@@ -145,6 +145,9 @@ func templateNames() []string {
 		"problem_" + parser.CodePasswordZip, "problem_" + parser.CodeNoText, "problem_" + parser.CodeEncrypted,
 		"problem_" + parser.CodeCorrupt, "problem_" + parser.CodeNotPDF, "problem_" + parser.CodeNoNotice,
 		"problem_" + parser.CodeTooLarge, "problem_" + parser.CodeTooSlow, "problem_" + parser.CodeInvalidKey,
+		// PPAP (intake/ppap.go): a password ZIP opened with the next mail's password, a wrong
+		// password, no password in time, a password without its ZIP.
+		"problem_password_unlocked", "problem_wrong_password", "problem_password_expired", "problem_password_without_file",
 		"problem_other",
 	}
 }
@@ -357,7 +360,7 @@ func (c *Composer) Compose(in Input) (Reply, error) {
 		}
 		lv.Problems = append(lv.Problems, b)
 		// A sender whose gateway strips or spoils PDFs can still type the number and key.
-		lv.BodyFallback = lv.BodyFallback || p.Code != parser.CodeZipAttachment
+		lv.BodyFallback = lv.BodyFallback || (p.Code != parser.CodeZipAttachment && p.Code != "password_unlocked")
 	}
 	if len(lv.Items) == 0 && Inquiry(msg, in.Problems) {
 		// A question, not a failed submission: acknowledged, and a clerk answers it.

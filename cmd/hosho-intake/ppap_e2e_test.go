@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"hosho-intake/intake/dovecottest"
+	"hosho-intake/intake/ledger"
+	"hosho-intake/intake/ppapzip"
+	"hosho-intake/parser/noticepdf"
+	"hosho-intake/parser/testkit"
+	"hosho-intake/verifier"
+)
+
+// ppapZipMail is a contractor's first PPAP mail: a covering text and a password ZIP.
+func ppapZipMail(t *testing.T, id, from, subject string, zip []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\nMIME-Version: 1.0\r\n",
+		from, trustAgency, mime2047(subject), time.Now().Format(time.RFC1123Z), id)
+	b.WriteString("Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=UTF-8\r\n" +
+		"Content-Transfer-Encoding: 8bit\r\n\r\n認証キーのお知らせをお送りします。パスワードは別メールにてお送りします。\r\n--b1\r\n" +
+		"Content-Type: application/zip; name=\"ninsho.zip\"\r\nContent-Disposition: attachment; filename=\"ninsho.zip\"\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString(zip)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n--b1--\r\n")
+	return b.Bytes()
+}
+
+// ppapFixture makes password ZIPs of the sample notices.
+type ppapFixture struct {
+	t       *testing.T
+	notices []string // contract numbers, by index of noticepdf.Samples
+}
+
+func (f ppapFixture) zip(i int, kind, password string) []byte {
+	f.t.Helper()
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+		f.t.Fatal(err)
+	}
+	z, err := ppapzip.Write(kind, password, ppapzip.Member{Name: "認証キー等のお知らせ.pdf", Data: pdf.Bytes(), CP932: kind == ppapzip.ZipCrypto})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return z
+}
+
+func ppapOnce(t *testing.T, cfg, what string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("once (%s): %s", what, errOut.String())
+	}
+	if strings.Contains(errOut.String(), "Hirose0611") || strings.Contains(errOut.String(), "Kensetsu#2026") {
+		t.Errorf("once (%s): a password reached the log", what)
+	}
+}
+
+// repliesTo returns the mails sent to addr since before.
+func ppapRepliesTo(t *testing.T, peer *demoRelay, before int, addr string) []*mail.Message {
+	t.Helper()
+	var out []*mail.Message
+	for _, m := range peer.messages(t)[before:] {
+		if strings.Contains(m.Header.Get("To"), addr) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func queued(t *testing.T, state string) map[string]int {
+	t.Helper()
+	l, err := ledger.Open(state, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	q, err := verifier.OpenQueue(l.DB(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	if err := l.DB().View(func(tx *bolt.Tx) error {
+		items, err := q.List(tx)
+		for _, s := range items {
+			n[s.Notice.ContractNumber]++
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPPAP is issue 13 end to end, against Dovecot and an SMTP peer: the shared samples' pair
+// (Info-ZIP ZipCrypto, a CP932 member name) and generated pairs (AES-256 and AES-128, the
+// password mail first, a wrong password then the right one, a stranger's password mail) are
+// each answered once, in reply to the ZIP's mail, and their notices queued once; neither mail
+// is told "nothing found".
+func TestPPAP(t *testing.T) {
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
+	f := ppapFixture{t: t}
+	samples := noticepdf.Samples()
+
+	// 1. The shared pair, read in place.
+	dir := testkit.Samples(t, "eml")
+	var pair [][]byte
+	for _, name := range []string{"se08-ppap-password-zip.eml", "se09-ppap-password-followup.eml"} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair = append(pair, raw)
+	}
+	srv.Append(t, "INBOX", pair...)
+	ppapOnce(t, cfg, "shared pair")
+	got := ppapRepliesTo(t, peer, 0, "fujiwara@hirose-kensetsu.example")
+	if len(got) != 1 {
+		t.Fatalf("shared pair: %d replies, want 1", len(got))
+	}
+	body := bodyText(t, got[0])
+	if got[0].Header.Get("In-Reply-To") != "<cd8440b09e6f$1730d45b$@hirose-kensetsu.example>" || !strings.Contains(body, "3011544209") ||
+		!strings.Contains(strings.NewReplacer("\r", "", "\n", "", "　", "").Replace(body), "パスワードで開き") || strings.Contains(body, "見当たりません") || strings.Contains(body, "Hirose0611") {
+		t.Errorf("shared pair: reply In-Reply-To %s:\n%s", got[0].Header.Get("In-Reply-To"), body)
+	}
+
+	// 2. Generated pairs, each from its own sender.
+	const pw = "Kensetsu#2026"
+	cases := []struct {
+		name     string
+		from     string
+		mails    [][]byte // appended one poll each
+		opens    bool     // the notice is queued
+		replies  int
+		wantText string
+	}{
+		{"aes256, same address", "a@aes.example", [][]byte{
+			ppapZipMail(t, "z1@aes.example", "a@aes.example", "認証キー送付", f.zip(1, ppapzip.AES256, pw)),
+			trustMail(t, "p1@aes.example", "a@aes.example", "【パスワード】認証キー送付", "解凍パスワードは「"+pw+"」です。", nil)},
+			true, 1, samples[1].ContractNumber},
+		{"aes128, password first (out of order), next line, full-width", "b@aes128.example", [][]byte{
+			trustMail(t, "p2@aes128.example", "b@aes128.example", "パスワード", "パスワードは以下のとおりです。\n\n　ＫｅｎｓｅｔｓｕＢ\n", nil),
+			ppapZipMail(t, "z2@aes128.example", "b@aes128.example", "認証キー", f.zip(2, ppapzip.AES128, "KensetsuB"))},
+			true, 1, samples[2].ContractNumber},
+		{"same domain, other address, same subject", "kouji@domain.example", [][]byte{
+			ppapZipMail(t, "z3@domain.example", "kouji@domain.example", "【送付】電子証書認証キー", f.zip(3, ppapzip.ZipCrypto, pw)),
+			trustMail(t, "p3@domain.example", "jimu@domain.example", "【パスワード】電子証書認証キー", "PW: "+pw, nil)},
+			true, 1, samples[3].ContractNumber},
+	}
+	for _, c := range cases {
+		before := len(peer.messages(t))
+		for i, m := range c.mails {
+			srv.Append(t, "INBOX", m)
+			ppapOnce(t, cfg, fmt.Sprintf("%s, mail %d", c.name, i+1))
+		}
+		got := ppapRepliesTo(t, peer, before, c.from)
+		if len(got) != c.replies {
+			t.Errorf("%s: %d replies, want %d", c.name, len(got), c.replies)
+			continue
+		}
+		if body := bodyText(t, got[0]); !strings.Contains(body, c.wantText) || strings.Contains(body, pw) {
+			t.Errorf("%s: reply:\n%s", c.name, body)
+		}
+	}
+
+	// 3. A wrong password: told so, in reply to the password mail; the right one then opens it.
+	before := len(peer.messages(t))
+	srv.Append(t, "INBOX", ppapZipMail(t, "z4@wrong.example", "c@wrong.example", "認証キー", f.zip(4, ppapzip.AES256, pw)))
+	ppapOnce(t, cfg, "wrong: zip")
+	srv.Append(t, "INBOX", trustMail(t, "p4@wrong.example", "c@wrong.example", "パスワード", "パスワード：nottheone", nil))
+	ppapOnce(t, cfg, "wrong: password")
+	got = ppapRepliesTo(t, peer, before, "c@wrong.example")
+	if len(got) != 1 || !strings.Contains(bodyText(t, got[0]), "開くことができませんでした") || got[0].Header.Get("In-Reply-To") != "<p4@wrong.example>" {
+		t.Fatalf("wrong password: %d replies", len(got))
+	}
+	srv.Append(t, "INBOX", trustMail(t, "p5@wrong.example", "c@wrong.example", "パスワード（訂正）", "失礼しました。パスワード："+pw, nil))
+	ppapOnce(t, cfg, "wrong: the right password")
+	got = ppapRepliesTo(t, peer, before, "c@wrong.example")
+	if len(got) != 2 || !strings.Contains(bodyText(t, got[1]), samples[4].ContractNumber) || got[1].Header.Get("In-Reply-To") != "<z4@wrong.example>" {
+		t.Errorf("wrong then right password: %d replies", len(got))
+	}
+
+	// 4. A stranger's password mail (another domain) opens nothing and is not paired.
+	before = len(peer.messages(t))
+	srv.Append(t, "INBOX", ppapZipMail(t, "z6@victim.example", "d@victim.example", "認証キー", f.zip(0, ppapzip.AES256, pw)))
+	srv.Append(t, "INBOX", trustMail(t, "p6@evil.example", "x@evil.example", "Re: 認証キー", "パスワード："+pw, nil, "In-Reply-To: <z6@victim.example>"))
+	ppapOnce(t, cfg, "stranger")
+	if n := len(peer.messages(t)) - before; n != 0 {
+		t.Errorf("a stranger's password mail made the agency send %d mails", n)
+	}
+
+	q := queued(t, state)
+	for _, n := range []string{"3011544209", samples[1].ContractNumber, samples[2].ContractNumber, samples[3].ContractNumber, samples[4].ContractNumber} {
+		if q[n] != 1 {
+			t.Errorf("notice %s queued %d times, want 1", n, q[n])
+		}
+	}
+	if q[samples[0].ContractNumber] != 0 {
+		t.Errorf("the stranger opened someone's ZIP: %s queued", samples[0].ContractNumber)
+	}
+}
+
+// TestPPAPExpiry: a ZIP whose password does not come, and a password whose ZIP does not
+// come, are each answered once when [reply] password_wait ends.
+func TestPPAPExpiry(t *testing.T) {
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
+	conf, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(conf, "\n[reply]\npassword_wait = \"2s\"\n"...), 0o600)
+	f := ppapFixture{t: t}
+	srv.Append(t, "INBOX",
+		ppapZipMail(t, "z1@late.example", "e@late.example", "認証キー", f.zip(0, ppapzip.ZipCrypto, "pw")),
+		trustMail(t, "p1@lone.example", "g@lone.example", "パスワード", "パスワード：abcd1234", nil))
+	ppapOnce(t, cfg, "waiting")
+	if n := len(peer.messages(t)); n != 0 {
+		t.Fatalf("%d mails sent before the wait ended", n)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	ppapOnce(t, cfg, "expired")
+	ppapOnce(t, cfg, "again")
+	zipReply, keyReply := ppapRepliesTo(t, peer, 0, "e@late.example"), ppapRepliesTo(t, peer, 0, "g@lone.example")
+	if len(zipReply) != 1 || !strings.Contains(bodyText(t, zipReply[0]), "期限を過ぎました") {
+		t.Errorf("expired ZIP: %d replies", len(zipReply))
+	}
+	if len(keyReply) != 1 || !strings.Contains(bodyText(t, keyReply[0]), "届きませんでした") {
+		t.Errorf("lone password: %d replies", len(keyReply))
+	}
+	// The password came too late for the ZIP: it is no longer opened.
+	if q := queued(t, state); len(q) != 0 {
+		t.Errorf("queued %v, want nothing", q)
+	}
+}
+
+// TestPPAPKilled kills `once` at random points while pairs of PPAP mails are taken in, paired,
+// opened and answered: every notice is queued once and every ZIP's sender answered once.
+func TestPPAPKilled(t *testing.T) {
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
+	f := ppapFixture{t: t}
+	samples := noticepdf.Samples()
+	const pairs = 4
+	for i := range pairs {
+		from := fmt.Sprintf("k%d@kill.example", i)
+		kind := []string{ppapzip.ZipCrypto, ppapzip.AES128, ppapzip.AES256}[i%3]
+		srv.Append(t, "INBOX", ppapZipMail(t, fmt.Sprintf("z%d@kill.example", i), from, "認証キー", f.zip(i, kind, fmt.Sprintf("Pw%d-x", i))))
+		srv.Append(t, "INBOX", trustMail(t, fmt.Sprintf("p%d@kill.example", i), from, "パスワード", fmt.Sprintf("パスワード：Pw%d-x", i), nil))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	kills := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 100 {
+			t.Fatalf("no run completed in %d attempts", attempt)
+		}
+		cmd, out := startSelf(t, "once", "--config", cfg)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("once failed: %v\n%s", err, out.String())
+			}
+		case <-time.After(killAfter(rng, attempt)):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			kills++
+			continue
+		}
+		if srv.Messages(t, "INBOX") == 0 {
+			break
+		}
+	}
+	// A kill during an SMTP session leaves that reply to the outbox's next attempt (after its
+	// backoff): run once more until every pair's reply went out.
+	answered := func() bool {
+		for i := range pairs {
+			if len(ppapRepliesTo(t, peer, 0, fmt.Sprintf("k%d@kill.example", i))) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(60 * time.Second); !answered() && time.Now().Before(deadline); {
+		time.Sleep(2 * time.Second)
+		ppapOnce(t, cfg, "the outbox's retries")
+	}
+	q := queued(t, state)
+	for i := range pairs {
+		if n := q[samples[i].ContractNumber]; n != 1 {
+			t.Errorf("pair %d: notice queued %d times, want 1", i, n)
+		}
+		from := fmt.Sprintf("k%d@kill.example", i)
+		got := ppapRepliesTo(t, peer, 0, from)
+		if len(got) != 1 || got[0].Header.Get("In-Reply-To") != fmt.Sprintf("<z%d@kill.example>", i) {
+			t.Errorf("pair %d: %d replies, want 1 in reply to the ZIP's mail", i, len(got))
+		}
+	}
+	t.Logf("killed %d times; %d pairs each opened, queued and answered once", kills, pairs)
+}

@@ -1,0 +1,171 @@
+package inbound
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hosho-intake/intake/ppapzip"
+	"hosho-intake/parser"
+	"hosho-intake/parser/testkit"
+)
+
+var pdfBytes = []byte("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n" + strings.Repeat("filler ", 200))
+
+func TestUnlockKinds(t *testing.T) {
+	for _, kind := range []string{ppapzip.ZipCrypto, ppapzip.AES128, ppapzip.AES256} {
+		for _, cp932 := range []bool{false, true} {
+			name := "認証キー等のお知らせ.pdf"
+			z, err := ppapzip.Write(kind, "Hirose0611", ppapzip.Member{Name: name, Data: pdfBytes, CP932: cp932})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Read keeps it locked.
+			m := readZipMessage(t, z)
+			if len(m.Locked) != 1 || !hasCode(m.Problems, parser.CodePasswordZip) {
+				t.Fatalf("%s cp932=%v: Read locked %d, problems %v", kind, cp932, len(m.Locked), m.Problems)
+			}
+			for _, c := range []struct {
+				pws  []string
+				want bool
+			}{
+				{[]string{"Hirose0611"}, true},
+				{[]string{"wrong", "Hirose0611"}, true},
+				{[]string{"hirose0611"}, false},
+				{nil, false},
+			} {
+				u := Unlock(m.Locked[0], c.pws, Limits{})
+				got := len(u.Attachments) == 1 && bytes.Equal(u.Attachments[0].Data, pdfBytes) && u.Attachments[0].PDF
+				if got != c.want {
+					t.Errorf("%s cp932=%v: Unlock(%q) opened %v, want %v (problems %v)", kind, cp932, c.pws, got, c.want, u.Problems)
+				}
+				if got && u.Attachments[0].Name != name {
+					t.Errorf("%s cp932=%v: member name %q, want %q", kind, cp932, u.Attachments[0].Name, name)
+				}
+				if !c.want && !hasCode(u.Problems, CodeWrongPassword) {
+					t.Errorf("%s: Unlock(%q) problems %v, want %s", kind, c.pws, u.Problems, CodeWrongPassword)
+				}
+			}
+		}
+	}
+}
+
+// TestUnlockTools opens ZIPs written by Info-ZIP's zip -P (ZipCrypto) and 7-Zip (AES-256),
+// where they are installed: the reader is not tested only against the package's own writer.
+func TestUnlockTools(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdfBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tools := []struct {
+		bin  string
+		args []string
+	}{
+		{"zip", []string{"-q", "-P", "パス0611", "zc.zip", "n.pdf"}},
+		{"7z", []string{"a", "-bd", "-tzip", "-mem=AES256", "-pPass0611", "aes.zip", "n.pdf"}},
+		{"7z", []string{"a", "-bd", "-tzip", "-mem=AES128", "-pHirose0611", "aes128.zip", "n.pdf"}},
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool.bin); err != nil {
+			t.Logf("%s not installed: skipped", tool.bin)
+			continue
+		}
+		cmd := exec.Command(tool.bin, tool.args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", tool.bin, err, out)
+		}
+		var out string
+		for _, a := range tool.args {
+			if strings.HasSuffix(a, ".zip") {
+				out = a
+			}
+		}
+		z, err := os.ReadFile(filepath.Join(dir, out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := readZipMessage(t, z)
+		if len(m.Locked) != 1 {
+			t.Fatalf("%s: not locked: %v", out, m.Problems)
+		}
+		pw := strings.TrimPrefix(tool.args[slicesIndex(tool.args, out)-1], "-p")
+		if tool.bin == "zip" {
+			pw = "パス0611"
+		}
+		u := Unlock(m.Locked[0], []string{"nope", pw}, Limits{})
+		if len(u.Attachments) != 1 || !bytes.Equal(u.Attachments[0].Data, pdfBytes) {
+			t.Errorf("%s: Unlock = %d attachments, problems %v", out, len(u.Attachments), u.Problems)
+		}
+	}
+}
+
+func slicesIndex(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestUnlockSample opens the shared PPAP pair's ZIP (Info-ZIP zip -P, a CP932 member name)
+// with the password its truth file gives.
+func TestUnlockSample(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testkit.Samples(t, "eml"), "se08-ppap-password-zip.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Read(bytes.NewReader(raw), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Locked) != 1 {
+		t.Fatalf("Locked = %d, want 1 (problems %v)", len(m.Locked), m.Problems)
+	}
+	u := Unlock(m.Locked[0], []string{"Hirose0611"}, Limits{})
+	if len(u.Attachments) != 1 || !u.Attachments[0].PDF || u.Attachments[0].Name != "認証キー等のお知らせ.pdf" {
+		t.Fatalf("Unlock = %+v, problems %v", u.Attachments, u.Problems)
+	}
+	if u := Unlock(m.Locked[0], []string{"Hirose0612"}, Limits{}); len(u.Attachments) != 0 || !hasCode(u.Problems, CodeWrongPassword) {
+		t.Errorf("wrong password: %d attachments, problems %v", len(u.Attachments), u.Problems)
+	}
+}
+
+// TestUnlockBomb: a password does not lift the bounds: a member expanding past the limit is too_large.
+func TestUnlockBomb(t *testing.T) {
+	big := bytes.Repeat([]byte{0}, 4<<20)
+	z, err := ppapzip.Write(ppapzip.AES256, "pw", ppapzip.Member{Name: "bomb.pdf", Data: big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := Unlock(Locked{Path: "a.zip", Data: z}, []string{"pw"}, Limits{MaxAttachmentBytes: 1 << 20})
+	if len(u.Attachments) != 0 || !hasCode(u.Problems, parser.CodeTooLarge) {
+		t.Errorf("bomb: %d attachments, problems %v", len(u.Attachments), u.Problems)
+	}
+}
+
+func readZipMessage(t *testing.T, z []byte) *Message {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("From: a@example.jp\r\nSubject: zip\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nzip\r\n--B\r\nContent-Type: application/zip; name=a.zip\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString(b64w(string(z)))
+	b.WriteString("\r\n--B--\r\n")
+	m, err := Read(strings.NewReader(b.String()), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func hasCode(ps []parser.Problem, code string) bool {
+	for _, p := range ps {
+		if p.Code == code {
+			return true
+		}
+	}
+	return false
+}

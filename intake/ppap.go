@@ -1,0 +1,488 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/text/unicode/norm"
+
+	"hosho-intake/intake/inbound"
+	"hosho-intake/intake/ledger"
+	"hosho-intake/intake/reply"
+	"hosho-intake/parser"
+	"hosho-intake/verifier"
+	"hosho-intake/verifier/store"
+)
+
+// PPAP: a password ZIP mailed first, its password in the sender's next mail (issue 13).
+//
+// A message whose only findings are password ZIPs (inbound.Message.Locked) from a sender who may
+// be answered is not answered at once: its ZIPs wait for a password, in the message's own
+// transaction, for PPAP.Wait. A later message that states a password (Passwords) and comes
+// from the same sender (the same address; or the same domain and a reference to the first mail,
+// In-Reply-To, References, or the same subject with パスワード in it) is paired with it in its
+// own transaction, and is not answered either. A password mail that comes first waits the
+// same way for its ZIP. The pairing is a row of ppap-pairs; Step, after each poll and outside
+// any transaction, opens the ZIP with the stated passwords (inbound.Unlock: the same bounds as
+// any ZIP), reads its PDFs through the same isolated readers and per-message budget as any
+// message, and in one transaction that first checks the pair is still there: files the notices
+// as the first message's, writes the one reply to the first message, and deletes the pair, the
+// ZIP and the passwords. A crash before that commit repeats the step; after it, nothing is left
+// to repeat. A wrong password is answered (to the password mail) and the ZIP waits on until its
+// time ends; a ZIP or a password whose time ends is answered once and dropped.
+//
+// Trust (README "Trust"): only senders reply.Should admits take part (an unauthenticated
+// sender, where the agency's server can tell, is handled as before: not answered), and the
+// password mail must come from the ZIP's sender, so a stranger can neither open someone's ZIP
+// nor make the agency write to anyone the ZIP's sender did not write from.
+//
+// Buckets (schema "intake.ppap"): ppap-zips and ppap-keys, by ledger entry (store.BE64), each a
+// JSON ppapMail; ppap-pairs, BE64(ZIP entry)+BE64(password entry), empty values. Passwords
+// are kept only there, only while they wait, and never logged, put in a digest or a reply.
+type PPAP struct {
+	DB      *bolt.DB
+	Effects *Effects
+	PDFs    PDFReader
+	Budget  Budget
+	Limits  inbound.Limits
+	// Wait is how long a password ZIP waits for its password, and a password for its ZIP.
+	Wait time.Duration
+	Log  *slog.Logger
+}
+
+// Codes of the replies PPAP writes (README, problem codes).
+const (
+	CodePasswordUnlocked = "password_unlocked" // the ZIP was opened with the password of the next mail
+	CodeWrongPassword    = inbound.CodeWrongPassword
+	CodePasswordExpired  = "password_expired"      // no password came within the wait
+	CodePasswordNoFile   = "password_without_file" // a password came, and no password ZIP within the wait
+)
+
+// Ledger outcomes and reasons for not answering at once.
+const (
+	OutcomeAwaitingPassword = "awaiting_password"
+	OutcomePasswordMail     = "password_mail"
+	whyAwaitingPassword     = "awaiting_password"
+	whyPasswordMail         = "password_mail"
+)
+
+const (
+	ppapOwner  = "intake.ppap"
+	zipsBucket = "ppap-zips"
+	keysBucket = "ppap-keys"
+	pairBucket = "ppap-pairs"
+)
+
+// PPAPSchema declares the PPAP buckets.
+func PPAPSchema() store.Schema {
+	return store.Schema{Owner: ppapOwner, Steps: []func(*bolt.Tx) error{store.CreateBuckets(zipsBucket, keysBucket, pairBucket)}}
+}
+
+// ppapMail is what a waiting mail keeps: enough to pair it, answer it and judge what it held.
+type ppapMail struct {
+	Entry      uint64
+	From       string
+	FromName   string
+	Subject    string
+	MessageID  string
+	InReplyTo  string
+	References []string
+	Date       time.Time
+	Received   time.Time
+	Deadline   time.Time
+	Texts      []string         `json:",omitempty"` // the ZIP mail's text, for dates stated in it
+	Zips       []inbound.Locked `json:",omitempty"`
+	Passwords  []string         `json:",omitempty"`
+}
+
+func (m *ppapMail) message() *inbound.Message {
+	return &inbound.Message{MessageID: m.MessageID, Subject: m.Subject, From: m.From, FromName: m.FromName, Date: m.Date,
+		InReplyTo: m.InReplyTo, References: m.References, Texts: m.Texts}
+}
+
+// record is Effects' hook: it takes a ZIP mail or a password mail out of the usual path and
+// reports whether it did.
+func (p *PPAP) record(tx *bolt.Tx, e *ledger.Entry, c *Contents, answerable bool) (bool, error) {
+	msg := c.Message
+	if !answerable || len(c.Notices) > 0 || c.DecisionMail {
+		return false, nil
+	}
+	m := ppapMail{Entry: e.ID, From: msg.From, FromName: msg.FromName, Subject: msg.Subject, MessageID: msg.MessageID,
+		InReplyTo: msg.InReplyTo, References: msg.References, Date: msg.Date, Received: c.Received, Deadline: c.Received.Add(p.Wait)}
+	switch {
+	case len(msg.Locked) > 0:
+		m.Zips, m.Texts = msg.Locked, msg.Texts
+		if err := store.PutJSON(tx.Bucket([]byte(zipsBucket)), e.ID, m); err != nil {
+			return true, err
+		}
+		// A password that came first (out of order) waits for this ZIP.
+		if k, ok, err := p.find(tx, keysBucket, &m, c.Received); err != nil || ok {
+			if err == nil {
+				err = pair(tx, e.ID, k.Entry)
+			}
+			if err != nil {
+				return true, err
+			}
+		}
+		e.Outcome, c.NoReplyWhy = OutcomeAwaitingPassword, whyAwaitingPassword
+		p.Log.Info("password ZIP waits for its password", "entry", e.ID, "from", msg.From, "until", m.Deadline)
+		return true, nil
+	case len(msg.Attachments) == 0:
+		m.Passwords = Passwords(msg.Texts)
+		if len(m.Passwords) == 0 {
+			return false, nil
+		}
+		if err := store.PutJSON(tx.Bucket([]byte(keysBucket)), e.ID, m); err != nil {
+			return true, err
+		}
+		z, ok, err := p.find(tx, zipsBucket, &m, c.Received)
+		if err != nil {
+			return true, err
+		}
+		if ok {
+			if err := pair(tx, z.Entry, e.ID); err != nil {
+				return true, err
+			}
+		}
+		e.Outcome, c.NoReplyWhy = OutcomePasswordMail, whyPasswordMail
+		p.Log.Info("password mail taken in", "entry", e.ID, "from", msg.From, "paired", ok, "zip_entry", z.Entry)
+		return true, nil
+	}
+	return false, nil
+}
+
+func pair(tx *bolt.Tx, zip, key uint64) error {
+	return tx.Bucket([]byte(pairBucket)).Put(append(store.BE64(zip), store.BE64(key)...), nil)
+}
+
+// find returns the newest waiting mail of bucket from m's sender that m may be paired with.
+func (p *PPAP) find(tx *bolt.Tx, bucket string, m *ppapMail, now time.Time) (ppapMail, bool, error) {
+	var best ppapMail
+	found := false
+	err := tx.Bucket([]byte(bucket)).ForEach(func(k, v []byte) error {
+		var w ppapMail
+		if _, err := store.GetJSON(tx.Bucket([]byte(bucket)), store.U64(k), &w); err != nil {
+			return err
+		}
+		if w.Entry == m.Entry || now.After(w.Deadline) {
+			return nil
+		}
+		zip, key := &w, m
+		if bucket == keysBucket {
+			zip, key = m, &w
+		}
+		if samePPAP(zip, key) && (!found || w.Received.After(best.Received)) {
+			best, found = w, true
+		}
+		return nil
+	})
+	return best, found, err
+}
+
+// samePPAP: the password mail key comes from the sender of the ZIP mail zip: the same address,
+// or the same domain and a reference to the ZIP mail or its subject.
+func samePPAP(zip, key *ppapMail) bool {
+	if strings.EqualFold(zip.From, key.From) {
+		return true
+	}
+	if !strings.EqualFold(domainOf(zip.From), domainOf(key.From)) || domainOf(zip.From) == "" {
+		return false
+	}
+	if zip.MessageID != "" && (key.InReplyTo == zip.MessageID || slices.Contains(key.References, zip.MessageID)) {
+		return true
+	}
+	return passwordSubject.MatchString(norm.NFKC.String(key.Subject)) && subjectCore(zip.Subject) != "" &&
+		subjectCore(zip.Subject) == subjectCore(key.Subject)
+}
+
+func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
+
+var (
+	passwordSubject = regexp.MustCompile(`(?i)パスワード|\bPW\b|解凍|暗号|password`)
+	subjectNoise    = regexp.MustCompile(`(?i)^\s*((re|fw|fwd|転送)\s*:\s*)+|【[^】]*】|\[[^\]]*\]|[\s　]+`)
+)
+
+// subjectCore is a subject without Re:/Fw:, 【…】 and […] tags and spaces, NFKC-folded:
+// 「【ファイル送付】電子証書」 and 「【パスワード通知】電子証書」 share 「電子証書」.
+func subjectCore(s string) string {
+	return subjectNoise.ReplaceAllString(norm.NFKC.String(s), "")
+}
+
+var (
+	passwordLabel = `(?:解凍|展開|ZIP|ファイル|添付)?\s*(?:パスワード|パスワ-ド|password|pass\s?word|passwd|PW|暗証番号|解凍キー)`
+	// 「パスワード：xxxx」「PW: xxxx」「解凍パスワードは「xxxx」です」「パスワードは xxxx です」
+	inlinePassword = regexp.MustCompile(`(?i)` + passwordLabel + `\s*(?:は|:|=|;)?\s*(?:[「『"'“(\[]\s*)?([\x21-\x7E]{1,64})`)
+	// A line that names the password and leaves it to the next line.
+	labelOnly = regexp.MustCompile(`(?i)^\s*[【\[]?\s*` + passwordLabel + `\s*[】\]]?\s*(?:[:=]|は|を)?[^\x21-\x7E]*$`)
+	asciiLine = regexp.MustCompile(`^[・\-*■●◆>\s]*([\x21-\x7E]{1,64})\s*$`)
+	closing   = regexp.MustCompile(`[」』"'”)\]。、．,.]+$`)
+)
+
+// Passwords are the passwords a mail's text states, as candidates to try in order: 「パスワード：xxxx」,
+// 「PW: xxxx」, 「解凍パスワードは「xxxx」です」, a label line followed by the password on the next line,
+// full-width characters NFKC-folded. Quoted lines (">") and the signature ("-- ") are not read.
+func Passwords(texts []string) []string {
+	var out []string
+	add := func(s string) {
+		s = strings.TrimSpace(s)
+		for _, c := range []string{s, closing.ReplaceAllString(s, "")} {
+			if c != "" && !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	for _, t := range texts {
+		lines := strings.Split(norm.NFKC.String(t), "\n")
+		for i := 0; i < len(lines); i++ {
+			l := strings.TrimSpace(lines[i])
+			if l == "--" || strings.HasPrefix(l, "-- ") {
+				break
+			}
+			if strings.HasPrefix(l, ">") {
+				continue
+			}
+			if labelOnly.MatchString(l) {
+				for j := i + 1; j < len(lines) && j <= i+3; j++ {
+					next := strings.TrimSpace(lines[j])
+					if next == "" {
+						continue
+					}
+					if m := asciiLine.FindStringSubmatch(next); m != nil {
+						add(m[1])
+					}
+					break
+				}
+				continue
+			}
+			for _, m := range inlinePassword.FindAllStringSubmatch(l, -1) {
+				add(m[1])
+			}
+		}
+	}
+	return out
+}
+
+// ppapPair is one ZIP mail and one password mail to try together.
+type ppapPair struct {
+	zip, key ppapMail
+}
+
+// Step unlocks the paired ZIPs and answers what waited too long. It runs after each poll, so
+// that a crash between a pairing's commit and its outcome is finished by the next one.
+func (p *PPAP) Step(ctx context.Context, now time.Time) error {
+	db := p.DB
+	var pairs []ppapPair
+	var expiredZips, expiredKeys []ppapMail
+	err := db.View(func(tx *bolt.Tx) error {
+		zb, kb := tx.Bucket([]byte(zipsBucket)), tx.Bucket([]byte(keysBucket))
+		paired := map[uint64]bool{}
+		err := tx.Bucket([]byte(pairBucket)).ForEach(func(k, _ []byte) error {
+			var pp ppapPair
+			okz, err := store.GetJSON(zb, store.U64(k[:8]), &pp.zip)
+			if err != nil {
+				return err
+			}
+			okk, err := store.GetJSON(kb, store.U64(k[8:]), &pp.key)
+			if err != nil {
+				return err
+			}
+			paired[pp.zip.Entry], paired[pp.key.Entry] = true, true
+			if okz && okk {
+				pairs = append(pairs, pp)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, b := range []struct {
+			bucket *bolt.Bucket
+			into   *[]ppapMail
+		}{{zb, &expiredZips}, {kb, &expiredKeys}} {
+			err := b.bucket.ForEach(func(k, v []byte) error {
+				var m ppapMail
+				if _, err := store.GetJSON(b.bucket, store.U64(k), &m); err != nil {
+					return err
+				}
+				if now.After(m.Deadline) && !paired[m.Entry] {
+					m.Zips, m.Passwords = nil, nil
+					*b.into = append(*b.into, m)
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading waiting password ZIPs: %w", err)
+	}
+	var errs []error
+	for _, pp := range pairs {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		errs = append(errs, p.unlock(ctx, pp, now))
+	}
+	for _, m := range expiredZips {
+		errs = append(errs, p.expire(m, zipsBucket, CodePasswordExpired, now))
+	}
+	for _, m := range expiredKeys {
+		errs = append(errs, p.expire(m, keysBucket, CodePasswordNoFile, now))
+	}
+	return errors.Join(errs...)
+}
+
+// unlock opens one pair's ZIPs and records the outcome.
+func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
+	var atts []inbound.Attachment
+	var problems []parser.Problem
+	opened := false
+	for _, z := range pp.zip.Zips {
+		u := inbound.Unlock(z, pp.key.Passwords, p.Limits)
+		for _, a := range u.Attachments {
+			opened = true
+			if a.PDF {
+				atts = append(atts, a)
+			}
+		}
+		for _, pr := range u.Problems {
+			if pr.Code != parser.CodeZipAttachment && pr.Code != parser.CodePasswordZip {
+				problems = append(problems, pr)
+			}
+		}
+	}
+	var notices []parser.Notice
+	if opened {
+		docs, over, err := readPDFs(ctx, atts, p.PDFs, p.Budget)
+		if err != nil {
+			return fmt.Errorf("reading the PDFs of password ZIP entry %d: %w", pp.zip.Entry, err)
+		}
+		for i, doc := range docs {
+			if doc == nil {
+				continue
+			}
+			for _, n := range doc.Notices {
+				n.Attachment = atts[i].Path
+				notices = append(notices, n)
+			}
+			for _, pr := range doc.Problems {
+				pr.Attachment = atts[i].Path
+				problems = append(problems, pr)
+			}
+		}
+		if over != "" {
+			problems = append(problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
+		}
+		if len(notices) == 0 && len(problems) == 0 {
+			problems = append(problems, parser.Problem{Code: parser.CodeNoNotice, Detail: "no notice in the unlocked ZIP"})
+		}
+	}
+	key := append(store.BE64(pp.zip.Entry), store.BE64(pp.key.Entry)...)
+	f := p.Effects
+	return p.DB.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte(pairBucket)).Get(key) == nil {
+			return nil // done before a crash, or by another step
+		}
+		if err := tx.Bucket([]byte(pairBucket)).Delete(key); err != nil {
+			return err
+		}
+		if err := deleteMail(tx, keysBucket, pp.key.Entry); err != nil {
+			return err
+		}
+		if !opened {
+			// The ZIP waits on for a right password until its time ends; the sender is told.
+			p.Log.Warn("stated password does not open the ZIP", "zip_entry", pp.zip.Entry, "password_entry", pp.key.Entry, "from", pp.key.From)
+			return p.reply(tx, &pp.key, nil, []parser.Problem{{Code: CodeWrongPassword}}, now)
+		}
+		if err := deleteMail(tx, zipsBucket, pp.zip.Entry); err != nil {
+			return err
+		}
+		if err := deletePairs(tx, pp.zip.Entry); err != nil {
+			return err
+		}
+		var filed []verifier.Filed
+		for _, n := range notices {
+			d := f.Policy.Judge(n, verifier.Context{Received: pp.zip.Received, Texts: pp.zip.Texts, Register: f.Register})
+			fl, err := f.Queue.Submit(tx, n, d, verifier.Meta{Entry: pp.zip.Entry, Sender: pp.zip.From, MessageID: pp.zip.MessageID,
+				Received: pp.zip.Received, At: now})
+			if err != nil {
+				return fmt.Errorf("filing notice %s: %w", n.ContractNumber, err)
+			}
+			filed = append(filed, fl)
+		}
+		p.Log.Info("password ZIP opened", "zip_entry", pp.zip.Entry, "password_entry", pp.key.Entry, "notices", len(notices))
+		return p.reply(tx, &pp.zip, filed, append([]parser.Problem{{Code: CodePasswordUnlocked}}, problems...), now)
+	})
+}
+
+// expire drops a mail whose partner did not come in time, and answers it.
+func (p *PPAP) expire(m ppapMail, bucket, code string, now time.Time) error {
+	return p.DB.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte(bucket)).Get(store.BE64(m.Entry)) == nil {
+			return nil
+		}
+		if err := deleteMail(tx, bucket, m.Entry); err != nil {
+			return err
+		}
+		p.Log.Info("waiting mail expired", "entry", m.Entry, "from", m.From, "code", code)
+		return p.reply(tx, &m, nil, []parser.Problem{{Code: code}}, now)
+	})
+}
+
+// reply answers the waiting mail m, within the reply rate limits.
+func (p *PPAP) reply(tx *bolt.Tx, m *ppapMail, filed []verifier.Filed, problems []parser.Problem, now time.Time) error {
+	f := p.Effects
+	r := f.Replying
+	if r == nil {
+		return nil
+	}
+	if why, err := r.Limiter.Allow(tx, m.From, now); err != nil || why != "" {
+		if why != "" {
+			p.Log.Warn("not answered: reply rate limit", "entry", m.Entry, "to", m.From, "why", why)
+		}
+		return err
+	}
+	in := reply.Input{Received: m.message(), Problems: problems, AgencyName: r.Agency, AgencyAddress: r.Policy.AgencyAddress,
+		Signature: r.Signature, Tracking: inquiryTracking(m.Entry)}
+	in.Items = f.replyItems(filed)
+	rep, err := r.Composer.Compose(in)
+	if err != nil {
+		return fmt.Errorf("composing the reply to entry %d: %w", m.Entry, err)
+	}
+	return r.enqueue(tx, "reply", rep, m.Entry)
+}
+
+func deleteMail(tx *bolt.Tx, bucket string, id uint64) error {
+	return tx.Bucket([]byte(bucket)).Delete(store.BE64(id))
+}
+
+// deletePairs removes the other pairings of an opened ZIP and their password mails: the
+// ZIP's sender has had their answer.
+func deletePairs(tx *bolt.Tx, zip uint64) error {
+	b := tx.Bucket([]byte(pairBucket))
+	prefix := store.BE64(zip)
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Next() {
+		keys = append(keys, slices.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		if err := deleteMail(tx, keysBucket, store.U64(k[8:])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
