@@ -72,6 +72,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
 )
 
 // DebugOn is responsible for logging messages into stdout. If problems arise during reading, set it true.
@@ -86,7 +87,17 @@ type Reader struct {
 	trailerptr objptr
 	key        []byte
 	useAES     bool
+
+	// hosho-intake: objects are immutable once read, so resolve parses each indirect
+	// object once (Value.Key re-resolved it on every call) and inflates each object
+	// stream once (it re-inflated the whole stream for every object inside it).
+	objects map[objptr]object
+	objstm  map[objptr][]byte
 }
+
+// maxObjStmCache bounds the decoded object stream resolve keeps; a larger one is read as
+// upstream does, up to the object sought.
+const maxObjStmCache = 16 << 20
 
 type xref struct {
 	ptr      objptr
@@ -743,6 +754,40 @@ func (v Value) Len() int {
 
 func (r *Reader) resolve(parent objptr, x interface{}) Value {
 	if ptr, ok := x.(objptr); ok {
+		if obj, ok := r.objects[ptr]; ok {
+			return Value{r, ptr, obj}
+		}
+		v := r.resolveUncached(parent, ptr)
+		if v.data == nil {
+			return v // a missing object stays Value{}, as upstream returns it
+		}
+		if r.objects == nil {
+			r.objects = map[objptr]object{}
+		}
+		r.objects[ptr] = v.data
+		return v
+	}
+	return r.resolveUncached(parent, x)
+}
+
+// objStmBuffer is a buffer over the decoded object stream strm, decoded once per Reader.
+func (r *Reader) objStmBuffer(strm Value) *buffer {
+	if data, ok := r.objstm[strm.ptr]; ok {
+		return newBuffer(bytes.NewReader(data), 0)
+	}
+	data, err := io.ReadAll(io.LimitReader(strm.Reader(), maxObjStmCache+1))
+	if err != nil || len(data) > maxObjStmCache {
+		return newBuffer(strm.Reader(), 0) // as upstream: errors surface while reading
+	}
+	if r.objstm == nil {
+		r.objstm = map[objptr][]byte{}
+	}
+	r.objstm[strm.ptr] = data
+	return newBuffer(bytes.NewReader(data), 0)
+}
+
+func (r *Reader) resolveUncached(parent objptr, x interface{}) Value {
+	if ptr, ok := x.(objptr); ok {
 		if ptr.id >= uint32(len(r.xref)) {
 			return Value{}
 		}
@@ -766,7 +811,7 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 				if first == 0 {
 					panic("missing First")
 				}
-				b := newBuffer(strm.Reader(), 0)
+				b := r.objStmBuffer(strm)
 				b.allowEOF = true
 				for i := 0; i < n; i++ {
 					id, _ := b.readToken().(int64)
@@ -838,6 +883,7 @@ func (v Value) Reader() io.ReadCloser {
 		return io.NopCloser(bytes.NewReader(nil))
 	}
 	var rd io.Reader
+	var pooled []io.ReadCloser
 	rd = io.NewSectionReader(v.r.f, x.offset, streamLen)
 	if v.r.key != nil {
 		rd = decryptStream(v.r.key, v.r.useAES, x.ptr, rd)
@@ -850,25 +896,60 @@ func (v Value) Reader() io.ReadCloser {
 	case Null:
 		// ok
 	case Name:
-		rd = applyFilter(rd, filter.Name(), param)
+		rd = applyFilter(rd, filter.Name(), param, &pooled)
 	case Array:
 		for i := 0; i < filter.Len(); i++ {
-			rd = applyFilter(rd, filter.Index(i).Name(), param.Index(i))
+			rd = applyFilter(rd, filter.Index(i).Name(), param.Index(i), &pooled)
 		}
 	}
-
-	return io.NopCloser(rd)
+	if len(pooled) == 0 {
+		return io.NopCloser(rd)
+	}
+	return &pooledReader{Reader: rd, zlibs: pooled}
 }
 
-func applyFilter(rd io.Reader, name string, param Value) io.Reader {
+// zlibReaders are inflaters for reuse (hosho-intake): zlib.NewReader allocates a 32 KiB
+// window and its tables for every stream, and a notice's fonts have dozens of streams.
+// A reader returns to the pool when the stream's ReadCloser is closed.
+var zlibReaders sync.Pool
+
+func newZlibReader(rd io.Reader) (io.ReadCloser, error) {
+	if zr, ok := zlibReaders.Get().(io.ReadCloser); ok {
+		if err := zr.(zlib.Resetter).Reset(rd, nil); err != nil {
+			return nil, err
+		}
+		return zr, nil
+	}
+	return zlib.NewReader(rd)
+}
+
+type pooledReader struct {
+	io.Reader
+	zlibs []io.ReadCloser
+}
+
+func (p *pooledReader) Close() error {
+	for _, z := range p.zlibs {
+		zlibReaders.Put(z)
+	}
+	p.zlibs, p.Reader = nil, eofReader{}
+	return nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func applyFilter(rd io.Reader, name string, param Value, pooled *[]io.ReadCloser) io.Reader {
 	switch name {
 	default:
 		panic("unknown filter " + name)
 	case "FlateDecode":
-		zr, err := zlib.NewReader(rd)
+		zr, err := newZlibReader(rd)
 		if err != nil {
 			panic(err)
 		}
+		*pooled = append(*pooled, zr)
 		pred := param.Key("Predictor")
 		if pred.Kind() == Null {
 			return zr
