@@ -37,3 +37,5 @@ require (
 	golang.org/x/image v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/ledongthuc/pdf => ./third_party/ledongthuc-pdf

@@ -3,10 +3,13 @@ package parser_test
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
+	"hosho-intake/parser/testkit"
 )
 
 // TestReadPDFFixtures reads every page shape and font path that noticepdf writes (the ones
@@ -106,5 +109,25 @@ func BenchmarkReadPDF(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkReadPDFSamples is every real producer's PDF of the shared corpus (read in place),
+// one op per file in turn, in-process: the parse cost a user's notices have.
+func BenchmarkReadPDFSamples(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join(testkit.Samples(b, "pdf"), "*.pdf"))
+	var data [][]byte
+	for _, f := range files {
+		d, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data = append(data, d)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		parser.ReadPDF(data[i%len(data)])
+		i++
 	}
 }

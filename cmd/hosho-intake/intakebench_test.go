@@ -13,27 +13,106 @@ import (
 	"time"
 
 	"hosho-intake/intake/dovecottest"
+	"hosho-intake/parser/testkit"
 )
 
-// TestIntakeBenchmark is the intake benchmark program: it loads HOSHO_INTAKE_BENCH
-// realistic messages (a one-page notice PDF each, plus question, auto-reply and list mail
-// as noise) into a local Dovecot and times, in one run, mbsync (isync with its defaults,
-// which fsync every message) downloading the mailbox against a full `hosho-intake once`
-// (download, parse, judge, record, move). It runs only when asked:
+// TestIntakeBenchmark is the intake benchmark program: it loads HOSHO_INTAKE_BENCH messages
+// into a local Dovecot and times, in one run, mbsync (isync with its defaults, which fsync
+// every message) downloading the mailbox against a full `hosho-intake once` (download, parse,
+// judge, record, move, send the replies). Two mailboxes, HOSHO_INTAKE_BENCH_RUNS times each
+// (default 1):
 //
-//	HOSHO_INTAKE_BENCH=10000 go test -run TestIntakeBenchmark -v -timeout 30m ./cmd/hosho-intake/
+//   - real: the real producers' mails of HOSHO_INTAKE_BENCH_MAIL (default the shared corpus,
+//     ../shared/samples/eml, read in place; *.eml, not the 12 MB .eml.gz), reused round-robin,
+//     each copy with a Message-ID of its own so that it is a new message, as users have;
+//   - generated: samplemail's messages (a one-page notice PDF each, plus question,
+//     auto-reply and list mail as noise).
+//
+// It runs only when asked:
+//
+//	HOSHO_INTAKE_BENCH=2000 HOSHO_INTAKE_BENCH_RUNS=3 go test -run TestIntakeBenchmark -v -timeout 30m ./cmd/hosho-intake/
 func TestIntakeBenchmark(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("HOSHO_INTAKE_BENCH"))
 	if n <= 0 {
 		t.Skip("set HOSHO_INTAKE_BENCH=N to run the intake benchmark")
 	}
+	runs, _ := strconv.Atoi(os.Getenv("HOSHO_INTAKE_BENCH_RUNS"))
+	runs = max(runs, 1)
+	dir := os.Getenv("HOSHO_INTAKE_BENCH_MAIL")
+	if dir == "" {
+		dir = testkit.Samples(t, "eml")
+	}
+	real := realRaws(t, dir, n)
+	generated := scenarioRaws(t, n)
+	for r := range runs {
+		t.Run(fmt.Sprintf("real/%d", r+1), func(t *testing.T) { benchIntake(t, real) })
+		t.Run(fmt.Sprintf("generated/%d", r+1), func(t *testing.T) { benchIntake(t, generated) })
+	}
+}
+
+// realRaws is the mails of dir reused round-robin up to n, each copy given a Message-ID of
+// its own (the ledger would take a copy for the same message again, not a new one).
+func realRaws(t *testing.T, dir string, n int) [][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if len(files) == 0 {
+		t.Fatalf("no *.eml in %s", dir)
+	}
+	var mails [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mails = append(mails, b)
+	}
+	t.Logf("real mails: %d distinct in %s, reused round-robin to %d", len(mails), dir, n)
+	raws := make([][]byte, n)
+	for i := range raws {
+		raws[i] = withMessageID(mails[i%len(mails)], fmt.Sprintf("<bench-%d-%d@hosho-intake.invalid>", i, i%len(mails)))
+	}
+	return raws
+}
+
+// withMessageID replaces the header's Message-ID (or adds one at the top).
+func withMessageID(raw []byte, id string) []byte {
+	end := bytes.Index(raw, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = bytes.Index(raw, []byte("\n\n"))
+	}
+	if end < 0 {
+		end = len(raw)
+	}
+	lines := bytes.SplitAfter(raw[:end], []byte("\n"))
+	for i, l := range lines {
+		if len(l) > 11 && bytes.EqualFold(l[:11], []byte("message-id:")) {
+			eol := "\n"
+			if bytes.HasSuffix(l, []byte("\r\n")) {
+				eol = "\r\n"
+			}
+			// A folded Message-ID continues on lines that start with white space.
+			j := i + 1
+			for j < len(lines) && len(lines[j]) > 0 && (lines[j][0] == ' ' || lines[j][0] == '\t') {
+				j++
+			}
+			out := bytes.Join(lines[:i], nil)
+			out = append(out, "Message-ID: "+id+eol...)
+			out = append(out, bytes.Join(lines[j:], nil)...)
+			return append(out, raw[end:]...)
+		}
+	}
+	return append([]byte("Message-ID: "+id+"\r\n"), raw...)
+}
+
+func benchIntake(t *testing.T, raws [][]byte) {
+	n := len(raws)
 	mbsync, err := exec.LookPath("mbsync")
 	if err != nil {
 		t.Fatalf("mbsync (Debian isync) is the peer of this benchmark: %v", err)
 	}
 	srv := dovecottest.Start(t)
 	start := time.Now()
-	srv.Append(t, "INBOX", scenarioRaws(t, n)...)
+	srv.Append(t, "INBOX", raws...)
 	// A first login makes Dovecot index the new mail, so that neither contender pays for it.
 	if got := srv.Messages(t, "INBOX"); got != n {
 		t.Fatalf("INBOX holds %d, want %d", got, n)
@@ -93,6 +172,7 @@ SyncState *
 	if !strings.Contains(out.String(), fmt.Sprintf("recorded %d", n)) {
 		t.Fatalf("once did not record all %d:\n%s", n, tail(out.String()))
 	}
+	t.Logf("once: %s", strings.TrimSpace(lastLine(out.String())))
 	// An idle poll: nothing new.
 	start = time.Now()
 	var idle bytes.Buffer
@@ -103,6 +183,11 @@ SyncState *
 	t.Logf("hosho-intake once:            %v, %.0f messages/s, peak RSS %.1f MiB (parent + PDF workers)",
 		ours.Round(time.Millisecond), float64(n)/ours.Seconds(), float64(peakKiB)/1024)
 	t.Logf("ratio: once takes %.2fx mbsync's time; idle once (process start included) %v", ours.Seconds()/peer.Seconds(), time.Since(start).Round(time.Millisecond))
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	return s[strings.LastIndexByte(s, '\n')+1:]
 }
 
 func tail(s string) string {

@@ -12,8 +12,8 @@ import (
 
 // BenchmarkSend measures replies per second through the outbox to a STARTTLS relay with AUTH
 // PLAIN on 127.0.0.1, over one reused connection (one SendDue for the batch) against one
-// connection per reply (one SendDue per reply, as if each came alone). Both include the two
-// commits per reply (the attempt and the outcome). Run both in one go:
+// connection per reply (one SendDue per reply, as if each came alone). Both include the commits
+// per reply (an attempt, with the previous reply's outcome when the connection is reused). Run both in one go:
 //
 //	go test -run '^$' -bench BenchmarkSend ./intake/outbox/
 func BenchmarkSend(b *testing.B) {

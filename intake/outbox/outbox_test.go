@@ -655,3 +655,34 @@ func TestDefaultBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestSendDueTakesAllDue: one pass sends every message due, past batchLimit (`once` makes
+// one pass), over one connection, with one outcome per message.
+func TestSendDueTakesAllDue(t *testing.T) {
+	p := newPeer(t, peerOptions{})
+	f := newFixture(t, p, nil)
+	n := batchLimit + 7
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		for i := range n {
+			if _, err := f.ob.Enqueue(tx, reply(t, i, "contractor@example.jp")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.ob.SendDue(context.Background(), t0.Add(time.Hour))
+	if err != nil || res.Sent != n || res.Deferred != 0 || res.Connections != 1 {
+		t.Fatalf("SendDue = %+v, %v; want %d sent over 1 connection", res, err, n)
+	}
+	if got := len(p.deliveries()); got != n {
+		t.Errorf("peer received %d, want %d", got, n)
+	}
+	var pending int
+	f.db.View(func(tx *bolt.Tx) error { pending, err = f.ob.Pending(tx); return err })
+	if pending != 0 {
+		t.Errorf("Pending = %d after the pass, want 0", pending)
+	}
+}

@@ -3,6 +3,7 @@ package outbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,8 +24,8 @@ type Result struct {
 	Next time.Time
 }
 
-// batchLimit bounds the messages one pass loads into memory; the rest stay due and the
-// next pass, which Run starts at once, takes them.
+// batchLimit bounds the IDs a pass lists at once; it lists the next ones when these are
+// done, so that one pass (`once` makes one) sends every message due.
 const batchLimit = 500
 
 // SendDue sends every message due at now over one SMTP connection and records each outcome.
@@ -35,71 +36,138 @@ func (o *Outbox) SendDue(ctx context.Context, now time.Time) (Result, error) {
 	if err := o.pruneOld(now); err != nil {
 		return res, err
 	}
-	ids, err := o.due(now)
-	if err != nil {
-		return res, err
-	}
 	var c *conn
 	defer func() {
 		if c != nil {
 			c.close(ctx.Err() == nil)
 		}
 	}()
-	for i, id := range ids {
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
-		// Record the attempt before making it (mox's habit): a crash during the send
-		// leaves the message due at the recorded next attempt, never lost.
-		r, raw, err := o.begin(id, now)
+	// done is the attempt whose outcome is not yet recorded: it is recorded in the same
+	// transaction that records the next message's attempt (one commit per reply, not two),
+	// so each outcome is still on disk before the next attempt starts, and each attempt
+	// before it is made.
+	var done *attempt
+	seen := map[uint64]bool{}
+	for {
+		ids, err := o.due(now, seen)
 		if err != nil {
 			return res, err
 		}
-		if r == nil {
-			continue // finished meanwhile (a bounce), or no longer due
+		if len(ids) == 0 {
+			break
 		}
-		var out outcome
-		for try := 0; ; try++ {
-			if c == nil {
-				res.Connections++
-				if c, err = o.dial(ctx); err != nil {
-					// Nothing in this batch can go now: defer all of it, each with
-					// its attempt counted, instead of dialling once per message.
-					if err := o.deferRest(ctx, &res, r, ids[i+1:], now, err); err != nil {
+		for i, id := range ids {
+			seen[id] = true
+			if ctx.Err() != nil {
+				if done != nil {
+					// Stopping: the last outcome is recorded on its own.
+					if err := o.record(done.id, now, done.out, &res); err != nil {
 						return res, err
 					}
-					res.Next, err = o.next()
-					return res, err
+				}
+				return res, ctx.Err()
+			}
+			// Record the attempt before making it (mox's habit): a crash during the send
+			// leaves the message due at the recorded next attempt, never lost.
+			prev := done
+			done = nil
+			r, raw, err := o.advance(prev, id, now, &res)
+			if err != nil {
+				return res, err
+			}
+			if r == nil {
+				continue // finished meanwhile (a bounce), or no longer due
+			}
+			var out outcome
+			for try := 0; ; try++ {
+				if c == nil {
+					res.Connections++
+					if c, err = o.dial(ctx); err != nil {
+						// Nothing in this batch can go now: defer all of it, each with
+						// its attempt counted, instead of dialling once per message.
+						if err := o.deferRest(ctx, &res, r, ids[i+1:], now, err); err != nil {
+							return res, err
+						}
+						res.Next, err = o.next()
+						return res, err
+					}
+				}
+				reused := c.used
+				out = c.send(r, raw, r.remaining())
+				if out.broken {
+					c.close(false)
+					c = nil
+				}
+				// A reused session that broke before this message got anywhere (the
+				// server closed it while we wrote the last outcome, say) gets one new
+				// session for the same message.
+				if !out.stale || !reused || try > 0 || ctx.Err() != nil {
+					break
 				}
 			}
-			reused := c.used
-			out = c.send(r, raw, r.remaining())
-			if out.broken {
-				c.close(false)
-				c = nil
-			}
-			// A reused session that broke before this message got anywhere (the
-			// server closed it while we wrote the last outcome, say) gets one new
-			// session for the same message.
-			if !out.stale || !reused || try > 0 || ctx.Err() != nil {
-				break
-			}
+			done = &attempt{id: r.ID, out: out}
 		}
-		if err := o.record(r.ID, now, out, &res); err != nil {
+	}
+	if done != nil {
+		last := done
+		done = nil
+		if err := o.record(last.id, now, last.out, &res); err != nil {
 			return res, err
 		}
 	}
+	var err error
 	res.Next, err = o.next()
 	return res, err
 }
 
-// due lists the IDs of pending messages due at now, in due order.
-func (o *Outbox) due(now time.Time) ([]uint64, error) {
+// attempt is a message attempted and the outcome to record.
+type attempt struct {
+	id  uint64
+	out outcome
+}
+
+// advance records the outcome of prev (when not nil) and an attempt of message id at now,
+// in one transaction, and returns the message; nil when it is no longer pending and due.
+func (o *Outbox) advance(prev *attempt, id uint64, now time.Time, res *Result) (*record, []byte, error) {
+	if prev == nil {
+		return o.begin(id, now)
+	}
+	var r, pr *record
+	var raw []byte
+	var state string
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		if pr, state, err = o.outcome(tx, prev.id, now, prev.out); err != nil {
+			return fmt.Errorf("recording outcome of message %d: %w", prev.id, err)
+		}
+		if r, raw, err = o.attempt(tx, id, now); err != nil {
+			return fmt.Errorf("recording attempt of message %d: %w", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing of it was committed: prev's outcome is still to be recorded, on its own,
+		// so that a message that cannot be attempted does not make prev go out again.
+		if rerr := o.record(prev.id, now, prev.out, res); rerr != nil {
+			return nil, nil, errors.Join(err, rerr)
+		}
+		return nil, nil, err
+	}
+	o.count(res, state)
+	o.logOutcome(pr, state, prev.out)
+	return r, raw, nil
+}
+
+// due lists the IDs of pending messages due at now, in due order, at most batchLimit, leaving
+// out those seen (attempted in this pass: with no backoff they would be due again).
+func (o *Outbox) due(now time.Time, seen map[uint64]bool) ([]uint64, error) {
 	var ids []uint64
 	err := o.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(dueBucket).Cursor()
 		for k, _ := c.First(); k != nil && !store.KeyTime(k).After(now) && len(ids) < batchLimit; k, _ = c.Next() {
-			ids = append(ids, store.U64(k[8:]))
+			if id := store.U64(k[8:]); !seen[id] {
+				ids = append(ids, id)
+			}
 		}
 		return nil
 	})
@@ -130,25 +198,31 @@ func (o *Outbox) begin(id uint64, now time.Time) (*record, []byte, error) {
 	var raw []byte
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		if r, err = getRecord(tx, id); err != nil {
-			return err
-		}
-		if r.State != StatePending || r.NextAttempt.After(now) {
-			r = nil
-			return nil
-		}
-		raw = bytes.Clone(tx.Bucket(rawBucket).Get(store.BE64(id)))
-		if raw == nil {
-			return fmt.Errorf("message %d: raw bytes missing", id)
-		}
-		r.Attempts++
-		r.LastAttempt = now
-		return reschedule(tx, r, o.nextAttempt(r, now))
+		r, raw, err = o.attempt(tx, id, now)
+		return err
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("recording attempt of message %d: %w", id, err)
 	}
 	return r, raw, nil
+}
+
+// attempt is begin's transaction.
+func (o *Outbox) attempt(tx *bolt.Tx, id uint64, now time.Time) (*record, []byte, error) {
+	r, err := getRecord(tx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.State != StatePending || r.NextAttempt.After(now) {
+		return nil, nil, nil
+	}
+	raw := bytes.Clone(tx.Bucket(rawBucket).Get(store.BE64(id)))
+	if raw == nil {
+		return nil, nil, fmt.Errorf("message %d: raw bytes missing", id)
+	}
+	r.Attempts++
+	r.LastAttempt = now
+	return r, raw, reschedule(tx, r, o.nextAttempt(r, now))
 }
 
 // record commits the outcome of the attempt at now on message id.
@@ -157,20 +231,7 @@ func (o *Outbox) record(id uint64, now time.Time, out outcome, res *Result) erro
 	var r *record
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		var err error
-		if r, err = getRecord(tx, id); err != nil {
-			return err
-		}
-		if r.State != StatePending {
-			// A bounce for it arrived during the send; what the bounce said stands.
-			state = r.State
-			return nil
-		}
-		r.Delivered = append(r.Delivered, out.delivered...)
-		r.Refused = append(r.Refused, out.refused...)
-		if out.temp != nil {
-			r.LastError = out.temp.Error()
-		}
-		state, err = o.settle(tx, r, now)
+		r, state, err = o.outcome(tx, id, now, out)
 		return err
 	})
 	if err != nil {
@@ -179,6 +240,25 @@ func (o *Outbox) record(id uint64, now time.Time, out outcome, res *Result) erro
 	o.count(res, state)
 	o.logOutcome(r, state, out)
 	return nil
+}
+
+// outcome is record's transaction.
+func (o *Outbox) outcome(tx *bolt.Tx, id uint64, now time.Time, out outcome) (*record, string, error) {
+	r, err := getRecord(tx, id)
+	if err != nil {
+		return nil, "", err
+	}
+	if r.State != StatePending {
+		// A bounce for it arrived during the send; what the bounce said stands.
+		return r, r.State, nil
+	}
+	r.Delivered = append(r.Delivered, out.delivered...)
+	r.Refused = append(r.Refused, out.refused...)
+	if out.temp != nil {
+		r.LastError = out.temp.Error()
+	}
+	state, err := o.settle(tx, r, now)
+	return r, state, err
 }
 
 // settle decides r's state after an attempt at now: sent when every recipient has it,

@@ -91,6 +91,18 @@ var extraNames = map[string]rune{
 	"Lslash": 'Ł', "lslash": 'ł', "emspace": 0x2003, "yen.full": '￥',
 }
 
+// winAnsiRunes is winAnsiNames as a map (a Type 3 notice looks up every glyph's name, and
+// a scan of 224 names showed in profiles); the first code of a name wins, as in the scan.
+var winAnsiRunes = func() map[string]rune {
+	m := make(map[string]rune, len(winAnsiNames))
+	for i, n := range winAnsiNames {
+		if _, dup := m[n]; !dup {
+			m[n] = charmap.Windows1252.DecodeByte(byte(0x20 + i))
+		}
+	}
+	return m
+}()
+
 // glyphRune maps a glyph name to its character: the WinAnsi Latin names, uniXXXX,
 // uniXXXXYYYY (first character kept), uXXXX[XX], names with a suffix (A.sc, one.fw), and a
 // few more AGL names. Producer-private names (g123, cid123, glyph45) are unknown.
@@ -101,10 +113,8 @@ func glyphRune(name string) (rune, bool) {
 	if i := strings.IndexByte(name, '_'); i > 0 {
 		name = name[:i] // ligature "f_i": first component
 	}
-	for i, n := range winAnsiNames {
-		if n == name {
-			return charmap.Windows1252.DecodeByte(byte(0x20 + i)), true
-		}
+	if r, ok := winAnsiRunes[name]; ok {
+		return r, true
 	}
 	if r, ok := extraNames[name]; ok {
 		return r, true

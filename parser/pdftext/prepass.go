@@ -1,12 +1,12 @@
 package pdftext
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"strings"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	pdfcpu "github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
@@ -41,7 +41,9 @@ func rewrite(data []byte, lim Limits) (out []byte, err error) {
 	conf.Limits.MaxObjectCount = 200_000
 	conf.Limits.MaxXRefEntries = 200_000
 	conf.Limits.MaxRecursionDepth = 64
-	ctx, err := api.ReadContext(bytes.NewReader(data), conf)
+	// pdfcpu's lower-level packages, not pkg/api: api pulls in its form package and
+	// go-runewidth, whose package initialisation cost every PDF worker 18 ms at start.
+	ctx, err := pdfcpu.Read(bytes.NewReader(data), conf)
 	if err != nil {
 		if errors.Is(err, pdfcpu.ErrWrongPassword) || strings.Contains(err.Error(), "password") {
 			return nil, ErrEncrypted
@@ -72,7 +74,9 @@ func rewrite(data []byte, lim Limits) (out []byte, err error) {
 		ctx.E = nil
 	}
 	var buf bytes.Buffer
-	if err := api.WriteContext(ctx, &buf); err != nil {
+	ctx.Write.Writer = bufio.NewWriter(&buf)
+	err = pdfcpu.WriteContext(ctx)
+	if err = errors.Join(err, ctx.Write.Flush()); err != nil {
 		return nil, fmt.Errorf("%w: rewriting: %v", ErrCorrupt, err)
 	}
 	return buf.Bytes(), nil
