@@ -38,4 +38,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/ledongthuc/pdf => ./third_party/ledongthuc-pdf
+replace github.com/ledongthuc/pdf => ./parser/ledongthuc-pdf
