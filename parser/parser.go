@@ -42,12 +42,18 @@ type Notice struct {
 	ProjectName    string `json:"project_name"`    // 工事名 or 業務名 as written, spaces removed (compare through Normalize)
 	Orderer        string `json:"orderer"`         // 発注者 as written, spaces and honorifics removed (compare through Normalize)
 	Guarantor      string `json:"guarantor"`       // 保証機関, official company name
-	Source         string `json:"source"`          // "pdf" or "body"
+	Source         string `json:"source"`          // "pdf", "body" or "ocr" (read from an image)
 	Attachment     string `json:"attachment"`      // attachment path in the mail ("" for a bare PDF or the body)
 	Page           int    `json:"page,omitempty"`  // 1-based page in the PDF
 	// Remark says how a value was read when it was not read plainly (a row whose label is
 	// damaged, recovered by its place and its value's shape), for the clerk who checks it.
 	Remark string `json:"remark,omitempty"`
+	// Confidence is, for a notice read from an image (Source "ocr"), each field's lowest
+	// word confidence, 0 to 1, keyed by the field's JSON name; nil otherwise.
+	Confidence map[string]float64 `json:"confidence,omitempty"`
+	// Unsure names the fields of an image's notice that are below parser.OCRThreshold or
+	// fail their check: they must be shown as unsure, never as certain.
+	Unsure []string `json:"unsure,omitempty"`
 }
 
 // Problem is something that stopped a notice from being read, or that the sender must be told.
@@ -85,16 +91,18 @@ func (n Notice) MarshalJSON() ([]byte, error) {
 		return &s
 	}
 	return json.Marshal(struct {
-		Category       *string `json:"category"`
-		ContractNumber *string `json:"contract_number"`
-		AuthKey        *string `json:"auth_key"`
-		ProjectName    *string `json:"project_name"`
-		Orderer        *string `json:"orderer"`
-		Guarantor      *string `json:"guarantor"`
-		Source         string  `json:"source"`
-		Attachment     string  `json:"attachment"`
-		Page           int     `json:"page,omitempty"`
-		Remark         string  `json:"remark,omitempty"`
+		Category       *string            `json:"category"`
+		ContractNumber *string            `json:"contract_number"`
+		AuthKey        *string            `json:"auth_key"`
+		ProjectName    *string            `json:"project_name"`
+		Orderer        *string            `json:"orderer"`
+		Guarantor      *string            `json:"guarantor"`
+		Source         string             `json:"source"`
+		Attachment     string             `json:"attachment"`
+		Page           int                `json:"page,omitempty"`
+		Remark         string             `json:"remark,omitempty"`
+		Confidence     map[string]float64 `json:"confidence,omitempty"`
+		Unsure         []string           `json:"unsure,omitempty"`
 	}{str(n.Category), str(n.ContractNumber), str(n.AuthKey), str(n.ProjectName), str(n.Orderer), str(n.Guarantor),
-		n.Source, n.Attachment, n.Page, n.Remark})
+		n.Source, n.Attachment, n.Page, n.Remark, n.Confidence, n.Unsure})
 }
