@@ -254,10 +254,10 @@ var Categories = []string{"前払金保証", "中間前払金保証", "契約保
 // the surety companies; 認証キー is settled later by SettleKey, after its restricted pass;
 // 工事名 and 発注者 only by confidence here (intake matches 発注者 against the agency's names).
 func settleOCR(n *Notice, conf map[field]float64) {
-	n.Confidence = map[string]float64{}
+	n.OCR = &OCRMarks{Confidence: map[string]float64{}}
 	unsure := map[string]bool{}
 	set := func(name string, c float64, ok bool) {
-		n.Confidence[name] = math.Round(c) / 100
+		n.OCR.Confidence[name] = math.Round(c) / 100
 		if !ok || c < OCRThreshold {
 			unsure[name] = true
 		}
@@ -290,10 +290,9 @@ func settleOCR(n *Notice, conf map[field]float64) {
 		}
 		set("guarantor", conf[fieldGuarantor], ok)
 	}
-	n.Unsure = n.Unsure[:0]
 	for _, name := range ocrFieldOrder {
 		if unsure[name] {
-			n.Unsure = append(n.Unsure, name)
+			n.OCR.Unsure = append(n.OCR.Unsure, name)
 		}
 	}
 }
@@ -506,14 +505,14 @@ func SettleKey(n *Notice, passes []KeyPass) {
 			n.AuthKey = agreed
 		}
 	}
-	if n.Confidence == nil {
-		n.Confidence = map[string]float64{}
+	if n.OCR == nil {
+		n.OCR = &OCRMarks{Confidence: map[string]float64{}}
 	}
-	n.Confidence["auth_key"] = math.Round(low) / 100
-	n.Unsure = slices.DeleteFunc(n.Unsure, func(s string) bool { return s == "auth_key" })
+	n.OCR.Confidence["auth_key"] = math.Round(low) / 100
+	n.OCR.Unsure = slices.DeleteFunc(n.OCR.Unsure, func(s string) bool { return s == "auth_key" })
 	if !sure {
-		n.Unsure = append(n.Unsure, "auth_key")
-		sortUnsure(n.Unsure)
+		n.OCR.Unsure = append(n.OCR.Unsure, "auth_key")
+		sortUnsure(n.OCR.Unsure)
 	}
 }
 
@@ -526,5 +525,11 @@ func sortUnsure(u []string) {
 // Sure reports whether the notice's 保証契約番号 and 認証キー are certain: always for a
 // text layer or a body, for an image only when neither is unsure.
 func (n Notice) Sure() bool {
-	return !slices.Contains(n.Unsure, "contract_number") && !slices.Contains(n.Unsure, "auth_key")
+	return n.OCR == nil || !slices.Contains(n.OCR.Unsure, "contract_number") && !slices.Contains(n.OCR.Unsure, "auth_key")
+}
+
+// UnsureField reports whether the field (its JSON name) of a notice read from an image is
+// unsure.
+func (n Notice) UnsureField(name string) bool {
+	return n.OCR != nil && slices.Contains(n.OCR.Unsure, name)
 }

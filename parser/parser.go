@@ -48,12 +48,20 @@ type Notice struct {
 	// Remark says how a value was read when it was not read plainly (a row whose label is
 	// damaged, recovered by its place and its value's shape), for the clerk who checks it.
 	Remark string `json:"remark,omitempty"`
-	// Confidence is, for a notice read from an image (Source "ocr"), each field's lowest
-	// word confidence, 0 to 1, keyed by the field's JSON name; nil otherwise.
-	Confidence map[string]float64 `json:"confidence,omitempty"`
-	// Unsure names the fields of an image's notice that are below parser.OCRThreshold or
-	// fail their check: they must be shown as unsure, never as certain.
-	Unsure []string `json:"unsure,omitempty"`
+	// OCR is how sure the reading of a notice read from an image (Source "ocr") is; nil
+	// for a text layer or a body. A pointer keeps Notice comparable.
+	OCR *OCRMarks `json:"-"`
+}
+
+// OCRMarks are a notice's per-field confidence and its unsure fields, written beside its
+// other keys in JSON ("confidence", "unsure").
+type OCRMarks struct {
+	// Confidence is each field's lowest glyph or word confidence, 0 to 1, keyed by the
+	// field's JSON name.
+	Confidence map[string]float64 `json:"confidence"`
+	// Unsure names the fields below parser.OCRThreshold or failing their check: they must
+	// be shown as unsure, never as certain.
+	Unsure []string `json:"unsure"`
 }
 
 // Problem is something that stopped a notice from being read, or that the sender must be told.
@@ -104,5 +112,22 @@ func (n Notice) MarshalJSON() ([]byte, error) {
 		Confidence     map[string]float64 `json:"confidence,omitempty"`
 		Unsure         []string           `json:"unsure,omitempty"`
 	}{str(n.Category), str(n.ContractNumber), str(n.AuthKey), str(n.ProjectName), str(n.Orderer), str(n.Guarantor),
-		n.Source, n.Attachment, n.Page, n.Remark, n.Confidence, n.Unsure})
+		n.Source, n.Attachment, n.Page, n.Remark, n.OCR.confidence(), n.OCR.unsure()})
+}
+
+func (m *OCRMarks) confidence() map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	return m.Confidence
+}
+
+func (m *OCRMarks) unsure() []string {
+	if m == nil {
+		return nil
+	}
+	if m.Unsure == nil {
+		return []string{}
+	}
+	return m.Unsure
 }
