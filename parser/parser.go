@@ -131,3 +131,22 @@ func (m *OCRMarks) unsure() []string {
 	}
 	return m.Unsure
 }
+
+// UnmarshalJSON reads what MarshalJSON writes, the OCR marks included (a stored submission
+// keeps them).
+func (n *Notice) UnmarshalJSON(b []byte) error {
+	type plain Notice
+	var v struct {
+		plain
+		Confidence map[string]float64 `json:"confidence"`
+		Unsure     []string           `json:"unsure"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*n = Notice(v.plain)
+	if v.Confidence != nil || v.Unsure != nil {
+		n.OCR = &OCRMarks{Confidence: v.Confidence, Unsure: v.Unsure}
+	}
+	return nil
+}
