@@ -290,6 +290,12 @@ func settleOCR(n *Notice, conf map[field]float64) {
 		}
 		set("guarantor", conf[fieldGuarantor], ok)
 	}
+	// A notice states all six; a field the image gave nothing for is unsure, not absent.
+	for name, v := range map[string]string{"category": n.Category, "project_name": n.ProjectName, "orderer": n.Orderer, "guarantor": n.Guarantor} {
+		if v == "" {
+			unsure[name] = true
+		}
+	}
 	for _, name := range ocrFieldOrder {
 		if unsure[name] {
 			n.OCR.Unsure = append(n.OCR.Unsure, name)
