@@ -307,6 +307,18 @@ type Sandbox struct {
 	// either is recorded with too_slow and the poll goes on to the next.
 	MessageBudget     time.Duration `toml:"message_budget"`
 	MaxPDFsPerMessage int           `toml:"max_pdfs_per_message"`
+	// OCR reads PDFs without a usable text layer and attached images with tesseract,
+	// inside the same readers and limits. Unset: on where tesseract and its Japanese
+	// data are installed; true: on, and check reports them missing; false: off.
+	OCR *bool `toml:"ocr"`
+}
+
+// OCRWanted reports whether OCR is to be used given whether its tools are installed.
+func (s Sandbox) OCRWanted(installed bool) bool {
+	if s.OCR == nil {
+		return installed
+	}
+	return *s.OCR
 }
 
 // Default returns the configuration an empty file gives: every default in one place. The

@@ -22,6 +22,7 @@ import (
 	"hosho-intake/intake/reply"
 	"hosho-intake/intake/web/session"
 	"hosho-intake/parser"
+	"hosho-intake/parser/ocr"
 	"hosho-intake/parser/sandbox"
 	"hosho-intake/verifier"
 	"hosho-intake/verifier/store"
@@ -101,7 +102,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	pool := sandbox.NewPool(sandbox.Options{
 		Command: o.WorkerCommand, Workers: cfg.Sandbox.Workers, Timeout: cfg.Sandbox.Timeout,
 		MemoryLimit: int64(cfg.Sandbox.MemoryLimit), Logger: log.With("component", "pdf-reader"),
-		Env: WorkerEnv(),
+		Env: WorkerEnv(), OCR: cfg.Sandbox.OCRWanted(ocr.Check(context.Background(), ocr.Options{}) == nil),
 	})
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)

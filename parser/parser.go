@@ -42,12 +42,26 @@ type Notice struct {
 	ProjectName    string `json:"project_name"`    // 工事名 or 業務名 as written, spaces removed (compare through Normalize)
 	Orderer        string `json:"orderer"`         // 発注者 as written, spaces and honorifics removed (compare through Normalize)
 	Guarantor      string `json:"guarantor"`       // 保証機関, official company name
-	Source         string `json:"source"`          // "pdf" or "body"
+	Source         string `json:"source"`          // "pdf", "body" or "ocr" (read from an image)
 	Attachment     string `json:"attachment"`      // attachment path in the mail ("" for a bare PDF or the body)
 	Page           int    `json:"page,omitempty"`  // 1-based page in the PDF
 	// Remark says how a value was read when it was not read plainly (a row whose label is
 	// damaged, recovered by its place and its value's shape), for the clerk who checks it.
 	Remark string `json:"remark,omitempty"`
+	// OCR is how sure the reading of a notice read from an image (Source "ocr") is; nil
+	// for a text layer or a body. A pointer keeps Notice comparable.
+	OCR *OCRMarks `json:"-"`
+}
+
+// OCRMarks are a notice's per-field confidence and its unsure fields, written beside its
+// other keys in JSON ("confidence", "unsure").
+type OCRMarks struct {
+	// Confidence is each field's lowest glyph or word confidence, 0 to 1, keyed by the
+	// field's JSON name.
+	Confidence map[string]float64 `json:"confidence"`
+	// Unsure names the fields below parser.OCRThreshold or failing their check: they must
+	// be shown as unsure, never as certain.
+	Unsure []string `json:"unsure"`
 }
 
 // Problem is something that stopped a notice from being read, or that the sender must be told.
@@ -85,16 +99,54 @@ func (n Notice) MarshalJSON() ([]byte, error) {
 		return &s
 	}
 	return json.Marshal(struct {
-		Category       *string `json:"category"`
-		ContractNumber *string `json:"contract_number"`
-		AuthKey        *string `json:"auth_key"`
-		ProjectName    *string `json:"project_name"`
-		Orderer        *string `json:"orderer"`
-		Guarantor      *string `json:"guarantor"`
-		Source         string  `json:"source"`
-		Attachment     string  `json:"attachment"`
-		Page           int     `json:"page,omitempty"`
-		Remark         string  `json:"remark,omitempty"`
+		Category       *string            `json:"category"`
+		ContractNumber *string            `json:"contract_number"`
+		AuthKey        *string            `json:"auth_key"`
+		ProjectName    *string            `json:"project_name"`
+		Orderer        *string            `json:"orderer"`
+		Guarantor      *string            `json:"guarantor"`
+		Source         string             `json:"source"`
+		Attachment     string             `json:"attachment"`
+		Page           int                `json:"page,omitempty"`
+		Remark         string             `json:"remark,omitempty"`
+		Confidence     map[string]float64 `json:"confidence,omitempty"`
+		Unsure         []string           `json:"unsure,omitempty"`
 	}{str(n.Category), str(n.ContractNumber), str(n.AuthKey), str(n.ProjectName), str(n.Orderer), str(n.Guarantor),
-		n.Source, n.Attachment, n.Page, n.Remark})
+		n.Source, n.Attachment, n.Page, n.Remark, n.OCR.confidence(), n.OCR.unsure()})
+}
+
+func (m *OCRMarks) confidence() map[string]float64 {
+	if m == nil {
+		return nil
+	}
+	return m.Confidence
+}
+
+func (m *OCRMarks) unsure() []string {
+	if m == nil {
+		return nil
+	}
+	if m.Unsure == nil {
+		return []string{}
+	}
+	return m.Unsure
+}
+
+// UnmarshalJSON reads what MarshalJSON writes, the OCR marks included (a stored submission
+// keeps them).
+func (n *Notice) UnmarshalJSON(b []byte) error {
+	type plain Notice
+	var v struct {
+		plain
+		Confidence map[string]float64 `json:"confidence"`
+		Unsure     []string           `json:"unsure"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*n = Notice(v.plain)
+	if v.Confidence != nil || v.Unsure != nil {
+		n.OCR = &OCRMarks{Confidence: v.Confidence, Unsure: v.Unsure}
+	}
+	return nil
 }

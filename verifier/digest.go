@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"hosho-intake/parser"
 	"hosho-intake/verifier/store"
 )
 
@@ -377,6 +378,10 @@ func (q *Queue) LastDigest(tx *bolt.Tx) (time.Time, error) {
 	return t, nil
 }
 
+// ocrFieldLabels name a notice's fields (parser.OCRMarks.Unsure) for the clerk.
+var ocrFieldLabels = map[string]string{"category": "区分", "contract_number": "保証契約番号", "auth_key": "認証キー",
+	"project_name": "工事名", "orderer": "発注者", "guarantor": "保証機関"}
+
 func (q *Queue) item(s Submission, in DigestInput) digestItem {
 	n := s.Notice
 	key := n.AuthKey
@@ -417,6 +422,19 @@ func (q *Queue) item(s Submission, in DigestInput) digestItem {
 	}
 	if n.Source == "body" {
 		it.Checks = append(it.Checks, "メール本文に入力された番号・キーです。誤記がないか確認してください。")
+	}
+	if n.Source == parser.SourceOCR {
+		// Read from an image (issue 12): never shown as certain. The unsure fields are named
+		// so that the clerk compares them first.
+		check := "画像から読み取り: D-Sureで照合してください。"
+		if n.OCR != nil && len(n.OCR.Unsure) > 0 {
+			var u []string
+			for _, f := range n.OCR.Unsure {
+				u = append(u, ocrFieldLabels[f])
+			}
+			check += "読み取りが不確かな項目: " + strings.Join(u, "・") + "（画像で確認してください）"
+		}
+		it.Checks = append(it.Checks, check)
 	}
 	if s.Resubmission {
 		it.Checks = append(it.Checks, "認証キーが再提出で差し替えられました。このキーで確認してください。")

@@ -108,7 +108,7 @@ func runInspect(ctx context.Context, e env) error {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return exitCode(1)
 	}
-	pool, err := newPDFPool(runtime.NumCPU(), cfg.Sandbox.Timeout)
+	pool, err := newPDFPool(ctx, runtime.NumCPU(), cfg.Sandbox.Timeout, cfg.Sandbox.OCR)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
 		return exitCode(1)

@@ -17,9 +17,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"hosho-intake/config"
 	"hosho-intake/intake"
 	"hosho-intake/intake/inbound"
 	"hosho-intake/parser"
+	"hosho-intake/parser/ocr"
 	"hosho-intake/parser/sandbox"
 )
 
@@ -48,6 +50,7 @@ func runParse(ctx context.Context, e env) error {
 	workers := fs.Int("workers", runtime.NumCPU(), "PDF reader processes")
 	maxSize := fs.Int64("max-size", inbound.DefaultLimits().MaxMessageBytes, "largest message read, in bytes")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit of the reader per PDF")
+	useOCR := fs.String("ocr", "auto", "read image-only PDFs and images with tesseract: auto (where installed), true or false")
 	if err := fs.Parse(e.args); err != nil {
 		return exitCode(2)
 	}
@@ -56,7 +59,17 @@ func runParse(ctx context.Context, e env) error {
 		fmt.Fprintln(e.stderr, "usage: hosho-intake parse [--json] FILE...")
 		return exitCode(2)
 	}
-	pool, err := newPDFPool(*workers, *timeout)
+	var ocrOn *bool
+	switch *useOCR {
+	case "auto":
+	case "true", "false":
+		on := *useOCR == "true"
+		ocrOn = &on
+	default:
+		fmt.Fprintln(e.stderr, "hosho-intake: --ocr takes auto, true or false")
+		return exitCode(2)
+	}
+	pool, err := newPDFPool(ctx, *workers, *timeout, ocrOn)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "hosho-intake: %v\n", err)
 		return exitCode(1)
@@ -104,12 +117,15 @@ func runParse(ctx context.Context, e env) error {
 
 // newPDFPool starts PDF readers as child processes of this same binary, so that a hostile
 // PDF can hang or crash only a worker.
-func newPDFPool(workers int, timeout time.Duration) (*sandbox.Pool, error) {
+// OCR (ocrOn nil: where tesseract and its Japanese data are installed) reads image-only
+// PDFs and images in the same workers.
+func newPDFPool(ctx context.Context, workers int, timeout time.Duration, ocrOn *bool) (*sandbox.Pool, error) {
 	cmd, err := pdfWorkerCommand()
 	if err != nil {
 		return nil, err
 	}
-	return sandbox.NewPool(sandbox.Options{Command: cmd, Workers: workers, Timeout: timeout, Env: intake.WorkerEnv()}), nil
+	useOCR := config.Sandbox{OCR: ocrOn}.OCRWanted(ocr.Check(ctx, ocr.Options{}) == nil)
+	return sandbox.NewPool(sandbox.Options{Command: cmd, Workers: workers, Timeout: timeout, Env: intake.WorkerEnv(), OCR: useOCR}), nil
 }
 
 // pdfWorkerCommand starts this same binary as a PDF reader.
@@ -124,7 +140,11 @@ func pdfWorkerCommand() ([]string, error) {
 func runPDFWorker(_ context.Context, e env) error {
 	// ServeProcess, not Serve on stdout: ledongthuc/pdf prints debug lines to stdout on
 	// some malformed files, which must not land in the protocol stream.
-	if err := sandbox.ServeProcess(); err != nil {
+	serve := sandbox.ServeProcess
+	if len(e.args) > 0 && e.args[0] == "--ocr" {
+		serve = func() error { return sandbox.ServeProcessOCR(ocr.Options{}) }
+	}
+	if err := serve(); err != nil {
 		fmt.Fprintf(e.stderr, "pdf-worker: %v\n", err)
 		return exitCode(1)
 	}

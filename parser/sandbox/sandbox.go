@@ -64,6 +64,15 @@ type Options struct {
 	MaxFilesPerWorker int
 	// Logger receives one record per failed file, with the worker's stderr; nil discards.
 	Logger *slog.Logger
+	// OCR makes workers read PDFs without a usable text layer, and images, with tesseract
+	// (parser/ocr): the worker is started with "--ocr" after Command. Its tools run as the
+	// worker's children, in its process group (killed with it) and under its RLIMIT_DATA;
+	// the memory watch counts them with the worker.
+	OCR bool
+	// OCRTimeout is the wall-clock limit of the OCR of one file, counted from when its
+	// worker says it starts OCR (the text layer's read stays under Timeout); default 60s.
+	// A message's reading budget bounds it too.
+	OCRTimeout time.Duration
 }
 
 // Stats are counters since the pool was made.
@@ -100,6 +109,9 @@ func NewPool(opts Options) *Pool {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.OCRTimeout <= 0 {
+		opts.OCRTimeout = time.Minute
 	}
 	switch {
 	case opts.MemoryLimit == 0:
@@ -185,7 +197,23 @@ func (p *Pool) ReadWithin(ctx context.Context, data []byte, limit time.Duration)
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, w.interrupt)
 	}
-	resp, err := w.roundTrip(data)
+	// A worker that turns to OCR says so; its deadline is then the OCR's own, within what
+	// is left of the message's budget.
+	ocrDeadline := func() {
+		d := time.Now().Add(p.opts.OCRTimeout)
+		if byBudget {
+			d = start.Add(timeout)
+		} else if limit > 0 && start.Add(limit).Before(d) {
+			d, byBudget = start.Add(limit), true
+		}
+		if stop == nil || stop() {
+			w.setDeadline(d)
+			if stop != nil {
+				stop = context.AfterFunc(ctx, w.interrupt)
+			}
+		}
+	}
+	resp, err := w.roundTrip(data, ocrDeadline)
 	took := time.Since(start)
 	// A context that ended may have poisoned the worker's deadlines, even if the answer
 	// arrived: such a worker is not reused.

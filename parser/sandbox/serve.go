@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,12 +15,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"hosho-intake/parser"
+	"hosho-intake/parser/ocr"
 )
 
 // The wire protocol between a Pool and a worker, over the worker's stdin and stdout:
 //
 //	worker -> parent  hello frame (payload "hosho-sandbox/1") once, at start
 //	parent -> worker  request frame: the PDF bytes
+//	worker -> parent  (an OCR worker, before OCR: a frame "hosho-sandbox/ocr")
 //	worker -> parent  response frame: JSON of response
 //
 // A frame is a big-endian uint32 length followed by that many bytes. Nothing else may
@@ -27,6 +30,9 @@ import (
 // which the parent sees as a protocol error and answers by replacing the worker.
 const (
 	hello = "hosho-sandbox/1"
+	// ocrStart is a frame a worker sends before a response when it turns to OCR, so that
+	// the parent gives the file the OCR's time limit instead of the text layer's.
+	ocrStart = "hosho-sandbox/ocr"
 
 	// MaxFileSize is the largest PDF a worker accepts. DESIGN.md's default message limit
 	// is 10 MiB; a PDF can only exceed that from inside a ZIP, whose expansion intake bounds.
@@ -79,17 +85,52 @@ func ServeProcess() error {
 	return serveProcess(parser.ReadPDF)
 }
 
+// ServeProcessOCR is ServeProcess for a worker started with "--ocr" (Options.OCR): a PDF
+// without a usable text layer, or an image, is read again by OCR (parser/ocr), after the
+// frame that tells the parent to apply the OCR's time limit.
+func ServeProcessOCR(opts ocr.Options) error {
+	return serveProcessOCR(opts)
+}
+
 func serveProcess(read func([]byte) parser.Document) error {
-	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	out, err := protocolOut()
 	if err != nil {
-		return fmt.Errorf("moving the protocol off stdout: %w", err)
+		return err
 	}
-	if err := unix.Dup3(2, 1, 0); err != nil {
-		return fmt.Errorf("moving the protocol off stdout: %w", err)
-	}
-	out := os.NewFile(uintptr(fd), "protocol")
 	defer out.Close()
 	return ServeFunc(os.Stdin, out, read)
+}
+
+func serveProcessOCR(opts ocr.Options) error {
+	out, err := protocolOut()
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	return serve(os.Stdin, out, func(data []byte, announce func() error) parser.Document {
+		doc := parser.ReadPDF(data)
+		if !ocr.Needs(doc, data) {
+			return doc
+		}
+		if err := announce(); err != nil {
+			return doc
+		}
+		// No deadline of its own: the parent kills the worker's process group, tesseract
+		// included, when the OCR's time is up.
+		return ocr.Read(context.Background(), data, doc, opts)
+	})
+}
+
+// protocolOut moves the protocol to a private copy of descriptor 1 (see ServeProcess).
+func protocolOut() (*os.File, error) {
+	fd, err := unix.FcntlInt(1, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return nil, fmt.Errorf("moving the protocol off stdout: %w", err)
+	}
+	if err := unix.Dup3(2, 1, 0); err != nil {
+		return nil, fmt.Errorf("moving the protocol off stdout: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "protocol"), nil
 }
 
 // ServeFunc is Serve with the read function given, so tests can start workers that
@@ -101,6 +142,11 @@ func serveProcess(read func([]byte) parser.Document) error {
 // as a corrupt Document; anything that kills the process (a stack overflow, running out
 // of memory, a panic in another goroutine) is for the parent to notice.
 func ServeFunc(in io.Reader, out io.Writer, read func([]byte) parser.Document) error {
+	return serve(in, out, func(data []byte, _ func() error) parser.Document { return read(data) })
+}
+
+// serve is ServeFunc whose read may announce, before it turns to OCR, that it does.
+func serve(in io.Reader, out io.Writer, read func(data []byte, announce func() error) parser.Document) error {
 	debug.SetMaxStack(maxStack)
 	if os.Getenv("GOGC") == "" {
 		// A worker's heap is small and short-lived (about 1 MB allocated per notice), and
@@ -129,7 +175,8 @@ func ServeFunc(in io.Reader, out io.Writer, read func([]byte) parser.Document) e
 			setSoftMemoryLimit()
 			softLimitSet = true
 		}
-		payload, err := json.Marshal(call(read, data))
+		announce := func() error { return writeFrame(w, []byte(ocrStart)) }
+		payload, err := json.Marshal(call(func(d []byte) parser.Document { return read(d, announce) }, data))
 		if err != nil || len(payload) > maxResponse {
 			payload, _ = json.Marshal(response{Doc: corrupt("reader produced an oversized result")})
 		}

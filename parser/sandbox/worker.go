@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,7 +72,11 @@ func startWorker(opts Options) (*worker, error) {
 		rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, requestPipeSize) })
 	}
 	w := &worker{req: inW, resp: outR, stderr: &stderrLog{}}
-	w.cmd = exec.Command(opts.Command[0], opts.Command[1:]...)
+	args := opts.Command[1:]
+	if opts.OCR {
+		args = append(slices.Clone(args), "--ocr")
+	}
+	w.cmd = exec.Command(opts.Command[0], args...)
 	w.cmd.Env = opts.Env
 	w.cmd.Stdin = inR
 	w.cmd.Stdout = outW
@@ -144,8 +149,9 @@ func (w *worker) setDeadline(t time.Time) {
 	w.resp.SetReadDeadline(t)
 }
 
-// roundTrip sends one file and reads the answer, within the deadline set before.
-func (w *worker) roundTrip(data []byte) (response, error) {
+// roundTrip sends one file and reads the answer, within the deadline set before; onOCR
+// runs when the worker announces that it turns to OCR.
+func (w *worker) roundTrip(data []byte, onOCR func()) (response, error) {
 	w.stderr.reset()
 	w.arm()
 	defer w.disarm()
@@ -155,6 +161,10 @@ func (w *worker) roundTrip(data []byte) (response, error) {
 		return response{}, fmt.Errorf("sending the file: %w", err)
 	}
 	payload, err := readFrame(w.br, maxResponse)
+	if err == nil && string(payload) == ocrStart {
+		onOCR()
+		payload, err = readFrame(w.br, maxResponse)
+	}
 	if err != nil {
 		if errors.Is(err, errFrameTooLarge) {
 			err = fmt.Errorf("%w: %w", errProtocol, err)
@@ -218,12 +228,35 @@ func (w *worker) checkMemory() {
 	if !w.inFlight || w.exited {
 		return
 	}
-	if rss, err := residentBytes(w.statm); err == nil && rss > w.limit {
+	if rss, err := residentBytes(w.statm); err == nil && rss+childrenResident(w.pid) > w.limit {
 		w.overMemory = true
 		unix.Kill(-w.pid, unix.SIGKILL)
 		return
 	}
 	w.watch.Reset(watchInterval)
+}
+
+// childrenResident sums the resident memory of a worker's children (tesseract, pdftoppm),
+// from /proc/PID/task/PID/children (proc(5): the children of that thread, which is the one
+// that starts them: the worker reads one file at a time). 0 when it cannot be read.
+func childrenResident(pid int) int64 {
+	p := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/children")
+	if err != nil {
+		return 0
+	}
+	var sum int64
+	for _, c := range strings.Fields(string(b)) {
+		f, err := os.Open("/proc/" + c + "/statm")
+		if err != nil {
+			continue
+		}
+		if rss, err := residentBytes(f); err == nil {
+			sum += rss
+		}
+		f.Close()
+	}
+	return sum
 }
 
 // resident reports the worker's resident memory, or 0 when it cannot be read.
