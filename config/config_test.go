@@ -577,3 +577,16 @@ func TestDigestLinks(t *testing.T) {
 		t.Errorf("inquiries_to %v, dsure_url %q", c.Digest.InquiriesTo, c.Digest.DSureURL)
 	}
 }
+
+// TestOptionalBool: an optional switch (nil: decided at run time) takes true and false.
+func TestOptionalBool(t *testing.T) {
+	for _, v := range []bool{true, false} {
+		c := good(t, base+fmt.Sprintf("[sandbox]\nocr = %v\n", v), LoadOptions{})
+		if c.Sandbox.OCR == nil || *c.Sandbox.OCR != v {
+			t.Errorf("ocr = %v decoded as %v", v, c.Sandbox.OCR)
+		}
+	}
+	if c := good(t, base, LoadOptions{}); c.Sandbox.OCR != nil {
+		t.Errorf("ocr unset decoded as %v, want nil", *c.Sandbox.OCR)
+	}
+}

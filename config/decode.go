@@ -225,6 +225,16 @@ func decodeValue(raw any, v reflect.Value) error {
 	if u, ok := v.Addr().Interface().(toml.Unmarshaler); ok {
 		return u.UnmarshalTOML(raw)
 	}
+	if v.Kind() == reflect.Pointer && v.Type() != addressType {
+		// An optional value (*bool: unset means "decide at run time"): decode the value it
+		// points to.
+		p := reflect.New(v.Type().Elem())
+		if err := decodeValue(raw, p.Elem()); err != nil {
+			return err
+		}
+		v.Set(p)
+		return nil
+	}
 	switch v.Type() {
 	case durationType:
 		s, ok := raw.(string)

@@ -8,6 +8,7 @@ import (
 
 	"hosho-intake/config"
 	"hosho-intake/intake/daemon"
+	"hosho-intake/parser/ocr"
 	"hosho-intake/verifier"
 )
 
@@ -37,6 +38,18 @@ func runCheck(ctx context.Context, e env) error {
 		return exitCode(1)
 	}
 	fmt.Fprint(e.stdout, cfg.Summary())
+	// OCR asked for explicitly but not installed is an error; left to the default, a note.
+	if err := ocr.Check(ctx, ocr.Options{}); err != nil {
+		if cfg.Sandbox.OCR != nil && *cfg.Sandbox.OCR {
+			fmt.Fprintf(e.stderr, "%s: sandbox.ocr = true, but %v\n", *path, err)
+			return exitCode(1)
+		}
+		if cfg.Sandbox.OCR == nil {
+			fmt.Fprintf(e.stdout, "%-9s off: %v (image-only notices get no_text)\n", "ocr", err)
+		}
+	} else if cfg.Sandbox.OCRWanted(true) {
+		fmt.Fprintf(e.stdout, "%-9s tesseract (jpn, eng) for image-only notices\n", "ocr")
+	}
 	if !*connect {
 		return nil
 	}

@@ -122,3 +122,34 @@ func replaceLine(s, prefix, with string) string {
 	}
 	return s
 }
+
+// TestCheckOCR: `check` says whether OCR will run; OCR asked for by the config but not
+// installed is an error, left to the default it is a note.
+func TestCheckOCR(t *testing.T) {
+	example := filepath.Join("..", "..", "deploy", "config.example.toml")
+	b, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := filepath.Join(t.TempDir(), "ocr.toml")
+	if err := os.WriteFile(on, bytes.Replace(b, []byte("[sandbox]\n"), []byte("[sandbox]\nocr = true\n"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runCode(context.Background(), env{args: []string{"check", "--config", example}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 ||
+		!strings.Contains(out.String(), "ocr       tesseract") {
+		t.Errorf("check with tesseract installed: exit %d:\n%s%s", code, out.String(), errOut.String())
+	}
+	t.Setenv("PATH", t.TempDir()) // no tesseract
+	out.Reset()
+	errOut.Reset()
+	if code := runCode(context.Background(), env{args: []string{"check", "--config", on}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 1 ||
+		!strings.Contains(errOut.String(), "sandbox.ocr = true, but") {
+		t.Errorf("check with ocr = true and no tesseract: exit %d:\n%s%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	if code := runCode(context.Background(), env{args: []string{"check", "--config", example}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 ||
+		!strings.Contains(out.String(), "ocr       off:") {
+		t.Errorf("check with OCR left to the default and no tesseract: exit %d:\n%s", code, out.String())
+	}
+}
