@@ -261,6 +261,8 @@ func (c *Composer) selfTest() error {
 // itemView is what the item, notice and reason templates see. Every string is cleaned of
 // control characters and the key is masked.
 type itemView struct {
+	// FromImage: the notice was read from an image (OCR); the sender is told a clerk checks it.
+	FromImage      bool
 	AgencyName     string
 	Tracking       string
 	ContractNumber string
@@ -581,6 +583,7 @@ func view(it Item, agencyName string) itemView {
 		StartDate:      cleanLine(it.StartDate, 40),
 		StartDateLabel: cleanLine(it.StartDateLabel, 40),
 		ClerkReason:    cleanText(it.ClerkReason, 10, 300),
+		FromImage:      n.OCR != nil,
 	}
 	v.ProjectLabel, v.KindLabel = "工事名", "工事"
 	if v.Kind == verifier.KindServices {

@@ -795,3 +795,20 @@ func TestWrapKeepsWords(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeFromImage: a notice read by OCR is acknowledged as received and being checked,
+// never as unreadable.
+func TestComposeFromImage(t *testing.T) {
+	c := composer(t, Options{})
+	n := notice(1)
+	n.Source = "ocr"
+	n.OCR = &parser.OCRMarks{Confidence: map[string]float64{"auth_key": 0.7}, Unsure: []string{"auth_key"}}
+	r, err := c.Compose(input("スキャン", []Item{{Notice: n, Tracking: "R-000009", Outcome: OutcomeNeedsReview}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := parseReply(t, r.Raw).body
+	if !strings.Contains(body, "画像のPDFから読み取りました") || strings.Contains(body, "読み取ることができませんでした") {
+		t.Errorf("the reply to an OCR notice:\n%s", body)
+	}
+}
