@@ -4,14 +4,21 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	_ "image/jpeg" // the sizes of attached photos and scans (noticeImage)
+	_ "image/png"
 	"io"
 	"sync"
 	"time"
 
+	_ "golang.org/x/image/tiff" // scanners' TIFF
+
 	"hosho-intake/intake/inbound"
 	"hosho-intake/parser"
+	"hosho-intake/parser/ocr"
 	"hosho-intake/parser/sandbox"
 	"hosho-intake/verifier"
 )
@@ -23,11 +30,59 @@ type PDFReader interface {
 }
 
 // InProcess reads PDFs in the calling process, for tests and tools that trust their input.
-type InProcess struct{}
+type InProcess struct {
+	// OCR reads PDFs without a usable text layer, and images, with tesseract (parser/ocr),
+	// as a sandbox worker started with --ocr does.
+	OCR bool
+}
 
 // ReadPDF implements PDFReader.
-func (InProcess) ReadPDF(_ context.Context, data []byte) (parser.Document, error) {
-	return parser.ReadPDF(data), nil
+func (p InProcess) ReadPDF(ctx context.Context, data []byte) (parser.Document, error) {
+	doc := parser.ReadPDF(data)
+	if p.OCR && ocr.Needs(doc, data) {
+		doc = ocr.Read(ctx, data, doc, ocr.Options{})
+	}
+	return doc, nil
+}
+
+// ReadsImages reports whether images are read (by OCR).
+func (p InProcess) ReadsImages() bool { return p.OCR }
+
+// imageReader is a PDFReader that says whether it also reads images: sandbox.Pool with
+// Options.OCR, InProcess with OCR. One that does not is given no image, so that with OCR
+// off an attached image changes nothing (it was never read before OCR).
+type imageReader interface {
+	ReadsImages() bool
+}
+
+func readsImages(pdfs PDFReader) bool {
+	r, ok := pdfs.(imageReader)
+	return ok && r.ReadsImages()
+}
+
+// The smallest attached image read as a possible notice. A notice is an A4 page whose
+// smallest glyphs (10.5 pt) tesseract reads from about 150 dpi (its documentation asks for
+// glyphs 20 px high; issue 12 measured exact fields from 110 dpi on up): an A4 page is
+// 1240×1754 pixels at 150 dpi and a phone photo 3000 or more on a side, so a shorter side
+// under 600 pixels cannot hold a notice's key legibly. Signature logos, banners and
+// social-media icons in Japanese business mail are under 600 pixels wide and under 30 KB,
+// and a JPEG or PNG of a legible page is well over 30 KB (a 110 dpi grey JPEG of a notice
+// at q40 is about 60 KB), so both bounds leave them out even when their mail program sends
+// them as attachments rather than inline.
+const (
+	minImageBytes = 30 << 10
+	minImageSide  = 600
+)
+
+// noticeImage reports an attached image that could be a photo or scan of a notice: not
+// shown inline in the text (a logo, a stamp picture in the signature), and large enough in
+// bytes and pixels (above). Its size is read from its header only.
+func noticeImage(a inbound.Attachment) bool {
+	if !a.Image || a.Inline || len(a.Data) < minImageBytes {
+		return false
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(a.Data))
+	return err == nil && min(cfg.Width, cfg.Height) >= minImageSide
 }
 
 // Contents is what one message was found to hold.
@@ -121,8 +176,9 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 	}
 	c.Problems = append(c.Problems, msg.Problems...)
 	var atts []inbound.Attachment
+	images := readsImages(pdfs)
 	for _, a := range msg.Attachments {
-		if a.PDF {
+		if a.PDF || images && noticeImage(a) {
 			atts = append(atts, a)
 		}
 	}

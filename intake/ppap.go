@@ -347,11 +347,12 @@ func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
 	var atts []inbound.Attachment
 	var problems []parser.Problem
 	opened := false
+	images := readsImages(p.PDFs)
 	for _, z := range pp.zip.Zips {
 		u := inbound.Unlock(z, pp.key.Passwords, p.Limits)
 		for _, a := range u.Attachments {
 			opened = true
-			if a.PDF {
+			if a.PDF || images && noticeImage(a) {
 				atts = append(atts, a)
 			}
 		}

@@ -31,6 +31,8 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"net/url"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -131,6 +133,13 @@ type Attachment struct {
 	// PDF: application/pdf, or any type with a .pdf name, or content that starts with "%PDF-" within
 	// its first 1024 bytes (where PDF readers look for the header).
 	PDF bool
+	// Image: a JPEG, PNG or TIFF by its magic, whatever its type or name says (a phone's photo or a
+	// scan of the notice, for OCR).
+	Image bool
+	// Inline: a part the sender's mail program shows in the text rather than as a file: its
+	// Content-Disposition is inline (RFC 2183 §2.1), or the HTML body refers to its Content-ID with a
+	// "cid:" URL (RFC 2392), as signature logos in Japanese business mail are sent.
+	Inline bool
 }
 
 // Read reads one message from r, to its end: a message past lim.MaxMessageBytes is counted to its end but
@@ -197,6 +206,10 @@ type reader struct {
 	onPart func()
 	// passwords, when not nil, open encrypted ZIP members (Unlock); nil leaves them locked.
 	passwords []string
+	// cids are the Content-IDs the HTML bodies refer to ("cid:" URLs, RFC 2392) and
+	// contentIDs each attachment's own, by its index, to mark the referred ones Inline at the end.
+	cids       map[string]bool
+	contentIDs map[int]string
 }
 
 func (rd *reader) problem(code, attachment, detail string) {
@@ -254,6 +267,21 @@ func (rd *reader) read(buf []byte, tooLarge bool) {
 			m.Texts = append(m.Texts, t.text)
 		}
 	}
+	// The HTML may come before or after the parts it shows (RFC 2387 does not order them).
+	for i, id := range rd.contentIDs {
+		if rd.cids[id] {
+			m.Attachments[i].Inline = true
+		}
+	}
+}
+
+// cidURL is a "cid:" URL in HTML (RFC 2392 §2): src="cid:logo@example.co.jp".
+var cidURL = regexp.MustCompile(`(?i)cid:([^"'\s<>)]+)`)
+
+// contentID is a Content-ID header's value without its angle brackets, for comparing with a cid URL.
+func contentID(h Header) string {
+	id := strings.TrimSpace(h.Get("Content-ID"))
+	return strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
 }
 
 // parseDate reads an RFC 5322 §3.3 date, also with a trailing comment or a missing day of week, as
@@ -514,6 +542,16 @@ func (rd *reader) leaf(h Header, ct mediaType, body []byte, depth int, prefix, s
 		s = strings.TrimPrefix(s, "\uFEFF")
 		s = strings.ReplaceAll(s, "\r\n", "\n")
 		if ct.value == "text/html" {
+			for _, m := range cidURL.FindAllStringSubmatch(s, -1) {
+				if rd.cids == nil {
+					rd.cids = map[string]bool{}
+				}
+				id, err := url.PathUnescape(m[1]) // RFC 2392: the URL's id is %-encoded
+				if err != nil {
+					id = m[1]
+				}
+				rd.cids[id] = true
+			}
 			s = htmlText(s)
 		}
 		return []textPart{{text: s, plain: ct.value != "text/html"}}
@@ -546,7 +584,13 @@ func (rd *reader) leaf(h Header, ct mediaType, body []byte, depth int, prefix, s
 	if sameBacking(data, body) {
 		data = bytes.Clone(data) // do not pin the whole message buffer
 	}
-	rd.add(Attachment{Name: name, ContentType: ct.raw, Path: p, Data: data}, depth, nil)
+	if id := contentID(h); id != "" {
+		if rd.contentIDs == nil {
+			rd.contentIDs = map[int]string{}
+		}
+		rd.contentIDs[len(rd.msg.Attachments)] = id
+	}
+	rd.add(Attachment{Name: name, ContentType: ct.raw, Path: p, Data: data, Inline: disp.value == "inline"}, depth, nil)
 	return nil
 }
 
@@ -554,6 +598,7 @@ func (rd *reader) leaf(h Header, ct mediaType, body []byte, depth int, prefix, s
 // the outermost ZIP this one is in, nil for an attachment of the message.
 func (rd *reader) add(a Attachment, depth int, budget *int64) {
 	a.PDF = looksPDF(a.ContentType, a.Name, a.Data)
+	a.Image = !a.PDF && looksImage(a.Data)
 	rd.msg.Attachments = append(rd.msg.Attachments, a)
 	if !a.PDF && isZip(a.ContentType, a.Name, a.Data) {
 		if depth > rd.lim.MaxDepth {
@@ -584,6 +629,12 @@ func looksPDF(contentType, name string, data []byte) bool {
 	// ZIP that stores a PDF uncompressed has it there too, and is no PDF.
 	head := data[:min(len(data), 1024)]
 	return !bytes.HasPrefix(data, []byte("PK")) && bytes.Contains(head, []byte("%PDF-"))
+}
+
+// looksImage reports a JPEG, PNG or TIFF by its magic (what the OCR reader decodes).
+func looksImage(data []byte) bool {
+	return bytes.HasPrefix(data, []byte("\xff\xd8\xff")) || bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) ||
+		bytes.HasPrefix(data, []byte("II*\x00")) || bytes.HasPrefix(data, []byte("MM\x00*"))
 }
 
 func extFor(mediaType string, data []byte) string {

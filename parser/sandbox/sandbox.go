@@ -142,6 +142,9 @@ func NewPool(opts Options) *Pool {
 	return p
 }
 
+// ReadsImages reports whether the workers read images (JPEG, PNG, TIFF) too: Options.OCR.
+func (p *Pool) ReadsImages() bool { return p.opts.OCR }
+
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
 	return Stats{
