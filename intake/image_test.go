@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"os/exec"
@@ -81,7 +82,11 @@ func logoPNG(t *testing.T) []byte {
 // imageMail is the way a contractor sends a photographed notice from a business mail program:
 // an HTML body with the company logo in the signature (inline, referred to by its Content-ID)
 // and the notice as an attached JPEG.
-func imageMail(notice, logo []byte) []byte {
+func imageMail(notice, logo []byte) []byte { return imageMailAs(notice, logo, false) }
+
+// imageMailAs is imageMail with the photo sent inline, as Apple Mail sends one taken on an
+// iPhone: in the multipart/related part, with a Content-ID the HTML shows.
+func imageMailAs(notice, logo []byte, inline bool) []byte {
 	b64 := func(d []byte) string {
 		s := base64.StdEncoding.EncodeToString(d)
 		var out strings.Builder
@@ -103,7 +108,14 @@ func imageMail(notice, logo []byte) []byte {
 		"--rel\r\nContent-Type: image/png; name=\"logo.png\"\r\nContent-Transfer-Encoding: base64\r\n" +
 		"Content-ID: <logo001@yamada-kensetsu.example.jp>\r\nContent-Disposition: inline; filename=\"logo.png\"\r\n\r\n" +
 		b64(logo) + "--rel--\r\n")
-	if notice != nil {
+	switch {
+	case notice != nil && inline:
+		// Put it in the related part, shown by the HTML: cut the closing boundary off and add it.
+		related := strings.TrimSuffix(m.String(), "--rel--\r\n")
+		m.Reset()
+		m.WriteString(related + "--rel\r\nContent-Type: image/jpeg; name=\"IMG_0001.jpg\"\r\nContent-Transfer-Encoding: base64\r\n" +
+			"Content-ID: <photo001@icloud.example>\r\nContent-Disposition: inline; filename=\"IMG_0001.jpg\"\r\n\r\n" + b64(notice) + "--rel--\r\n")
+	case notice != nil:
 		m.WriteString("--mixed\r\nContent-Type: image/jpeg; name=\"notice.jpg\"\r\nContent-Transfer-Encoding: base64\r\n" +
 			"Content-Disposition: attachment; filename=\"notice.jpg\"\r\n\r\n" + b64(notice))
 	}
@@ -163,5 +175,41 @@ func TestReadAttachedImage(t *testing.T) {
 	if len(off.Notices) != 0 || fmt.Sprint(off.Problems) != fmt.Sprint(before.Problems) || len(off.Documents) != 0 {
 		t.Errorf("OCR off: notices %+v, problems %+v, documents %+v; want none, %+v as without the image, none",
 			off.Notices, off.Problems, off.Documents, before.Problems)
+	}
+}
+
+// TestReadInlinePhotoAndSitePhoto: a photo of the notice sent inline (Apple Mail on an
+// iPhone) is read like an attached one; a large picture that holds no notice (a site photo)
+// is neither a notice nor a problem to tell the sender about.
+func TestReadInlinePhotoAndSitePhoto(t *testing.T) {
+	needOCR(t)
+	want := noticepdf.Samples()[0]
+	c, err := intake.Read(context.Background(), bytes.NewReader(imageMailAs(noticeJPEG(t, want), logoPNG(t), true)), inbound.DefaultLimits(), intake.InProcess{OCR: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Notices) != 1 || c.Notices[0].Source != parser.SourceOCR {
+		t.Errorf("inline photo: notices %+v, problems %+v; want one read by OCR", c.Notices, c.Problems)
+	}
+	// A site photo: 900×700 of grey noise, as a JPEG well over the size bounds.
+	img := image.NewGray(image.Rect(0, 0, 900, 700))
+	for i := range img.Pix {
+		img.Pix[i] = uint8((i*7919 + i/900*104729) % 251)
+	}
+	var photo bytes.Buffer
+	if err := jpeg.Encode(&photo, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	c, err = intake.Read(context.Background(), bytes.NewReader(imageMail(photo.Bytes(), logoPNG(t))), inbound.DefaultLimits(), intake.InProcess{OCR: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range c.Problems {
+		if p.Attachment == "notice.jpg" {
+			t.Errorf("a site photo is reported to the sender: %+v", p)
+		}
+	}
+	if len(c.Notices) != 0 {
+		t.Errorf("a site photo gave notices %+v", c.Notices)
 	}
 }

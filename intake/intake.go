@@ -74,11 +74,12 @@ const (
 	minImageSide  = 600
 )
 
-// noticeImage reports an attached image that could be a photo or scan of a notice: not
-// shown inline in the text (a logo, a stamp picture in the signature), and large enough in
-// bytes and pixels (above). Its size is read from its header only.
+// noticeImage reports an attached image that could be a photo or scan of a notice: large
+// enough in bytes and pixels (above). Inline images count too: Apple Mail sends a photo taken
+// on an iPhone inline, with a cid: link from its HTML part, and the bounds already leave the
+// logos out. Its size is read from its header only.
 func noticeImage(a inbound.Attachment) bool {
-	if !a.Image || a.Inline || len(a.Data) < minImageBytes {
+	if !a.Image || len(a.Data) < minImageBytes {
 		return false
 	}
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(a.Data))
@@ -195,6 +196,11 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 		for _, n := range doc.Notices {
 			n.Attachment = a.Path
 			c.Notices = append(c.Notices, n)
+		}
+		if a.Image && !a.PDF && len(doc.Notices) == 0 {
+			// A large picture that holds no notice (a site photo, a banner) is not a
+			// problem of the sender's submission: say nothing of it.
+			continue
 		}
 		for _, p := range doc.Problems {
 			p.Attachment = a.Path
