@@ -329,6 +329,16 @@ func TestPPAPKilled(t *testing.T) {
 	t.Logf("killed %d times; %d pairs each opened, queued and answered once", kills, pairs)
 }
 
+// pdf is sample notice i as a PDF.
+func (f ppapFixture) pdf(i int) []byte {
+	f.t.Helper()
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+		f.t.Fatal(err)
+	}
+	return pdf.Bytes()
+}
+
 // sevenZipNotice writes sample notice i into an AES-256 7z archive made by the real 7z tool, the
 // header encrypted as Japanese tools offer it (-mhe=on). Under CI=true a missing 7z fails the test.
 func (f ppapFixture) sevenZip(i int, password string) []byte {
@@ -340,12 +350,8 @@ func (f ppapFixture) sevenZip(i int, password string) []byte {
 		}
 		f.t.Skip("7z not installed")
 	}
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
-		f.t.Fatal(err)
-	}
 	dir := f.t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "認証キー等のお知らせ.pdf"), pdf.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "認証キー等のお知らせ.pdf"), f.pdf(i), 0o600); err != nil {
 		f.t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "a", "-bd", "-p"+password, "-mhe=on", "n.7z", "認証キー等のお知らせ.pdf")
@@ -360,10 +366,42 @@ func (f ppapFixture) sevenZip(i int, password string) []byte {
 	return z
 }
 
-// TestPPAPSevenZip: an AES-256 7z archive (header encrypted) waits like a password ZIP; a wrong
-// password is told so, and the right one opens it: its notice is queued once and the 7z's mail
-// answered once, in reply to it, with neither mail told "nothing found".
-func TestPPAPSevenZip(t *testing.T) {
+// lockedPDF is sample notice i as a PDF that needs user password to open, encrypted by qpdf
+// (AES-256) where it is installed, else by noticepdf.Encrypt (pdfcpu). Under CI=true a
+// missing qpdf fails the test.
+func (f ppapFixture) lockedPDF(i int, password string) []byte {
+	f.t.Helper()
+	bin, err := exec.LookPath("qpdf")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			f.t.Fatal("qpdf not installed (CI installs qpdf)")
+		}
+		b, err := noticepdf.Encrypt(f.pdf(i), password, "owner-"+password)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		return b
+	}
+	dir := f.t.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(in, f.pdf(i), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	if b, err := exec.Command(bin, "--encrypt", password, "owner-"+password, "256", "--", in, out).CombinedOutput(); err != nil {
+		f.t.Fatalf("qpdf: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return b
+}
+
+// TestPPAPLocked: an AES-256 7z archive (header encrypted) and a PDF that needs a user
+// password (once problem "encrypted") each wait like a password ZIP; a wrong password is told
+// so, and the right one opens it, the PDF read by the same workers given the password: its
+// notice is queued once and its mail answered once, in reply to it, never "nothing found".
+func TestPPAPLocked(t *testing.T) {
 	srv := dovecottest.Start(t)
 	peer := startSMTPPeer(t)
 	state := filepath.Join(t.TempDir(), "state")
@@ -371,30 +409,41 @@ func TestPPAPSevenZip(t *testing.T) {
 	f := ppapFixture{t: t}
 	samples := noticepdf.Samples()
 	const pw = "Kensetsu#2026"
-	from := "s@sevenzip.example"
-	srv.Append(t, "INBOX", ppapMail(t, "z1@sevenzip.example", from, "認証キー送付", "ninsho.7z", "application/x-7z-compressed", f.sevenZip(1, pw)))
-	ppapOnce(t, cfg, "7z")
-	if n := len(peer.messages(t)); n != 0 {
-		t.Fatalf("%d mails sent while the 7z waits for its password", n)
-	}
-	srv.Append(t, "INBOX", trustMail(t, "p1@sevenzip.example", from, "【パスワード】認証キー送付", "パスワード：nottheone", nil))
-	ppapOnce(t, cfg, "7z: wrong password")
-	got := ppapRepliesTo(t, peer, 0, from)
-	if len(got) != 1 || !strings.Contains(bodyText(t, got[0]), "開くことができませんでした") {
-		t.Fatalf("wrong password: %d replies", len(got))
-	}
-	srv.Append(t, "INBOX", trustMail(t, "p2@sevenzip.example", from, "【パスワード】認証キー送付", "解凍パスワードは「"+pw+"」です。", nil))
-	ppapOnce(t, cfg, "7z: the right password")
-	got = ppapRepliesTo(t, peer, 0, from)
-	if len(got) != 2 {
-		t.Fatalf("right password: %d replies, want 2", len(got))
-	}
-	body := bodyText(t, got[1])
-	if got[1].Header.Get("In-Reply-To") != "<z1@sevenzip.example>" || !strings.Contains(body, samples[1].ContractNumber) ||
-		strings.Contains(body, "見当たりません") || strings.Contains(body, pw) {
-		t.Errorf("right password: reply In-Reply-To %s:\n%s", got[1].Header.Get("In-Reply-To"), body)
-	}
-	if q := queued(t, state); q[samples[1].ContractNumber] != 1 {
-		t.Errorf("notice queued %d times, want 1", q[samples[1].ContractNumber])
+	for _, c := range []struct {
+		domain, name, contentType string
+		notice                    int
+		data                      []byte
+	}{
+		{"sevenzip.example", "ninsho.7z", "application/x-7z-compressed", 1, f.sevenZip(1, pw)},
+		{"lockedpdf.example", "ninsho.pdf", "application/pdf", 2, f.lockedPDF(2, pw)},
+	} {
+		from := "s@" + c.domain
+		before := len(peer.messages(t))
+		srv.Append(t, "INBOX", ppapMail(t, "z1@"+c.domain, from, "認証キー送付", c.name, c.contentType, c.data))
+		ppapOnce(t, cfg, c.name)
+		if n := len(peer.messages(t)) - before; n != 0 {
+			t.Fatalf("%s: %d mails sent while it waits for its password", c.name, n)
+		}
+		srv.Append(t, "INBOX", trustMail(t, "p1@"+c.domain, from, "【パスワード】認証キー送付", "パスワード：nottheone", nil))
+		ppapOnce(t, cfg, c.name+": wrong password")
+		got := ppapRepliesTo(t, peer, before, from)
+		if len(got) != 1 || !strings.Contains(bodyText(t, got[0]), "開くことができませんでした") {
+			t.Fatalf("%s: wrong password: %d replies", c.name, len(got))
+		}
+		srv.Append(t, "INBOX", trustMail(t, "p2@"+c.domain, from, "【パスワード】認証キー送付", "解凍パスワードは「"+pw+"」です。", nil))
+		ppapOnce(t, cfg, c.name+": the right password")
+		got = ppapRepliesTo(t, peer, before, from)
+		if len(got) != 2 {
+			t.Fatalf("%s: right password: %d replies, want 2", c.name, len(got))
+		}
+		n := samples[c.notice].ContractNumber
+		body := bodyText(t, got[1])
+		if got[1].Header.Get("In-Reply-To") != "<z1@"+c.domain+">" || !strings.Contains(body, n) ||
+			strings.Contains(body, "見当たりません") || strings.Contains(body, pw) {
+			t.Errorf("%s: right password: reply In-Reply-To %s:\n%s", c.name, got[1].Header.Get("In-Reply-To"), body)
+		}
+		if q := queued(t, state); q[n] != 1 {
+			t.Errorf("%s: notice queued %d times, want 1", c.name, q[n])
+		}
 	}
 }

@@ -176,10 +176,12 @@ func unicodePath(extra []byte, raw string) (string, bool) {
 // CodeWrongPassword: none of the passwords the sender stated opens the ZIP.
 const CodeWrongPassword = "wrong_password"
 
-// Locked is a password ZIP or 7z archive of a message, kept whole for its password.
+// Locked is a password ZIP or 7z archive of a message, or a PDF that needs a user password
+// (intake finds those when it reads the PDF), kept whole for its password.
 type Locked struct {
 	Path string // the ZIP's Attachment.Path
 	Data []byte
+	PDF  bool `json:",omitempty"` // a PDF: Unlock does not open it, the PDF reader does with the passwords
 }
 
 // Unlock opens the password ZIP (or 7z archive) l with the first of passwords that fits each member, and reads it as
