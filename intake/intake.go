@@ -86,6 +86,13 @@ func noticeImage(a inbound.Attachment) bool {
 	return err == nil && min(cfg.Width, cfg.Height) >= minImageSide
 }
 
+// ReadLockedWithin reads a PDF that may need a user password, as sandbox.Pool does in a worker.
+func (InProcess) ReadLockedWithin(_ context.Context, data []byte, passwords []string, _ time.Duration) (sandbox.Reading, error) {
+	start := time.Now()
+	doc := parser.ReadLockedPDF(data, passwords)
+	return sandbox.Reading{Doc: doc, Took: time.Since(start)}, nil
+}
+
 // Contents is what one message was found to hold.
 type Contents struct {
 	Message  *inbound.Message
@@ -153,6 +160,12 @@ type budgetReader interface {
 	ReadWithin(ctx context.Context, data []byte, limit time.Duration) (sandbox.Reading, error)
 }
 
+// lockedReader is a PDFReader that can read a PDF with the passwords of a PPAP pair
+// (sandbox.Pool and InProcess do).
+type lockedReader interface {
+	ReadLockedWithin(ctx context.Context, data []byte, passwords []string, limit time.Duration) (sandbox.Reading, error)
+}
+
 // Read reads one message within DefaultBudget; see ReadWithin.
 func Read(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader) (*Contents, error) {
 	return ReadWithin(ctx, raw, lim, pdfs, DefaultBudget())
@@ -183,7 +196,7 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 			atts = append(atts, a)
 		}
 	}
-	docs, over, err := readPDFs(ctx, atts, pdfs, b)
+	docs, over, err := readPDFs(ctx, atts, pdfs, b, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +205,10 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 			continue // not read: over the budget
 		}
 		a := atts[i]
+		if hasProblem(doc.Problems, parser.CodeEncrypted) {
+			// A PDF that needs a user password waits for it like a password ZIP (PPAP).
+			msg.Locked = append(msg.Locked, inbound.Locked{Path: a.Path, Data: a.Data, PDF: true})
+		}
 		c.Documents = append(c.Documents, Document{Attachment: a.Path, Kind: doc.Kind, Pages: doc.Pages})
 		for _, n := range doc.Notices {
 			n.Attachment = a.Path
@@ -223,7 +240,8 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 // Document (nil for one not read) and, when b ran out, why. The budget is checked before
 // each file starts and bounds each file by what is left, so a message's readers together
 // take at most b.Time plus what the files in flight had left when they started.
-func readPDFs(ctx context.Context, atts []inbound.Attachment, pdfs PDFReader, b Budget) ([]*parser.Document, string, error) {
+// passwords, when not empty, are tried on each PDF that needs a user password.
+func readPDFs(ctx context.Context, atts []inbound.Attachment, pdfs PDFReader, b Budget, passwords []string) ([]*parser.Document, string, error) {
 	docs := make([]*parser.Document, len(atts))
 	n := len(atts)
 	if b.MaxPDFs > 0 && n > b.MaxPDFs {
@@ -266,7 +284,7 @@ func readPDFs(ctx context.Context, atts []inbound.Attachment, pdfs PDFReader, b 
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r, err := readOne(rctx, pdfs, atts[i].Data, left)
+			r, err := readOne(rctx, pdfs, atts[i].Data, passwords, left)
 			mu.Lock()
 			defer mu.Unlock()
 			spent += r.Took
@@ -309,9 +327,12 @@ func readPDFs(ctx context.Context, atts []inbound.Attachment, pdfs PDFReader, b 
 	return docs, over, nil
 }
 
-// readOne reads one PDF within limit when the reader can be bounded, and otherwise (a
+// readOne reads one PDF (with passwords, when given and the reader takes them) within limit when the reader can be bounded, and otherwise (a
 // reader in this process, for tests and trusted input) only counts its time.
-func readOne(ctx context.Context, pdfs PDFReader, data []byte, limit time.Duration) (sandbox.Reading, error) {
+func readOne(ctx context.Context, pdfs PDFReader, data []byte, passwords []string, limit time.Duration) (sandbox.Reading, error) {
+	if lr, ok := pdfs.(lockedReader); ok && len(passwords) > 0 {
+		return lr.ReadLockedWithin(ctx, data, passwords, limit)
+	}
 	if br, ok := pdfs.(budgetReader); ok {
 		return br.ReadWithin(ctx, data, limit)
 	}
@@ -371,4 +392,13 @@ func bodyNotices(texts []string, fromPDF []parser.Notice) []parser.Notice {
 		}
 	}
 	return out
+}
+
+func hasProblem(ps []parser.Problem, code string) bool {
+	for _, p := range ps {
+		if p.Code == code {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -348,7 +349,14 @@ func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
 	var problems []parser.Problem
 	opened := false
 	images := readsImages(p.PDFs)
+	locked := map[int]bool{} // indexes in atts of the PDFs that needed a password
 	for _, z := range pp.zip.Zips {
+		if z.PDF {
+			// A PDF that needs a user password: the PDF reader opens it with the passwords.
+			locked[len(atts)] = true
+			atts = append(atts, inbound.Attachment{Name: path.Base(z.Path), Path: z.Path, Data: z.Data, PDF: true})
+			continue
+		}
 		u := inbound.Unlock(z, pp.key.Passwords, p.Limits)
 		for _, a := range u.Attachments {
 			opened = true
@@ -363,14 +371,22 @@ func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
 		}
 	}
 	var notices []parser.Notice
-	if opened {
-		docs, over, err := readPDFs(ctx, atts, p.PDFs, p.Budget)
+	if opened || len(locked) > 0 {
+		docs, over, err := readPDFs(ctx, atts, p.PDFs, p.Budget, pp.key.Passwords)
 		if err != nil {
 			return fmt.Errorf("reading the PDFs of password ZIP entry %d: %w", pp.zip.Entry, err)
 		}
 		for i, doc := range docs {
 			if doc == nil {
 				continue
+			}
+			if locked[i] {
+				if hasProblem(doc.Problems, parser.CodeEncrypted) {
+					problems = append(problems, parser.Problem{Code: inbound.CodeWrongPassword, Attachment: atts[i].Path,
+						Detail: "no stated password opens the PDF"})
+					continue
+				}
+				opened = true
 			}
 			for _, n := range doc.Notices {
 				n.Attachment = atts[i].Path

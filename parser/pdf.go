@@ -27,12 +27,18 @@ const (
 // reported as a problem (not_pdf, encrypted, corrupt, no_text, wrong_document). The
 // Attachment of the problems and notices is left for the caller to fill in.
 func ReadPDF(data []byte) (doc Document) {
+	return ReadLockedPDF(data, nil)
+}
+
+// ReadLockedPDF is ReadPDF for a PDF that may need a user password: each of passwords is
+// tried after the empty one. A PDF none of them opens is encrypted, as with ReadPDF.
+func ReadLockedPDF(data []byte, passwords []string) (doc Document) {
 	defer func() {
 		if r := recover(); r != nil {
 			doc = Document{Problems: []Problem{{Code: CodeCorrupt, Detail: fmt.Sprintf("reader failed: %v", r)}}}
 		}
 	}()
-	pages, err := pdftext.Read(data, pdftext.DefaultLimits())
+	pages, err := pdftext.ReadLocked(data, pdftext.DefaultLimits(), passwords)
 	switch {
 	case errors.Is(err, pdftext.ErrNotPDF):
 		return Document{Problems: []Problem{{Code: CodeNotPDF, Detail: sniff(data)}}}

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/mail"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -27,14 +28,21 @@ import (
 // ppapZipMail is a contractor's first PPAP mail: a covering text and a password ZIP.
 func ppapZipMail(t *testing.T, id, from, subject string, zip []byte) []byte {
 	t.Helper()
+	return ppapMail(t, id, from, subject, "ninsho.zip", "application/zip", zip)
+}
+
+// ppapMail is a contractor's first PPAP mail: a covering text and one locked file (a password
+// ZIP or 7z archive, or a PDF that needs a user password).
+func ppapMail(t *testing.T, id, from, subject, name, contentType string, data []byte) []byte {
+	t.Helper()
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\nMIME-Version: 1.0\r\n",
 		from, trustAgency, mime2047(subject), time.Now().Format(time.RFC1123Z), id)
 	b.WriteString("Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=UTF-8\r\n" +
 		"Content-Transfer-Encoding: 8bit\r\n\r\n認証キーのお知らせをお送りします。パスワードは別メールにてお送りします。\r\n--b1\r\n" +
-		"Content-Type: application/zip; name=\"ninsho.zip\"\r\nContent-Disposition: attachment; filename=\"ninsho.zip\"\r\n" +
+		fmt.Sprintf("Content-Type: %s; name=\"%s\"\r\nContent-Disposition: attachment; filename=\"%s\"\r\n", contentType, name, name) +
 		"Content-Transfer-Encoding: base64\r\n\r\n")
-	enc := base64.StdEncoding.EncodeToString(zip)
+	enc := base64.StdEncoding.EncodeToString(data)
 	for len(enc) > 76 {
 		b.WriteString(enc[:76] + "\r\n")
 		enc = enc[76:]
@@ -319,4 +327,123 @@ func TestPPAPKilled(t *testing.T) {
 		}
 	}
 	t.Logf("killed %d times; %d pairs each opened, queued and answered once", kills, pairs)
+}
+
+// pdf is sample notice i as a PDF.
+func (f ppapFixture) pdf(i int) []byte {
+	f.t.Helper()
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+		f.t.Fatal(err)
+	}
+	return pdf.Bytes()
+}
+
+// sevenZipNotice writes sample notice i into an AES-256 7z archive made by the real 7z tool, the
+// header encrypted as Japanese tools offer it (-mhe=on). Under CI=true a missing 7z fails the test.
+func (f ppapFixture) sevenZip(i int, password string) []byte {
+	f.t.Helper()
+	bin, err := exec.LookPath("7z")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			f.t.Fatal("7z not installed (CI installs p7zip-full)")
+		}
+		f.t.Skip("7z not installed")
+	}
+	dir := f.t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "認証キー等のお知らせ.pdf"), f.pdf(i), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "a", "-bd", "-p"+password, "-mhe=on", "n.7z", "認証キー等のお知らせ.pdf")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		f.t.Fatalf("7z: %v\n%s", err, out)
+	}
+	z, err := os.ReadFile(filepath.Join(dir, "n.7z"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return z
+}
+
+// lockedPDF is sample notice i as a PDF that needs user password to open, encrypted by qpdf
+// (AES-256) where it is installed, else by noticepdf.Encrypt (pdfcpu). Under CI=true a
+// missing qpdf fails the test.
+func (f ppapFixture) lockedPDF(i int, password string) []byte {
+	f.t.Helper()
+	bin, err := exec.LookPath("qpdf")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			f.t.Fatal("qpdf not installed (CI installs qpdf)")
+		}
+		b, err := noticepdf.Encrypt(f.pdf(i), password, "owner-"+password)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		return b
+	}
+	dir := f.t.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(in, f.pdf(i), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	if b, err := exec.Command(bin, "--encrypt", password, "owner-"+password, "256", "--", in, out).CombinedOutput(); err != nil {
+		f.t.Fatalf("qpdf: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return b
+}
+
+// TestPPAPLocked: an AES-256 7z archive (header encrypted) and a PDF that needs a user
+// password (once problem "encrypted") each wait like a password ZIP; a wrong password is told
+// so, and the right one opens it, the PDF read by the same workers given the password: its
+// notice is queued once and its mail answered once, in reply to it, never "nothing found".
+func TestPPAPLocked(t *testing.T) {
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
+	f := ppapFixture{t: t}
+	samples := noticepdf.Samples()
+	const pw = "Kensetsu#2026"
+	for _, c := range []struct {
+		domain, name, contentType string
+		notice                    int
+		data                      []byte
+	}{
+		{"sevenzip.example", "ninsho.7z", "application/x-7z-compressed", 1, f.sevenZip(1, pw)},
+		{"lockedpdf.example", "ninsho.pdf", "application/pdf", 2, f.lockedPDF(2, pw)},
+	} {
+		from := "s@" + c.domain
+		before := len(peer.messages(t))
+		srv.Append(t, "INBOX", ppapMail(t, "z1@"+c.domain, from, "認証キー送付", c.name, c.contentType, c.data))
+		ppapOnce(t, cfg, c.name)
+		if n := len(peer.messages(t)) - before; n != 0 {
+			t.Fatalf("%s: %d mails sent while it waits for its password", c.name, n)
+		}
+		srv.Append(t, "INBOX", trustMail(t, "p1@"+c.domain, from, "【パスワード】認証キー送付", "パスワード：nottheone", nil))
+		ppapOnce(t, cfg, c.name+": wrong password")
+		got := ppapRepliesTo(t, peer, before, from)
+		if len(got) != 1 || !strings.Contains(bodyText(t, got[0]), "開くことができませんでした") {
+			t.Fatalf("%s: wrong password: %d replies", c.name, len(got))
+		}
+		srv.Append(t, "INBOX", trustMail(t, "p2@"+c.domain, from, "【パスワード】認証キー送付", "解凍パスワードは「"+pw+"」です。", nil))
+		ppapOnce(t, cfg, c.name+": the right password")
+		got = ppapRepliesTo(t, peer, before, from)
+		if len(got) != 2 {
+			t.Fatalf("%s: right password: %d replies, want 2", c.name, len(got))
+		}
+		n := samples[c.notice].ContractNumber
+		body := bodyText(t, got[1])
+		if got[1].Header.Get("In-Reply-To") != "<z1@"+c.domain+">" || !strings.Contains(body, n) ||
+			strings.Contains(body, "見当たりません") || strings.Contains(body, pw) {
+			t.Errorf("%s: right password: reply In-Reply-To %s:\n%s", c.name, got[1].Header.Get("In-Reply-To"), body)
+		}
+		if q := queued(t, state); q[n] != 1 {
+			t.Errorf("%s: notice queued %d times, want 1", c.name, q[n])
+		}
+	}
 }

@@ -109,7 +109,7 @@ type Message struct {
 	Texts []string
 
 	Attachments []Attachment
-	// Locked are the password ZIPs among the attachments (password_zip), kept whole for Unlock.
+	// Locked are the password ZIPs and 7z archives among the attachments (password_zip), kept whole for Unlock.
 	Locked []Locked
 
 	// Problems: too_large (the message, an attachment or a ZIP member past its limit, or too many parts),
@@ -600,16 +600,25 @@ func (rd *reader) add(a Attachment, depth int, budget *int64) {
 	a.PDF = looksPDF(a.ContentType, a.Name, a.Data)
 	a.Image = !a.PDF && looksImage(a.Data)
 	rd.msg.Attachments = append(rd.msg.Attachments, a)
-	if !a.PDF && isZip(a.ContentType, a.Name, a.Data) {
+	zipped, sevenZipped := false, false
+	if !a.PDF {
+		zipped = isZip(a.ContentType, a.Name, a.Data)
+		sevenZipped = !zipped && isSevenZip(a.ContentType, a.Name, a.Data)
+	}
+	if zipped || sevenZipped {
 		if depth > rd.lim.MaxDepth {
-			rd.problem(parser.CodeCorrupt, a.Path, fmt.Sprintf("ZIP nesting deeper than %d, not read", rd.lim.MaxDepth))
+			rd.problem(parser.CodeCorrupt, a.Path, fmt.Sprintf("archive nesting deeper than %d, not read", rd.lim.MaxDepth))
 			return
 		}
 		if budget == nil {
 			b := rd.lim.MaxZipBytes
 			budget = &b
 		}
-		rd.readZip(a.Path, a.Data, depth+1, budget)
+		if zipped {
+			rd.readZip(a.Path, a.Data, depth+1, budget)
+		} else {
+			rd.readSevenZip(a.Path, a.Data, depth+1, budget)
+		}
 	}
 }
 

@@ -176,13 +176,15 @@ func unicodePath(extra []byte, raw string) (string, bool) {
 // CodeWrongPassword: none of the passwords the sender stated opens the ZIP.
 const CodeWrongPassword = "wrong_password"
 
-// Locked is a password ZIP of a message, kept whole for its password.
+// Locked is a password ZIP or 7z archive of a message, or a PDF that needs a user password
+// (intake finds those when it reads the PDF), kept whole for its password.
 type Locked struct {
 	Path string // the ZIP's Attachment.Path
 	Data []byte
+	PDF  bool `json:",omitempty"` // a PDF: Unlock does not open it, the PDF reader does with the passwords
 }
 
-// Unlock opens the password ZIP l with the first of passwords that fits each member, and reads it as
+// Unlock opens the password ZIP (or 7z archive) l with the first of passwords that fits each member, and reads it as
 // Read reads any ZIP attachment: the same bounds (entries, sizes, expansion, nesting), the same member
 // names. Members no password opens are CodeWrongPassword problems. The result holds only Attachments
 // and Problems.
@@ -199,6 +201,10 @@ func Unlock(l Locked, passwords []string, lim Limits) *Message {
 		}
 	}()
 	budget := lim.MaxZipBytes
-	rd.readZip(l.Path, l.Data, 1, &budget)
+	if bytes.HasPrefix(l.Data, sevenZipMagic) {
+		rd.readSevenZip(l.Path, l.Data, 1, &budget)
+	} else {
+		rd.readZip(l.Path, l.Data, 1, &budget)
+	}
 	return msg
 }

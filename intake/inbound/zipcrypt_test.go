@@ -153,8 +153,15 @@ func TestUnlockBomb(t *testing.T) {
 
 func readZipMessage(t *testing.T, z []byte) *Message {
 	t.Helper()
+	return readArchiveMessage(t, "application/zip", "a.zip", z)
+}
+
+// readArchiveMessage reads a message with a covering text and one attachment of type contentType.
+func readArchiveMessage(t *testing.T, contentType, name string, z []byte) *Message {
+	t.Helper()
 	var b strings.Builder
-	b.WriteString("From: a@example.jp\r\nSubject: zip\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nzip\r\n--B\r\nContent-Type: application/zip; name=a.zip\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	b.WriteString("From: a@example.jp\r\nSubject: zip\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nzip\r\n--B\r\n")
+	b.WriteString("Content-Type: " + contentType + "; name=\"" + name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
 	b.WriteString(b64w(string(z)))
 	b.WriteString("\r\n--B--\r\n")
 	m, err := Read(strings.NewReader(b.String()), Limits{})

@@ -90,6 +90,13 @@ const (
 
 // Read extracts the text of the first lim.MaxPages pages of a PDF file.
 func Read(data []byte, lim Limits) ([]Page, error) {
+	return ReadLocked(data, lim, nil)
+}
+
+// ReadLocked is Read for a PDF that may need a user password to open (PPAP: the password
+// comes in the sender's next mail): after the empty password, each of passwords is tried in
+// turn. ErrEncrypted says none opens it.
+func ReadLocked(data []byte, lim Limits, passwords []string) ([]Page, error) {
 	def := DefaultLimits()
 	if lim.MaxPages <= 0 {
 		lim.MaxPages = def.MaxPages
@@ -113,7 +120,15 @@ func Read(data []byte, lim Limits) ([]Page, error) {
 	}
 	// The direct path failed (AES-256, a broken xref, an unknown filter): repair with pdfcpu
 	// and read again, once.
-	fixed, perr := rewrite(data, lim)
+	fixed, perr := rewrite(data, lim, "")
+	for _, pw := range passwords {
+		if !errors.Is(perr, ErrEncrypted) {
+			break
+		}
+		if pw != "" {
+			fixed, perr = rewrite(data, lim, pw)
+		}
+	}
 	if perr != nil {
 		if err == nil && len(pages) > 0 {
 			return pages, nil // keep what the direct read found

@@ -17,8 +17,9 @@ import (
 // rebuilds a missing or damaged cross-reference table, and re-encodes streams whose filters
 // ledongthuc does not know (ASCIIHexDecode, LZW, RunLength) as FlateDecode. The result is a
 // plain PDF that ledongthuc reads. It costs a full parse and write, so Read only calls it
-// when the direct path fails.
-func rewrite(data []byte, lim Limits) (out []byte, err error) {
+// when the direct path fails. password, when not "", is tried as the user password (and as
+// the owner password, which opens the file too): a PDF that needs one to open (ReadLocked).
+func rewrite(data []byte, lim Limits, password string) (out []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("%w: pdfcpu: %v", ErrCorrupt, r)
@@ -35,6 +36,7 @@ func rewrite(data []byte, lim Limits) (out []byte, err error) {
 	encrypted := bytes.Contains(data, []byte("/Encrypt"))
 	if encrypted {
 		conf.Cmd = model.DECRYPT
+		conf.UserPW, conf.OwnerPW = password, password
 	}
 	conf.Limits.MaxStreamBytes = lim.MaxStreamBytes
 	conf.Limits.MaxDecodeBytes = lim.MaxStreamBytes

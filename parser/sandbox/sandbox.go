@@ -177,6 +177,13 @@ type Reading struct {
 // limit is positive and shorter than Options.Timeout: what is left of its message's
 // reading budget. A file cut off by limit rather than by Timeout is parser.CodeTooSlow.
 func (p *Pool) ReadWithin(ctx context.Context, data []byte, limit time.Duration) (Reading, error) {
+	return p.ReadLockedWithin(ctx, data, nil, limit)
+}
+
+// ReadLockedWithin is ReadWithin for a PDF that may need a user password: the worker tries
+// each of passwords after the empty one (parser.ReadLockedPDF). They reach the worker over
+// its pipe only, never its arguments, environment or log.
+func (p *Pool) ReadLockedWithin(ctx context.Context, data []byte, passwords []string, limit time.Duration) (Reading, error) {
 	if len(data) > MaxFileSize {
 		return Reading{Doc: parser.Document{Problems: []parser.Problem{{
 			Code:   parser.CodeTooLarge,
@@ -216,7 +223,7 @@ func (p *Pool) ReadWithin(ctx context.Context, data []byte, limit time.Duration)
 			}
 		}
 	}
-	resp, err := w.roundTrip(data, ocrDeadline)
+	resp, err := w.roundTrip(data, passwords, ocrDeadline)
 	took := time.Since(start)
 	// A context that ended may have poisoned the worker's deadlines, even if the answer
 	// arrived: such a worker is not reused.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"hosho-intake/parser"
+	"hosho-intake/parser/noticepdf"
 )
 
 // The test binary is its own worker: started with HOSHO_SANDBOX_WORKER=1 it serves
@@ -553,4 +554,33 @@ func BenchmarkPoolRoundTrip(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestReadLocked: a file sent with passwords reaches the worker with them (a PDF that needs a
+// user password is read), the same worker then reads plain files as before, and a file whose
+// bytes begin like a passwords frame is not taken for one.
+func TestReadLocked(t *testing.T) {
+	p := newTestPool(t, testOptions())
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, noticepdf.Samples()[:1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+		t.Fatal(err)
+	}
+	locked, err := noticepdf.Encrypt(pdf.Bytes(), "ひみつ", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pws     []string
+		notices int
+	}{{[]string{"nope"}, 0}, {[]string{"nope", "ひみつ"}, 1}} {
+		r, err := p.ReadLockedWithin(context.Background(), locked, c.pws, 0)
+		if err != nil || len(r.Doc.Notices) != c.notices {
+			t.Errorf("ReadLockedWithin(%q) = %d notices, problems %v, %v; want %d", c.pws, len(r.Doc.Notices), r.Doc.Problems, err, c.notices)
+		}
+	}
+	readOK(t, p, "notice-after")
+	readOK(t, p, passwordsFrame+`["not a password"]`)
+	if got := p.Stats(); got.Restarts != 0 || got.Crashes != 0 {
+		t.Errorf("Stats() = %+v, want no restarts", got)
+	}
 }

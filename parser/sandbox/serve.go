@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -21,6 +22,8 @@ import (
 // The wire protocol between a Pool and a worker, over the worker's stdin and stdout:
 //
 //	worker -> parent  hello frame (payload "hosho-sandbox/1") once, at start
+//	parent -> worker  (for a PDF that may need a user password: a passwords frame,
+//	                  "hosho-sandbox/passwords\n" then a JSON array of strings)
 //	parent -> worker  request frame: the PDF bytes
 //	worker -> parent  (an OCR worker, before OCR: a frame "hosho-sandbox/ocr")
 //	worker -> parent  response frame: JSON of response
@@ -28,11 +31,18 @@ import (
 // A frame is a big-endian uint32 length followed by that many bytes. Nothing else may
 // appear on the worker's stdout: a stray write from a library desynchronises the stream,
 // which the parent sees as a protocol error and answers by replacing the worker.
+//
+// The passwords frame is optional and applies to the next request only, so a parent that
+// never sends one speaks the protocol as before. A request whose own bytes begin like a
+// passwords frame is always sent after one (with no passwords), so that it is not taken for
+// one.
 const (
 	hello = "hosho-sandbox/1"
 	// ocrStart is a frame a worker sends before a response when it turns to OCR, so that
 	// the parent gives the file the OCR's time limit instead of the text layer's.
 	ocrStart = "hosho-sandbox/ocr"
+	// passwordsFrame begins a frame of passwords for the next request (ReadLockedWithin).
+	passwordsFrame = "hosho-sandbox/passwords\n"
 
 	// MaxFileSize is the largest PDF a worker accepts. DESIGN.md's default message limit
 	// is 10 MiB; a PDF can only exceed that from inside a ZIP, whose expansion intake bounds.
@@ -107,7 +117,10 @@ func serveProcessOCR(opts ocr.Options) error {
 		return err
 	}
 	defer out.Close()
-	return serve(os.Stdin, out, func(data []byte, announce func() error) parser.Document {
+	return serve(os.Stdin, out, func(data []byte, passwords []string, announce func() error) parser.Document {
+		if len(passwords) > 0 {
+			return parser.ReadLockedPDF(data, passwords)
+		}
 		doc := parser.ReadPDF(data)
 		if !ocr.Needs(doc, data) {
 			return doc
@@ -140,13 +153,20 @@ func protocolOut() (*os.File, error) {
 // lowers the goroutine stack limit to 64 MiB and, when the parent set RLIMIT_DATA, sets
 // the runtime's soft memory limit below it. A panic in read is recovered and answered
 // as a corrupt Document; anything that kills the process (a stack overflow, running out
-// of memory, a panic in another goroutine) is for the parent to notice.
+// of memory, a panic in another goroutine) is for the parent to notice. A file sent with
+// passwords is read by parser.ReadLockedPDF, whatever read is.
 func ServeFunc(in io.Reader, out io.Writer, read func([]byte) parser.Document) error {
-	return serve(in, out, func(data []byte, _ func() error) parser.Document { return read(data) })
+	return serve(in, out, func(data []byte, passwords []string, _ func() error) parser.Document {
+		if len(passwords) > 0 {
+			return parser.ReadLockedPDF(data, passwords)
+		}
+		return read(data)
+	})
 }
 
-// serve is ServeFunc whose read may announce, before it turns to OCR, that it does.
-func serve(in io.Reader, out io.Writer, read func(data []byte, announce func() error) parser.Document) error {
+// serve is ServeFunc whose read is given the request's passwords and may announce, before it
+// turns to OCR, that it does.
+func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []string, announce func() error) parser.Document) error {
 	debug.SetMaxStack(maxStack)
 	if os.Getenv("GOGC") == "" {
 		// A worker's heap is small and short-lived (about 1 MB allocated per notice), and
@@ -169,6 +189,15 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, announce func() e
 		if err != nil {
 			return fmt.Errorf("reading a request: %w", err)
 		}
+		var passwords []string
+		if p, ok := bytes.CutPrefix(data, []byte(passwordsFrame)); ok {
+			if err := json.Unmarshal(p, &passwords); err != nil {
+				return fmt.Errorf("reading a passwords frame: %w", err)
+			}
+			if data, err = readFrame(r, MaxFileSize); err != nil {
+				return fmt.Errorf("reading a request after its passwords: %w", err)
+			}
+		}
 		if !softLimitSet {
 			// The parent sets RLIMIT_DATA after the process started and before the first
 			// request, so it is read here rather than at startup.
@@ -176,7 +205,7 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, announce func() e
 			softLimitSet = true
 		}
 		announce := func() error { return writeFrame(w, []byte(ocrStart)) }
-		payload, err := json.Marshal(call(func(d []byte) parser.Document { return read(d, announce) }, data))
+		payload, err := json.Marshal(call(func(d []byte) parser.Document { return read(d, passwords, announce) }, data))
 		if err != nil || len(payload) > maxResponse {
 			payload, _ = json.Marshal(response{Doc: corrupt("reader produced an oversized result")})
 		}

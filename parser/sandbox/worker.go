@@ -149,14 +149,23 @@ func (w *worker) setDeadline(t time.Time) {
 	w.resp.SetReadDeadline(t)
 }
 
-// roundTrip sends one file and reads the answer, within the deadline set before; onOCR
-// runs when the worker announces that it turns to OCR.
-func (w *worker) roundTrip(data []byte, onOCR func()) (response, error) {
+// roundTrip sends one file, after its passwords when there are any, and reads the answer,
+// within the deadline set before; onOCR runs when the worker announces that it turns to OCR.
+func (w *worker) roundTrip(data []byte, passwords []string, onOCR func()) (response, error) {
 	w.stderr.reset()
 	w.arm()
 	defer w.disarm()
 	w.files++
 
+	if len(passwords) > 0 || bytes.HasPrefix(data, []byte(passwordsFrame)) {
+		pw, err := json.Marshal(passwords)
+		if err != nil {
+			return response{}, err
+		}
+		if err := w.writeRequest(append([]byte(passwordsFrame), pw...)); err != nil {
+			return response{}, fmt.Errorf("sending the passwords: %w", err)
+		}
+	}
 	if err := w.writeRequest(data); err != nil {
 		return response{}, fmt.Errorf("sending the file: %w", err)
 	}

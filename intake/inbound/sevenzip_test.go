@@ -1,0 +1,129 @@
+package inbound
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"hosho-intake/parser"
+)
+
+// sevenZip writes files into a 7z archive with the real 7z tool (args before the archive name, e.g.
+// "-pPASS", "-mhe=on") and returns it. Under CI=true a missing 7z fails the test.
+func sevenZip(t *testing.T, files map[string][]byte, args ...string) []byte {
+	t.Helper()
+	bin, err := exec.LookPath("7z")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("7z not installed (CI installs p7zip-full)")
+		}
+		t.Skip("7z not installed")
+	}
+	dir := t.TempDir()
+	var names []string
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	cmd := exec.Command(bin, append(append(append([]string{"a", "-bd"}, args...), "x.7z"), names...)...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("7z: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "x.7z"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func readSevenZipMessage(t *testing.T, z []byte) *Message {
+	t.Helper()
+	return readArchiveMessage(t, "application/octet-stream", "ninsho.7z", z)
+}
+
+// TestUnlockSevenZip: AES-256 7z archives as 7-Zip writes them, with and without the header encrypted
+// (-mhe=on hides the member names too), stored and compressed, a Japanese password and member name: Read
+// keeps them locked (password_zip), Unlock opens them with the right candidate and says wrong_password
+// otherwise.
+func TestUnlockSevenZip(t *testing.T) {
+	const name = "認証キー等のお知らせ.pdf"
+	for _, c := range []struct {
+		name, pw string
+		args     []string
+	}{
+		{"header encrypted", "ひろせ0611", []string{"-mhe=on"}},
+		{"names visible", "Hirose0611", nil},
+		{"stored, header encrypted", "Hirose0611", []string{"-mx0", "-mhe=on"}},
+	} {
+		z := sevenZip(t, map[string][]byte{name: pdfBytes}, append([]string{"-p" + c.pw}, c.args...)...)
+		m := readSevenZipMessage(t, z)
+		if len(m.Locked) != 1 || !hasCode(m.Problems, parser.CodePasswordZip) {
+			t.Fatalf("%s: Read locked %d, problems %v", c.name, len(m.Locked), m.Problems)
+		}
+		for _, p := range []struct {
+			pws  []string
+			want bool
+		}{
+			{[]string{c.pw}, true},
+			{[]string{"wrong", c.pw}, true},
+			{[]string{"wrong"}, false},
+			{nil, false},
+		} {
+			u := Unlock(m.Locked[0], p.pws, Limits{})
+			got := len(u.Attachments) == 1 && bytes.Equal(u.Attachments[0].Data, pdfBytes) && u.Attachments[0].PDF
+			if got != p.want {
+				t.Errorf("%s: Unlock(%q) opened %v, want %v (problems %v)", c.name, p.pws, got, p.want, u.Problems)
+			}
+			if got && (u.Attachments[0].Name != name || u.Attachments[0].Path != "ninsho.7z/"+name) {
+				t.Errorf("%s: member %q at %q, want %q", c.name, u.Attachments[0].Name, u.Attachments[0].Path, name)
+			}
+			if !p.want && !hasCode(u.Problems, CodeWrongPassword) {
+				t.Errorf("%s: Unlock(%q) problems %v, want %s", c.name, p.pws, u.Problems, CodeWrongPassword)
+			}
+		}
+	}
+}
+
+// TestSevenZipPlain: a 7z without a password is read like a plain ZIP: its PDF is an attachment, and
+// zip_attachment asks for the bare PDF next time.
+func TestSevenZipPlain(t *testing.T) {
+	m := readSevenZipMessage(t, sevenZip(t, map[string][]byte{"n.pdf": pdfBytes}))
+	if len(m.Locked) != 0 || !hasCode(m.Problems, parser.CodeZipAttachment) {
+		t.Fatalf("Read: locked %d, problems %v", len(m.Locked), m.Problems)
+	}
+	var pdfs int
+	for _, a := range m.Attachments {
+		if a.PDF && bytes.Equal(a.Data, pdfBytes) {
+			pdfs++
+		}
+	}
+	if pdfs != 1 {
+		t.Errorf("Read: %d PDFs from the 7z, want 1", pdfs)
+	}
+}
+
+// TestUnlockSevenZipBomb: the password does not lift the bounds: a member that declares or expands past the
+// limit is too_large, and so is the small member behind it in the same solid stream; too many entries are
+// cut at MaxZipEntries.
+func TestUnlockSevenZipBomb(t *testing.T) {
+	big := bytes.Repeat([]byte{0}, 4<<20)
+	z := sevenZip(t, map[string][]byte{"a-bomb.pdf": big, "b.pdf": pdfBytes}, "-ppw", "-mhe=on", "-ms=on")
+	u := Unlock(Locked{Path: "a.7z", Data: append([]byte(nil), z...)}, []string{"pw"}, Limits{MaxAttachmentBytes: 1 << 20})
+	if len(u.Attachments) != 0 || !hasCode(u.Problems, parser.CodeTooLarge) {
+		t.Errorf("bomb: %d attachments, problems %v", len(u.Attachments), u.Problems)
+	}
+	files := map[string][]byte{}
+	for _, n := range []string{"1.pdf", "2.pdf", "3.pdf"} {
+		files[n] = pdfBytes
+	}
+	z = sevenZip(t, files, "-ppw")
+	u = Unlock(Locked{Path: "a.7z", Data: z}, []string{"pw"}, Limits{MaxZipEntries: 2})
+	if len(u.Attachments) != 2 || !hasCode(u.Problems, parser.CodeTooLarge) {
+		t.Errorf("entries: %d attachments, problems %v", len(u.Attachments), u.Problems)
+	}
+}
