@@ -343,21 +343,22 @@ func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 	return errors.Join(errs...)
 }
 
-// unlock opens one pair's ZIPs and records the outcome.
-func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
+// OpenLocked opens a message's locked files (password ZIPs, 7z archives, PDFs that need a
+// user password) with the stated passwords and reads their PDFs through pdfs within b: what
+// the PPAP step does for a pair, and `inspect` for a pair of files. opened is false when no
+// password opened anything.
+func OpenLocked(ctx context.Context, zips []inbound.Locked, passwords []string, lim inbound.Limits, pdfs PDFReader, b Budget) (notices []parser.Notice, problems []parser.Problem, opened bool, err error) {
 	var atts []inbound.Attachment
-	var problems []parser.Problem
-	opened := false
-	images := readsImages(p.PDFs)
+	images := readsImages(pdfs)
 	locked := map[int]bool{} // indexes in atts of the PDFs that needed a password
-	for _, z := range pp.zip.Zips {
+	for _, z := range zips {
 		if z.PDF {
 			// A PDF that needs a user password: the PDF reader opens it with the passwords.
 			locked[len(atts)] = true
 			atts = append(atts, inbound.Attachment{Name: path.Base(z.Path), Path: z.Path, Data: z.Data, PDF: true})
 			continue
 		}
-		u := inbound.Unlock(z, pp.key.Passwords, p.Limits)
+		u := inbound.Unlock(z, passwords, lim)
 		for _, a := range u.Attachments {
 			opened = true
 			if a.PDF || images && noticeImage(a) {
@@ -370,39 +371,48 @@ func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
 			}
 		}
 	}
-	var notices []parser.Notice
-	if opened || len(locked) > 0 {
-		docs, over, err := readPDFs(ctx, atts, p.PDFs, p.Budget, pp.key.Passwords)
-		if err != nil {
-			return fmt.Errorf("reading the PDFs of password ZIP entry %d: %w", pp.zip.Entry, err)
+	if !opened && len(locked) == 0 {
+		return nil, problems, false, nil
+	}
+	docs, over, err := readPDFs(ctx, atts, pdfs, b, passwords)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	for i, doc := range docs {
+		if doc == nil {
+			continue
 		}
-		for i, doc := range docs {
-			if doc == nil {
+		if locked[i] {
+			if hasProblem(doc.Problems, parser.CodeEncrypted) {
+				problems = append(problems, parser.Problem{Code: inbound.CodeWrongPassword, Attachment: atts[i].Path,
+					Detail: "no stated password opens the PDF"})
 				continue
 			}
-			if locked[i] {
-				if hasProblem(doc.Problems, parser.CodeEncrypted) {
-					problems = append(problems, parser.Problem{Code: inbound.CodeWrongPassword, Attachment: atts[i].Path,
-						Detail: "no stated password opens the PDF"})
-					continue
-				}
-				opened = true
-			}
-			for _, n := range doc.Notices {
-				n.Attachment = atts[i].Path
-				notices = append(notices, n)
-			}
-			for _, pr := range doc.Problems {
-				pr.Attachment = atts[i].Path
-				problems = append(problems, pr)
-			}
+			opened = true
 		}
-		if over != "" {
-			problems = append(problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
+		for _, n := range doc.Notices {
+			n.Attachment = atts[i].Path
+			notices = append(notices, n)
 		}
-		if len(notices) == 0 && len(problems) == 0 {
-			problems = append(problems, parser.Problem{Code: parser.CodeNoNotice, Detail: "no notice in the unlocked ZIP"})
+		for _, pr := range doc.Problems {
+			pr.Attachment = atts[i].Path
+			problems = append(problems, pr)
 		}
+	}
+	if over != "" {
+		problems = append(problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
+	}
+	if len(notices) == 0 && len(problems) == 0 {
+		problems = append(problems, parser.Problem{Code: parser.CodeNoNotice, Detail: "no notice in the unlocked ZIP"})
+	}
+	return notices, problems, opened, nil
+}
+
+// unlock opens one pair's ZIPs and records the outcome.
+func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
+	notices, problems, opened, err := OpenLocked(ctx, pp.zip.Zips, pp.key.Passwords, p.Limits, p.PDFs, p.Budget)
+	if err != nil {
+		return fmt.Errorf("reading the PDFs of password ZIP entry %d: %w", pp.zip.Entry, err)
 	}
 	key := append(store.BE64(pp.zip.Entry), store.BE64(pp.key.Entry)...)
 	f := p.Effects

@@ -72,8 +72,8 @@ func runInspect(ctx context.Context, e env) error {
 	if err := fs.Parse(e.args); err != nil {
 		return exitCode(2)
 	}
-	if fs.NArg() != 1 || (*cfgPath == "") == (*preset == "") {
-		fmt.Fprintln(e.stderr, "usage: hosho-intake inspect [--json] (--config FILE | --preset NAME) FILE.eml")
+	if fs.NArg() < 1 || fs.NArg() > 2 || (*cfgPath == "") == (*preset == "") {
+		fmt.Fprintln(e.stderr, "usage: hosho-intake inspect [--json] (--config FILE | --preset NAME) FILE.eml [PASSWORD.eml]")
 		return exitCode(2)
 	}
 	cfg := config.Default()
@@ -123,6 +123,14 @@ func runInspect(ctx context.Context, e env) error {
 	if tooLarge {
 		c.Notices = nil
 		c.Problems = []parser.Problem{{Code: parser.CodeTooLarge, Detail: fmt.Sprintf("the message is larger than the limit of %d bytes", cfg.IMAP.MaxMessageSize)}}
+	}
+	if fs.NArg() == 2 && len(c.Message.Locked) > 0 {
+		// A PPAP pair: the second mail states the password of the first one's locked files,
+		// opened as the daemon would (the pairing rules apart: the admin names the pair).
+		if err := inspectPair(ctx, c, fs.Arg(1), lim, pool, cfg); err != nil {
+			fmt.Fprintf(e.stderr, "hosho-intake inspect: %v\n", err)
+			return exitCode(1)
+		}
 	}
 	received := c.Message.Date
 	if received.IsZero() {
@@ -183,4 +191,31 @@ func previewReply(c *intake.Contents, items []reply.Item, cfg config.Config, age
 		return inspectedReply{Why: err.Error()}
 	}
 	return inspectedReply{Send: true, To: rep.To, Subject: rep.Subject, Body: rep.Text}
+}
+
+// inspectPair opens c's locked files with the passwords the mail in path states, and puts
+// what they hold in c in place of the password_zip problems.
+func inspectPair(ctx context.Context, c *intake.Contents, path string, lim inbound.Limits, pdfs intake.PDFReader, cfg config.Config) error {
+	data, _, err := readInput(path, lim)
+	if err != nil {
+		return err
+	}
+	key, err := inbound.Read(bytes.NewReader(data), lim)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	notices, problems, _, err := intake.OpenLocked(ctx, c.Message.Locked, intake.Passwords(key.Texts), lim, pdfs,
+		intake.Budget{Time: cfg.Sandbox.MessageBudget, MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: runtime.NumCPU()})
+	if err != nil {
+		return err
+	}
+	var kept []parser.Problem
+	for _, p := range c.Problems {
+		if p.Code != parser.CodePasswordZip && p.Code != parser.CodeEncrypted && p.Code != parser.CodeNoNotice {
+			kept = append(kept, p)
+		}
+	}
+	c.Notices = append(c.Notices, notices...)
+	c.Problems = append(append([]parser.Problem{}, kept...), problems...)
+	return nil
 }

@@ -139,3 +139,52 @@ func TestInspectTypedMails(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectPPAPPair: the shared samples' PPAP pair yields its notice in `inspect` of the
+// pair (issue 13); the password ZIP alone yields none, and a wrong password mail none.
+func TestInspectPPAPPair(t *testing.T) {
+	dir := testkit.Samples(t)
+	zip, key := filepath.Join(dir, "eml", "se08-ppap-password-zip.eml"), filepath.Join(dir, "eml", "se09-ppap-password-followup.eml")
+	var tr struct {
+		Unread []struct {
+			ContractNumber string `json:"contract_number"`
+		} `json:"unread_notices"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "eml", "se08-ppap-password-zip.truth.json"))
+	if err != nil || json.Unmarshal(b, &tr) != nil || len(tr.Unread) != 1 {
+		t.Fatalf("truth of se08: %v", err)
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong.eml")
+	if err := os.WriteFile(wrong, []byte("From: a@b.example\r\nSubject: PW\r\n\r\nパスワード：wrong-one\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		files []string
+		want  []string
+	}{
+		{"the pair", []string{zip, key}, []string{tr.Unread[0].ContractNumber}},
+		{"the ZIP alone", []string{zip}, nil},
+		{"a wrong password", []string{zip, wrong}, nil},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runCode(context.Background(), env{args: append([]string{"inspect", "--json", "--preset", "shimane"}, tt.files...), getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 {
+			t.Fatalf("%s: exit %d: %s", tt.name, code, errOut.String())
+		}
+		var got struct {
+			Notices []struct {
+				ContractNumber string `json:"contract_number"`
+			} `json:"notices"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var numbers []string
+		for _, n := range got.Notices {
+			numbers = append(numbers, n.ContractNumber)
+		}
+		if strings.Join(numbers, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("%s: notices %v, want %v", tt.name, numbers, tt.want)
+		}
+	}
+}
