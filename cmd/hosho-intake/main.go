@@ -76,7 +76,7 @@ func commands() map[string]command {
 			example: "hosho-intake demo", noFlags: true, run: runDemo},
 		"help": {summary: "help [COMMAND]          this list, or one command's flags and an example",
 			example: "hosho-intake help queue", noFlags: true, run: runHelp},
-		"inspect": {summary: "inspect [--json] (--config FILE | --preset NAME) FILE.eml   the whole judgement of one message, no side effects",
+		"inspect": {summary: "inspect [--json] (--config FILE | --preset NAME) FILE.eml [PASSWORD.eml]   the whole judgement of one message (or a password-ZIP pair), no side effects",
 			example: "hosho-intake inspect --preset shimane received.eml", run: runInspect},
 		"once": {summary: "once --config FILE      poll the mailbox once and exit",
 			example: "sudo -u hosho-intake hosho-intake once --config /etc/hosho-intake/config.toml   (with the daemon stopped)", run: runOnce},
