@@ -14,6 +14,7 @@ import (
 
 	"hosho-intake/intake/inbound"
 	"hosho-intake/parser"
+	"hosho-intake/parser/testkit"
 	"hosho-intake/verifier"
 )
 
@@ -51,10 +52,7 @@ func TestInquiry(t *testing.T) {
 // TestInquirySamples: of the shared corpus' mails, se13 (a question) is an inquiry and se09
 // (a PPAP password) is not.
 func TestInquirySamples(t *testing.T) {
-	dir := os.Getenv("HOSHO_SAMPLES")
-	if dir == "" {
-		t.Skip("HOSHO_SAMPLES not set")
-	}
+	dir := testkit.Samples(t)
 	for name, want := range map[string]bool{"se13-question-no-notice.eml": true, "se09-ppap-password-followup.eml": false,
 		"se11-swaks-body-only-ascii.eml": false, "se25-wrong-document-certificate.eml": false} {
 		f, err := os.Open(filepath.Join(dir, "eml", name))
