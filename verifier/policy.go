@@ -46,6 +46,11 @@
 //	verifier-state      "secret" -> the token secret (32 random bytes; absent when the
 //	                    config gives one); "digest-sent" -> time of the last digest
 //	                    (RFC 3339 text)
+//	verifier-register   "current" -> the register imported from the clerks' page
+//	                    (RegisterImport as JSON, with its CSV bytes); "import" 0x00
+//	                    sequence -> each import without its bytes (the audit trail,
+//	                    kept); "pending" 0x00 clerk -> an upload previewed, not yet
+//	                    confirmed (PendingImport)
 //
 // The items hold contractors' 認証キー: store keeps the file 0600, ledger its directory 0700.
 package verifier

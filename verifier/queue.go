@@ -79,6 +79,8 @@ func Schema() store.Schema {
 	return store.Schema{Owner: queueOwner, Steps: []func(*bolt.Tx) error{
 		// 1: the layout in the package comment.
 		store.CreateBuckets(itemsBucket, byNumberBucket, byStateBucket, changesBucket, queueStateBucket),
+		// 2: the contract register imported from the clerks' page (register_import.go).
+		store.CreateBuckets(registerBucket),
 	}}
 }
 

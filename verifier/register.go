@@ -60,15 +60,45 @@ var excelTime = regexp.MustCompile(`\s+\d{1,2}:\d{2}(:\d{2})?$`)
 // nomination_date, notification_date, contract_number), then one contract per row.
 // Other columns are ignored. The encoding is detected: UTF-8 with or without a BOM,
 // UTF-16 with a BOM (Excel's "Unicode text", tab-separated), or else Shift_JIS as Excel
-// writes it (CP932, with its NEC and IBM extensions). Errors name the line.
+// writes it (CP932, with its NEC and IBM extensions). Errors name the line; a file with
+// any refused row is refused (ReadRegister reads past them).
 func LoadRegister(r io.Reader) (*Register, error) {
+	reg, refused, err := ReadRegister(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(refused) > 0 {
+		return nil, refused[0]
+	}
+	return reg, nil
+}
+
+// RowError is a row of a register that ReadRegister refused, and why.
+type RowError struct {
+	Line int
+	Why  string // in English, for logs and the command line
+	Ja   string // the same in Japanese, for the clerks' page
+}
+
+func (e RowError) Error() string { return fmt.Sprintf("register line %d: %s", e.Line, e.Why) }
+
+// formulaStart is what a spreadsheet takes a cell beginning with for a formula. Excel's CSV
+// export writes a formula's value, never the formula, so a 工事名 beginning so was typed
+// to be run by whoever opens the file next (OWASP, "CSV Injection"): it is refused.
+const formulaStart = "=+@"
+
+// ReadRegister reads a register as LoadRegister does, one parser for both, but refuses
+// the rows it cannot use one by one (no 工事名, a date that is not one, a 工事名 that is
+// a spreadsheet formula) instead of the whole file; a file it cannot read at all (its
+// encoding, its header, its CSV quoting) is an error. Refused rows are in file order.
+func ReadRegister(r io.Reader) (*Register, []RowError, error) {
 	raw, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("reading register: %w", err)
+		return nil, nil, fmt.Errorf("reading register: %w", err)
 	}
 	text, err := decodeRegister(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cr := csv.NewReader(strings.NewReader(text))
 	firstLine, _, _ := strings.Cut(text, "\n")
@@ -78,6 +108,7 @@ func LoadRegister(r io.Reader) (*Register, error) {
 	cr.FieldsPerRecord = -1
 
 	reg := &Register{byName: map[string][]int{}, byNumber: map[string][]int{}}
+	var refused []RowError
 	var cols []string // meaning of each column, "" for ignored ones
 	for {
 		rec, err := cr.Read()
@@ -85,7 +116,7 @@ func LoadRegister(r io.Reader) (*Register, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("register: %w", err) // csv.ParseError names the line
+			return nil, nil, fmt.Errorf("register: %w", err) // csv.ParseError names the line
 		}
 		line, _ := cr.FieldPos(0)
 		if blank(rec) {
@@ -94,38 +125,53 @@ func LoadRegister(r io.Reader) (*Register, error) {
 		if cols == nil {
 			cols, err = registerHeader(rec)
 			if err != nil {
-				return nil, fmt.Errorf("register line %d: %w", line, err)
+				return nil, nil, fmt.Errorf("register line %d: %w", line, err)
 			}
 			continue
 		}
-		e := RegisterEntry{Line: line, Dates: map[string]config.Date{}}
-		for i, v := range rec {
-			if i >= len(cols) || strings.TrimSpace(v) == "" {
-				continue
-			}
-			switch col := cols[i]; col {
-			case "":
-			case "name":
-				e.ProjectName = strings.TrimSpace(v)
-			case "number":
-				e.ContractNumber = digits(v)
-			default:
-				d, ok := ParseDate(excelTime.ReplaceAllString(strings.TrimSpace(v), ""), "")
-				if !ok {
-					return nil, fmt.Errorf("register line %d: %s %q is not a date (want 2023/6/1, 2023-06-01 or 令和5年6月1日)", line, col, v)
-				}
-				e.Dates[col] = d
-			}
-		}
-		if e.ProjectName == "" {
-			return nil, fmt.Errorf("register line %d: no 工事名", line)
+		e, bad := registerRow(rec, cols, line)
+		if bad != nil {
+			refused = append(refused, *bad)
+			continue
 		}
 		reg.add(e)
 	}
 	if cols == nil {
-		return nil, errors.New("register: empty: want a header row (工事名, 契約日 …) and one row per contract")
+		return nil, nil, errors.New("register: empty: want a header row (工事名, 契約日 …) and one row per contract")
 	}
-	return reg, nil
+	return reg, refused, nil
+}
+
+// registerRow reads one contract's row.
+func registerRow(rec, cols []string, line int) (RegisterEntry, *RowError) {
+	e := RegisterEntry{Line: line, Dates: map[string]config.Date{}}
+	for i, v := range rec {
+		if i >= len(cols) || strings.TrimSpace(v) == "" {
+			continue
+		}
+		switch col := cols[i]; col {
+		case "":
+		case "name":
+			e.ProjectName = strings.TrimSpace(v)
+			if strings.ContainsAny(e.ProjectName[:1], formulaStart) {
+				return e, &RowError{Line: line, Why: fmt.Sprintf("工事名 %q is a spreadsheet formula", v),
+					Ja: fmt.Sprintf("工事名「%s」が表計算の数式になっています（値として保存してください）", v)}
+			}
+		case "number":
+			e.ContractNumber = digits(v)
+		default:
+			d, ok := ParseDate(excelTime.ReplaceAllString(strings.TrimSpace(v), ""), "")
+			if !ok {
+				return e, &RowError{Line: line, Why: fmt.Sprintf("%s %q is not a date (want 2023/6/1, 2023-06-01 or 令和5年6月1日)", col, v),
+					Ja: fmt.Sprintf("%s「%s」が日付ではありません（2023/6/1、2023-06-01、令和5年6月1日の形で）", col, v)}
+			}
+			e.Dates[col] = d
+		}
+	}
+	if e.ProjectName == "" {
+		return e, &RowError{Line: line, Why: "no 工事名", Ja: "工事名がありません"}
+	}
+	return e, nil
 }
 
 // decodeRegister returns the file's text whatever Excel or another tool saved it as.
