@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,10 +23,12 @@ import (
 // needs a clerk the agency's server authenticated (where it can) and a token made for that
 // clerk; replies and confirmations go only to senders who may be answered.
 type Effects struct {
-	Queue    *verifier.Queue
-	Policy   verifier.Policy
-	Register *verifier.Register // nil: no contract register imported
-	Clerks   []string           // addresses allowed to decide by mail
+	Queue  *verifier.Queue
+	Policy verifier.Policy
+	// register is the contract register in effect: replaced whole by an import from the
+	// clerks' page while polls read it.
+	register atomic.Pointer[RegisterInEffect]
+	Clerks   []string // addresses allowed to decide by mail
 	// DecideByMail: clerks may decide with the digest's links; false refuses decision mails.
 	DecideByMail bool
 	// Auth is how senders are authenticated (the authserv-id and trusted relays).
@@ -36,6 +39,25 @@ type Effects struct {
 	PPAP *PPAP
 	Log  *slog.Logger
 }
+
+// Register is the contract register in effect; nil: none.
+func (f *Effects) Register() *verifier.Register {
+	if r := f.register.Load(); r != nil {
+		return r.Register
+	}
+	return nil
+}
+
+// RegisterInEffect is the contract register in effect and where it came from.
+func (f *Effects) RegisterInEffect() RegisterInEffect {
+	if r := f.register.Load(); r != nil {
+		return *r
+	}
+	return RegisterInEffect{}
+}
+
+// SetRegister puts r in effect for every notice judged from now on.
+func (f *Effects) SetRegister(r RegisterInEffect) { f.register.Store(&r) }
 
 // OutcomeInquiry is the ledger outcome of a mail that asks rather than submits
 // (reply.Inquiry): acknowledged, and listed for the clerks in the digest's 問い合わせ.
@@ -93,7 +115,7 @@ func (f *Effects) record(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 		settleOrderer(&c.Notices[i], f.Policy)
 	}
 	for _, n := range c.Notices {
-		d := f.Policy.Judge(n, verifier.Context{Received: c.Received, Texts: c.Message.Texts, Register: f.Register})
+		d := f.Policy.Judge(n, verifier.Context{Received: c.Received, Texts: c.Message.Texts, Register: f.Register()})
 		filed, err := f.Queue.Submit(tx, n, d, verifier.Meta{Entry: e.ID, Sender: c.Message.From, Unanswerable: !answerable,
 			MessageID: c.Message.MessageID, Received: c.Received})
 		if err != nil {

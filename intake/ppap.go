@@ -439,7 +439,7 @@ func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
 		}
 		var filed []verifier.Filed
 		for _, n := range notices {
-			d := f.Policy.Judge(n, verifier.Context{Received: pp.zip.Received, Texts: pp.zip.Texts, Register: f.Register})
+			d := f.Policy.Judge(n, verifier.Context{Received: pp.zip.Received, Texts: pp.zip.Texts, Register: f.Register()})
 			fl, err := f.Queue.Submit(tx, n, d, verifier.Meta{Entry: pp.zip.Entry, Sender: pp.zip.From, MessageID: pp.zip.MessageID,
 				Received: pp.zip.Received, At: now})
 			if err != nil {

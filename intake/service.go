@@ -174,8 +174,18 @@ func ReplyPolicy(cfg *config.Config) reply.Policy {
 	return p
 }
 
-// PolicyOf builds the config's eligibility policy and loads its contract register.
+// PolicyOf builds the config's eligibility policy and loads its contract register file.
 func PolicyOf(cfg *config.Config) (verifier.Policy, *verifier.Register, error) {
+	policy, err := policyOf(cfg)
+	if err != nil {
+		return policy, nil, err
+	}
+	register, _, err := registerFile(cfg)
+	return policy, register, err
+}
+
+// policyOf builds the config's eligibility policy.
+func policyOf(cfg *config.Config) (verifier.Policy, error) {
 	var policy verifier.Policy
 	var err error
 	if cfg.Agency.Preset != "" {
@@ -184,27 +194,15 @@ func PolicyOf(cfg *config.Config) (verifier.Policy, *verifier.Register, error) {
 		policy, err = verifier.FromConfig(cfg.Policy)
 	}
 	if err != nil {
-		return policy, nil, fmt.Errorf("eligibility policy: %w", err)
+		return policy, fmt.Errorf("eligibility policy: %w", err)
 	}
-	if cfg.Register.CSV == "" {
-		return policy, nil, nil
-	}
-	f, err := os.Open(cfg.Register.CSV)
-	if err != nil {
-		return policy, nil, fmt.Errorf("contract register: %w", err)
-	}
-	defer f.Close()
-	register, err := verifier.LoadRegister(f)
-	if err != nil {
-		return policy, nil, fmt.Errorf("contract register %s: %w", cfg.Register.CSV, err)
-	}
-	return policy, register, nil
+	return policy, nil
 }
 
 // newEffects prepares what recording a message does: the agency's policy, its contract
 // register, the verification queue and the clerks allowed to decide by mail.
 func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effects, *verifier.Queue, error) {
-	policy, register, err := PolicyOf(cfg)
+	policy, err := policyOf(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,8 +214,21 @@ func newEffects(cfg *config.Config, l *ledger.Ledger, log *slog.Logger) (*Effect
 	for _, a := range cfg.Digest.Clerks {
 		clerks = append(clerks, a.Address)
 	}
-	return &Effects{Queue: queue, Policy: policy, Register: register, Clerks: clerks, DecideByMail: cfg.Digest.DecideByMail,
-		Auth: ReplyPolicy(cfg), Log: log.With("component", "verifier")}, queue, nil
+	// After OpenQueue: the imported register's bucket exists from then on.
+	register, err := chooseRegister(cfg, l.DB())
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case register.Source == RegisterFromPage:
+		log.Info("contract register imported on the clerks' page", "by", register.Import.By, "at", register.Import.At, "rows", register.Register.Len())
+	case register.Shadowed:
+		log.Info("contract register: the file changed after the last import on the clerks' page; the file is used", "file", cfg.Register.CSV)
+	}
+	f := &Effects{Queue: queue, Policy: policy, Clerks: clerks, DecideByMail: cfg.Digest.DecideByMail,
+		Auth: ReplyPolicy(cfg), Log: log.With("component", "verifier")}
+	f.SetRegister(register)
+	return f, queue, nil
 }
 
 func (s *Service) dial(ctx context.Context) (*mailbox.Session, error) {
@@ -397,7 +408,7 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	r := Reprocessed{ID: id, Problems: c.Problems, Decisions: []verifier.Decision{}}
 	f := s.Effects
 	for _, n := range c.Notices {
-		r.Decisions = append(r.Decisions, f.Policy.Judge(n, verifier.Context{Received: e.TakenAt, Texts: c.Message.Texts, Register: f.Register}))
+		r.Decisions = append(r.Decisions, f.Policy.Judge(n, verifier.Context{Received: e.TakenAt, Texts: c.Message.Texts, Register: f.Register()}))
 		// The answer goes over the socket to any member of its group: the key stays masked,
 		// as in queue list (queue list --show-keys shows it, and records who saw it).
 		n.AuthKey = verifier.MaskKey(n.AuthKey)

@@ -88,48 +88,54 @@ func SavePendingImport(tx *bolt.Tx, clerk string, p PendingImport) error {
 }
 
 // ConfirmImport makes clerk's pending import of the bytes with sum the register in effect,
-// if base is still the register in effect and the preview is recent, and records it in the
-// audit trail. diff is what the preview showed the clerk; fileSum is the config file's now.
-func ConfirmImport(tx *bolt.Tx, clerk, sum, base, fileSum string, diff RegisterDiff, refused int, now time.Time) (RegisterImport, error) {
+// if base (naming old) is still the register in effect and the preview is recent, and
+// records it in the audit trail with what it changed against old. fileSum is the config
+// file's now. It returns the import (with its bytes) and the register read from them.
+func ConfirmImport(tx *bolt.Tx, clerk, sum, base, fileSum string, old *Register, now time.Time) (RegisterImport, *Register, error) {
 	b := tx.Bucket([]byte(registerBucket))
 	key := []byte(registerPending + strings.ToLower(clerk))
 	var p PendingImport
 	v := b.Get(key)
 	if v == nil {
-		return RegisterImport{}, ErrNoPendingImport
+		return RegisterImport{}, nil, ErrNoPendingImport
 	}
 	if err := json.Unmarshal(v, &p); err != nil {
-		return RegisterImport{}, fmt.Errorf("pending register import: %w", err)
+		return RegisterImport{}, nil, fmt.Errorf("pending register import: %w", err)
 	}
 	switch {
 	case p.Sum != sum:
-		return RegisterImport{}, ErrNoPendingImport
+		return RegisterImport{}, nil, ErrNoPendingImport
 	case p.Base != base || now.Sub(p.At) > PendingImportLifetime:
-		return RegisterImport{}, ErrImportStale
+		return RegisterImport{}, nil, ErrImportStale
 	}
+	reg, refused, err := ReadRegister(bytes.NewReader(p.CSV))
+	if err != nil {
+		return RegisterImport{}, nil, err
+	}
+	diff := DiffRegisters(old, reg)
 	imp := RegisterImport{CSV: p.CSV, Name: p.Name, Sum: p.Sum, By: clerk, At: now, Base: base, FileSum: fileSum,
-		Rows: diff.Rows, Refused: refused, Added: len(diff.Added), Changed: len(diff.Changed), Removed: len(diff.Removed)}
+		Rows: diff.Rows, Refused: len(refused), Added: len(diff.Added), Changed: len(diff.Changed), Removed: len(diff.Removed)}
 	cur, err := json.Marshal(imp)
 	if err != nil {
-		return imp, err
+		return imp, nil, err
 	}
 	if err := b.Put([]byte(registerCurrentKey), cur); err != nil {
-		return imp, err
+		return imp, nil, err
 	}
 	rec := imp
 	rec.CSV = nil
 	audit, err := json.Marshal(rec)
 	if err != nil {
-		return imp, err
+		return imp, nil, err
 	}
 	seq, err := b.NextSequence()
 	if err != nil {
-		return imp, err
+		return imp, nil, err
 	}
 	if err := b.Put(append([]byte(registerImportKey), store.BE64(seq)...), audit); err != nil {
-		return imp, err
+		return imp, nil, err
 	}
-	return imp, b.Delete(key)
+	return imp, reg, b.Delete(key)
 }
 
 // ImportedRegister returns the register last imported from the page, if any.

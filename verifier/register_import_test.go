@@ -108,7 +108,7 @@ func TestConfirmImport(t *testing.T) {
 		var imp RegisterImport
 		err := update(func(tx *bolt.Tx) error {
 			var err error
-			imp, err = ConfirmImport(tx, who, sum, base, "", RegisterDiff{Rows: 1}, 0, at)
+			imp, _, err = ConfirmImport(tx, who, sum, base, "", nil, at)
 			return err
 		})
 		return imp, err
@@ -144,7 +144,7 @@ func TestConfirmImport(t *testing.T) {
 	}
 	err = db.View(func(tx *bolt.Tx) error {
 		cur, ok, err := ImportedRegister(tx)
-		if err != nil || !ok || string(cur.CSV) != string(csv) || cur.Base != sum {
+		if err != nil || !ok || string(cur.CSV) != string(csv) || cur.Base != sum || cur.Rows != 1 || cur.Added != 1 {
 			t.Errorf("ImportedRegister = %+v, %v, %v", cur, ok, err)
 		}
 		trail, err := RegisterImports(tx)
