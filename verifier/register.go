@@ -222,8 +222,13 @@ func (r *Register) add(e RegisterEntry) {
 	}
 }
 
-// Len returns the number of contracts in the register.
-func (r *Register) Len() int { return len(r.entries) }
+// Len returns the number of contracts in the register; 0 for none (nil).
+func (r *Register) Len() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.entries)
+}
 
 // Lookup finds the contract of a notice: by contract number when the register has that
 // number once, else by 工事名 compared normalised (parser.Normalize, spaces removed). Two

@@ -47,6 +47,7 @@ type view struct {
 	Item          *row
 	Mail          *mailView
 	History       []change
+	Register      *registerView
 }
 
 // row is one submission as the page shows it.
@@ -109,7 +110,7 @@ func (s *Server) render(w http.ResponseWriter, status int, page string, v view) 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{"add": func(a, b int) int { return a + b }}
 	pages := map[string]*template.Template{}
-	for _, p := range []string{"message", "signin", "link", "queue", "item"} {
+	for _, p := range []string{"message", "signin", "link", "queue", "item", "register"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/card.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, fmt.Errorf("clerks' page templates: %w", err)

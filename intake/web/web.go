@@ -110,6 +110,9 @@ func New(o Options) (*Server, error) {
 	m.HandleFunc("POST /items/{id}/decide", s.clerk(s.decide))
 	m.HandleFunc("GET /items/{id}/files/{n}", s.clerk(s.file))
 	m.HandleFunc("GET /export", s.clerk(s.export))
+	m.HandleFunc("GET /register", s.clerk(s.register))
+	m.HandleFunc("POST /register/preview", s.clerk(s.registerPreview))
+	m.HandleFunc("POST /register/confirm", s.clerk(s.registerConfirm))
 	s.mux = m
 	return s, nil
 }
@@ -182,6 +185,22 @@ func (s *Server) clerk(h handler) http.HandlerFunc {
 			}
 			s.refuse(w, http.StatusForbidden, "サインインしていません", "サインインしてから、もう一度操作してください。")
 			return
+		}
+		if r.Method == http.MethodPost {
+			// Bounded before anything reads the body, the CSRF token's parse included; within
+			// the bound a multipart upload stays in memory, never in temporary files.
+			r.Body = http.MaxBytesReader(w, r.Body, maxPostBody)
+			var perr error
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+				perr = r.ParseMultipartForm(maxPostBody)
+			} else {
+				perr = r.ParseForm()
+			}
+			if tooBig := (*http.MaxBytesError)(nil); errors.As(perr, &tooBig) {
+				s.log.Warn("clerks' page: form over its size bound refused", "clerk", c.Clerk, "path", r.URL.Path)
+				s.tooLarge(w)
+				return
+			}
 		}
 		if r.Method == http.MethodPost && subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(c.CSRF)) != 1 {
 			s.log.Warn("clerks' page: form without its CSRF token refused", "clerk", c.Clerk, "path", r.URL.Path)

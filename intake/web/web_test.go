@@ -69,14 +69,16 @@ func testConfig(t *testing.T, dir string) *config.Config {
 	return &cfg
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, configure ...func(*config.Config)) *fixture {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir())
+	for _, c := range configure {
+		c(cfg)
+	}
 	svc, err := intake.NewService(cfg, intake.ServiceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { svc.Close() })
 	f := &fixture{t: t, svc: svc, clock: &clock{t: time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)}}
 	received := time.Date(2026, 6, 28, 1, 0, 0, 0, time.UTC)
 	for i, n := range []parser.Notice{
@@ -86,7 +88,9 @@ func newFixture(t *testing.T) *fixture {
 	} {
 		f.file(i+1, n, received.Add(time.Duration(i)*time.Hour))
 	}
-	s, err := web.New(web.Options{Service: func() *intake.Service { return svc }, Now: f.clock.now})
+	t.Cleanup(func() { f.svc.Close() })
+	// The page follows f.svc, as it follows the daemon's service across reloads.
+	s, err := web.New(web.Options{Service: func() *intake.Service { return f.svc }, Now: f.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
