@@ -206,12 +206,12 @@ func Run(ctx context.Context, o Options) error {
 	go func() { ctlDone <- ctl.Serve(ctx) }()
 	stopMetrics := serveMetrics(ctx, cfg, &current, log)
 	defer stopMetrics()
-	stopWeb, err := serveWeb(ctx, cfg, &current, log)
+	page, err := serveWeb(ctx, cfg, &current, log)
 	if err != nil {
 		svc.Close()
 		return fmt.Errorf("starting: %w", err)
 	}
-	defer stopWeb()
+	defer page.close()
 	// READY after config and state, not after the IMAP server answers (it may be down).
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	go watchdog(ctx, &current, log)
@@ -254,9 +254,13 @@ func Run(ctx context.Context, o Options) error {
 		}
 		svc = replacement
 		current.Store(svc)
+		// After the new service is current: the page, started or moved, serves its state.
+		if err := page.apply(ctx, cfg.Web); err != nil {
+			log.Error("clerks' page: the reloaded [web] settings could not be applied", "err", err, "serving", page.serving())
+		}
 		daemon.SdNotify(false, daemon.SdNotifyReady)
 	}
-	stopWeb() // before the state closes under its handlers
+	page.close() // before the state closes under its handlers
 	svc.Close()
 	if err := <-ctlDone; err != nil {
 		log.Error("control socket", "err", err)
