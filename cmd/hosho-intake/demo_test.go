@@ -41,6 +41,11 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(s, "差戻し:") || strings.Contains(s, "■ 新着") {
 		t.Errorf("the digest calls refusals at intake 差戻し, or repeats the cards in a 新着 list:\n%s", s)
 	}
+	// The page's address and a clerk's one-time sign-in link on it, for a newcomer to click.
+	pg := regexp.MustCompile(`The clerks' page: (http://127\.0\.0\.1:\d+/)\nSign in as keiyaku@pref\.shimane\.example with this one-time link \(valid \d+m0s\): (\S+)\n`).FindStringSubmatch(s)
+	if pg == nil || !strings.HasPrefix(pg[2], pg[1]+"signin/link?t=") || len(pg[2]) < len(pg[1])+len("signin/link?t=")+20 {
+		t.Errorf("the demo prints no page address and sign-in link on it:\n%s", s)
+	}
 	m := regexp.MustCompile(`Remove (\S+) when done`).FindStringSubmatch(s)
 	if m == nil {
 		t.Fatalf("the demo does not name its folder:\n%s", s)

@@ -20,7 +20,9 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/text/encoding/japanese"
 
+	"hosho-intake/intake"
 	"hosho-intake/verifier"
 )
 
@@ -81,7 +83,8 @@ func subjectOf(m *mail.Message) string {
 // (an IMAP mailbox of generated mails, an SMTP peer, the daemon's service with its outbox
 // running): sign in through the mailed link, open the queue, reveal and copy a key, verify
 // one item, reject another with a reason, see both contractors' outcome mails arrive, and
-// export the CSV. With -screenshots it writes deploy/screenshots/queue.png and item.png.
+// export the CSV, import the contract register (upload, preview, confirm). With
+// -screenshots it writes deploy/screenshots/queue.png, item.png and register.png.
 func TestClerksPageInBrowser(t *testing.T) {
 	exe := chromiumPath(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -230,6 +233,47 @@ func TestClerksPageInBrowser(t *testing.T) {
 		!strings.HasPrefix(lines[1], first.TrackingNumber()+",確認済,"+first.Notice.Category+","+first.Notice.ContractNumber+",") ||
 		!strings.Contains(lines[1], ","+demoClerk+",画面,") || bytes.Contains(csv, []byte(first.Notice.AuthKey)) {
 		t.Errorf("the CSV export:\n%q", csv)
+	}
+
+	// The contract register, imported through the page: Excel's Shift_JIS CSV with one row
+	// the reader refuses (a formula), a preview, then the confirmation.
+	regCSV, err := japanese.ShiftJIS.NewEncoder().Bytes([]byte("工事名,当初契約日,契約番号\r\n" +
+		second.Notice.ProjectName + ",2023/06/01 0:00,\r\n" +
+		"\"=HYPERLINK(\"\"http://evil.example/\"\",\"\"橋梁補修工事\"\")\",2023/06/01,\r\n"))
+	if err != nil {
+		t.Fatalf("the register in Shift_JIS: %v", err)
+	}
+	regFile := filepath.Join(t.TempDir(), "契約台帳.csv")
+	if err := os.WriteFile(regFile, regCSV, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	do("previewing a register import",
+		chromedp.Navigate(d.pageURL+"register"),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="csv"]`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`input[name="csv"]`), []string{regFile}),
+		chromedp.Click(chromedp.CSS(`#register-preview`)),
+		chromedp.WaitVisible(chromedp.CSS(`.register-preview`)))
+	if sum := text(`.register-preview .summary`); !strings.Contains(sum, "追加 1件") || !strings.Contains(sum, "取り込まない行 1件") {
+		t.Errorf("the preview says %q", sum)
+	}
+	if row := text(`.refused-rows tbody tr`); !strings.HasPrefix(row, "3") || !strings.Contains(row, "数式") {
+		t.Errorf("the refused row reads %q, want line 3, a formula", row)
+	}
+	if added := text(`table.added tbody tr`); !strings.Contains(added, second.Notice.ProjectName) || !strings.Contains(added, "2023-06-01") {
+		t.Errorf("the added row reads %q", added)
+	}
+	screenshot(t, bctx, "register.png")
+	do("confirming the import",
+		chromedp.Click(chromedp.CSS(`#register-confirm`)),
+		chromedp.WaitVisible(chromedp.CSS(`.flash`)))
+	if flash := text(`.flash`); !strings.Contains(flash, "契約台帳を取り込みました") {
+		t.Errorf("after the import, the page says %q", flash)
+	}
+	if r := d.svc.Effects.RegisterInEffect(); r.Source != intake.RegisterFromPage || r.Import.By != demoClerk || r.Refused != 1 {
+		t.Errorf("register in effect after the import: from %q by %q, %d refused", r.Source, r.Import.By, r.Refused)
+	}
+	if e, ok := d.svc.Effects.Register().Lookup(second.Notice.ProjectName, ""); !ok || e.Dates[verifier.BasisOriginalContract].String() != "2023-06-01" {
+		t.Errorf("the imported register does not date %q: %+v, %v", second.Notice.ProjectName, e, ok)
 	}
 
 	// The history: who saw the key, who decided, and how.
