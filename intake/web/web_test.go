@@ -391,12 +391,12 @@ func TestRefusals(t *testing.T) {
 
 	t.Run("no session", func(t *testing.T) {
 		c := f.browser()
-		for _, path := range []string{"/", "/items/1", "/items/1/files/0", "/export?from=2026-01-01&to=2026-12-31"} {
+		for _, path := range []string{"/", "/items/1", "/items/1/files/0", "/export?from=2026-01-01&to=2026-12-31", "/register"} {
 			if p := f.get(c, path); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/signin?next=") {
 				t.Errorf("GET %s without a session: %d %s, want a redirect to sign in", path, p.status, p.header.Get("Location"))
 			}
 		}
-		for _, path := range []string{"/items/1/reveal", "/items/1/decide", "/signout"} {
+		for _, path := range []string{"/items/1/reveal", "/items/1/decide", "/signout", "/register/preview", "/register/confirm"} {
 			if p := f.post(c, path, url.Values{"action": {"verify"}}); p.status != http.StatusForbidden {
 				t.Errorf("POST %s without a session: %d, want 403", path, p.status)
 			}
@@ -503,10 +503,39 @@ func TestRefusals(t *testing.T) {
 		if s := f.item(2); s.State != verifier.StateQueued || len(s.History) != 1 {
 			t.Errorf("a form without its token changed R-000002: %s, %d changes", s.State, len(s.History))
 		}
+		for _, path := range []string{"/signout", "/register/confirm"} {
+			if p := f.post(c, path, url.Values{"sum": {"x"}}); p.status != http.StatusForbidden {
+				t.Errorf("POST %s without the CSRF token: %d, want 403", path, p.status)
+			}
+		}
+		if p := f.get(c, "/"); p.status != http.StatusOK {
+			t.Errorf("a sign-out without its token signed the clerk out: %d", p.status)
+		}
 		// Another clerk's token is not this session's.
 		_, tok2 := f.signIn(other)
 		if p := f.post(c, "/items/2/decide", url.Values{"action": {"verify"}, "csrf": {tok2}}); p.status != http.StatusForbidden {
 			t.Errorf("decide with another session's token: %d", p.status)
+		}
+	})
+
+	t.Run("clerk removed from the config", func(t *testing.T) {
+		c, tok := f.signIn(other)
+		clerks := f.svc.Config.Digest.Clerks
+		f.svc.Config.Digest.Clerks = clerks[:1] // a reload took sato@ off [digest] clerks
+		defer func() { f.svc.Config.Digest.Clerks = clerks }()
+		if p := f.post(c, "/items/3/decide", url.Values{"csrf": {tok}, "action": {"verify"}}); p.status != http.StatusForbidden {
+			t.Errorf("decision by a removed clerk: %d, want 403", p.status)
+		}
+		if p := f.get(c, "/items/3"); p.status != http.StatusSeeOther {
+			t.Errorf("item page for a removed clerk: %d, want a redirect to sign in", p.status)
+		}
+		// The session ended with the address: being named again needs a new sign-in.
+		f.svc.Config.Digest.Clerks = clerks
+		if p := f.get(c, "/"); p.status != http.StatusSeeOther {
+			t.Errorf("the removed clerk's session came back: %d", p.status)
+		}
+		if s := f.item(3); s.State != verifier.StateQueued {
+			t.Errorf("a removed clerk's decision was recorded: %s", s.State)
 		}
 	})
 
