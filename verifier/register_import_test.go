@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -169,5 +170,37 @@ func TestConfirmImport(t *testing.T) {
 			t.Errorf("after reopening: ImportedRegister = %v, %v", ok, err)
 		}
 		return nil
+	})
+}
+
+// FuzzReadRegister: whatever a clerk uploads, the reader does not panic, the strict reader
+// the daemon starts with agrees with it, and no 工事名 it keeps is a spreadsheet formula.
+func FuzzReadRegister(f *testing.F) {
+	for _, s := range []string{registerCSV, "\uFEFF" + registerCSV, "工事名,契約日\n=1+1,2023-06-01\n", "工事名\t契約日\nA\t令和5年6月1日\n",
+		"工事名,契約日\n\"A,2023\n", "", "\xff\xfe\x00"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		reg, refused, err := ReadRegister(bytes.NewReader(b))
+		strict, serr := LoadRegister(bytes.NewReader(b))
+		switch {
+		case err != nil:
+			if serr == nil {
+				t.Fatalf("ReadRegister failed (%v), LoadRegister did not", err)
+			}
+			return
+		case len(refused) > 0 && serr == nil, len(refused) == 0 && (serr != nil || strict.Len() != reg.Len()):
+			t.Fatalf("%d refused rows, LoadRegister = %v", len(refused), serr)
+		}
+		for _, e := range reg.Entries() {
+			if e.ProjectName == "" || strings.ContainsAny(e.ProjectName[:1], formulaStart) {
+				t.Fatalf("kept 工事名 %q on line %d", e.ProjectName, e.Line)
+			}
+		}
+		for i := 1; i < len(refused); i++ {
+			if refused[i].Line <= refused[i-1].Line {
+				t.Fatalf("refused rows out of order: %+v", refused)
+			}
+		}
 	})
 }
