@@ -26,7 +26,9 @@ func (f *fixture) upload(c *http.Client, tok, name string, data io.Reader) (page
 	f.t.Helper()
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		if tok != "" {
 			mw.WriteField("csrf", tok)
 		}
@@ -45,6 +47,8 @@ func (f *fixture) upload(c *http.Client, tok, name string, data io.Reader) (page
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	resp, err := c.Do(req)
+	pr.Close() // the writer stops where the server stopped reading
+	<-written
 	if err != nil {
 		return page{}, err
 	}
@@ -149,7 +153,7 @@ func TestRegisterImport(t *testing.T) {
 			}
 		}
 		// 50 MB from a signed-in clerk: refused at the bound, not read to its end.
-		big := io.MultiReader(strings.NewReader("工事名,契約日\n"), io.LimitReader(repeat("工事,2023-06-01\n"), 50<<20))
+		big := &counter{r: io.MultiReader(strings.NewReader("工事名,契約日\n"), io.LimitReader(repeat("工事,2023-06-01\n"), 50<<20))}
 		p, err := f.upload(c, tok, "big.csv", big)
 		if err != nil {
 			t.Fatalf("50 MB upload: %v (want a 413 answer)", err)
@@ -157,6 +161,12 @@ func TestRegisterImport(t *testing.T) {
 		if p.status != http.StatusRequestEntityTooLarge || !strings.Contains(p.body, "ファイルが大きすぎます") {
 			t.Errorf("50 MB upload: %d, want 413\n%s", p.status, p.body)
 		}
+		// The server stopped reading at its bound and closed: what the client got to send is
+		// the bound and the sockets' buffers, far from 50 MB.
+		if big.n > 25<<20 {
+			t.Errorf("the client sent %d bytes of the 50 MB before the refusal: the server read on past its bound", big.n)
+		}
+		t.Logf("50 MB upload: refused after the client sent %.1f MB", float64(big.n)/(1<<20))
 		// Nothing of these waits for confirmation, nor was imported.
 		if p := f.post(c, "/register/confirm", url.Values{"csrf": {tok}, "sum": {verifier.RegisterSum([]byte(importCSV))}}); p.status != http.StatusConflict {
 			t.Errorf("confirm after refused uploads: %d, want 409 (nothing previewed)", p.status)
@@ -319,6 +329,18 @@ func TestRegisterImportUTF8(t *testing.T) {
 			t.Errorf("BOM %q: Lookup = %+v, %v", bom, e, ok)
 		}
 	}
+}
+
+// counter counts what is read through it.
+type counter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // repeat is an endless reader of s.
