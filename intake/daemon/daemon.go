@@ -7,7 +7,8 @@
 // Goroutines of Run: the service's poll/send/digest loops (intake.Service.Run, replaced on
 // each reload), the control socket's server, the metrics server when configured, and the
 // watchdog pinger when systemd asks for one, and the clerks' page (intake/web) when [web]
-// addr is set. All stop when ctx ends.
+// addr is set (moved, started or stopped by a reload that changes [web]: webFace). All stop
+// when ctx ends.
 package daemon
 
 import (

@@ -4,7 +4,10 @@
 // copies each 保証契約番号 and 認証キー into D-Sure, and records 確認済 or 差戻し; an item's
 // page shows the original mail, its PDF in the browser's own viewer and the history; the
 // search finds any item by number, 工事名, sender, date and state; the export writes a
-// period's items as CSV for the agency's contract register.
+// period's items as CSV for the agency's contract register; the register page imports that
+// register (契約台帳) as CSV: the upload is read by verifier.ReadRegister, previewed (rows
+// added, changed, removed, refused by line), kept for the clerk in the state, and put in
+// effect on confirmation by intake.Service.ImportRegister.
 //
 // The page decides through intake.Service.PageDecide, the same transaction as `queue
 // verify` and a decision mail (verifier.Queue.Decide and the contractor's outcome written
