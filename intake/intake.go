@@ -6,6 +6,7 @@ package intake
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	_ "image/jpeg" // the sizes of attached photos and scans (noticeImage)
@@ -47,6 +48,45 @@ func (p InProcess) ReadPDF(ctx context.Context, data []byte) (parser.Document, e
 
 // ReadsImages reports whether images are read (by OCR).
 func (p InProcess) ReadsImages() bool { return p.OCR }
+
+// OpenArchive opens a 7z archive in this process, as a sandbox worker would (trusted input only).
+func (p InProcess) OpenArchive(_ context.Context, data, args []byte) (sandbox.ArchiveReading, error) {
+	return sandbox.ArchiveReading{Answer: inbound.ServeSevenZip(data, args)}, nil
+}
+
+// archiveOpener is a PDFReader that opens 7z archives in its workers too (sandbox.Pool, whose
+// workers run inbound.ServeSevenZip), or in process (InProcess).
+type archiveOpener interface {
+	OpenArchive(ctx context.Context, data, args []byte) (sandbox.ArchiveReading, error)
+}
+
+// withSevenZip is lim with its 7z archives opened by pdfs (inbound.Limits.SevenZip says why
+// not in this process). A reader that opens no archives leaves them unopened.
+func withSevenZip(ctx context.Context, lim inbound.Limits, pdfs PDFReader) inbound.Limits {
+	o, ok := pdfs.(archiveOpener)
+	if !ok {
+		return lim
+	}
+	lim.SevenZip = func(data []byte, req inbound.SevenZipRequest) inbound.SevenZipResult {
+		args, err := json.Marshal(req)
+		if err != nil {
+			return inbound.SevenZipResult{Failed: err.Error()}
+		}
+		a, err := o.OpenArchive(ctx, data, args)
+		switch {
+		case err != nil:
+			return inbound.SevenZipResult{Failed: err.Error()}
+		case a.Failed:
+			return inbound.SevenZipResult{Failed: a.Detail, TooLarge: a.OverLimit}
+		}
+		var res inbound.SevenZipResult
+		if err := json.Unmarshal(a.Answer, &res); err != nil {
+			return inbound.SevenZipResult{Failed: fmt.Sprintf("the archive reader's answer: %v", err)}
+		}
+		return res
+	}
+	return lim
+}
 
 // imageReader is a PDFReader that says whether it also reads images: sandbox.Pool with
 // Options.OCR, InProcess with OCR. One that does not is given no image, so that with OCR
@@ -175,9 +215,12 @@ func Read(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader
 // An error is returned only when the message cannot be read at all (I/O, no PDF reader can
 // be started) or ctx ends; everything wrong with the message itself is a Problem.
 func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader, b Budget) (*Contents, error) {
-	msg, err := inbound.Read(raw, lim)
+	msg, err := inbound.Read(raw, withSevenZip(ctx, lim, pdfs))
 	if err != nil {
 		return nil, fmt.Errorf("reading message: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // an archive not opened because ctx ended is no fault of the message
 	}
 	c := &Contents{Message: msg, Notices: []parser.Notice{}, Problems: []parser.Problem{}}
 	// Mail that must not be answered is not mined either: a bounce quoting a reply, or a

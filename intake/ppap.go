@@ -350,6 +350,7 @@ func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 func OpenLocked(ctx context.Context, zips []inbound.Locked, passwords []string, lim inbound.Limits, pdfs PDFReader, b Budget) (notices []parser.Notice, problems []parser.Problem, opened bool, err error) {
 	var atts []inbound.Attachment
 	images := readsImages(pdfs)
+	lim = withSevenZip(ctx, lim, pdfs)
 	locked := map[int]bool{} // indexes in atts of the PDFs that needed a password
 	for _, z := range zips {
 		if z.PDF {
