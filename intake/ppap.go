@@ -276,7 +276,9 @@ type ppapPair struct {
 }
 
 // Step unlocks the paired ZIPs and answers what waited too long. It runs after each poll, so
-// that a crash between a pairing's commit and its outcome is finished by the next one.
+// that a crash between a pairing's commit and its outcome is finished by the next one, and in
+// the daemon also when the earliest waiting mail's time ends (Service.runPPAP, NextDeadline),
+// so that an expiry is answered on time, not at the next poll.
 func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 	db := p.DB
 	var pairs []ppapPair
@@ -341,6 +343,42 @@ func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 		errs = append(errs, p.expire(m, keysBucket, CodePasswordNoFile, now))
 	}
 	return errors.Join(errs...)
+}
+
+// NextDeadline is when the earliest waiting mail that Step would answer as expired (one not
+// paired) runs out of time; ok is false when none waits. The daemon sets its PPAP timer by it.
+func (p *PPAP) NextDeadline() (next time.Time, ok bool, err error) {
+	err = p.DB.View(func(tx *bolt.Tx) error {
+		paired := map[uint64]bool{}
+		err := tx.Bucket([]byte(pairBucket)).ForEach(func(k, _ []byte) error {
+			paired[store.U64(k[:8])], paired[store.U64(k[8:])] = true, true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{zipsBucket, keysBucket} {
+			b := tx.Bucket([]byte(name))
+			err := b.ForEach(func(k, _ []byte) error {
+				var m ppapMail
+				if _, err := store.GetJSON(b, store.U64(k), &m); err != nil {
+					return err
+				}
+				if !paired[m.Entry] && (!ok || m.Deadline.Before(next)) {
+					next, ok = m.Deadline, true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("reading waiting password ZIPs: %w", err)
+	}
+	return next, ok, nil
 }
 
 // OpenLocked opens a message's locked files (password ZIPs, 7z archives, PDFs that need a
