@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"hosho-intake/intake/dovecottest"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/ppapzip"
+	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
 	"hosho-intake/parser/testkit"
 	"hosho-intake/verifier"
@@ -59,11 +59,7 @@ type ppapFixture struct {
 
 func (f ppapFixture) zip(i int, kind, password string) []byte {
 	f.t.Helper()
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
-		f.t.Fatal(err)
-	}
-	z, err := ppapzip.Write(kind, password, ppapzip.Member{Name: "認証キー等のお知らせ.pdf", Data: pdf.Bytes(), CP932: kind == ppapzip.ZipCrypto})
+	z, err := ppapzip.Write(kind, password, ppapzip.Member{Name: "認証キー等のお知らせ.pdf", Data: f.pdf(i), CP932: kind == ppapzip.ZipCrypto})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -264,45 +260,41 @@ func TestPPAPExpiry(t *testing.T) {
 }
 
 // TestPPAPKilled kills `once` at random points while pairs of PPAP mails are taken in, paired,
-// opened and answered: every notice is queued once and every ZIP's sender answered once.
+// opened and answered, three pairs of each locked kind (ZipCrypto, AES-128, AES-256, an AES-256
+// 7z with its header encrypted, a PDF with a user password): every notice is queued once and
+// every first mail's sender answered once, in reply to it. It counts the kills that fell between
+// the two mails of a pair: a first mail recorded, its notice not yet queued.
 func TestPPAPKilled(t *testing.T) {
 	srv := dovecottest.Start(t)
 	peer := startSMTPPeer(t)
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
 	f := ppapFixture{t: t}
-	samples := noticepdf.Samples()
-	const pairs = 4
+	kinds := []string{ppapzip.ZipCrypto, ppapzip.AES128, ppapzip.AES256, "7z", "pdf"}
+	const pairs = 15
+	kindOf := func(i int) string { return kinds[i%len(kinds)] }
 	for i := range pairs {
 		from := fmt.Sprintf("k%d@kill.example", i)
-		kind := []string{ppapzip.ZipCrypto, ppapzip.AES128, ppapzip.AES256}[i%3]
-		srv.Append(t, "INBOX", ppapZipMail(t, fmt.Sprintf("z%d@kill.example", i), from, "認証キー", f.zip(i, kind, fmt.Sprintf("Pw%d-x", i))))
-		srv.Append(t, "INBOX", trustMail(t, fmt.Sprintf("p%d@kill.example", i), from, "パスワード", fmt.Sprintf("パスワード：Pw%d-x", i), nil))
+		pw := fmt.Sprintf("Pw%d-x", i)
+		id := fmt.Sprintf("z%d@kill.example", i)
+		var first []byte
+		switch kind := kindOf(i); kind {
+		case "7z":
+			first = ppapMail(t, id, from, "認証キー", "ninsho.7z", "application/x-7z-compressed", f.sevenZip(i, pw))
+		case "pdf":
+			first = ppapMail(t, id, from, "認証キー", "ninsho.pdf", "application/pdf", f.lockedPDF(i, pw))
+		default:
+			first = ppapZipMail(t, id, from, "認証キー", f.zip(i, kind, pw))
+		}
+		srv.Append(t, "INBOX", first)
+		srv.Append(t, "INBOX", trustMail(t, fmt.Sprintf("p%d@kill.example", i), from, "パスワード", "パスワード："+pw, nil))
 	}
-	rng := rand.New(rand.NewPCG(3, 4))
-	kills := 0
-	for attempt := 0; ; attempt++ {
-		if attempt > 100 {
-			t.Fatalf("no run completed in %d attempts", attempt)
+	between := 0
+	kills := killLoop(t, srv, cfg, rand.New(rand.NewPCG(3, 4)), func() {
+		if recordedFirstMails(t, state) > len(queued(t, state)) {
+			between++
 		}
-		cmd, out := startSelf(t, "once", "--config", cfg)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("once failed: %v\n%s", err, out.String())
-			}
-		case <-time.After(killAfter(rng, attempt)):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-			kills++
-			continue
-		}
-		if srv.Messages(t, "INBOX") == 0 {
-			break
-		}
-	}
+	})
 	// A kill during an SMTP session leaves that reply to the outbox's next attempt (after its
 	// backoff): run once more until every pair's reply went out.
 	answered := func() bool {
@@ -319,23 +311,55 @@ func TestPPAPKilled(t *testing.T) {
 	}
 	q := queued(t, state)
 	for i := range pairs {
-		if n := q[samples[i].ContractNumber]; n != 1 {
-			t.Errorf("pair %d: notice queued %d times, want 1", i, n)
+		if n := q[f.notice(i).ContractNumber]; n != 1 {
+			t.Errorf("pair %d (%s): notice queued %d times, want 1", i, kindOf(i), n)
 		}
-		from := fmt.Sprintf("k%d@kill.example", i)
-		got := ppapRepliesTo(t, peer, 0, from)
+		got := ppapRepliesTo(t, peer, 0, fmt.Sprintf("k%d@kill.example", i))
 		if len(got) != 1 || got[0].Header.Get("In-Reply-To") != fmt.Sprintf("<z%d@kill.example>", i) {
-			t.Errorf("pair %d: %d replies, want 1 in reply to the ZIP's mail", i, len(got))
+			t.Errorf("pair %d (%s): %d replies, want 1 in reply to the first mail", i, kindOf(i), len(got))
 		}
 	}
-	t.Logf("killed %d times; %d pairs each opened, queued and answered once", kills, pairs)
+	t.Logf("killed %d times, %d of them between the two mails of a pair; %d pairs (%v) each opened, queued and answered once",
+		kills, between, pairs, kinds)
 }
 
-// pdf is sample notice i as a PDF.
+// recordedFirstMails counts the ledger's first mails of PPAP pairs (the ones with a locked
+// file), waiting or opened.
+func recordedFirstMails(t *testing.T, state string) int {
+	t.Helper()
+	l, err := ledger.Open(state, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	entries, err := l.List(ledger.Filter{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.MessageID, "<z") || strings.HasPrefix(e.MessageID, "z") {
+			n++
+		}
+	}
+	return n
+}
+
+// notice is sample notice i, past the samples one of them with a 保証契約番号 of its own.
+func (f ppapFixture) notice(i int) parser.Notice {
+	samples := noticepdf.Samples()
+	n := samples[i%len(samples)]
+	if i >= len(samples) {
+		n.ContractNumber = fmt.Sprintf("%010d", 2071000000+i)
+	}
+	return n
+}
+
+// pdf is notice i as a PDF.
 func (f ppapFixture) pdf(i int) []byte {
 	f.t.Helper()
 	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+	if err := noticepdf.Write(&pdf, []parser.Notice{f.notice(i)}, noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
 		f.t.Fatal(err)
 	}
 	return pdf.Bytes()
