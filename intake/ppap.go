@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/text/unicode/norm"
@@ -28,7 +29,8 @@ import (
 // be answered is not answered at once: its ZIPs wait for a password, in the message's own
 // transaction, for PPAP.Wait. A later message that states a password (Passwords) and comes
 // from the same sender (the same address; or the same domain and a reference to the first mail,
-// In-Reply-To, References, or the same subject with パスワード in it) is paired with it in its
+// In-Reply-To, References, or its subject inside one that names a password: パスワード, PW, 解凍,
+// 暗号, password) is paired with it in its
 // own transaction, and is not answered either. A password mail that comes first waits the
 // same way for its ZIP. The pairing is a row of ppap-pairs; Step, after each poll and outside
 // any transaction, opens the ZIP with the stated passwords (inbound.Unlock: the same bounds as
@@ -199,8 +201,12 @@ func samePPAP(zip, key *ppapMail) bool {
 	if zip.MessageID != "" && (key.InReplyTo == zip.MessageID || slices.Contains(key.References, zip.MessageID)) {
 		return true
 	}
-	return passwordSubject.MatchString(norm.NFKC.String(key.Subject)) && subjectCore(zip.Subject) != "" &&
-		subjectCore(zip.Subject) == subjectCore(key.Subject)
+	// The password mail's subject names a password and holds the ZIP mail's subject, however it
+	// is tagged: 「【パスワード】電子証書」, 「電子証書（パスワード通知）」, 「PW: 電子証書」. A subject
+	// of under 4 characters is too common to tell one mail from another.
+	zc := subjectCore(zip.Subject)
+	return passwordSubject.MatchString(norm.NFKC.String(key.Subject)) && utf8.RuneCountInString(zc) >= 4 &&
+		strings.Contains(subjectCore(key.Subject), zc)
 }
 
 func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
@@ -210,10 +216,10 @@ var (
 	subjectNoise    = regexp.MustCompile(`(?i)^\s*((re|fw|fwd|転送)\s*:\s*)+|【[^】]*】|\[[^\]]*\]|[\s　]+`)
 )
 
-// subjectCore is a subject without Re:/Fw:, 【…】 and […] tags and spaces, NFKC-folded:
-// 「【ファイル送付】電子証書」 and 「【パスワード通知】電子証書」 share 「電子証書」.
+// subjectCore is a subject without Re:/Fw:, 【…】 and […] tags and spaces, NFKC-folded and
+// lower-cased: 「【ファイル送付】電子証書」 and 「【パスワード通知】電子証書」 share 「電子証書」.
 func subjectCore(s string) string {
-	return subjectNoise.ReplaceAllString(norm.NFKC.String(s), "")
+	return strings.ToLower(subjectNoise.ReplaceAllString(norm.NFKC.String(s), ""))
 }
 
 var (

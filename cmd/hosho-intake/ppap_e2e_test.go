@@ -115,7 +115,9 @@ func queued(t *testing.T, state string) map[string]int {
 
 // TestPPAP is issue 13 end to end, against Dovecot and an SMTP peer: the shared samples' pair
 // (Info-ZIP ZipCrypto, a CP932 member name) and generated pairs (AES-256 and AES-128, the
-// password mail first, a wrong password then the right one, a stranger's password mail) are
+// pairing shapes: the same address, the same domain with the same subject, In-Reply-To or
+// References; the password mail first, a wrong password then the right one, a stranger's
+// password mail) are
 // each answered once, in reply to the ZIP's mail, and their notices queued once; neither mail
 // is told "nothing found".
 func TestPPAP(t *testing.T) {
@@ -170,6 +172,14 @@ func TestPPAP(t *testing.T) {
 			ppapZipMail(t, "z3@domain.example", "kouji@domain.example", "【送付】電子証書認証キー", f.zip(3, ppapzip.ZipCrypto, pw)),
 			trustMail(t, "p3@domain.example", "jimu@domain.example", "【パスワード】電子証書認証キー", "PW: "+pw, nil)},
 			true, 1, samples[3].ContractNumber},
+		{"same domain, other address, In-Reply-To", "kouji@reply.example", [][]byte{
+			ppapZipMail(t, "z7@reply.example", "kouji@reply.example", "書類送付の件", f.zip(5, ppapzip.AES256, pw)),
+			trustMail(t, "p7@reply.example", "jimu@reply.example", "Re: 書類送付の件", "PW: "+pw, nil, "In-Reply-To: <z7@reply.example>")},
+			true, 1, f.notice(5).ContractNumber},
+		{"same domain, other address, References", "kouji@refs.example", [][]byte{
+			ppapZipMail(t, "z8@refs.example", "kouji@refs.example", "書類送付の件", f.zip(6, ppapzip.ZipCrypto, pw)),
+			trustMail(t, "p8@refs.example", "jimu@refs.example", "ご連絡", "パスワード："+pw, nil, "References: <x@refs.example> <z8@refs.example>")},
+			true, 1, f.notice(6).ContractNumber},
 	}
 	for _, c := range cases {
 		before := len(peer.messages(t))
@@ -214,7 +224,8 @@ func TestPPAP(t *testing.T) {
 	}
 
 	q := queued(t, state)
-	for _, n := range []string{"3011544209", samples[1].ContractNumber, samples[2].ContractNumber, samples[3].ContractNumber, samples[4].ContractNumber} {
+	for _, n := range []string{"3011544209", samples[1].ContractNumber, samples[2].ContractNumber, samples[3].ContractNumber, samples[4].ContractNumber,
+		f.notice(5).ContractNumber, f.notice(6).ContractNumber} {
 		if q[n] != 1 {
 			t.Errorf("notice %s queued %d times, want 1", n, q[n])
 		}
