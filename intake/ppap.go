@@ -394,7 +394,7 @@ func (p *PPAP) NextDeadline() (next time.Time, ok bool, err error) {
 func OpenLocked(ctx context.Context, zips []inbound.Locked, passwords []string, lim inbound.Limits, pdfs PDFReader, b Budget) (notices []parser.Notice, problems []parser.Problem, opened bool, err error) {
 	var atts []inbound.Attachment
 	images := readsImages(pdfs)
-	lim = withSevenZip(ctx, lim, pdfs)
+	lim = withSevenZip(ctx, lim, pdfs, &b)
 	locked := map[int]bool{} // indexes in atts of the PDFs that needed a password
 	for _, z := range zips {
 		if z.PDF {

@@ -99,3 +99,27 @@ func sevenZipOf(t *testing.T, pdf []byte) []byte {
 	}
 	return z
 }
+
+// TestSevenZipWithinBudget: a 7z archive's reader time comes out of its message's reading
+// budget like a PDF's: an archive whose reader hangs is cut off at the budget (too_slow, not
+// the pool's 10s timeout), and the message's next archive is not opened once it is spent.
+func TestSevenZipWithinBudget(t *testing.T) {
+	pool := newTestPool(t, 10*time.Second)
+	raw := mailWith(t, "hanging 7z",
+		samplemail.Attachment{Name: "a.7z", ContentType: "application/x-7z-compressed", Data: []byte("HANG")},
+		samplemail.Attachment{Name: "b.7z", ContentType: "application/x-7z-compressed", Data: sevenZipOf(t, noticePDF(t, 4))})
+	got, err := intake.ReadWithin(context.Background(), bytes.NewReader(raw), inbound.Limits{}, pool,
+		intake.Budget{Time: 300 * time.Millisecond, MaxPDFs: 20, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := map[string]bool{}
+	for _, p := range got.Problems {
+		if p.Code == parser.CodeTooSlow {
+			slow[p.Attachment] = true
+		}
+	}
+	if !slow["a.7z"] || !slow["b.7z"] || len(got.Notices) != 0 {
+		t.Errorf("problems %v, %d notices; want both archives too_slow", got.Problems, len(got.Notices))
+	}
+}

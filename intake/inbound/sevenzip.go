@@ -73,10 +73,12 @@ type SevenZipResult struct {
 	Problems []parser.Problem `json:"problems,omitempty"` // about the archive itself (too many entries)
 	// Locked: no password given opens it.
 	Locked bool `json:"locked,omitempty"`
-	// Failed says why the archive could not be read at all; TooLarge when reading it ran
-	// past the reader's memory or time (a hostile header).
-	Failed   string `json:"failed,omitempty"`
-	TooLarge bool   `json:"too_large,omitempty"`
+	// Failed says why the archive could not be read at all, and Code is the archive's
+	// problem then: parser.CodeTooLarge when reading it ran past the reader's memory or time
+	// (a hostile header), parser.CodeTooSlow past the message's reading budget,
+	// parser.CodeCorrupt when "".
+	Failed string `json:"failed,omitempty"`
+	Code   string `json:"code,omitempty"`
 }
 
 // SevenZipMember is one member read from a 7z archive, or the problem that kept it from being read.
@@ -125,8 +127,8 @@ func (rd *reader) readSevenZip(zpath string, data []byte, depth int, budget *int
 		rd.problem(pr.Code, zpath, pr.Detail)
 	}
 	switch {
-	case res.TooLarge:
-		rd.problem(parser.CodeTooLarge, zpath, "7z archive not read: "+res.Failed)
+	case res.Failed != "" && res.Code != "":
+		rd.problem(res.Code, zpath, "7z archive not read: "+res.Failed)
 		return
 	case res.Failed != "":
 		rd.problem(parser.CodeCorrupt, zpath, "unreadable 7z archive: "+res.Failed)

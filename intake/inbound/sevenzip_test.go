@@ -161,15 +161,17 @@ func TestSevenZipNotOpenedHere(t *testing.T) {
 }
 
 // TestSevenZipHostileFailed: what a bounded reader says of an archive it could not read
-// becomes the archive's problem: too_large when it ran out of memory or time, corrupt otherwise,
+// becomes the archive's problem: too_large when it ran out of memory or time, too_slow past the
+// message's budget, corrupt otherwise,
 // and the message's other attachments are read as ever.
 func TestSevenZipHostileFailed(t *testing.T) {
 	for _, c := range []struct {
 		res  SevenZipResult
 		want string
 	}{
-		{SevenZipResult{Failed: "reader used more than 512 MiB", TooLarge: true}, parser.CodeTooLarge},
-		{SevenZipResult{Failed: "took longer than 10s", TooLarge: true}, parser.CodeTooLarge},
+		{SevenZipResult{Failed: "reader used more than 512 MiB", Code: parser.CodeTooLarge}, parser.CodeTooLarge},
+		{SevenZipResult{Failed: "took longer than 10s", Code: parser.CodeTooLarge}, parser.CodeTooLarge},
+		{SevenZipResult{Failed: "the message's reading budget was spent", Code: parser.CodeTooSlow}, parser.CodeTooSlow},
 		{SevenZipResult{Failed: "reader crashed: exit status 2"}, parser.CodeCorrupt},
 	} {
 		open := func([]byte, SevenZipRequest) SevenZipResult { return c.res }

@@ -195,35 +195,39 @@ func (p *Pool) ReadLockedWithin(ctx context.Context, data []byte, passwords []st
 type ArchiveReading struct {
 	// Answer is the worker's ArchiveFunc's answer; nil when Failed.
 	Answer []byte
-	// Failed: the reader crashed, panicked, or ran past Options.Timeout or MemoryLimit
-	// (OverLimit); Detail says which.
+	// Failed: the reader crashed, panicked, ran past Options.Timeout or MemoryLimit
+	// (OverLimit), or past the limit OpenArchive was given (TooSlow); Detail says which.
 	Failed    bool
 	OverLimit bool
+	TooSlow   bool
 	Detail    string
+	// Took is how long the archive held its worker, as Reading.Took.
+	Took time.Duration
 }
 
 // OpenArchive opens an archive in a worker, with the ArchiveFunc the worker was started
-// with (ServeProcess) given args, within Options.Timeout and MemoryLimit as any PDF. It
-// returns an error only as ReadPDF does.
-func (p *Pool) OpenArchive(ctx context.Context, data, args []byte) (ArchiveReading, error) {
+// with (ServeProcess) given args, within Options.Timeout and MemoryLimit as any PDF, and
+// within limit as ReadWithin. It returns an error only as ReadPDF does.
+func (p *Pool) OpenArchive(ctx context.Context, data, args []byte, limit time.Duration) (ArchiveReading, error) {
 	if len(data) > MaxFileSize {
 		return ArchiveReading{Failed: true, OverLimit: true, Detail: fmt.Sprintf("larger than %d MiB", MaxFileSize>>20)}, nil
 	}
 	if args == nil {
 		args = []byte{}
 	}
-	r, answer, err := p.read(ctx, request{data: data, archive: args}, 0)
+	r, answer, err := p.read(ctx, request{data: data, archive: args}, limit)
 	if err != nil {
 		return ArchiveReading{}, err
 	}
 	if answer == nil {
-		a := ArchiveReading{Failed: true, OverLimit: r.overLimit, Detail: "archive reader failed"}
+		a := ArchiveReading{Failed: true, OverLimit: r.overLimit, Detail: "archive reader failed", Took: r.Took}
 		if len(r.Doc.Problems) > 0 {
 			a.Detail = r.Doc.Problems[0].Detail
+			a.TooSlow = r.Doc.Problems[0].Code == parser.CodeTooSlow
 		}
 		return a, nil
 	}
-	return ArchiveReading{Answer: answer}, nil
+	return ArchiveReading{Answer: answer, Took: r.Took}, nil
 }
 
 // request is one file for a worker: a PDF, with the passwords to try, or an archive with
@@ -306,7 +310,7 @@ func (p *Pool) read(ctx context.Context, req request, limit time.Duration) (Read
 		w.stop()
 		p.release(w, true)
 		return Reading{Took: took, Doc: parser.Document{Problems: []parser.Problem{{Code: parser.CodeTooSlow,
-			Detail: "the message's reading budget ran out while this PDF was read (" + timeout.Round(time.Millisecond).String() + " left)"}}}}, nil, nil
+			Detail: "the message's reading budget ran out while this file was read (" + timeout.Round(time.Millisecond).String() + " left)"}}}}, nil, nil
 	}
 	doc, overLimit := p.fail(w, err)
 	p.release(w, true)

@@ -620,7 +620,7 @@ func TestOpenArchive(t *testing.T) {
 		{"PANIC", "", false},
 		{"EXIT", "", false},
 	} {
-		a, err := p.OpenArchive(ctx, []byte(c.data), []byte(`{"unlock":true}`))
+		a, err := p.OpenArchive(ctx, []byte(c.data), []byte(`{"unlock":true}`), 0)
 		if err != nil {
 			t.Fatalf("%s: %v", c.data, err)
 		}
@@ -631,6 +631,11 @@ func TestOpenArchive(t *testing.T) {
 			t.Errorf("after archive %s: PDF read as %q", c.data, doc.Kind)
 		}
 	}
+	// Past the limit it is given (what is left of its message's budget) it is TooSlow.
+	a, err := p.OpenArchive(ctx, []byte("HANG"), nil, 100*time.Millisecond)
+	if err != nil || !a.Failed || !a.TooSlow || a.OverLimit {
+		t.Errorf("HANG within 100ms: %+v, %v; want TooSlow", a, err)
+	}
 	// A PDF whose bytes begin like an archive frame is still read as a PDF.
 	if doc := readOK(t, p, "hosho-sandbox/archive\nx"); doc.Kind != "hosho-sandbox/archive\nx" {
 		t.Errorf("a PDF beginning like an archive frame read as %q", doc.Kind)
@@ -640,7 +645,7 @@ func TestOpenArchive(t *testing.T) {
 // TestOpenArchiveUnserved: a worker started without an ArchiveFunc answers an archive Failed.
 func TestOpenArchiveUnserved(t *testing.T) {
 	plain := newTestPool(t, testOptions())
-	a, err := plain.OpenArchive(context.Background(), []byte("7z bytes"), nil)
+	a, err := plain.OpenArchive(context.Background(), []byte("7z bytes"), nil, 0)
 	if err != nil || !a.Failed || a.OverLimit || a.Answer != nil {
 		t.Errorf("worker without an ArchiveFunc: %+v, %v; want Failed", a, err)
 	}
