@@ -435,7 +435,7 @@ func (f ppapFixture) lockedPDF(i int, password string) []byte {
 }
 
 // TestPPAPLocked: an AES-256 7z archive (header encrypted) and a PDF that needs a user
-// password (once problem "encrypted") each wait like a password ZIP; a wrong password is told
+// password (once problem "encrypted"; ours and the shared samples' sp11) each wait like a password ZIP; a wrong password is told
 // so, and the right one opens it, the PDF read by the same workers given the password: its
 // notice is queued once and its mail answered once, in reply to it, never "nothing found".
 func TestPPAPLocked(t *testing.T) {
@@ -445,15 +445,22 @@ func TestPPAPLocked(t *testing.T) {
 	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
 	f := ppapFixture{t: t}
 	samples := noticepdf.Samples()
-	const pw = "Kensetsu#2026"
+	// sp11 is a real producer's locked notice (reportlab, then qpdf --encrypt with user password
+	// 0603), read in place from the shared samples.
+	sp11, err := os.ReadFile(filepath.Join(testkit.Samples(t, "pdf"), "sp11-west-user-password.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		domain, name, contentType string
-		notice                    int
+		number, pw                string
 		data                      []byte
 	}{
-		{"sevenzip.example", "ninsho.7z", "application/x-7z-compressed", 1, f.sevenZip(1, pw)},
-		{"lockedpdf.example", "ninsho.pdf", "application/pdf", 2, f.lockedPDF(2, pw)},
+		{"sevenzip.example", "ninsho.7z", "application/x-7z-compressed", samples[1].ContractNumber, "Kensetsu#2026", f.sevenZip(1, "Kensetsu#2026")},
+		{"lockedpdf.example", "ninsho.pdf", "application/pdf", samples[2].ContractNumber, "Kensetsu#2026", f.lockedPDF(2, "Kensetsu#2026")},
+		{"sp11.example", "sp11-west-user-password.pdf", "application/pdf", "2081521897", "0603", sp11},
 	} {
+		pw := c.pw
 		from := "s@" + c.domain
 		before := len(peer.messages(t))
 		srv.Append(t, "INBOX", ppapMail(t, "z1@"+c.domain, from, "認証キー送付", c.name, c.contentType, c.data))
@@ -473,7 +480,7 @@ func TestPPAPLocked(t *testing.T) {
 		if len(got) != 2 {
 			t.Fatalf("%s: right password: %d replies, want 2", c.name, len(got))
 		}
-		n := samples[c.notice].ContractNumber
+		n := c.number
 		body := bodyText(t, got[1])
 		if got[1].Header.Get("In-Reply-To") != "<z1@"+c.domain+">" || !strings.Contains(body, n) ||
 			strings.Contains(body, "見当たりません") || strings.Contains(body, pw) {
