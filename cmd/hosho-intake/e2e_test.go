@@ -188,7 +188,8 @@ func TestKilledRepeatedly(t *testing.T) {
 	srv.Append(t, "INBOX", scenarioRaws(t, n)...)
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := writeConfig(t, srv, "implicit", state)
-	kills := killLoop(t, srv, cfg, rand.New(rand.NewPCG(1, 2)), nil)
+	rng := rand.New(rand.NewPCG(1, 2))
+	kills := killLoop(t, srv, cfg, func(n int) time.Duration { return killAfter(rng, n) }, nil)
 	l, err := ledger.Open(state, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -217,11 +218,11 @@ func TestKilledRepeatedly(t *testing.T) {
 	t.Logf("killed %d times; every one of %d messages recorded once and moved", kills, n)
 }
 
-// killLoop runs `once` on cfg, SIGKILLing it (its whole process group, the PDF workers too) at
-// random points of its first 40 runs, until a run ends by itself with the INBOX empty; it
-// returns how many runs it killed. afterKill, when not nil, runs after each kill (to look at
-// the state the kill left).
-func killLoop(t *testing.T, srv *dovecottest.Server, cfg string, rng *rand.Rand, afterKill func()) int {
+// killLoop runs `once` on cfg, SIGKILLing it (its whole process group, the PDF workers too)
+// killAt(attempt) after each start (killAfter: random points of the first 40 runs), until a
+// run ends by itself with the INBOX empty; it returns how many runs it killed. afterKill, when
+// not nil, runs after each kill (to look at the state the kill left).
+func killLoop(t *testing.T, srv *dovecottest.Server, cfg string, killAt func(attempt int) time.Duration, afterKill func()) int {
 	t.Helper()
 	kills := 0
 	for attempt := 0; ; attempt++ {
@@ -236,7 +237,7 @@ func killLoop(t *testing.T, srv *dovecottest.Server, cfg string, rng *rand.Rand,
 			if err != nil {
 				t.Fatalf("once failed: %v\n%s", err, out.String())
 			}
-		case <-time.After(killAfter(rng, attempt)):
+		case <-time.After(killAt(attempt)):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 			kills++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/mail"
@@ -301,7 +302,8 @@ func TestPPAPKilled(t *testing.T) {
 		srv.Append(t, "INBOX", trustMail(t, fmt.Sprintf("p%d@kill.example", i), from, "パスワード", "パスワード："+pw, nil))
 	}
 	between := 0
-	kills := killLoop(t, srv, cfg, rand.New(rand.NewPCG(3, 4)), func() {
+	rng := rand.New(rand.NewPCG(3, 4))
+	kills := killLoop(t, srv, cfg, func(n int) time.Duration { return killAfter(rng, n) }, func() {
 		if recordedFirstMails(t, state) > len(queued(t, state)) {
 			between++
 		}
@@ -376,27 +378,15 @@ func (f ppapFixture) pdf(i int) []byte {
 	return pdf.Bytes()
 }
 
-// sevenZipNotice writes sample notice i into an AES-256 7z archive made by the real 7z tool, the
-// header encrypted as Japanese tools offer it (-mhe=on). Under CI=true a missing 7z fails the test.
+// sevenZip writes notice i into an AES-256 7z archive made by the real 7z tool
+// (ppapzip.SevenZip), the header encrypted as Japanese tools offer it (-mhe=on). Under
+// CI=true a missing 7z fails the test.
 func (f ppapFixture) sevenZip(i int, password string) []byte {
 	f.t.Helper()
-	bin, err := exec.LookPath("7z")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			f.t.Fatal("7z not installed (CI installs p7zip-full)")
-		}
+	z, err := ppapzip.SevenZip(f.t.TempDir(), map[string][]byte{"認証キー等のお知らせ.pdf": f.pdf(i)}, "-p"+password, "-mhe=on")
+	if errors.Is(err, exec.ErrNotFound) && os.Getenv("CI") != "true" {
 		f.t.Skip("7z not installed")
 	}
-	dir := f.t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "認証キー等のお知らせ.pdf"), f.pdf(i), 0o600); err != nil {
-		f.t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "a", "-bd", "-p"+password, "-mhe=on", "n.7z", "認証キー等のお知らせ.pdf")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		f.t.Fatalf("7z: %v\n%s", err, out)
-	}
-	z, err := os.ReadFile(filepath.Join(dir, "n.7z"))
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -3,9 +3,9 @@ package inbound
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,35 +13,18 @@ import (
 	"hosho-intake/parser"
 )
 
-// sevenZip writes files into a 7z archive with the real 7z tool (args before the archive name, e.g.
-// "-pPASS", "-mhe=on") and returns it. Under CI=true a missing 7z fails the test.
+// sevenZip writes files into a 7z archive with the real 7z tool (ppapzip.SevenZip). Under
+// CI=true a missing 7z fails the test.
 func sevenZip(t *testing.T, files map[string][]byte, args ...string) []byte {
 	t.Helper()
-	bin, err := exec.LookPath("7z")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("7z not installed (CI installs p7zip-full)")
-		}
+	z, err := ppapzip.SevenZip(t.TempDir(), files, args...)
+	if errors.Is(err, exec.ErrNotFound) && os.Getenv("CI") != "true" {
 		t.Skip("7z not installed")
 	}
-	dir := t.TempDir()
-	var names []string
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, name)
-	}
-	cmd := exec.Command(bin, append(append(append([]string{"a", "-bd"}, args...), "x.7z"), names...)...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("7z: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "x.7z"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return z
 }
 
 // viaWorker opens a 7z archive as a sandbox worker does, through the JSON of its request
