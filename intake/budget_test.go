@@ -26,7 +26,7 @@ import (
 // and one naming EXIT crashes, as the hostile files of cmd/hosho-intake's tests make the
 // real reader do; here they cost the test no more than their timeout.
 func serveTestWorker() error {
-	return sandbox.ServeFunc(os.Stdin, os.Stdout, func(data []byte) parser.Document {
+	return sandbox.ServeFuncArchives(os.Stdin, os.Stdout, func(data []byte) parser.Document {
 		switch {
 		case bytes.Contains(data, []byte("HANG")):
 			for {
@@ -35,6 +35,12 @@ func serveTestWorker() error {
 			os.Exit(3)
 		}
 		return parser.ReadPDF(data)
+	}, func(data, args []byte) []byte {
+		if bytes.Contains(data, []byte("HANG")) {
+			for {
+			}
+		}
+		return inbound.ServeSevenZip(data, args)
 	})
 }
 

@@ -6,6 +6,7 @@ package intake
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image"
 	_ "image/jpeg" // the sizes of attached photos and scans (noticeImage)
@@ -47,6 +48,58 @@ func (p InProcess) ReadPDF(ctx context.Context, data []byte) (parser.Document, e
 
 // ReadsImages reports whether images are read (by OCR).
 func (p InProcess) ReadsImages() bool { return p.OCR }
+
+// OpenArchive opens a 7z archive in this process, as a sandbox worker would (trusted input only).
+func (p InProcess) OpenArchive(_ context.Context, data, args []byte, _ time.Duration) (sandbox.ArchiveReading, error) {
+	start := time.Now()
+	return sandbox.ArchiveReading{Answer: inbound.ServeSevenZip(data, args), Took: time.Since(start)}, nil
+}
+
+// archiveOpener is a PDFReader that opens 7z archives in its workers too (sandbox.Pool, whose
+// workers run inbound.ServeSevenZip), or in process (InProcess).
+type archiveOpener interface {
+	OpenArchive(ctx context.Context, data, args []byte, limit time.Duration) (sandbox.ArchiveReading, error)
+}
+
+// withSevenZip is lim with its 7z archives opened by pdfs (inbound.Limits.SevenZip says why
+// not in this process), each within what is left of the message's reading budget b, whose
+// spent time it adds to. A reader that opens no archives leaves them unopened.
+func withSevenZip(ctx context.Context, lim inbound.Limits, pdfs PDFReader, b *Budget) inbound.Limits {
+	o, ok := pdfs.(archiveOpener)
+	if !ok {
+		return lim
+	}
+	lim.SevenZip = func(data []byte, req inbound.SevenZipRequest) inbound.SevenZipResult {
+		var left time.Duration // 0: no budget
+		if b.Time > 0 {
+			if left = b.Time - b.spent; left <= 0 {
+				return inbound.SevenZipResult{Failed: "the message's reading budget was spent", Code: parser.CodeTooSlow}
+			}
+		}
+		args, err := json.Marshal(req)
+		if err != nil {
+			return inbound.SevenZipResult{Failed: err.Error()}
+		}
+		a, err := o.OpenArchive(ctx, data, args, left)
+		b.spent += a.Took
+		switch {
+		case err != nil:
+			return inbound.SevenZipResult{Failed: err.Error()}
+		case a.TooSlow:
+			return inbound.SevenZipResult{Failed: a.Detail, Code: parser.CodeTooSlow}
+		case a.OverLimit:
+			return inbound.SevenZipResult{Failed: a.Detail, Code: parser.CodeTooLarge}
+		case a.Failed:
+			return inbound.SevenZipResult{Failed: a.Detail}
+		}
+		var res inbound.SevenZipResult
+		if err := json.Unmarshal(a.Answer, &res); err != nil {
+			return inbound.SevenZipResult{Failed: fmt.Sprintf("the archive reader's answer: %v", err)}
+		}
+		return res
+	}
+	return lim
+}
 
 // imageReader is a PDFReader that says whether it also reads images: sandbox.Pool with
 // Options.OCR, InProcess with OCR. One that does not is given no image, so that with OCR
@@ -136,7 +189,7 @@ func (c *Contents) NoReply() bool { return len(c.Message.Classes) > 0 }
 // (DESIGN.md, "Bad input"): a message past it is recorded with parser.CodeTooSlow and what
 // was read by then, and the poll goes on to the next.
 type Budget struct {
-	// Time is the reader time the message may take across all its PDFs and ZIP members.
+	// Time is the reader time the message may take across all its PDFs, ZIP members and 7z archives.
 	// Only time in a reader counts, not the wait for a free one, so that a message is not
 	// charged for the hostile one read beside it.
 	Time time.Duration
@@ -145,6 +198,8 @@ type Budget struct {
 	// Parallel is how many of a message's PDFs are read at once: the reader pool's
 	// workers. More would only queue behind the pool and ahead of the next message.
 	Parallel int
+
+	spent time.Duration // reader time already taken, by the message's 7z archives
 }
 
 // DefaultBudget is config.Default's budget, for the offline commands.
@@ -175,9 +230,12 @@ func Read(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader
 // An error is returned only when the message cannot be read at all (I/O, no PDF reader can
 // be started) or ctx ends; everything wrong with the message itself is a Problem.
 func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDFReader, b Budget) (*Contents, error) {
-	msg, err := inbound.Read(raw, lim)
+	msg, err := inbound.Read(raw, withSevenZip(ctx, lim, pdfs, &b))
 	if err != nil {
 		return nil, fmt.Errorf("reading message: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // an archive not opened because ctx ended is no fault of the message
 	}
 	c := &Contents{Message: msg, Notices: []parser.Notice{}, Problems: []parser.Problem{}}
 	// Mail that must not be answered is not mined either: a bounce quoting a reply, or a
@@ -251,7 +309,7 @@ func readPDFs(ctx context.Context, atts []inbound.Attachment, pdfs PDFReader, b 
 	defer cancel()
 	var (
 		mu       sync.Mutex
-		spent    time.Duration
+		spent    = b.spent
 		failures int
 		read     int
 		over     string

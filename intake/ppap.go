@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/text/unicode/norm"
@@ -28,7 +29,8 @@ import (
 // be answered is not answered at once: its ZIPs wait for a password, in the message's own
 // transaction, for PPAP.Wait. A later message that states a password (Passwords) and comes
 // from the same sender (the same address; or the same domain and a reference to the first mail,
-// In-Reply-To, References, or the same subject with パスワード in it) is paired with it in its
+// In-Reply-To, References, or its subject inside one that names a password: パスワード, PW, 解凍,
+// 暗号, password) is paired with it in its
 // own transaction, and is not answered either. A password mail that comes first waits the
 // same way for its ZIP. The pairing is a row of ppap-pairs; Step, after each poll and outside
 // any transaction, opens the ZIP with the stated passwords (inbound.Unlock: the same bounds as
@@ -199,8 +201,12 @@ func samePPAP(zip, key *ppapMail) bool {
 	if zip.MessageID != "" && (key.InReplyTo == zip.MessageID || slices.Contains(key.References, zip.MessageID)) {
 		return true
 	}
-	return passwordSubject.MatchString(norm.NFKC.String(key.Subject)) && subjectCore(zip.Subject) != "" &&
-		subjectCore(zip.Subject) == subjectCore(key.Subject)
+	// The password mail's subject names a password and holds the ZIP mail's subject, however it
+	// is tagged: 「【パスワード】電子証書」, 「電子証書（パスワード通知）」, 「PW: 電子証書」. A subject
+	// of under 4 characters is too common to tell one mail from another.
+	zc := subjectCore(zip.Subject)
+	return passwordSubject.MatchString(norm.NFKC.String(key.Subject)) && utf8.RuneCountInString(zc) >= 4 &&
+		strings.Contains(subjectCore(key.Subject), zc)
 }
 
 func domainOf(addr string) string { return addr[strings.LastIndexByte(addr, '@')+1:] }
@@ -210,10 +216,10 @@ var (
 	subjectNoise    = regexp.MustCompile(`(?i)^\s*((re|fw|fwd|転送)\s*:\s*)+|【[^】]*】|\[[^\]]*\]|[\s　]+`)
 )
 
-// subjectCore is a subject without Re:/Fw:, 【…】 and […] tags and spaces, NFKC-folded:
-// 「【ファイル送付】電子証書」 and 「【パスワード通知】電子証書」 share 「電子証書」.
+// subjectCore is a subject without Re:/Fw:, 【…】 and […] tags and spaces, NFKC-folded and
+// lower-cased: 「【ファイル送付】電子証書」 and 「【パスワード通知】電子証書」 share 「電子証書」.
 func subjectCore(s string) string {
-	return subjectNoise.ReplaceAllString(norm.NFKC.String(s), "")
+	return strings.ToLower(subjectNoise.ReplaceAllString(norm.NFKC.String(s), ""))
 }
 
 var (
@@ -276,7 +282,9 @@ type ppapPair struct {
 }
 
 // Step unlocks the paired ZIPs and answers what waited too long. It runs after each poll, so
-// that a crash between a pairing's commit and its outcome is finished by the next one.
+// that a crash between a pairing's commit and its outcome is finished by the next one, and in
+// the daemon also when the earliest waiting mail's time ends (Service.runPPAP, NextDeadline),
+// so that an expiry is answered on time, not at the next poll.
 func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 	db := p.DB
 	var pairs []ppapPair
@@ -343,6 +351,42 @@ func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 	return errors.Join(errs...)
 }
 
+// NextDeadline is when the earliest waiting mail that Step would answer as expired (one not
+// paired) runs out of time; ok is false when none waits. The daemon sets its PPAP timer by it.
+func (p *PPAP) NextDeadline() (next time.Time, ok bool, err error) {
+	err = p.DB.View(func(tx *bolt.Tx) error {
+		paired := map[uint64]bool{}
+		err := tx.Bucket([]byte(pairBucket)).ForEach(func(k, _ []byte) error {
+			paired[store.U64(k[:8])], paired[store.U64(k[8:])] = true, true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{zipsBucket, keysBucket} {
+			b := tx.Bucket([]byte(name))
+			err := b.ForEach(func(k, _ []byte) error {
+				var m ppapMail
+				if _, err := store.GetJSON(b, store.U64(k), &m); err != nil {
+					return err
+				}
+				if !paired[m.Entry] && (!ok || m.Deadline.Before(next)) {
+					next, ok = m.Deadline, true
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("reading waiting password ZIPs: %w", err)
+	}
+	return next, ok, nil
+}
+
 // OpenLocked opens a message's locked files (password ZIPs, 7z archives, PDFs that need a
 // user password) with the stated passwords and reads their PDFs through pdfs within b: what
 // the PPAP step does for a pair, and `inspect` for a pair of files. opened is false when no
@@ -350,6 +394,7 @@ func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 func OpenLocked(ctx context.Context, zips []inbound.Locked, passwords []string, lim inbound.Limits, pdfs PDFReader, b Budget) (notices []parser.Notice, problems []parser.Problem, opened bool, err error) {
 	var atts []inbound.Attachment
 	images := readsImages(pdfs)
+	lim = withSevenZip(ctx, lim, pdfs, &b)
 	locked := map[int]bool{} // indexes in atts of the PDFs that needed a password
 	for _, z := range zips {
 		if z.PDF {

@@ -44,6 +44,15 @@ type Service struct {
 
 	metrics *metrics
 
+	// Clock is the time the PPAP timer follows (runPPAP); NewService sets the system's, tests
+	// one they control.
+	Clock Clock
+	// run is held by a poll and by the PPAP timer's step: one at a time, so that the timer
+	// never steps beside the poll's own PPAP step (Poller.After).
+	run sync.Mutex
+	// ppapWake tells the PPAP timer that a poll may have added a waiting mail.
+	ppapWake chan struct{}
+
 	mu        sync.Mutex
 	polling   time.Time // when the poll in progress started; zero when none runs
 	lastSweep time.Time
@@ -106,7 +115,8 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	})
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
-	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, Queue: queue, Effects: effects, Outbox: out, SMTPKey: smtpKey, pool: pool, log: log}
+	s := &Service{Config: cfg, Ledger: l, IMAPKey: key, Queue: queue, Effects: effects, Outbox: out, SMTPKey: smtpKey, pool: pool, log: log,
+		Clock: systemClock{}, ppapWake: make(chan struct{}, 1)}
 	s.metrics = newMetrics(s)
 	workers := cfg.Sandbox.Workers
 	if workers <= 0 {
@@ -252,10 +262,16 @@ func (s *Service) dialWith(ctx context.Context, onExists func(uint32)) (*mailbox
 func (s *Service) PollOnce(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Config.IMAP.PollTimeout)
 	defer cancel()
+	s.run.Lock()
 	s.mu.Lock()
 	s.polling = time.Now()
 	s.mu.Unlock()
 	res, err := s.Poller.Poll(ctx)
+	s.run.Unlock()
+	select {
+	case s.ppapWake <- struct{}{}:
+	default: // a wake is pending already
+	}
 	s.metrics.pollDuration.Observe(res.Duration.Seconds())
 	s.mu.Lock()
 	s.polling = time.Time{}
@@ -322,12 +338,17 @@ func (s *Service) Health(now time.Time) Health {
 	return h
 }
 
-// Run polls and sends digests on the config's schedules, and sends the outbox, until ctx
-// ends: three loops, and a fourth holding an IDLE connection that kicks the poll when new
-// mail arrives ([imap] idle); each stops when ctx does; Run returns when all have.
+// Run polls and sends digests on the config's schedules, sends the outbox, and answers
+// password ZIPs whose time ends (runPPAP), until ctx ends: four loops, and a fifth holding an
+// IDLE connection that kicks the poll when new mail arrives ([imap] idle); each stops when ctx
+// does; Run returns when all have.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		s.runPPAP(ctx)
+	}()
 	kick := make(chan struct{}, 1)
 	if s.Config.IMAP.Idle {
 		wg.Add(1)
@@ -364,6 +385,70 @@ func (s *Service) Run(ctx context.Context) {
 		}
 	}()
 	wg.Wait()
+}
+
+// Clock is the time as the PPAP timer sees it.
+type Clock interface {
+	Now() time.Time
+	// After delivers on the channel once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// runPPAP steps the PPAP pairs when the earliest waiting mail's time ends, so that a password
+// ZIP whose password never comes is answered on time, not at the next poll (which may be hours
+// away with a sparse schedule). The timer is set again after every poll, which may have added
+// a mail, and after every step; the step holds the poll's lock (run). After a failed step, or a
+// deadline the step did not clear, it waits the backoff.
+func (s *Service) runPPAP(ctx context.Context) {
+	p := s.Effects.PPAP
+	backoff := &Backoff{Min: 30 * time.Second, Max: 30 * time.Minute}
+	var retryAt time.Time
+	for {
+		next, ok, err := p.NextDeadline()
+		if err != nil {
+			s.log.Warn("PPAP timer: reading deadlines", "err", err)
+			next, ok = s.Clock.Now().Add(backoff.Failed()), true
+		}
+		if ok && retryAt.After(next) {
+			next = retryAt
+		}
+		var due <-chan time.Time // nil: nothing waits, only a poll or ctx wakes it
+		if ok {
+			// Step answers a mail once its deadline is passed, not reached.
+			due = s.Clock.After(next.Sub(s.Clock.Now()) + time.Millisecond)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.ppapWake:
+			continue
+		case <-due:
+		}
+		s.run.Lock()
+		now := s.Clock.Now()
+		err = p.Step(ctx, now)
+		s.run.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			wait := backoff.Failed()
+			retryAt = now.Add(wait)
+			s.log.Warn("PPAP timer: step failed", "err", err, "retry_in", wait.Round(time.Second))
+			continue
+		}
+		if n, ok, err := p.NextDeadline(); err == nil && ok && !n.After(now) {
+			retryAt = now.Add(backoff.Failed())
+			continue
+		}
+		backoff.Succeeded()
+		retryAt = time.Time{}
+	}
 }
 
 // SendNow sends what the outbox holds that is due, once (the `once` and `digest` commands).

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -188,35 +187,14 @@ func TestSlowMailKilledRepeatedly(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := budgetConfig(t, srv, state, peer.addr)
 	rng := rand.New(rand.NewPCG(3, 4))
-	kills := 0
-	for attempt := 0; ; attempt++ {
-		if attempt > 30 {
-			t.Fatalf("no run completed in %d attempts", attempt)
-		}
-		cmd, out := startSelf(t, "once", "--config", cfg)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		// The first runs are killed in the middle of reading the hostile mails (a run takes
-		// about 3 s), then one is let finish.
-		after := time.Hour
+	// The first runs are killed in the middle of reading the hostile mails (a run takes about
+	// 3 s), then one is let finish.
+	kills := killLoop(t, srv, cfg, func(attempt int) time.Duration {
 		if attempt < 6 {
-			after = time.Duration(100+rng.IntN(2400)) * time.Millisecond
+			return time.Duration(100+rng.IntN(2400)) * time.Millisecond
 		}
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("once failed: %v\n%s", err, out.String())
-			}
-		case <-time.After(after):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole group: the PDF workers too
-			<-done
-			kills++
-			continue
-		}
-		if srv.Messages(t, "INBOX") == 0 {
-			break
-		}
-	}
+		return time.Hour
+	}, nil)
 	checkLedger(t, state, 4)
 	if got := srv.Messages(t, "処理済み"); got != 4 {
 		t.Errorf("処理済み holds %d, want 4", got)

@@ -189,29 +189,7 @@ func TestKilledRepeatedly(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := writeConfig(t, srv, "implicit", state)
 	rng := rand.New(rand.NewPCG(1, 2))
-	kills := 0
-	for attempt := 0; ; attempt++ {
-		if attempt > 100 {
-			t.Fatalf("no run completed in %d attempts", attempt)
-		}
-		cmd, out := startSelf(t, "once", "--config", cfg)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("once failed: %v\n%s", err, out.String())
-			}
-		case <-time.After(killAfter(rng, attempt)):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the whole group: the PDF workers too
-			<-done
-			kills++
-			continue
-		}
-		if srv.Messages(t, "INBOX") == 0 {
-			break
-		}
-	}
+	kills := killLoop(t, srv, cfg, func(n int) time.Duration { return killAfter(rng, n) }, nil)
 	l, err := ledger.Open(state, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +216,40 @@ func TestKilledRepeatedly(t *testing.T) {
 		t.Errorf("処理済み holds %d, want %d", got, n)
 	}
 	t.Logf("killed %d times; every one of %d messages recorded once and moved", kills, n)
+}
+
+// killLoop runs `once` on cfg, SIGKILLing it (its whole process group, the PDF workers too)
+// killAt(attempt) after each start (killAfter: random points of the first 40 runs), until a
+// run ends by itself with the INBOX empty; it returns how many runs it killed. afterKill, when
+// not nil, runs after each kill (to look at the state the kill left).
+func killLoop(t *testing.T, srv *dovecottest.Server, cfg string, killAt func(attempt int) time.Duration, afterKill func()) int {
+	t.Helper()
+	kills := 0
+	for attempt := 0; ; attempt++ {
+		if attempt > 100 {
+			t.Fatalf("no run completed in %d attempts", attempt)
+		}
+		cmd, out := startSelf(t, "once", "--config", cfg)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("once failed: %v\n%s", err, out.String())
+			}
+		case <-time.After(killAt(attempt)):
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+			kills++
+			if afterKill != nil {
+				afterKill()
+			}
+			continue
+		}
+		if srv.Messages(t, "INBOX") == 0 {
+			return kills
+		}
+	}
 }
 
 // killAfter is when to kill attempt n: at random points of the first 40 runs (a run takes

@@ -140,9 +140,11 @@ func pdfWorkerCommand() ([]string, error) {
 func runPDFWorker(_ context.Context, e env) error {
 	// ServeProcess, not Serve on stdout: ledongthuc/pdf prints debug lines to stdout on
 	// some malformed files, which must not land in the protocol stream.
-	serve := sandbox.ServeProcess
+	// The workers open 7z archives too (inbound.ServeSevenZip): their header alone can take
+	// gigabytes, which must cost a worker, not the daemon.
+	serve := func() error { return sandbox.ServeProcess(inbound.ServeSevenZip) }
 	if len(e.args) > 0 && e.args[0] == "--ocr" {
-		serve = func() error { return sandbox.ServeProcessOCR(ocr.Options{}) }
+		serve = func() error { return sandbox.ServeProcessOCR(ocr.Options{}, inbound.ServeSevenZip) }
 	}
 	if err := serve(); err != nil {
 		fmt.Fprintf(e.stderr, "pdf-worker: %v\n", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/mail"
@@ -11,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +20,7 @@ import (
 	"hosho-intake/intake/dovecottest"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/ppapzip"
+	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
 	"hosho-intake/parser/testkit"
 	"hosho-intake/verifier"
@@ -59,11 +60,7 @@ type ppapFixture struct {
 
 func (f ppapFixture) zip(i int, kind, password string) []byte {
 	f.t.Helper()
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
-		f.t.Fatal(err)
-	}
-	z, err := ppapzip.Write(kind, password, ppapzip.Member{Name: "認証キー等のお知らせ.pdf", Data: pdf.Bytes(), CP932: kind == ppapzip.ZipCrypto})
+	z, err := ppapzip.Write(kind, password, ppapzip.Member{Name: "認証キー等のお知らせ.pdf", Data: f.pdf(i), CP932: kind == ppapzip.ZipCrypto})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -119,7 +116,9 @@ func queued(t *testing.T, state string) map[string]int {
 
 // TestPPAP is issue 13 end to end, against Dovecot and an SMTP peer: the shared samples' pair
 // (Info-ZIP ZipCrypto, a CP932 member name) and generated pairs (AES-256 and AES-128, the
-// password mail first, a wrong password then the right one, a stranger's password mail) are
+// pairing shapes: the same address, the same domain with the same subject, In-Reply-To or
+// References; the password mail first, a wrong password then the right one, a stranger's
+// password mail) are
 // each answered once, in reply to the ZIP's mail, and their notices queued once; neither mail
 // is told "nothing found".
 func TestPPAP(t *testing.T) {
@@ -174,6 +173,14 @@ func TestPPAP(t *testing.T) {
 			ppapZipMail(t, "z3@domain.example", "kouji@domain.example", "【送付】電子証書認証キー", f.zip(3, ppapzip.ZipCrypto, pw)),
 			trustMail(t, "p3@domain.example", "jimu@domain.example", "【パスワード】電子証書認証キー", "PW: "+pw, nil)},
 			true, 1, samples[3].ContractNumber},
+		{"same domain, other address, In-Reply-To", "kouji@reply.example", [][]byte{
+			ppapZipMail(t, "z7@reply.example", "kouji@reply.example", "書類送付の件", f.zip(5, ppapzip.AES256, pw)),
+			trustMail(t, "p7@reply.example", "jimu@reply.example", "Re: 書類送付の件", "PW: "+pw, nil, "In-Reply-To: <z7@reply.example>")},
+			true, 1, f.notice(5).ContractNumber},
+		{"same domain, other address, References", "kouji@refs.example", [][]byte{
+			ppapZipMail(t, "z8@refs.example", "kouji@refs.example", "書類送付の件", f.zip(6, ppapzip.ZipCrypto, pw)),
+			trustMail(t, "p8@refs.example", "jimu@refs.example", "ご連絡", "パスワード："+pw, nil, "References: <x@refs.example> <z8@refs.example>")},
+			true, 1, f.notice(6).ContractNumber},
 	}
 	for _, c := range cases {
 		before := len(peer.messages(t))
@@ -218,7 +225,8 @@ func TestPPAP(t *testing.T) {
 	}
 
 	q := queued(t, state)
-	for _, n := range []string{"3011544209", samples[1].ContractNumber, samples[2].ContractNumber, samples[3].ContractNumber, samples[4].ContractNumber} {
+	for _, n := range []string{"3011544209", samples[1].ContractNumber, samples[2].ContractNumber, samples[3].ContractNumber, samples[4].ContractNumber,
+		f.notice(5).ContractNumber, f.notice(6).ContractNumber} {
 		if q[n] != 1 {
 			t.Errorf("notice %s queued %d times, want 1", n, q[n])
 		}
@@ -264,45 +272,42 @@ func TestPPAPExpiry(t *testing.T) {
 }
 
 // TestPPAPKilled kills `once` at random points while pairs of PPAP mails are taken in, paired,
-// opened and answered: every notice is queued once and every ZIP's sender answered once.
+// opened and answered, three pairs of each locked kind (ZipCrypto, AES-128, AES-256, an AES-256
+// 7z with its header encrypted, a PDF with a user password): every notice is queued once and
+// every first mail's sender answered once, in reply to it. It counts the kills that fell between
+// the two mails of a pair: a first mail recorded, its notice not yet queued.
 func TestPPAPKilled(t *testing.T) {
 	srv := dovecottest.Start(t)
 	peer := startSMTPPeer(t)
 	state := filepath.Join(t.TempDir(), "state")
 	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
 	f := ppapFixture{t: t}
-	samples := noticepdf.Samples()
-	const pairs = 4
+	kinds := []string{ppapzip.ZipCrypto, ppapzip.AES128, ppapzip.AES256, "7z", "pdf"}
+	const pairs = 15
+	kindOf := func(i int) string { return kinds[i%len(kinds)] }
 	for i := range pairs {
 		from := fmt.Sprintf("k%d@kill.example", i)
-		kind := []string{ppapzip.ZipCrypto, ppapzip.AES128, ppapzip.AES256}[i%3]
-		srv.Append(t, "INBOX", ppapZipMail(t, fmt.Sprintf("z%d@kill.example", i), from, "認証キー", f.zip(i, kind, fmt.Sprintf("Pw%d-x", i))))
-		srv.Append(t, "INBOX", trustMail(t, fmt.Sprintf("p%d@kill.example", i), from, "パスワード", fmt.Sprintf("パスワード：Pw%d-x", i), nil))
+		pw := fmt.Sprintf("Pw%d-x", i)
+		id := fmt.Sprintf("z%d@kill.example", i)
+		var first []byte
+		switch kind := kindOf(i); kind {
+		case "7z":
+			first = ppapMail(t, id, from, "認証キー", "ninsho.7z", "application/x-7z-compressed", f.sevenZip(i, pw))
+		case "pdf":
+			first = ppapMail(t, id, from, "認証キー", "ninsho.pdf", "application/pdf", f.lockedPDF(i, pw))
+		default:
+			first = ppapZipMail(t, id, from, "認証キー", f.zip(i, kind, pw))
+		}
+		srv.Append(t, "INBOX", first)
+		srv.Append(t, "INBOX", trustMail(t, fmt.Sprintf("p%d@kill.example", i), from, "パスワード", "パスワード："+pw, nil))
 	}
+	between := 0
 	rng := rand.New(rand.NewPCG(3, 4))
-	kills := 0
-	for attempt := 0; ; attempt++ {
-		if attempt > 100 {
-			t.Fatalf("no run completed in %d attempts", attempt)
+	kills := killLoop(t, srv, cfg, func(n int) time.Duration { return killAfter(rng, n) }, func() {
+		if recordedFirstMails(t, state) > len(queued(t, state)) {
+			between++
 		}
-		cmd, out := startSelf(t, "once", "--config", cfg)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("once failed: %v\n%s", err, out.String())
-			}
-		case <-time.After(killAfter(rng, attempt)):
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-			kills++
-			continue
-		}
-		if srv.Messages(t, "INBOX") == 0 {
-			break
-		}
-	}
+	})
 	// A kill during an SMTP session leaves that reply to the outbox's next attempt (after its
 	// backoff): run once more until every pair's reply went out.
 	answered := func() bool {
@@ -319,49 +324,69 @@ func TestPPAPKilled(t *testing.T) {
 	}
 	q := queued(t, state)
 	for i := range pairs {
-		if n := q[samples[i].ContractNumber]; n != 1 {
-			t.Errorf("pair %d: notice queued %d times, want 1", i, n)
+		if n := q[f.notice(i).ContractNumber]; n != 1 {
+			t.Errorf("pair %d (%s): notice queued %d times, want 1", i, kindOf(i), n)
 		}
-		from := fmt.Sprintf("k%d@kill.example", i)
-		got := ppapRepliesTo(t, peer, 0, from)
+		got := ppapRepliesTo(t, peer, 0, fmt.Sprintf("k%d@kill.example", i))
 		if len(got) != 1 || got[0].Header.Get("In-Reply-To") != fmt.Sprintf("<z%d@kill.example>", i) {
-			t.Errorf("pair %d: %d replies, want 1 in reply to the ZIP's mail", i, len(got))
+			t.Errorf("pair %d (%s): %d replies, want 1 in reply to the first mail", i, kindOf(i), len(got))
 		}
 	}
-	t.Logf("killed %d times; %d pairs each opened, queued and answered once", kills, pairs)
+	t.Logf("killed %d times, %d of them between the two mails of a pair; %d pairs (%v) each opened, queued and answered once",
+		kills, between, pairs, kinds)
 }
 
-// pdf is sample notice i as a PDF.
+// recordedFirstMails counts the ledger's first mails of PPAP pairs (the ones with a locked
+// file), waiting or opened.
+func recordedFirstMails(t *testing.T, state string) int {
+	t.Helper()
+	l, err := ledger.Open(state, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	entries, err := l.List(ledger.Filter{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.MessageID, "<z") || strings.HasPrefix(e.MessageID, "z") {
+			n++
+		}
+	}
+	return n
+}
+
+// notice is sample notice i, past the samples one of them with a 保証契約番号 of its own.
+func (f ppapFixture) notice(i int) parser.Notice {
+	samples := noticepdf.Samples()
+	n := samples[i%len(samples)]
+	if i >= len(samples) {
+		n.ContractNumber = fmt.Sprintf("%010d", 2071000000+i)
+	}
+	return n
+}
+
+// pdf is notice i as a PDF.
 func (f ppapFixture) pdf(i int) []byte {
 	f.t.Helper()
 	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, noticepdf.Samples()[i:i+1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+	if err := noticepdf.Write(&pdf, []parser.Notice{f.notice(i)}, noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
 		f.t.Fatal(err)
 	}
 	return pdf.Bytes()
 }
 
-// sevenZipNotice writes sample notice i into an AES-256 7z archive made by the real 7z tool, the
-// header encrypted as Japanese tools offer it (-mhe=on). Under CI=true a missing 7z fails the test.
+// sevenZip writes notice i into an AES-256 7z archive made by the real 7z tool
+// (ppapzip.SevenZip), the header encrypted as Japanese tools offer it (-mhe=on). Under
+// CI=true a missing 7z fails the test.
 func (f ppapFixture) sevenZip(i int, password string) []byte {
 	f.t.Helper()
-	bin, err := exec.LookPath("7z")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			f.t.Fatal("7z not installed (CI installs p7zip-full)")
-		}
+	z, err := ppapzip.SevenZip(f.t.TempDir(), map[string][]byte{"認証キー等のお知らせ.pdf": f.pdf(i)}, "-p"+password, "-mhe=on")
+	if errors.Is(err, exec.ErrNotFound) && os.Getenv("CI") != "true" {
 		f.t.Skip("7z not installed")
 	}
-	dir := f.t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "認証キー等のお知らせ.pdf"), f.pdf(i), 0o600); err != nil {
-		f.t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "a", "-bd", "-p"+password, "-mhe=on", "n.7z", "認証キー等のお知らせ.pdf")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		f.t.Fatalf("7z: %v\n%s", err, out)
-	}
-	z, err := os.ReadFile(filepath.Join(dir, "n.7z"))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -400,7 +425,7 @@ func (f ppapFixture) lockedPDF(i int, password string) []byte {
 }
 
 // TestPPAPLocked: an AES-256 7z archive (header encrypted) and a PDF that needs a user
-// password (once problem "encrypted") each wait like a password ZIP; a wrong password is told
+// password (once problem "encrypted"; ours and the shared samples' sp11) each wait like a password ZIP; a wrong password is told
 // so, and the right one opens it, the PDF read by the same workers given the password: its
 // notice is queued once and its mail answered once, in reply to it, never "nothing found".
 func TestPPAPLocked(t *testing.T) {
@@ -410,15 +435,22 @@ func TestPPAPLocked(t *testing.T) {
 	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
 	f := ppapFixture{t: t}
 	samples := noticepdf.Samples()
-	const pw = "Kensetsu#2026"
+	// sp11 is a real producer's locked notice (reportlab, then qpdf --encrypt with user password
+	// 0603), read in place from the shared samples.
+	sp11, err := os.ReadFile(filepath.Join(testkit.Samples(t, "pdf"), "sp11-west-user-password.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		domain, name, contentType string
-		notice                    int
+		number, pw                string
 		data                      []byte
 	}{
-		{"sevenzip.example", "ninsho.7z", "application/x-7z-compressed", 1, f.sevenZip(1, pw)},
-		{"lockedpdf.example", "ninsho.pdf", "application/pdf", 2, f.lockedPDF(2, pw)},
+		{"sevenzip.example", "ninsho.7z", "application/x-7z-compressed", samples[1].ContractNumber, "Kensetsu#2026", f.sevenZip(1, "Kensetsu#2026")},
+		{"lockedpdf.example", "ninsho.pdf", "application/pdf", samples[2].ContractNumber, "Kensetsu#2026", f.lockedPDF(2, "Kensetsu#2026")},
+		{"sp11.example", "sp11-west-user-password.pdf", "application/pdf", "2081521897", "0603", sp11},
 	} {
+		pw := c.pw
 		from := "s@" + c.domain
 		before := len(peer.messages(t))
 		srv.Append(t, "INBOX", ppapMail(t, "z1@"+c.domain, from, "認証キー送付", c.name, c.contentType, c.data))
@@ -438,7 +470,7 @@ func TestPPAPLocked(t *testing.T) {
 		if len(got) != 2 {
 			t.Fatalf("%s: right password: %d replies, want 2", c.name, len(got))
 		}
-		n := samples[c.notice].ContractNumber
+		n := c.number
 		body := bodyText(t, got[1])
 		if got[1].Header.Get("In-Reply-To") != "<z1@"+c.domain+">" || !strings.Contains(body, n) ||
 			strings.Contains(body, "見当たりません") || strings.Contains(body, pw) {

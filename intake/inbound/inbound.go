@@ -48,6 +48,9 @@ type Limits struct {
 	MaxDepth           int   // nesting of multiparts, message/rfc822 and ZIPs inside ZIPs
 	MaxZipEntries      int   // entries read from one ZIP
 	MaxZipBytes        int64 // total uncompressed bytes read from one ZIP attachment, nested ZIPs included
+	// SevenZip opens 7z archives, bounded (sevenzip.go says why not here); nil: a 7z
+	// attachment is kept as it is, not opened.
+	SevenZip SevenZipOpener `json:"-"`
 }
 
 // DefaultLimits are generous for a contractor's mail (a one-page notice PDF is about 50 KB) and small

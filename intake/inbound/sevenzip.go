@@ -2,6 +2,7 @@ package inbound
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -42,59 +43,113 @@ func isSevenZip(contentType, name string, data []byte) bool {
 // errLocked7z: a member (or the header) needs a password the reader was not given or that does not fit.
 var errLocked7z = errors.New("7z archive needs a password")
 
-// sevenZipMember is one member read from a 7z archive, or the problem that kept it from being read.
-type sevenZipMember struct {
-	name    string
-	data    []byte
-	code    string // a problem code, "" when data was read
-	detail  string
-	tooMuch bool // the member passed its limit
+// A 7z archive is opened only through Limits.SevenZip, never in the process that calls Read:
+// github.com/bodgit/sevenzip allocates by the counts an archive's header declares (up to 2^32-1
+// files, CRCs, sizes) while it parses it, before any of our bounds can apply, and decodes an
+// LZMA-compressed or AES-encrypted header the same way. Measured: a 43-byte header declaring
+// 2^32-1 files ends the process at once ("fatal error: runtime: out of memory", which no
+// recover catches), and a 47-byte one declaring 2^30 CRCs takes 1 GiB and 1.3 s. Checking the
+// declared sizes ourselves would mean parsing the whole header grammar, and an encoded or
+// encrypted header cannot be checked before it is decoded; so the daemon opens 7z archives in
+// a sandbox worker (intake: parser/sandbox's Pool.OpenArchive, running ServeSevenZip), bounded in
+// memory and time like any PDF, and a hostile archive costs that worker, not the daemon.
+
+// SevenZipRequest asks OpenSevenZip to open one 7z archive within bounds.
+type SevenZipRequest struct {
+	// Unlock: try Passwords (Unlock); else only the empty password, and an encrypted
+	// archive is Locked.
+	Unlock    bool     `json:"unlock,omitempty"`
+	Passwords []string `json:"passwords,omitempty"`
+	// MaxEntries, MaxMember and Budget are Limits.MaxZipEntries, MaxAttachmentBytes and what
+	// is left of the archive's MaxZipBytes.
+	MaxEntries int   `json:"max_entries"`
+	MaxMember  int64 `json:"max_member"`
+	Budget     int64 `json:"budget"`
+}
+
+// SevenZipResult is what opening a 7z archive gave.
+type SevenZipResult struct {
+	Members  []SevenZipMember `json:"members,omitempty"`
+	Problems []parser.Problem `json:"problems,omitempty"` // about the archive itself (too many entries)
+	// Locked: no password given opens it.
+	Locked bool `json:"locked,omitempty"`
+	// Failed says why the archive could not be read at all, and Code is the archive's
+	// problem then: parser.CodeTooLarge when reading it ran past the reader's memory or time
+	// (a hostile header), parser.CodeTooSlow past the message's reading budget,
+	// parser.CodeCorrupt when "".
+	Failed string `json:"failed,omitempty"`
+	Code   string `json:"code,omitempty"`
+}
+
+// SevenZipMember is one member read from a 7z archive, or the problem that kept it from being read.
+type SevenZipMember struct {
+	Name   string `json:"name"`
+	Data   []byte `json:"data,omitempty"`
+	Code   string `json:"code,omitempty"` // a problem code, "" when Data was read
+	Detail string `json:"detail,omitempty"`
+}
+
+// SevenZipOpener opens a 7z archive where its reading is bounded (see above).
+type SevenZipOpener func(data []byte, req SevenZipRequest) SevenZipResult
+
+// ServeSevenZip is a sandbox worker's ArchiveFunc: args is a JSON SevenZipRequest, the answer
+// a JSON SevenZipResult.
+func ServeSevenZip(data, args []byte) []byte {
+	var req SevenZipRequest
+	res := SevenZipResult{Failed: "bad request"}
+	if json.Unmarshal(args, &req) == nil {
+		res = OpenSevenZip(data, req)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		b, _ = json.Marshal(SevenZipResult{Failed: err.Error()})
+	}
+	return b
 }
 
 // readSevenZip reads a 7z attachment at zpath as readZip reads a ZIP: its members become attachments
 // "ZPATH/MEMBER"; an encrypted archive gets password_zip and is kept in Message.Locked until Unlock gives it
-// passwords. budget is shared with archives nested inside this one.
+// passwords. budget is shared with archives nested inside this one. Without Limits.SevenZip the
+// archive is not opened: it stays an attachment like any other file.
 func (rd *reader) readSevenZip(zpath string, data []byte, depth int, budget *int64) {
-	pws := []string{""}
-	if rd.passwords != nil {
-		pws = nil
-		for _, pw := range rd.passwords {
-			if pw != "" {
-				pws = append(pws, pw)
-			}
+	open := rd.lim.SevenZip
+	if open == nil {
+		return
+	}
+	req := SevenZipRequest{Unlock: rd.passwords != nil, MaxEntries: rd.lim.MaxZipEntries, MaxMember: rd.lim.MaxAttachmentBytes, Budget: *budget}
+	for _, pw := range rd.passwords {
+		if pw != "" {
+			req.Passwords = append(req.Passwords, pw)
 		}
 	}
-	var members []sevenZipMember
-	err := errLocked7z // no candidates open nothing
-	for _, pw := range pws {
-		b := *budget
-		members, err = rd.openSevenZip(zpath, data, pw, &b)
-		if errors.Is(err, errLocked7z) {
-			continue
-		}
-		*budget = b
-		break
+	res := open(data, req)
+	for _, pr := range res.Problems {
+		rd.problem(pr.Code, zpath, pr.Detail)
 	}
 	switch {
-	case errors.Is(err, errLocked7z) && rd.passwords == nil:
+	case res.Failed != "" && res.Code != "":
+		rd.problem(res.Code, zpath, "7z archive not read: "+res.Failed)
+		return
+	case res.Failed != "":
+		rd.problem(parser.CodeCorrupt, zpath, "unreadable 7z archive: "+res.Failed)
+		return
+	case res.Locked && rd.passwords == nil:
 		rd.problem(parser.CodePasswordZip, zpath, "encrypted 7z archive")
 		rd.msg.Locked = append(rd.msg.Locked, Locked{Path: zpath, Data: data})
 		return
-	case errors.Is(err, errLocked7z):
+	case res.Locked:
 		rd.problem(CodeWrongPassword, zpath, "no stated password opens the 7z archive")
-		return
-	case err != nil:
-		rd.problem(parser.CodeCorrupt, zpath, fmt.Sprintf("unreadable 7z archive: %v", err))
 		return
 	}
 	pdfs := 0
-	for _, m := range members {
-		mpath := zpath + "/" + m.name
-		if m.code != "" {
-			rd.problem(m.code, mpath, m.detail)
+	for _, m := range res.Members {
+		mpath := zpath + "/" + m.Name
+		if m.Code != "" {
+			rd.problem(m.Code, mpath, m.Detail)
 			continue
 		}
-		a := Attachment{Name: path.Base(m.name), ContentType: typeByName(m.name), Path: mpath, Data: m.data}
+		*budget -= int64(len(m.Data))
+		a := Attachment{Name: path.Base(m.Name), ContentType: typeByName(m.Name), Path: mpath, Data: m.Data}
 		if looksPDF(a.ContentType, a.Name, a.Data) {
 			pdfs++
 		}
@@ -105,23 +160,54 @@ func (rd *reader) readSevenZip(zpath string, data []byte, depth int, budget *int
 	}
 }
 
+// OpenSevenZip opens a 7z archive in this process, within req's bounds for what it extracts
+// but not for what the library allocates while reading the header: only a sandbox worker
+// (ServeSevenZip), or a test or tool that trusts its input, calls it.
+func OpenSevenZip(data []byte, req SevenZipRequest) (res SevenZipResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = SevenZipResult{Failed: fmt.Sprintf("7z reader failed: %v", p)}
+		}
+	}()
+	pws := []string{""}
+	if req.Unlock {
+		pws = req.Passwords
+	}
+	err := errLocked7z // no candidates open nothing
+	for _, pw := range pws {
+		res, err = openSevenZip(data, pw, req)
+		if !errors.Is(err, errLocked7z) {
+			break
+		}
+	}
+	switch {
+	case errors.Is(err, errLocked7z):
+		return SevenZipResult{Locked: true}
+	case err != nil:
+		return SevenZipResult{Failed: err.Error()}
+	}
+	return res
+}
+
 // openSevenZip reads the members of a 7z archive with password pw ("" for none) within the entry count, the
-// member size and *budget. errLocked7z says the password does not open it; a member that fails otherwise is
+// member size and the budget. errLocked7z says the password does not open it; a member that fails otherwise is
 // returned with its problem.
-func (rd *reader) openSevenZip(zpath string, data []byte, pw string, budget *int64) ([]sevenZipMember, error) {
+func openSevenZip(data []byte, pw string, req SevenZipRequest) (SevenZipResult, error) {
+	var res SevenZipResult
 	zr, err := sevenzip.NewReaderWithPassword(bytes.NewReader(data), int64(len(data)), pw)
 	if err != nil {
 		if encryptedHint(err) {
-			return nil, errLocked7z // the header is encrypted (-mhe) and pw is not its password
+			return res, errLocked7z // the header is encrypted (-mhe) and pw is not its password
 		}
-		return nil, err
+		return res, err
 	}
 	files := zr.File
-	if len(files) > rd.lim.MaxZipEntries {
-		rd.problem(parser.CodeTooLarge, zpath, fmt.Sprintf("7z archive has %d entries, only the first %d are read", len(files), rd.lim.MaxZipEntries))
-		files = files[:rd.lim.MaxZipEntries]
+	if len(files) > req.MaxEntries {
+		res.Problems = append(res.Problems, parser.Problem{Code: parser.CodeTooLarge,
+			Detail: fmt.Sprintf("7z archive has %d entries, only the first %d are read", len(files), req.MaxEntries)})
+		files = files[:req.MaxEntries]
 	}
-	var out []sevenZipMember
+	budget := req.Budget
 	// A solid archive packs members into one stream; reading a later member decompresses the ones before
 	// it. Once a member of a stream passes its limit, the rest of that stream is not read, so that a bomb
 	// in front of a small member is not decompressed behind the bounds' back.
@@ -134,37 +220,37 @@ func (rd *reader) openSevenZip(zpath string, data []byte, pw string, budget *int
 		if name == "" {
 			name = "noname"
 		}
-		limit := min(rd.lim.MaxAttachmentBytes, *budget)
+		limit := min(req.MaxMember, budget)
 		if cut[f.Stream] {
-			out = append(out, sevenZipMember{name: name, code: parser.CodeTooLarge, detail: "7z member follows one past its limit in a solid stream"})
+			res.Members = append(res.Members, SevenZipMember{Name: name, Code: parser.CodeTooLarge, Detail: "7z member follows one past its limit in a solid stream"})
 			continue
 		}
 		if f.UncompressedSize > uint64(limit) {
 			cut[f.Stream] = true
-			out = append(out, sevenZipMember{name: name, code: parser.CodeTooLarge, detail: fmt.Sprintf("7z member declares %d bytes, limit %d", f.UncompressedSize, limit)})
+			res.Members = append(res.Members, SevenZipMember{Name: name, Code: parser.CodeTooLarge, Detail: fmt.Sprintf("7z member declares %d bytes, limit %d", f.UncompressedSize, limit)})
 			continue
 		}
 		b, err := readSevenZipFile(f, limit)
-		*budget -= int64(len(b))
+		budget -= int64(len(b))
 		switch {
 		case err != nil && encryptedHint(err):
-			return nil, errLocked7z
+			return SevenZipResult{}, errLocked7z
 		case int64(len(b)) > limit:
 			cut[f.Stream] = true
-			out = append(out, sevenZipMember{name: name, code: parser.CodeTooLarge, detail: fmt.Sprintf("7z member expands past %d bytes (declared %d)", limit, f.UncompressedSize)})
+			res.Members = append(res.Members, SevenZipMember{Name: name, Code: parser.CodeTooLarge, Detail: fmt.Sprintf("7z member expands past %d bytes (declared %d)", limit, f.UncompressedSize)})
 		case err != nil:
-			out = append(out, sevenZipMember{name: name, code: parser.CodeCorrupt, detail: fmt.Sprintf("unreadable 7z member: %v", err)})
+			res.Members = append(res.Members, SevenZipMember{Name: name, Code: parser.CodeCorrupt, Detail: fmt.Sprintf("unreadable 7z member: %v", err)})
 		case f.CRC32 != 0 && crc32.ChecksumIEEE(b) != f.CRC32:
 			// A stored (-mx0) member decrypted with a wrong password is noise no decompressor rejects.
 			if pw != "" {
-				return nil, errLocked7z
+				return SevenZipResult{}, errLocked7z
 			}
-			out = append(out, sevenZipMember{name: name, code: parser.CodeCorrupt, detail: "7z member: CRC mismatch"})
+			res.Members = append(res.Members, SevenZipMember{Name: name, Code: parser.CodeCorrupt, Detail: "7z member: CRC mismatch"})
 		default:
-			out = append(out, sevenZipMember{name: name, data: b})
+			res.Members = append(res.Members, SevenZipMember{Name: name, Data: b})
 		}
 	}
-	return out, nil
+	return res, nil
 }
 
 // readSevenZipFile reads at most limit+1 bytes of f (one past the limit says it was passed).

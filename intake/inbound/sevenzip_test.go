@@ -2,43 +2,43 @@ package inbound
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"strings"
 	"testing"
 
+	"hosho-intake/intake/ppapzip"
 	"hosho-intake/parser"
 )
 
-// sevenZip writes files into a 7z archive with the real 7z tool (args before the archive name, e.g.
-// "-pPASS", "-mhe=on") and returns it. Under CI=true a missing 7z fails the test.
+// sevenZip writes files into a 7z archive with the real 7z tool (ppapzip.SevenZip). Under
+// CI=true a missing 7z fails the test.
 func sevenZip(t *testing.T, files map[string][]byte, args ...string) []byte {
 	t.Helper()
-	bin, err := exec.LookPath("7z")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("7z not installed (CI installs p7zip-full)")
-		}
+	z, err := ppapzip.SevenZip(t.TempDir(), files, args...)
+	if errors.Is(err, exec.ErrNotFound) && os.Getenv("CI") != "true" {
 		t.Skip("7z not installed")
 	}
-	dir := t.TempDir()
-	var names []string
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, name)
-	}
-	cmd := exec.Command(bin, append(append(append([]string{"a", "-bd"}, args...), "x.7z"), names...)...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("7z: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "x.7z"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return z
+}
+
+// viaWorker opens a 7z archive as a sandbox worker does, through the JSON of its request
+// and answer (ServeSevenZip), but in this process.
+func viaWorker(data []byte, req SevenZipRequest) SevenZipResult {
+	args, err := json.Marshal(req)
+	if err != nil {
+		panic(err)
+	}
+	var res SevenZipResult
+	if err := json.Unmarshal(ServeSevenZip(data, args), &res); err != nil {
+		panic(err)
+	}
+	return res
 }
 
 func readSevenZipMessage(t *testing.T, z []byte) *Message {
@@ -74,7 +74,7 @@ func TestUnlockSevenZip(t *testing.T) {
 			{[]string{"wrong"}, false},
 			{nil, false},
 		} {
-			u := Unlock(m.Locked[0], p.pws, Limits{})
+			u := Unlock(m.Locked[0], p.pws, Limits{SevenZip: viaWorker})
 			got := len(u.Attachments) == 1 && bytes.Equal(u.Attachments[0].Data, pdfBytes) && u.Attachments[0].PDF
 			if got != p.want {
 				t.Errorf("%s: Unlock(%q) opened %v, want %v (problems %v)", c.name, p.pws, got, p.want, u.Problems)
@@ -113,7 +113,7 @@ func TestSevenZipPlain(t *testing.T) {
 func TestUnlockSevenZipBomb(t *testing.T) {
 	big := bytes.Repeat([]byte{0}, 4<<20)
 	z := sevenZip(t, map[string][]byte{"a-bomb.pdf": big, "b.pdf": pdfBytes}, "-ppw", "-mhe=on", "-ms=on")
-	u := Unlock(Locked{Path: "a.7z", Data: append([]byte(nil), z...)}, []string{"pw"}, Limits{MaxAttachmentBytes: 1 << 20})
+	u := Unlock(Locked{Path: "a.7z", Data: append([]byte(nil), z...)}, []string{"pw"}, Limits{MaxAttachmentBytes: 1 << 20, SevenZip: viaWorker})
 	if len(u.Attachments) != 0 || !hasCode(u.Problems, parser.CodeTooLarge) {
 		t.Errorf("bomb: %d attachments, problems %v", len(u.Attachments), u.Problems)
 	}
@@ -122,8 +122,48 @@ func TestUnlockSevenZipBomb(t *testing.T) {
 		files[n] = pdfBytes
 	}
 	z = sevenZip(t, files, "-ppw")
-	u = Unlock(Locked{Path: "a.7z", Data: z}, []string{"pw"}, Limits{MaxZipEntries: 2})
+	u = Unlock(Locked{Path: "a.7z", Data: z}, []string{"pw"}, Limits{MaxZipEntries: 2, SevenZip: viaWorker})
 	if len(u.Attachments) != 2 || !hasCode(u.Problems, parser.CodeTooLarge) {
 		t.Errorf("entries: %d attachments, problems %v", len(u.Attachments), u.Problems)
+	}
+}
+
+// TestSevenZipNotOpenedHere: without Limits.SevenZip (a bounded reader) Read does not open a 7z
+// archive, not even a hostile one that would end the process (ppapzip.HostileSevenZip: 2^32-1
+// files): it stays an attachment like any other file.
+func TestSevenZipNotOpenedHere(t *testing.T) {
+	for _, z := range [][]byte{ppapzip.HostileSevenZip(ppapzip.HostileFiles, 1<<32-1), sevenZip(t, map[string][]byte{"n.pdf": pdfBytes}, "-ppw")} {
+		m, err := Read(strings.NewReader(archiveMail("ninsho.7z", z)), Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Locked) != 0 || len(m.Problems) != 0 || len(m.Attachments) != 1 || m.Attachments[0].Name != "ninsho.7z" {
+			t.Errorf("locked %d, problems %v, %d attachments; want the 7z kept unopened", len(m.Locked), m.Problems, len(m.Attachments))
+		}
+	}
+}
+
+// TestSevenZipHostileFailed: what a bounded reader says of an archive it could not read
+// becomes the archive's problem: too_large when it ran out of memory or time, too_slow past the
+// message's budget, corrupt otherwise,
+// and the message's other attachments are read as ever.
+func TestSevenZipHostileFailed(t *testing.T) {
+	for _, c := range []struct {
+		res  SevenZipResult
+		want string
+	}{
+		{SevenZipResult{Failed: "reader used more than 512 MiB", Code: parser.CodeTooLarge}, parser.CodeTooLarge},
+		{SevenZipResult{Failed: "took longer than 10s", Code: parser.CodeTooLarge}, parser.CodeTooLarge},
+		{SevenZipResult{Failed: "the message's reading budget was spent", Code: parser.CodeTooSlow}, parser.CodeTooSlow},
+		{SevenZipResult{Failed: "reader crashed: exit status 2"}, parser.CodeCorrupt},
+	} {
+		open := func([]byte, SevenZipRequest) SevenZipResult { return c.res }
+		m, err := Read(strings.NewReader(archiveMail("ninsho.7z", ppapzip.HostileSevenZip(ppapzip.HostileCRCs, 1<<30))), Limits{SevenZip: open})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Problems) != 1 || m.Problems[0].Code != c.want || m.Problems[0].Attachment != "ninsho.7z" || len(m.Locked) != 0 {
+			t.Errorf("%s: problems %v, want %s on ninsho.7z", c.res.Failed, m.Problems, c.want)
+		}
 	}
 }

@@ -159,16 +159,25 @@ func readZipMessage(t *testing.T, z []byte) *Message {
 // readArchiveMessage reads a message with a covering text and one attachment of type contentType.
 func readArchiveMessage(t *testing.T, contentType, name string, z []byte) *Message {
 	t.Helper()
+	m, err := Read(strings.NewReader(archiveMailOf(contentType, name, z)), Limits{SevenZip: viaWorker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// archiveMail is a message with one attachment, name, holding z.
+func archiveMail(name string, z []byte) string {
+	return archiveMailOf("application/octet-stream", name, z)
+}
+
+func archiveMailOf(contentType, name string, z []byte) string {
 	var b strings.Builder
 	b.WriteString("From: a@example.jp\r\nSubject: zip\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nzip\r\n--B\r\n")
 	b.WriteString("Content-Type: " + contentType + "; name=\"" + name + "\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
 	b.WriteString(b64w(string(z)))
 	b.WriteString("\r\n--B--\r\n")
-	m, err := Read(strings.NewReader(b.String()), Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return b.String()
 }
 
 func hasCode(ps []parser.Problem, code string) bool {

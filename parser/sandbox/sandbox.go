@@ -24,6 +24,7 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -171,6 +172,8 @@ type Reading struct {
 	Took time.Duration
 	// Failed: the reader crashed, panicked, or ran past Options.Timeout or MemoryLimit.
 	Failed bool
+
+	overLimit bool // Failed by running past Options.Timeout or MemoryLimit
 }
 
 // ReadWithin is ReadPDF with the file's time in its worker bounded by limit as well, when
@@ -184,15 +187,70 @@ func (p *Pool) ReadWithin(ctx context.Context, data []byte, limit time.Duration)
 // each of passwords after the empty one (parser.ReadLockedPDF). They reach the worker over
 // its pipe only, never its arguments, environment or log.
 func (p *Pool) ReadLockedWithin(ctx context.Context, data []byte, passwords []string, limit time.Duration) (Reading, error) {
+	r, _, err := p.read(ctx, request{data: data, passwords: passwords}, limit)
+	return r, err
+}
+
+// ArchiveReading is the outcome of one archive opened by OpenArchive.
+type ArchiveReading struct {
+	// Answer is the worker's ArchiveFunc's answer; nil when Failed.
+	Answer []byte
+	// Failed: the reader crashed, panicked, ran past Options.Timeout or MemoryLimit
+	// (OverLimit), or past the limit OpenArchive was given (TooSlow); Detail says which.
+	Failed    bool
+	OverLimit bool
+	TooSlow   bool
+	Detail    string
+	// Took is how long the archive held its worker, as Reading.Took.
+	Took time.Duration
+}
+
+// OpenArchive opens an archive in a worker, with the ArchiveFunc the worker was started
+// with (ServeProcess) given args, within Options.Timeout and MemoryLimit as any PDF, and
+// within limit as ReadWithin. It returns an error only as ReadPDF does.
+func (p *Pool) OpenArchive(ctx context.Context, data, args []byte, limit time.Duration) (ArchiveReading, error) {
+	if len(data) > MaxFileSize {
+		return ArchiveReading{Failed: true, OverLimit: true, Detail: fmt.Sprintf("larger than %d MiB", MaxFileSize>>20)}, nil
+	}
+	if args == nil {
+		args = []byte{}
+	}
+	r, answer, err := p.read(ctx, request{data: data, archive: args}, limit)
+	if err != nil {
+		return ArchiveReading{}, err
+	}
+	if answer == nil {
+		a := ArchiveReading{Failed: true, OverLimit: r.overLimit, Detail: "archive reader failed", Took: r.Took}
+		if len(r.Doc.Problems) > 0 {
+			a.Detail = r.Doc.Problems[0].Detail
+			a.TooSlow = r.Doc.Problems[0].Code == parser.CodeTooSlow
+		}
+		return a, nil
+	}
+	return ArchiveReading{Answer: answer, Took: r.Took}, nil
+}
+
+// request is one file for a worker: a PDF, with the passwords to try, or an archive with
+// its ArchiveFunc's arguments (archive not nil).
+type request struct {
+	data      []byte
+	passwords []string
+	archive   []byte
+}
+
+// read hands req to a worker: ReadLockedWithin's body, for PDFs and archives alike. For an
+// archive it also returns the worker's answer (nil when it failed).
+func (p *Pool) read(ctx context.Context, req request, limit time.Duration) (Reading, json.RawMessage, error) {
+	data := req.data
 	if len(data) > MaxFileSize {
 		return Reading{Doc: parser.Document{Problems: []parser.Problem{{
 			Code:   parser.CodeTooLarge,
 			Detail: fmt.Sprintf("larger than %d MiB", MaxFileSize>>20),
-		}}}}, nil
+		}}}}, nil, nil
 	}
 	w, err := p.acquire(ctx)
 	if err != nil {
-		return Reading{}, err
+		return Reading{}, nil, err
 	}
 	p.files.Add(1)
 	timeout, byBudget := p.opts.Timeout, false
@@ -223,7 +281,7 @@ func (p *Pool) ReadLockedWithin(ctx context.Context, data []byte, passwords []st
 			}
 		}
 	}
-	resp, err := w.roundTrip(data, passwords, ocrDeadline)
+	resp, err := w.roundTrip(req, ocrDeadline)
 	took := time.Since(start)
 	// A context that ended may have poisoned the worker's deadlines, even if the answer
 	// arrived: such a worker is not reused.
@@ -238,29 +296,30 @@ func (p *Pool) ReadLockedWithin(ctx context.Context, data []byte, passwords []st
 			discard, failed = true, true
 		}
 		p.release(w, discard)
-		return Reading{Doc: resp.Doc, Took: took, Failed: failed}, nil
+		return Reading{Doc: resp.Doc, Took: took, Failed: failed}, resp.Archive, nil
 	}
 	if p.isClosed() {
 		p.release(w, true)
-		return Reading{}, ErrClosed
+		return Reading{}, nil, ErrClosed
 	}
 	if cancelled {
 		p.release(w, true)
-		return Reading{}, ctx.Err()
+		return Reading{}, nil, ctx.Err()
 	}
 	if byBudget && errors.Is(err, os.ErrDeadlineExceeded) {
 		w.stop()
 		p.release(w, true)
 		return Reading{Took: took, Doc: parser.Document{Problems: []parser.Problem{{Code: parser.CodeTooSlow,
-			Detail: "the message's reading budget ran out while this PDF was read (" + timeout.Round(time.Millisecond).String() + " left)"}}}}, nil
+			Detail: "the message's reading budget ran out while this file was read (" + timeout.Round(time.Millisecond).String() + " left)"}}}}, nil, nil
 	}
-	doc := p.fail(w, err)
+	doc, overLimit := p.fail(w, err)
 	p.release(w, true)
-	return Reading{Doc: doc, Took: took, Failed: true}, nil
+	return Reading{Doc: doc, Took: took, Failed: true, overLimit: overLimit}, nil, nil
 }
 
-// fail stops a worker that failed on a file and says why, for the file's Document.
-func (p *Pool) fail(w *worker, ioErr error) parser.Document {
+// fail stops a worker that failed on a file and says why, for the file's Document;
+// overLimit when it ran past the time or memory limit.
+func (p *Pool) fail(w *worker, ioErr error) (doc parser.Document, overLimit bool) {
 	exitErr := w.stop()
 	w.mu.Lock()
 	overMemory := w.overMemory
@@ -271,13 +330,13 @@ func (p *Pool) fail(w *worker, ioErr error) parser.Document {
 	switch {
 	case overMemory:
 		p.oom.Add(1)
-		detail = fmt.Sprintf("reader used more than %d MiB", p.opts.MemoryLimit>>20)
+		detail, overLimit = fmt.Sprintf("reader used more than %d MiB", p.opts.MemoryLimit>>20), true
 	case errors.Is(ioErr, os.ErrDeadlineExceeded):
 		p.timeouts.Add(1)
-		detail = "took longer than " + p.opts.Timeout.String()
+		detail, overLimit = "took longer than "+p.opts.Timeout.String(), true
 	case strings.Contains(summary, "out of memory"):
 		p.oom.Add(1)
-		detail = fmt.Sprintf("reader used more than %d MiB: %s", p.opts.MemoryLimit>>20, summary)
+		detail, overLimit = fmt.Sprintf("reader used more than %d MiB: %s", p.opts.MemoryLimit>>20, summary), true
 	case errors.Is(ioErr, errProtocol):
 		p.crashes.Add(1)
 		detail = "reader crashed: " + ioErr.Error()
@@ -293,7 +352,7 @@ func (p *Pool) fail(w *worker, ioErr error) parser.Document {
 	}
 	p.log.Warn("pdf reader failed", "pid", w.pid, "files", w.files, "detail", detail,
 		"error", ioErr, "exit", exitErr, "stderr", w.stderr.text())
-	return corrupt(detail)
+	return corrupt(detail), overLimit
 }
 
 // acquire takes a worker slot, starting its worker if it has none, and registers the

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,8 +26,10 @@ func TestMain(m *testing.M) {
 	switch os.Getenv("HOSHO_SANDBOX_WORKER") {
 	case "1":
 		serve = func() error { return ServeFunc(os.Stdin, os.Stdout, testRead) }
+	case "archives":
+		serve = func() error { return ServeFuncArchives(os.Stdin, os.Stdout, testRead, testArchive) }
 	case "process":
-		serve = func() error { return serveProcess(testRead) }
+		serve = func() error { return serveProcess(testRead, testArchive) }
 	}
 	if serve != nil {
 		if err := serve(); err != nil {
@@ -76,6 +79,17 @@ func testRead(data []byte) parser.Document {
 		return parser.Document{Kind: strings.Repeat("x", maxResponse)}
 	}
 	return parser.Document{Kind: string(data), Pages: os.Getpid()}
+}
+
+// testArchive answers an archive request with its arguments and data as JSON, or fails as
+// testRead does when the data names a fault.
+func testArchive(data, args []byte) []byte {
+	switch string(data) {
+	case "PANIC", "OOM", "HANG", "EXIT":
+		testRead(data)
+	}
+	b, _ := json.Marshal([]string{string(args), string(data)})
+	return b
 }
 
 //go:noinline
@@ -582,5 +596,57 @@ func TestReadLocked(t *testing.T) {
 	readOK(t, p, passwordsFrame+`["not a password"]`)
 	if got := p.Stats(); got.Restarts != 0 || got.Crashes != 0 {
 		t.Errorf("Stats() = %+v, want no restarts", got)
+	}
+}
+
+// TestOpenArchive: an archive is opened by the worker's ArchiveFunc under the same bounds as a
+// PDF; running out of memory or time is OverLimit, a panic is not; the worker then reads PDFs
+// as before.
+func TestOpenArchive(t *testing.T) {
+	opts := testOptions()
+	opts.Timeout = 2 * time.Second
+	opts.Env = append(os.Environ(), "HOSHO_SANDBOX_WORKER=archives")
+	p := newTestPool(t, opts)
+	ctx := context.Background()
+	for _, c := range []struct {
+		data      string
+		want      string // the answer, "" for a failure
+		overLimit bool
+	}{
+		{"7z bytes", `["{\"unlock\":true}","7z bytes"]`, false},
+		{"hosho-sandbox/passwords\n[]", `["{\"unlock\":true}","hosho-sandbox/passwords\n[]"]`, false},
+		{"OOM", "", true},
+		{"HANG", "", true},
+		{"PANIC", "", false},
+		{"EXIT", "", false},
+	} {
+		a, err := p.OpenArchive(ctx, []byte(c.data), []byte(`{"unlock":true}`), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", c.data, err)
+		}
+		if string(a.Answer) != c.want || a.Failed != (c.want == "") || a.OverLimit != c.overLimit {
+			t.Errorf("%s: answer %q failed %v over limit %v (%s), want %q over limit %v", c.data, a.Answer, a.Failed, a.OverLimit, a.Detail, c.want, c.overLimit)
+		}
+		if doc := readOK(t, p, "notice"); doc.Kind != "notice" {
+			t.Errorf("after archive %s: PDF read as %q", c.data, doc.Kind)
+		}
+	}
+	// Past the limit it is given (what is left of its message's budget) it is TooSlow.
+	a, err := p.OpenArchive(ctx, []byte("HANG"), nil, 100*time.Millisecond)
+	if err != nil || !a.Failed || !a.TooSlow || a.OverLimit {
+		t.Errorf("HANG within 100ms: %+v, %v; want TooSlow", a, err)
+	}
+	// A PDF whose bytes begin like an archive frame is still read as a PDF.
+	if doc := readOK(t, p, "hosho-sandbox/archive\nx"); doc.Kind != "hosho-sandbox/archive\nx" {
+		t.Errorf("a PDF beginning like an archive frame read as %q", doc.Kind)
+	}
+}
+
+// TestOpenArchiveUnserved: a worker started without an ArchiveFunc answers an archive Failed.
+func TestOpenArchiveUnserved(t *testing.T) {
+	plain := newTestPool(t, testOptions())
+	a, err := plain.OpenArchive(context.Background(), []byte("7z bytes"), nil, 0)
+	if err != nil || !a.Failed || a.OverLimit || a.Answer != nil {
+		t.Errorf("worker without an ArchiveFunc: %+v, %v; want Failed", a, err)
 	}
 }

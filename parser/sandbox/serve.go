@@ -24,7 +24,9 @@ import (
 //	worker -> parent  hello frame (payload "hosho-sandbox/1") once, at start
 //	parent -> worker  (for a PDF that may need a user password: a passwords frame,
 //	                  "hosho-sandbox/passwords\n" then a JSON array of strings)
-//	parent -> worker  request frame: the PDF bytes
+//	parent -> worker  (for an archive: an archive frame, "hosho-sandbox/archive\n" then
+//	                  the caller's arguments for the worker's ArchiveFunc)
+//	parent -> worker  request frame: the PDF (or archive) bytes
 //	worker -> parent  (an OCR worker, before OCR: a frame "hosho-sandbox/ocr")
 //	worker -> parent  response frame: JSON of response
 //
@@ -43,6 +45,8 @@ const (
 	ocrStart = "hosho-sandbox/ocr"
 	// passwordsFrame begins a frame of passwords for the next request (ReadLockedWithin).
 	passwordsFrame = "hosho-sandbox/passwords\n"
+	// archiveFrame begins a frame of arguments for the next request, an archive (OpenArchive).
+	archiveFrame = "hosho-sandbox/archive\n"
 
 	// MaxFileSize is the largest PDF a worker accepts. DESIGN.md's default message limit
 	// is 10 MiB; a PDF can only exceed that from inside a ZIP, whose expansion intake bounds.
@@ -52,6 +56,9 @@ const (
 	// 16 MiB is far past any honest Document and keeps a broken worker from making the
 	// parent allocate gigabytes from a garbage length.
 	maxResponse = 16 << 20
+	// maxArchiveResponse bounds a worker's answer for an archive: the members it read, which
+	// the caller bounds (intake/inbound: 32 MiB a ZIP), as JSON (base64, a third more).
+	maxArchiveResponse = 2 * MaxFileSize
 
 	// maxStack replaces Go's default 1 GB goroutine stack limit in a worker: the reader's
 	// recursion is bounded by design, so 64 MiB is only reached by runaway recursion,
@@ -74,13 +81,21 @@ type response struct {
 	// panicked is replaced even though it survived: the panic may have left the reader's
 	// state (a held lock, a half-built cache) broken for the next file.
 	Panic string `json:"panic,omitempty"`
+	// Archive is the ArchiveFunc's answer to an archive request; absent when it failed.
+	Archive json.RawMessage `json:"archive,omitempty"`
 }
+
+// ArchiveFunc opens an archive in a worker (Pool.OpenArchive): args are the caller's, and
+// what it returns goes back to the caller as it is; it must be JSON. It runs under the
+// worker's bounds (memory, time) like a PDF's reading, which is why it runs there: an
+// archive's header alone can make a reader allocate gigabytes (intake/inbound's 7z).
+type ArchiveFunc func(data, args []byte) []byte
 
 // Serve is the worker side of a Pool: it reads PDFs with parser.ReadPDF, one per request
 // on in, answering each on out, until in reaches EOF, and then returns nil. See ServeFunc.
 //
 // The worker subcommand should call ServeProcess, which is Serve on stdin and stdout with
-// stdout guarded against stray prints.
+// stdout guarded against stray prints; archive (nil for none) opens archives.
 func Serve(in io.Reader, out io.Writer) error {
 	return ServeFunc(in, out, parser.ReadPDF)
 }
@@ -91,27 +106,27 @@ func Serve(in io.Reader, out io.Writer) error {
 // library prints debug text to stdout on some malformed files (ledongthuc/pdf lex.go:
 // "DEBUG: ... Skip dict"): on the protocol stream that text would make a readable file
 // look corrupt; on stderr it is harmless.
-func ServeProcess() error {
-	return serveProcess(parser.ReadPDF)
+func ServeProcess(archive ArchiveFunc) error {
+	return serveProcess(parser.ReadPDF, archive)
 }
 
 // ServeProcessOCR is ServeProcess for a worker started with "--ocr" (Options.OCR): a PDF
 // without a usable text layer, or an image, is read again by OCR (parser/ocr), after the
 // frame that tells the parent to apply the OCR's time limit.
-func ServeProcessOCR(opts ocr.Options) error {
-	return serveProcessOCR(opts)
+func ServeProcessOCR(opts ocr.Options, archive ArchiveFunc) error {
+	return serveProcessOCR(opts, archive)
 }
 
-func serveProcess(read func([]byte) parser.Document) error {
+func serveProcess(read func([]byte) parser.Document, archive ArchiveFunc) error {
 	out, err := protocolOut()
 	if err != nil {
 		return err
 	}
 	defer out.Close()
-	return ServeFunc(os.Stdin, out, read)
+	return serve(os.Stdin, out, lockedOr(read), archive)
 }
 
-func serveProcessOCR(opts ocr.Options) error {
+func serveProcessOCR(opts ocr.Options, archive ArchiveFunc) error {
 	out, err := protocolOut()
 	if err != nil {
 		return err
@@ -131,7 +146,7 @@ func serveProcessOCR(opts ocr.Options) error {
 		// No deadline of its own: the parent kills the worker's process group, tesseract
 		// included, when the OCR's time is up.
 		return ocr.Read(context.Background(), data, doc, opts)
-	})
+	}, archive)
 }
 
 // protocolOut moves the protocol to a private copy of descriptor 1 (see ServeProcess).
@@ -156,17 +171,27 @@ func protocolOut() (*os.File, error) {
 // of memory, a panic in another goroutine) is for the parent to notice. A file sent with
 // passwords is read by parser.ReadLockedPDF, whatever read is.
 func ServeFunc(in io.Reader, out io.Writer, read func([]byte) parser.Document) error {
-	return serve(in, out, func(data []byte, passwords []string, _ func() error) parser.Document {
+	return serve(in, out, lockedOr(read), nil)
+}
+
+// ServeFuncArchives is ServeFunc that also opens archives with archive (Pool.OpenArchive).
+func ServeFuncArchives(in io.Reader, out io.Writer, read func([]byte) parser.Document, archive ArchiveFunc) error {
+	return serve(in, out, lockedOr(read), archive)
+}
+
+// lockedOr reads a file sent with passwords with parser.ReadLockedPDF, any other with read.
+func lockedOr(read func([]byte) parser.Document) func([]byte, []string, func() error) parser.Document {
+	return func(data []byte, passwords []string, _ func() error) parser.Document {
 		if len(passwords) > 0 {
 			return parser.ReadLockedPDF(data, passwords)
 		}
 		return read(data)
-	})
+	}
 }
 
 // serve is ServeFunc whose read is given the request's passwords and may announce, before it
-// turns to OCR, that it does.
-func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []string, announce func() error) parser.Document) error {
+// turns to OCR, that it does; archive (nil: none) answers archive requests.
+func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []string, announce func() error) parser.Document, archive ArchiveFunc) error {
 	debug.SetMaxStack(maxStack)
 	if os.Getenv("GOGC") == "" {
 		// A worker's heap is small and short-lived (about 1 MB allocated per notice), and
@@ -190,7 +215,14 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []strin
 			return fmt.Errorf("reading a request: %w", err)
 		}
 		var passwords []string
-		if p, ok := bytes.CutPrefix(data, []byte(passwordsFrame)); ok {
+		var archiveArgs []byte
+		isArchive := false
+		if a, ok := bytes.CutPrefix(data, []byte(archiveFrame)); ok {
+			archiveArgs, isArchive = a, true
+			if data, err = readFrame(r, MaxFileSize); err != nil {
+				return fmt.Errorf("reading an archive after its arguments: %w", err)
+			}
+		} else if p, ok := bytes.CutPrefix(data, []byte(passwordsFrame)); ok {
 			if err := json.Unmarshal(p, &passwords); err != nil {
 				return fmt.Errorf("reading a passwords frame: %w", err)
 			}
@@ -204,10 +236,18 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []strin
 			setSoftMemoryLimit()
 			softLimitSet = true
 		}
-		announce := func() error { return writeFrame(w, []byte(ocrStart)) }
-		payload, err := json.Marshal(call(func(d []byte) parser.Document { return read(d, passwords, announce) }, data))
-		if err != nil || len(payload) > maxResponse {
-			payload, _ = json.Marshal(response{Doc: corrupt("reader produced an oversized result")})
+		var payload []byte
+		if isArchive {
+			payload, err = json.Marshal(callArchive(archive, data, archiveArgs))
+			if err != nil || len(payload) > maxArchiveResponse {
+				payload, _ = json.Marshal(response{Doc: corrupt("archive reader produced an oversized or broken result")})
+			}
+		} else {
+			announce := func() error { return writeFrame(w, []byte(ocrStart)) }
+			payload, err = json.Marshal(call(func(d []byte) parser.Document { return read(d, passwords, announce) }, data))
+			if err != nil || len(payload) > maxResponse {
+				payload, _ = json.Marshal(response{Doc: corrupt("reader produced an oversized result")})
+			}
 		}
 		if err := writeFrame(w, payload); err != nil {
 			return fmt.Errorf("writing a response: %w", err)
@@ -227,6 +267,24 @@ func call(read func([]byte) parser.Document, data []byte) (resp response) {
 		}
 	}()
 	return response{Doc: read(data)}
+}
+
+// callArchive runs archive and turns a panic, or a worker that opens no archives, into a
+// response without an answer.
+func callArchive(archive ArchiveFunc, data, args []byte) (resp response) {
+	if archive == nil {
+		return response{Doc: corrupt("this worker opens no archives")}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			msg := truncate(fmt.Sprint(v), 200)
+			resp = response{
+				Doc:   corrupt("archive reader panicked: " + msg),
+				Panic: truncate(msg+"\n\n"+string(debug.Stack()), maxPanicText),
+			}
+		}
+	}()
+	return response{Archive: archive(data, args)}
 }
 
 // setSoftMemoryLimit makes the garbage collector work harder as the heap nears the hard

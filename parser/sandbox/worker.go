@@ -149,15 +149,23 @@ func (w *worker) setDeadline(t time.Time) {
 	w.resp.SetReadDeadline(t)
 }
 
-// roundTrip sends one file, after its passwords when there are any, and reads the answer,
+// roundTrip sends one file, after its passwords or its archive arguments when there are any, and reads the answer,
 // within the deadline set before; onOCR runs when the worker announces that it turns to OCR.
-func (w *worker) roundTrip(data []byte, passwords []string, onOCR func()) (response, error) {
+func (w *worker) roundTrip(req request, onOCR func()) (response, error) {
 	w.stderr.reset()
 	w.arm()
 	defer w.disarm()
 	w.files++
 
-	if len(passwords) > 0 || bytes.HasPrefix(data, []byte(passwordsFrame)) {
+	data, passwords := req.data, req.passwords
+	limit := maxResponse
+	switch {
+	case req.archive != nil:
+		limit = maxArchiveResponse
+		if err := w.writeRequest(append([]byte(archiveFrame), req.archive...)); err != nil {
+			return response{}, fmt.Errorf("sending the archive's arguments: %w", err)
+		}
+	case len(passwords) > 0 || bytes.HasPrefix(data, []byte(passwordsFrame)) || bytes.HasPrefix(data, []byte(archiveFrame)):
 		pw, err := json.Marshal(passwords)
 		if err != nil {
 			return response{}, err
@@ -169,10 +177,10 @@ func (w *worker) roundTrip(data []byte, passwords []string, onOCR func()) (respo
 	if err := w.writeRequest(data); err != nil {
 		return response{}, fmt.Errorf("sending the file: %w", err)
 	}
-	payload, err := readFrame(w.br, maxResponse)
+	payload, err := readFrame(w.br, limit)
 	if err == nil && string(payload) == ocrStart {
 		onOCR()
-		payload, err = readFrame(w.br, maxResponse)
+		payload, err = readFrame(w.br, limit)
 	}
 	if err != nil {
 		if errors.Is(err, errFrameTooLarge) {
