@@ -590,6 +590,22 @@ func (s *Server) Messages(t testing.TB, mailbox string) int {
 	return n
 }
 
+// MessageIDs lists the Message-IDs of a mailbox's messages (doveadm fetch), in no order.
+func (s *Server) MessageIDs(t testing.TB, mailbox string) []string {
+	t.Helper()
+	out, err := s.Doveadm("-f", "flow", "fetch", "-u", s.User, "hdr.message-id", "mailbox", mailbox)
+	if err != nil {
+		t.Fatalf("dovecottest: doveadm fetch: %v: %s", err, out)
+	}
+	var ids []string
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "hdr.message-id="); ok && strings.TrimSpace(v) != "" {
+			ids = append(ids, strings.TrimSpace(v))
+		}
+	}
+	return ids
+}
+
 // Mailboxes lists the user's mailboxes as Dovecot names them (UTF-8).
 func (s *Server) Mailboxes(t testing.TB) []string {
 	t.Helper()

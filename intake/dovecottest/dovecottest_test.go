@@ -33,6 +33,9 @@ func TestServer(t *testing.T) {
 	if n := s.Messages(t, "Nope"); n != -1 {
 		t.Errorf("Messages(Nope) = %d, want -1", n)
 	}
+	if ids := s.MessageIDs(t, "INBOX"); !slices.Equal(slices.Sorted(slices.Values(ids)), []string{"<1@dovecottest>", "<2@dovecottest>", "<3@dovecottest>"}) {
+		t.Errorf("MessageIDs(INBOX) = %v, want the three appended", ids)
+	}
 	for _, tc := range []struct {
 		name, addr, tls string
 	}{
