@@ -153,3 +153,49 @@ func TestCheckOCR(t *testing.T) {
 		t.Errorf("check with OCR left to the default and no tesseract: exit %d:\n%s", code, out.String())
 	}
 }
+
+// TestCheckOAuthByHand: an admin runs `check` from a shell on a Microsoft 365 config whose
+// client secret systemd supplies. By hand the file is good and the summary says where the
+// service gets the secret; --connect needs the secret itself and says how to give it; with
+// CREDENTIALS_DIRECTORY pointing at the files, as the README shows, the secret is read.
+func TestCheckOAuthByHand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	body := "[agency]\npreset = \"shimane\"\nname = \"島根県\"\n\n[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\nauth = \"xoauth2\"\n" +
+		"[imap.oauth2]\ntoken_url = \"https://login.example/token\"\nclient_id = \"app\"\n\n" +
+		"[smtp]\naddr = \"127.0.0.1:1\"\nfrom = \"u@example.jp\"\n\n[digest]\nto = [\"k@example.jp\"]\n\n[state]\ndir = \"state\"\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(getenv func(string) string, args ...string) (int, string) {
+		var out bytes.Buffer
+		code := runCode(context.Background(), env{args: append([]string{"check"}, args...), getenv: getenv, stdout: &out, stderr: &out})
+		return code, out.String()
+	}
+	code, out := check(noEnv, "--config", cfg)
+	if code != 0 || !strings.Contains(out, `systemd credential "imap-oauth2-client-secret" not checked here`) ||
+		!strings.Contains(out, "LoadCredential=imap-oauth2-client-secret:/etc/hosho-intake/imap-oauth2-client-secret") {
+		t.Errorf("check by hand: exit %d, want 0 and where the secret comes from:\n%s", code, out)
+	}
+	code, out = check(noEnv, "--connect", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "imap.oauth2.token_file: required") {
+		t.Errorf("check --connect without the secret: exit %d, want 1 naming the key:\n%s", code, out)
+	}
+	creds := filepath.Join(dir, "creds")
+	if err := os.Mkdir(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "imap-oauth2-client-secret"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withCreds := func(k string) string {
+		if k == "CREDENTIALS_DIRECTORY" {
+			return creds
+		}
+		return ""
+	}
+	code, out = check(withCreds, "--config", cfg)
+	if code != 0 || strings.Contains(out, "not checked here") || strings.Contains(out, "s3cret") {
+		t.Errorf("check with CREDENTIALS_DIRECTORY: exit %d, want 0, the secret read and not shown:\n%s", code, out)
+	}
+}
