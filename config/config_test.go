@@ -228,6 +228,9 @@ func TestErrors(t *testing.T) {
 		{"missing secret file", edit(t, `password_file = "imap.pass"`, `password_file = "nope.pass"`), LoadOptions{}, []wantErr{
 			{8, "imap.password_file", "no such file"},
 		}},
+		{"the first word of Microsoft 365's field as authserv_id", base + "[reply]\nauthserv_id = \"spf=pass\"\n", LoadOptions{}, []wantErr{
+			{20, "reply.authserv_id", `"spf=pass" is not an authserv-id`},
+		}},
 		{"auth results without authserv_id", base + "[reply]\nrequire_auth_results = true\n", LoadOptions{}, []wantErr{
 			{19, "reply.authserv_id", "required when require_auth_results"},
 		}},

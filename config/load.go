@@ -206,6 +206,12 @@ func (v *validator) validate() {
 	v.positive("reply.password_wait", int64(c.Reply.PasswordWait))
 	v.positive("smtp.retry_interval_max", int64(c.SMTP.RetryIntervalMax))
 	c.Reply.AuthservID = strings.TrimSpace(c.Reply.AuthservID)
+	// RFC 8601 §2.2: an authserv-id is a token (or a quoted string, which no server writes).
+	// "spf=pass", the first word of Exchange Online's fields, is no id: trusting it would
+	// trust every field a sender writes in that form.
+	if id := c.Reply.AuthservID; strings.ContainsAny(id, "=;()\"<>@,:[]?/ \t") {
+		v.errorf("reply.authserv_id", "%q is not an authserv-id (RFC 8601: the name your own server writes first in Authentication-Results, e.g. mx.pref.shimane.example); Microsoft 365 writes its fields without one, and hosho-intake cannot trust those (admin guide, Microsoft 365)", id)
+	}
 	for _, r := range c.Reply.TrustedRelays {
 		p, err := netip.ParsePrefix(r)
 		if err != nil {

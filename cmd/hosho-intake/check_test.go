@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -197,5 +198,40 @@ func TestCheckOAuthByHand(t *testing.T) {
 	code, out = check(withCreds, "--config", cfg)
 	if code != 0 || strings.Contains(out, "not checked here") || strings.Contains(out, "s3cret") {
 		t.Errorf("check with CREDENTIALS_DIRECTORY: exit %d, want 0, the secret read and not shown:\n%s", code, out)
+	}
+}
+
+// TestCheckConnectMicrosoft365: the newest mail carries Exchange Online's
+// Authentication-Results, which have no authserv-id. Without authserv_id, check says that
+// such fields authenticate no one; with an id copied from a Microsoft host name the step
+// fails and shows that the field has none.
+func TestCheckConnectMicrosoft365(t *testing.T) {
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	good := writeConfigSMTP(t, srv, "implicit", filepath.Join(t.TempDir(), "state"), peer.addr)
+	srv.Append(t, "INBOX", trustMail(t, "m365@kensetsu.example", "山田 <"+contractor+">", "提出", "本文", nil,
+		"Received: from TYWPR01MB1234.jpnprd01.prod.outlook.com (2603:1096:400:1::5) by OS3PR01MB5678.jpnprd01.prod.outlook.com with HTTPS; Mon, 1 Dec 2025 00:00:03 +0000",
+		"Authentication-Results: spf=pass (sender IP is 203.0.113.5) smtp.mailfrom=kensetsu.example; dkim=pass (signature was verified) header.d=kensetsu.example;dmarc=pass action=none header.from=kensetsu.example;compauth=pass reason=100"))
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		reply string
+		code  int
+		says  string
+	}{
+		{"", 0, "ok   authentication-results: the newest message's Authentication-Results has no authserv-id (Microsoft 365 writes them so)"},
+		{"\n[reply]\nauthserv_id = \"protection.outlook.com\"\n", 1, "FAIL authentication-results: the newest message has no Authentication-Results of protection.outlook.com (it has: (no authserv-id))"},
+	} {
+		cfg := filepath.Join(t.TempDir(), "config.toml")
+		if err := os.WriteFile(cfg, append(slices.Clone(b), tt.reply...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		code := runCode(context.Background(), env{args: []string{"check", "--connect", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &out})
+		if code != tt.code || !strings.Contains(out.String(), tt.says) {
+			t.Errorf("check --connect with %q: exit %d, want %d and %q:\n%s", tt.reply, code, tt.code, tt.says, out.String())
+		}
 	}
 }
