@@ -81,6 +81,7 @@ func load(abs, src string, opts LoadOptions) (*Config, error) {
 	}
 	sortErrors(v.warnings)
 	c.Warnings = v.warnings
+	c.Credentials = v.credentials
 	return &c, nil
 }
 
@@ -95,6 +96,8 @@ type validator struct {
 	deferCreds bool
 	// deferred are the keys whose secret systemd will supply and check cannot read.
 	deferred map[string]bool
+	// credentials: see Config.Credentials.
+	credentials []Credential
 }
 
 // line is where key is written, else where its section is, else 0.
@@ -449,11 +452,13 @@ func (v *validator) secret(key string, file *string, cred string, required bool)
 			return Secret{}
 		}
 		*file = filepath.Join(credDir, name)
+		v.credentials = append(v.credentials, Credential{Key: key, Name: name, Read: true})
 	case *file == "":
 		if credDir != "" {
 			p := filepath.Join(credDir, cred)
 			if _, err := os.Stat(p); err == nil {
 				*file = p
+				v.credentials = append(v.credentials, Credential{Key: key, Name: cred, Read: true})
 				break
 			}
 		}
@@ -487,6 +492,7 @@ func (v *validator) deferCredential(key, name string) {
 		v.deferred = map[string]bool{}
 	}
 	v.deferred[key] = true
+	v.credentials = append(v.credentials, Credential{Key: key, Name: name})
 	unit := "the shipped units load it from /etc/hosho-intake/" + name + " (hosho-intake@NAME: /etc/hosho-intake/NAME/" + name + ")"
 	if name != "imap-password" && name != "smtp-password" {
 		unit = "the shipped units load only imap-password and smtp-password: add LoadCredential=" + name + ":/etc/hosho-intake/" + name + " with systemctl edit"

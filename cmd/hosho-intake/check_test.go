@@ -235,3 +235,76 @@ func TestCheckConnectMicrosoft365(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUnitCredentials: check compares the credentials a config takes with the
+// LoadCredential= lines of the installed unit that runs it (the shipped units, their paths
+// moved into a temporary directory, and drop-ins as `systemctl edit` writes them).
+func TestCheckUnitCredentials(t *testing.T) {
+	tmp := t.TempDir()
+	etc, lib, conf := filepath.Join(tmp, "etc"), filepath.Join(tmp, "lib"), filepath.Join(tmp, "conf")
+	write := func(path, text string, mode os.FileMode) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"hosho-intake.service", "hosho-intake@.service"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(filepath.Join(lib, u), strings.ReplaceAll(string(b), "/etc/hosho-intake/", conf+"/"), 0o644)
+	}
+	const head = "[agency]\npreset = \"shimane\"\nname = \"島根県\"\n\n[smtp]\naddr = \"127.0.0.1:1\"\nfrom = \"u@example.jp\"\n\n[digest]\nto = [\"k@example.jp\"]\n\n[state]\ndir = \"state\"\n\n"
+	single := filepath.Join(conf, "config.toml")
+	write(single, head+"[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\nauth = \"xoauth2\"\n[imap.oauth2]\ntoken_url = \"https://login.example/token\"\nclient_id = \"app\"\nclient_secret_file = \"cred:oauth2-client-secret\"\n", 0o600)
+	instance := filepath.Join(conf, "keiyaku.toml")
+	write(instance, head+"[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\n", 0o600)
+	other := filepath.Join(tmp, "elsewhere.toml")
+	write(other, head+"[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\npassword_file = \"cred:imap-password\"\n", 0o600)
+
+	check := func(cfg string) (int, string) {
+		var out bytes.Buffer
+		code := runCode(context.Background(), env{args: []string{"check", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &out, unitDirs: []string{etc, lib}})
+		return code, out.String()
+	}
+	dropin := filepath.Join(etc, "hosho-intake.service.d", "override.conf")
+	secret := filepath.Join(conf, "oauth2-client-secret")
+	steps := []struct {
+		name   string
+		before func()
+		cfg    string
+		code   int
+		says   string
+	}{
+		{"the shipped unit lacks the OAuth secret", func() {}, single, 1,
+			"FAIL credential oauth2-client-secret (imap.oauth2.client_secret_file): hosho-intake.service has no LoadCredential=oauth2-client-secret"},
+		{"a drop-in names a file that is not there", func() {
+			write(dropin, "[Service]\nLoadCredential=oauth2-client-secret:"+secret+"\n", 0o644)
+		}, single, 1, "FAIL credential oauth2-client-secret (imap.oauth2.client_secret_file): LoadCredential=oauth2-client-secret:" + secret + ", and that file does not exist"},
+		{"the file is there", func() { write(secret, "s3cret\n", 0o600) }, single, 0,
+			"ok   credential oauth2-client-secret (imap.oauth2.client_secret_file): the service gets it from " + secret},
+		{"an emptied list, then encrypted", func() {
+			write(dropin, "[Service]\nLoadCredential=\nLoadCredentialEncrypted=oauth2-client-secret:"+secret+"\n", 0o644)
+		}, single, 0, "the service gets it from " + secret + " (encrypted"},
+		{"a drop-in that empties the list", func() { write(dropin, "[Service]\nLoadCredential=\n", 0o644) }, single, 1,
+			"has no LoadCredential=oauth2-client-secret"},
+		{"the instance's unit, default credential name", func() {
+			write(filepath.Join(conf, "keiyaku", "imap-password"), "pw\n", 0o600)
+		}, instance, 0, "ok   credential imap-password (imap.password_file): the service gets it from " + filepath.Join(conf, "keiyaku", "imap-password")},
+		{"a config no unit runs", func() {}, other, 0, "no installed hosho-intake.service or hosho-intake@NAME.service runs " + other},
+	}
+	for _, st := range steps {
+		st.before()
+		code, out := check(st.cfg)
+		if code != st.code || !strings.Contains(out, st.says) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s", st.name, code, st.code, st.says, out)
+		}
+		if strings.Contains(out, "s3cret") {
+			t.Errorf("%s: check printed the secret", st.name)
+		}
+	}
+}
