@@ -55,6 +55,18 @@ type Config struct {
 	File string `toml:"-"`
 	// Warnings are problems that do not stop the daemon (a group-readable secret file).
 	Warnings []Error `toml:"-"`
+	// Credentials are the secrets taken from systemd credentials, in the order of the keys:
+	// what `check` compares with the unit's LoadCredential= lines.
+	Credentials []Credential `toml:"-"`
+}
+
+// Credential is a secret the config takes from the systemd credential Name
+// ($CREDENTIALS_DIRECTORY/Name, filled by the unit's LoadCredential=), for the key Key.
+type Credential struct {
+	Key, Name string
+	// Read: the secret was read here ($CREDENTIALS_DIRECTORY was set); else only the
+	// service will read it.
+	Read bool
 }
 
 // Agency is who runs the mailbox and which rules judge the notices.

@@ -228,6 +228,9 @@ func TestErrors(t *testing.T) {
 		{"missing secret file", edit(t, `password_file = "imap.pass"`, `password_file = "nope.pass"`), LoadOptions{}, []wantErr{
 			{8, "imap.password_file", "no such file"},
 		}},
+		{"the first word of Microsoft 365's field as authserv_id", base + "[reply]\nauthserv_id = \"spf=pass\"\n", LoadOptions{}, []wantErr{
+			{20, "reply.authserv_id", `"spf=pass" is not an authserv-id`},
+		}},
 		{"auth results without authserv_id", base + "[reply]\nrequire_auth_results = true\n", LoadOptions{}, []wantErr{
 			{19, "reply.authserv_id", "required when require_auth_results"},
 		}},
@@ -588,5 +591,67 @@ func TestOptionalBool(t *testing.T) {
 	}
 	if c := good(t, base, LoadOptions{}); c.Sandbox.OCR != nil {
 		t.Errorf("ocr unset decoded as %v, want nil", *c.Sandbox.OCR)
+	}
+}
+
+// TestOAuthCredentialsByHand is `check` run from an admin's shell ($CREDENTIALS_DIRECTORY
+// unset) on an OAuth 2.0 config whose secrets systemd supplies: the file is good, and the
+// warning says where the service will get each secret. The daemon (no DeferCredentials)
+// still refuses to start without them, and a credentials directory that lacks the file is
+// an error in both.
+func TestOAuthCredentialsByHand(t *testing.T) {
+	const clientCreds = "token_url = \"https://login.example/token\"\nclient_id = \"app\"\n"
+	oauth := func(keys string) string {
+		return edit(t, `password_file = "imap.pass"`, `auth = "xoauth2"`) + "[imap.oauth2]\n" + keys
+	}
+	credDir := func(dir string) func(string) string {
+		return func(k string) string {
+			if k == "CREDENTIALS_DIRECTORY" {
+				return dir
+			}
+			return ""
+		}
+	}
+	empty := t.TempDir()
+	tests := []struct {
+		name  string
+		body  string
+		opts  LoadOptions
+		warn  string // in the one warning, when the file is good
+		error string // in the error, when it is not
+	}{
+		{"named token", oauth("token_file = \"cred:m365-token\"\n"), LoadOptions{DeferCredentials: true},
+			"LoadCredential=m365-token:", ""},
+		{"named client secret", oauth(clientCreds + "client_secret_file = \"cred:m365-secret\"\n"), LoadOptions{DeferCredentials: true},
+			"LoadCredential=m365-secret:", ""},
+		{"default client secret", oauth(clientCreds), LoadOptions{DeferCredentials: true},
+			"LoadCredential=imap-oauth2-client-secret:", ""},
+		{"default token", oauth(""), LoadOptions{DeferCredentials: true},
+			"LoadCredential=imap-oauth2-token:", ""},
+		{"named client secret without client_id", oauth("token_url = \"https://login.example/token\"\nclient_secret_file = \"cred:s\"\n"), LoadOptions{DeferCredentials: true},
+			"", "imap.oauth2.client_id: required"},
+		{"daemon without the credential", oauth(clientCreds), LoadOptions{},
+			"", "imap.oauth2.token_file: required"},
+		{"daemon, named, no directory", oauth("token_file = \"cred:m365-token\"\n"), LoadOptions{},
+			"", "$CREDENTIALS_DIRECTORY is not set"},
+		{"directory without the file", oauth("token_file = \"cred:m365-token\"\n"), LoadOptions{Getenv: credDir(empty), DeferCredentials: false},
+			"", "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(setup(t, tt.body), tt.opts)
+			if tt.error != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.error) {
+					t.Fatalf("Load = %v, want an error with %q", err, tt.error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0].Msg, tt.warn) {
+				t.Errorf("Warnings = %v, want one with %q", c.Warnings, tt.warn)
+			}
+		})
 	}
 }

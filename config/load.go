@@ -81,6 +81,7 @@ func load(abs, src string, opts LoadOptions) (*Config, error) {
 	}
 	sortErrors(v.warnings)
 	c.Warnings = v.warnings
+	c.Credentials = v.credentials
 	return &c, nil
 }
 
@@ -93,6 +94,10 @@ type validator struct {
 	warnings []Error
 	// deferCreds: see LoadOptions.DeferCredentials.
 	deferCreds bool
+	// deferred are the keys whose secret systemd will supply and check cannot read.
+	deferred map[string]bool
+	// credentials: see Config.Credentials.
+	credentials []Credential
 }
 
 // line is where key is written, else where its section is, else 0.
@@ -204,6 +209,12 @@ func (v *validator) validate() {
 	v.positive("reply.password_wait", int64(c.Reply.PasswordWait))
 	v.positive("smtp.retry_interval_max", int64(c.SMTP.RetryIntervalMax))
 	c.Reply.AuthservID = strings.TrimSpace(c.Reply.AuthservID)
+	// RFC 8601 §2.2: an authserv-id is a token (or a quoted string, which no server writes).
+	// "spf=pass", the first word of Exchange Online's fields, is no id: trusting it would
+	// trust every field a sender writes in that form.
+	if id := c.Reply.AuthservID; strings.ContainsAny(id, "=;()\"<>@,:[]?/ \t") {
+		v.errorf("reply.authserv_id", "%q is not an authserv-id (RFC 8601: the name your own server writes first in Authentication-Results, e.g. mx.pref.shimane.example); Microsoft 365 writes its fields without one, and hosho-intake cannot trust those (admin guide, Microsoft 365)", id)
+	}
 	for _, r := range c.Reply.TrustedRelays {
 		p, err := netip.ParsePrefix(r)
 		if err != nil {
@@ -384,10 +395,25 @@ func (v *validator) oauth2(section, auth string, o *OAuth2) {
 	k := section + ".oauth2."
 	o.Token = v.secret(k+"token_file", &o.TokenFile, section+"-oauth2-token", false)
 	o.ClientSecret = v.secret(k+"client_secret_file", &o.ClientSecretFile, section+"-oauth2-client-secret", false)
+	// A secret systemd will supply (check run by hand) counts as there: the service gets it
+	// or refuses to start, and the summary said where it must come from.
+	tokenLater, secretLater := v.deferred[k+"token_file"], v.deferred[k+"client_secret_file"]
+	if o.Token.IsZero() && o.ClientSecret.IsZero() && !tokenLater && !secretLater &&
+		o.TokenFile == "" && o.ClientSecretFile == "" && v.deferCreds && v.getenv("CREDENTIALS_DIRECTORY") == "" {
+		// No file named: the service falls back to the credential of the default name; which
+		// one follows from the other keys (client credentials need token_url and client_id).
+		if o.TokenURL != "" || o.ClientID != "" {
+			v.deferCredential(k+"client_secret_file", section+"-oauth2-client-secret")
+			secretLater = true
+		} else {
+			v.deferCredential(k+"token_file", section+"-oauth2-token")
+			tokenLater = true
+		}
+	}
 	switch {
-	case o.Token.IsZero() && o.ClientSecret.IsZero():
+	case o.Token.IsZero() && o.ClientSecret.IsZero() && !tokenLater && !secretLater:
 		v.errorf(k+"token_file", "required for auth %q: a token_file, or client_secret_file with token_url and client_id (client credentials), or the systemd credential %s-oauth2-token", auth, section)
-	case !o.ClientSecret.IsZero():
+	case !o.ClientSecret.IsZero() || secretLater:
 		v.required(k+"client_id", o.ClientID == "")
 		if o.TokenURL == "" {
 			v.errorf(k+"token_url", "required with client_secret_file")
@@ -419,26 +445,26 @@ func (v *validator) secret(key string, file *string, cred string, required bool)
 		}
 		if credDir == "" {
 			if v.deferCreds {
-				v.warnings = append(v.warnings, Error{File: v.file, Line: v.line(key), Key: key,
-					Msg: fmt.Sprintf("systemd credential %q not checked here: the service reads it (LoadCredential=%s:...)", name, name)})
+				v.deferCredential(key, name)
 				return Secret{}
 			}
-			v.errorf(key, "names systemd credential %q but $CREDENTIALS_DIRECTORY is not set: add LoadCredential=%s:/path/to/file to the unit, or give a file path", name, name)
+			v.errorf(key, "names systemd credential %q but $CREDENTIALS_DIRECTORY is not set: the service gets it from LoadCredential=%s:FILE in its unit; outside systemd, set CREDENTIALS_DIRECTORY to the directory holding %s, or give a file path", name, name, name)
 			return Secret{}
 		}
 		*file = filepath.Join(credDir, name)
+		v.credentials = append(v.credentials, Credential{Key: key, Name: name, Read: true})
 	case *file == "":
 		if credDir != "" {
 			p := filepath.Join(credDir, cred)
 			if _, err := os.Stat(p); err == nil {
 				*file = p
+				v.credentials = append(v.credentials, Credential{Key: key, Name: cred, Read: true})
 				break
 			}
 		}
 		switch {
 		case required && v.deferCreds && credDir == "":
-			v.warnings = append(v.warnings, Error{File: v.file, Line: v.line(key), Key: key,
-				Msg: fmt.Sprintf("no file given: the service must supply the systemd credential %q (LoadCredential=%s:...)", cred, cred)})
+			v.deferCredential(key, cred)
 		case required:
 			v.errorf(key, "required: a file holding the secret, or the systemd credential %q (LoadCredential=%s:...)", cred, cred)
 		}
@@ -455,6 +481,24 @@ func (v *validator) secret(key string, file *string, cred string, required bool)
 		v.warnings = append(v.warnings, Error{File: v.file, Line: v.line(key), Key: key, Msg: warn})
 	}
 	return s
+}
+
+// deferCredential notes that the secret of key is the systemd credential name, which the
+// service will read and check cannot (run by hand, $CREDENTIALS_DIRECTORY is unset). The
+// note says where it must come from: the shipped units load only the two passwords, so
+// any other name (the OAuth 2.0 ones, a cred:NAME of one's own) needs a line of its own.
+func (v *validator) deferCredential(key, name string) {
+	if v.deferred == nil {
+		v.deferred = map[string]bool{}
+	}
+	v.deferred[key] = true
+	v.credentials = append(v.credentials, Credential{Key: key, Name: name})
+	unit := "the shipped units load it from /etc/hosho-intake/" + name + " (hosho-intake@NAME: /etc/hosho-intake/NAME/" + name + ")"
+	if name != "imap-password" && name != "smtp-password" {
+		unit = "the shipped units load only imap-password and smtp-password: add LoadCredential=" + name + ":/etc/hosho-intake/" + name + " with systemctl edit"
+	}
+	v.warnings = append(v.warnings, Error{File: v.file, Line: v.line(key), Key: key,
+		Msg: fmt.Sprintf("systemd credential %q not checked here ($CREDENTIALS_DIRECTORY is not set): the service reads it only if its unit has LoadCredential=%s:FILE; %s; to read it here: sudo env CREDENTIALS_DIRECTORY=/etc/hosho-intake hosho-intake check", name, name, unit)})
 }
 
 // readSecret reads a one-secret file. The mode is checked on the open file, not the path,

@@ -202,7 +202,7 @@ for arch in $ARCHES; do
 	install -d -m 0750 "$stage/etc/$name"
 	install -m 0640 "$here/config.example.toml" "$stage/etc/$name/config.toml"
 	install -m 0755 "$OUT/$bin" "$stage/usr/bin/$name"
-	for u in "$name.service" "$name@.service" "$name-backup.service" "$name-backup.timer"; do
+	for u in "$name.service" "$name@.service" "$name-backup.service" "$name-backup.timer" "$name-backup@.service" "$name-backup@.timer"; do
 		unit "$u" >"$stage/usr/lib/systemd/system/$u"
 	done
 	copyright "$OUT/$bin" >"$doc/copyright"

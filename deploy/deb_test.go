@@ -305,10 +305,12 @@ func TestDeb(t *testing.T) {
 			"./etc/hosho-intake/": dir(0o750), "./etc/hosho-intake/config.toml": file(0o640),
 			"./usr/": dir(0o755), "./usr/bin/": dir(0o755), "./usr/bin/hosho-intake": file(0o755),
 			"./usr/lib/": dir(0o755), "./usr/lib/systemd/": dir(0o755), "./usr/lib/systemd/system/": dir(0o755),
-			"./usr/lib/systemd/system/hosho-intake.service":        file(0o644),
-			"./usr/lib/systemd/system/hosho-intake@.service":       file(0o644),
-			"./usr/lib/systemd/system/hosho-intake-backup.service": file(0o644),
-			"./usr/lib/systemd/system/hosho-intake-backup.timer":   file(0o644),
+			"./usr/lib/systemd/system/hosho-intake.service":         file(0o644),
+			"./usr/lib/systemd/system/hosho-intake@.service":        file(0o644),
+			"./usr/lib/systemd/system/hosho-intake-backup.service":  file(0o644),
+			"./usr/lib/systemd/system/hosho-intake-backup.timer":    file(0o644),
+			"./usr/lib/systemd/system/hosho-intake-backup@.service": file(0o644),
+			"./usr/lib/systemd/system/hosho-intake-backup@.timer":   file(0o644),
 			"./usr/share/": dir(0o755), "./usr/share/doc/": dir(0o755), "./usr/share/doc/hosho-intake/": dir(0o755),
 			"./usr/share/doc/hosho-intake/copyright":    file(0o644),
 			"./usr/share/doc/hosho-intake/changelog.gz": file(0o644),
@@ -354,7 +356,7 @@ func TestDeb(t *testing.T) {
 		// The packaged units are deploy/'s, directive for directive, with the binary in
 		// /usr/bin: nothing of the package may point into /usr/local.
 		dir := t.TempDir()
-		for _, u := range []string{"hosho-intake.service", "hosho-intake@.service", "hosho-intake-backup.service", "hosho-intake-backup.timer"} {
+		for _, u := range allUnits {
 			p := filepath.Join(dir, u)
 			writeFile(t, p, string(data["./usr/lib/systemd/system/"+u].content), 0o644)
 			got := parseUnit(t, p)
@@ -502,7 +504,8 @@ func TestDeb(t *testing.T) {
 		root := t.TempDir()
 		run(t, nil, "dpkg-deb", "-x", deb, root)
 		addVerifyTools(t, root)
-		for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service", "hosho-intake-backup.timer"} {
+		for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service", "hosho-intake-backup.timer",
+			"hosho-intake-backup@keiyaku.service", "hosho-intake-backup@keiyaku.timer"} {
 			got, err := exec.CommandContext(t.Context(), sa, "verify", "--root="+root, unit).CombinedOutput()
 			for line := range strings.SplitSeq(strings.TrimSpace(string(got)), "\n") {
 				if strings.Contains(line, "hosho-intake") {
@@ -599,7 +602,7 @@ func testDebLifecycle(t *testing.T, deb string) {
 	}
 	example := readFile(t, "config.example.toml")
 	wantFile(t, at("usr/bin/hosho-intake"), 0o755, nil, 0)
-	for _, u := range []string{"hosho-intake.service", "hosho-intake@.service", "hosho-intake-backup.service", "hosho-intake-backup.timer"} {
+	for _, u := range allUnits {
 		wantFile(t, at("usr/lib/systemd/system/"+u), 0o644, nil, 0)
 	}
 	wantFile(t, at("etc/hosho-intake"), 0o750, nil, gid)
@@ -828,7 +831,9 @@ func TestDebRestartsOnUpgrade(t *testing.T) {
 	bin := filepath.Join(dir, "bin")
 	logFile := filepath.Join(dir, "log")
 	stub := "#!/bin/sh\necho \"${0##*/} $*\" >>" + logFile + "\n"
-	writeFile(t, filepath.Join(bin, "systemctl"), stub+`case $1 in list-units)
+	writeFile(t, filepath.Join(bin, "systemctl"), stub+`case "$*" in
+list-units*backup@*) echo "hosho-intake-backup@keiyaku.timer loaded active waiting hosho-intake: daily backup of the state of the mailbox keiyaku" ;;
+list-units*)
 	echo "hosho-intake.service loaded active running hosho-intake"
 	echo "hosho-intake@keiyaku.service loaded activating auto-restart hosho-intake for keiyaku" ;;
 esac
@@ -902,7 +907,8 @@ sh ` + postinst + ` abort-upgrade 1.2.3
 	inOrder(remove,
 		"deb-systemd-invoke stop hosho-intake.service",
 		"deb-systemd-invoke stop hosho-intake@keiyaku.service",
-		"deb-systemd-invoke stop hosho-intake-backup.timer hosho-intake-backup.service")
+		"deb-systemd-invoke stop hosho-intake-backup.timer hosho-intake-backup.service",
+		"deb-systemd-invoke stop hosho-intake-backup@keiyaku.timer")
 	if strings.Contains(remove, "restart file written") || strings.Contains(remove, " start ") {
 		t.Errorf("remove would start something again:\n%s", remove)
 	}

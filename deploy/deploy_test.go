@@ -148,7 +148,7 @@ func TestInstall(t *testing.T) {
 
 	example := readFile(t, "config.example.toml")
 	wantFile(t, filepath.Join(root, "usr/local/bin/hosho-intake"), 0o755, ptr(fakeBinary), rootGID)
-	for _, unit := range []string{"hosho-intake.service", "hosho-intake@.service", "hosho-intake-backup.service", "hosho-intake-backup.timer"} {
+	for _, unit := range allUnits {
 		wantFile(t, filepath.Join(root, "etc/systemd/system", unit), 0o644, ptr(readFile(t, unit)), rootGID)
 	}
 	etc := filepath.Join(root, "etc/hosho-intake")
@@ -203,10 +203,11 @@ func TestInstall(t *testing.T) {
 	// --uninstall keeps the config and the state; an enabled instance's link goes too.
 	state := filepath.Join(root, "var/lib/hosho-intake/state.db")
 	writeFile(t, state, "state", 0o600)
-	wants := filepath.Join(root, "etc/systemd/system/multi-user.target.wants")
-	for _, u := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service"} {
-		os.MkdirAll(wants, 0o755)
-		if err := os.Symlink("/etc/systemd/system/"+strings.Replace(u, "keiyaku", "", 1), filepath.Join(wants, u)); err != nil {
+	for _, u := range []string{"multi-user.target.wants/hosho-intake.service", "multi-user.target.wants/hosho-intake@keiyaku.service",
+		"timers.target.wants/hosho-intake-backup.timer", "timers.target.wants/hosho-intake-backup@keiyaku.timer"} {
+		link := filepath.Join(root, "etc/systemd/system", u)
+		os.MkdirAll(filepath.Dir(link), 0o755)
+		if err := os.Symlink("/etc/systemd/system/"+strings.Replace(filepath.Base(u), "keiyaku", "", 1), link); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,6 +218,10 @@ func TestInstall(t *testing.T) {
 		"etc/systemd/system/hosho-intake@.service",
 		"etc/systemd/system/multi-user.target.wants/hosho-intake.service",
 		"etc/systemd/system/multi-user.target.wants/hosho-intake@keiyaku.service",
+		"etc/systemd/system/hosho-intake-backup@.service",
+		"etc/systemd/system/hosho-intake-backup@.timer",
+		"etc/systemd/system/timers.target.wants/hosho-intake-backup.timer",
+		"etc/systemd/system/timers.target.wants/hosho-intake-backup@keiyaku.timer",
 	} {
 		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
 			t.Errorf("--uninstall left %s", gone)
@@ -398,6 +403,52 @@ func TestUnitDirectives(t *testing.T) {
 	}
 }
 
+// allUnits are the unit files deploy/ ships, as install.sh and the .deb install them.
+var allUnits = []string{"hosho-intake.service", "hosho-intake@.service", "hosho-intake-backup.service", "hosho-intake-backup.timer",
+	"hosho-intake-backup@.service", "hosho-intake-backup@.timer"}
+
+// TestBackupTemplate: the instances' backup unit is the single one's with the instance's
+// paths: the same hardening and schedule, and every path that names the single unit's
+// config, socket, state or backups names the instance's instead.
+func TestBackupTemplate(t *testing.T) {
+	lines := func(unit, section string) []string {
+		var l []string
+		for _, d := range parseUnit(t, unit) {
+			if d.section == section {
+				l = append(l, d.key+"="+d.value)
+			}
+		}
+		return l
+	}
+	single, template := lines("hosho-intake-backup.service", "Service"), lines("hosho-intake-backup@.service", "Service")
+	perInstance := map[string]string{
+		"Environment=RUNTIME_DIRECTORY=/run/hosho-intake":                                                                              "Environment=RUNTIME_DIRECTORY=/run/hosho-intake/%i",
+		"ExecStartPre=+/usr/bin/install -d -m 0700 -o hosho-intake -g hosho-intake /var/backups/hosho-intake":                          "ExecStartPre=+/usr/bin/install -d -m 0700 -o hosho-intake -g hosho-intake /var/backups/hosho-intake /var/backups/hosho-intake/%i",
+		"ExecStart=/usr/local/bin/hosho-intake backup --config /etc/hosho-intake/config.toml --to /var/backups/hosho-intake --keep 14": "ExecStart=/usr/local/bin/hosho-intake backup --config /etc/hosho-intake/%i.toml --to /var/backups/hosho-intake/%i --keep 14",
+		"ReadWritePaths=/var/lib/hosho-intake /var/backups/hosho-intake":                                                               "ReadWritePaths=/var/lib/hosho-intake/%i /var/backups/hosho-intake/%i",
+	}
+	want := make([]string, len(single))
+	for i, l := range single {
+		want[i] = l
+		if inst, ok := perInstance[l]; ok {
+			want[i] = inst
+			delete(perInstance, l)
+		}
+	}
+	if len(perInstance) > 0 {
+		t.Errorf("hosho-intake-backup.service lacks %v", perInstance)
+	}
+	if !slices.Equal(template, want) {
+		t.Errorf("[Service] of hosho-intake-backup@.service:\n%s\nwant:\n%s", strings.Join(template, "\n"), strings.Join(want, "\n"))
+	}
+	if u := lines("hosho-intake-backup@.service", "Unit"); !slices.Contains(u, "After=hosho-intake@%i.service") {
+		t.Errorf("hosho-intake-backup@.service [Unit] = %v, want After=hosho-intake@%%i.service", u)
+	}
+	if a, b := lines("hosho-intake-backup.timer", "Timer"), lines("hosho-intake-backup@.timer", "Timer"); !slices.Equal(a, b) || len(a) == 0 {
+		t.Errorf("[Timer] of the two backup timers differ: %v, %v", a, b)
+	}
+}
+
 // systemdAnalyze finds systemd-analyze: CI must have it, a developer's machine may not.
 func systemdAnalyze(t *testing.T) string {
 	t.Helper()
@@ -470,7 +521,8 @@ func TestUnitsVerify(t *testing.T) {
 	}
 	// verify prints warnings (an unknown key, a bad value) and still exits 0: any line about
 	// our units fails. Lines about the host's own units are logged only.
-	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service", "hosho-intake-backup.timer"} {
+	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service", "hosho-intake-backup.timer",
+		"hosho-intake-backup@keiyaku.service", "hosho-intake-backup@keiyaku.timer"} {
 		out := verify(unit)
 		for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
 			switch {
@@ -496,7 +548,7 @@ var exposureRE = regexp.MustCompile(`Overall exposure level for (\S+): (\d+\.\d+
 func TestUnitsSecurity(t *testing.T) {
 	sa := systemdAnalyze(t)
 	root := unitRoot(t)
-	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service"} {
+	for _, unit := range []string{"hosho-intake.service", "hosho-intake@keiyaku.service", "hosho-intake-backup.service", "hosho-intake-backup@keiyaku.service"} {
 		out, err := exec.CommandContext(t.Context(), sa, "security", "--offline=yes", "--root="+root, "--no-pager", unit).CombinedOutput()
 		if err != nil {
 			t.Errorf("systemd-analyze security %s: %v\n%s", unit, err, out)

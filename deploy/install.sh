@@ -5,8 +5,9 @@
 #   deploy/install.sh [--root DIR] --uninstall [--purge]
 #
 # Installs the binary to /usr/local/bin/hosho-intake (built from this checkout with Go when
-# --binary is not given), the units hosho-intake.service and hosho-intake@.service to
-# /etc/systemd/system/, and, when there is none yet, the example config to
+# --binary is not given), the units hosho-intake.service and hosho-intake@.service and
+# their backup units (hosho-intake-backup.service/.timer, hosho-intake-backup@.service/
+# .timer) to /etc/systemd/system/, and, when there is none yet, the example config to
 # /etc/hosho-intake/config.toml. An existing config is never overwritten: the new example
 # goes beside it as config.toml.example-new. It creates the system user and group
 # hosho-intake and empty secret files for the credentials the unit loads.
@@ -114,19 +115,24 @@ if [ $uninstall = yes ]; then
 		for unit in "$name.service" $(find "$units" -path "$units/*.wants/$name@*.service" 2>/dev/null | sed 's|.*/||' | sort -u); do
 			systemctl disable --now "$unit" >/dev/null 2>&1 || true
 		done
-		systemctl stop "$name@*.service" >/dev/null 2>&1 || true
+		for unit in $(find "$units" -path "$units/*.wants/$name-backup@*.timer" 2>/dev/null | sed 's|.*/||' | sort -u); do
+			systemctl disable --now "$unit" >/dev/null 2>&1 || true
+		done
+		systemctl stop "$name@*.service" "$name-backup*.timer" "$name-backup*.service" >/dev/null 2>&1 || true
 	fi
 	# What `systemctl disable` leaves (or does not do, under --root).
 	find "$units" -path "$units/*.wants/$name*.service" -type l -exec rm -f {} + 2>/dev/null || true
-	find "$units" -path "$units/*.wants/$name-backup.timer" -type l -exec rm -f {} + 2>/dev/null || true
-	rm -f "$units/$name.service" "$units/$name@.service" "$units/$name-backup.service" "$units/$name-backup.timer" "$bin"
-	echo "removed $ROOT/usr/local/bin/$name and the units $name.service and $name@.service"
+	find "$units" -path "$units/*.wants/$name-backup*.timer" -type l -exec rm -f {} + 2>/dev/null || true
+	rm -f "$units/$name.service" "$units/$name@.service" "$units/$name-backup.service" "$units/$name-backup.timer" \
+		"$units/$name-backup@.service" "$units/$name-backup@.timer" "$bin"
+	echo "removed $ROOT/usr/local/bin/$name and the units $name.service, $name@.service and their backup units"
 	if [ $systemd = yes ]; then systemctl daemon-reload; fi
 	if [ $purge = no ]; then
 		echo "kept the config ($ROOT/etc/$name) and the state ($ROOT/var/lib/$name); --purge removes them"
 		exit 0
 	fi
-	rm -rf "$etc" "$state" "$units/$name.service.d" "$units/$name@.service.d"
+	rm -rf "$etc" "$state" "$units/$name.service.d" "$units/$name@.service.d" \
+		"$units/$name-backup.service.d" "$units/$name-backup@.service.d"
 	echo "removed $ROOT/etc/$name and $ROOT/var/lib/$name"
 	if [ $am_root = yes ] && { [ -z "$ROOT" ] || [ -f "$ROOT/etc/passwd" ]; }; then
 		if user_exists; then shadow userdel "$name"; fi
@@ -185,7 +191,9 @@ put "$here/$name.service" "$units/$name.service" 0644 "$rootowner"
 put "$here/$name@.service" "$units/$name@.service" 0644 "$rootowner"
 put "$here/$name-backup.service" "$units/$name-backup.service" 0644 "$rootowner"
 put "$here/$name-backup.timer" "$units/$name-backup.timer" 0644 "$rootowner"
-echo "installed $ROOT/usr/local/bin/$name and $units/$name.service, $name@.service, $name-backup.service, $name-backup.timer"
+put "$here/$name-backup@.service" "$units/$name-backup@.service" 0644 "$rootowner"
+put "$here/$name-backup@.timer" "$units/$name-backup@.timer" 0644 "$rootowner"
+echo "installed $ROOT/usr/local/bin/$name and $units/$name.service, $name@.service, $name-backup.service, $name-backup.timer, $name-backup@.service, $name-backup@.timer"
 
 # The config directory: root writes it, the service's group reads it.
 install -d -m 0750 "$etc"
@@ -235,5 +243,9 @@ hosho-intake is installed$where. Next steps:
        $name status          (as root, or as a member of the group $name)
        journalctl -u $name -f
 
-One service per mailbox instead: see the comments at the top of /etc/systemd/system/$name@.service.
+  4. A daily backup (/var/backups/$name, 14 kept):
+       sudo systemctl enable --now $name-backup.timer
+
+One service per mailbox instead: see the comments at the top of /etc/systemd/system/$name@.service;
+its daily backup is $name-backup@NAME.timer.
 EOF

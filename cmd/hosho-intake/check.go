@@ -13,8 +13,11 @@ import (
 )
 
 // runCheck validates a config file: every error at once, with file:line, and exit 1; a good
-// file prints a short summary and exits 0. With --connect it also logs in to both servers
-// and says for each step what happened, in the server's own words when it failed.
+// file prints a short summary and exits 0. It compares the secrets the config takes from
+// systemd credentials with the LoadCredential= lines of the installed unit that runs it
+// (units.go): one the service would not get is a failure, also by hand. With --connect it
+// also logs in to both servers and says for each step what happened, in the server's own
+// words when it failed.
 func runCheck(ctx context.Context, e env) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -50,10 +53,15 @@ func runCheck(ctx context.Context, e env) error {
 	} else if cfg.Sandbox.OCRWanted(true) {
 		fmt.Fprintf(e.stdout, "%-9s tesseract (jpn, eng) for image-only notices\n", "ocr")
 	}
+	// Where the service will get each secret it takes from a systemd credential.
+	failed := checkCredentials(e, cfg)
 	if !*connect {
+		if failed > 0 {
+			fmt.Fprintf(e.stderr, "%s: %d credential(s) the service would not get\n", *path, failed)
+			return exitCode(1)
+		}
 		return nil
 	}
-	failed := 0
 	for _, st := range daemon.Probe(ctx, cfg) {
 		mark := "ok  "
 		if !st.OK {

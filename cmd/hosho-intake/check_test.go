@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,5 +152,159 @@ func TestCheckOCR(t *testing.T) {
 	if code := runCode(context.Background(), env{args: []string{"check", "--config", example}, getenv: noEnv, stdout: &out, stderr: &errOut}); code != 0 ||
 		!strings.Contains(out.String(), "ocr       off:") {
 		t.Errorf("check with OCR left to the default and no tesseract: exit %d:\n%s", code, out.String())
+	}
+}
+
+// TestCheckOAuthByHand: an admin runs `check` from a shell on a Microsoft 365 config whose
+// client secret systemd supplies. By hand the file is good and the summary says where the
+// service gets the secret; --connect needs the secret itself and says how to give it; with
+// CREDENTIALS_DIRECTORY pointing at the files, as the README shows, the secret is read.
+func TestCheckOAuthByHand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.toml")
+	body := "[agency]\npreset = \"shimane\"\nname = \"島根県\"\n\n[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\nauth = \"xoauth2\"\n" +
+		"[imap.oauth2]\ntoken_url = \"https://login.example/token\"\nclient_id = \"app\"\n\n" +
+		"[smtp]\naddr = \"127.0.0.1:1\"\nfrom = \"u@example.jp\"\n\n[digest]\nto = [\"k@example.jp\"]\n\n[state]\ndir = \"state\"\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(getenv func(string) string, args ...string) (int, string) {
+		var out bytes.Buffer
+		code := runCode(context.Background(), env{args: append([]string{"check"}, args...), getenv: getenv, stdout: &out, stderr: &out})
+		return code, out.String()
+	}
+	code, out := check(noEnv, "--config", cfg)
+	if code != 0 || !strings.Contains(out, `systemd credential "imap-oauth2-client-secret" not checked here`) ||
+		!strings.Contains(out, "LoadCredential=imap-oauth2-client-secret:/etc/hosho-intake/imap-oauth2-client-secret") {
+		t.Errorf("check by hand: exit %d, want 0 and where the secret comes from:\n%s", code, out)
+	}
+	code, out = check(noEnv, "--connect", "--config", cfg)
+	if code != 1 || !strings.Contains(out, "imap.oauth2.token_file: required") {
+		t.Errorf("check --connect without the secret: exit %d, want 1 naming the key:\n%s", code, out)
+	}
+	creds := filepath.Join(dir, "creds")
+	if err := os.Mkdir(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "imap-oauth2-client-secret"), []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	withCreds := func(k string) string {
+		if k == "CREDENTIALS_DIRECTORY" {
+			return creds
+		}
+		return ""
+	}
+	code, out = check(withCreds, "--config", cfg)
+	if code != 0 || strings.Contains(out, "not checked here") || strings.Contains(out, "s3cret") {
+		t.Errorf("check with CREDENTIALS_DIRECTORY: exit %d, want 0, the secret read and not shown:\n%s", code, out)
+	}
+}
+
+// TestCheckConnectMicrosoft365: the newest mail carries Exchange Online's
+// Authentication-Results, which have no authserv-id. Without authserv_id, check says that
+// such fields authenticate no one; with an id copied from a Microsoft host name the step
+// fails and shows that the field has none.
+func TestCheckConnectMicrosoft365(t *testing.T) {
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	good := writeConfigSMTP(t, srv, "implicit", filepath.Join(t.TempDir(), "state"), peer.addr)
+	srv.Append(t, "INBOX", trustMail(t, "m365@kensetsu.example", "山田 <"+contractor+">", "提出", "本文", nil,
+		"Received: from TYWPR01MB1234.jpnprd01.prod.outlook.com (2603:1096:400:1::5) by OS3PR01MB5678.jpnprd01.prod.outlook.com with HTTPS; Mon, 1 Dec 2025 00:00:03 +0000",
+		"Authentication-Results: spf=pass (sender IP is 203.0.113.5) smtp.mailfrom=kensetsu.example; dkim=pass (signature was verified) header.d=kensetsu.example;dmarc=pass action=none header.from=kensetsu.example;compauth=pass reason=100"))
+	b, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		reply string
+		code  int
+		says  string
+	}{
+		{"", 0, "ok   authentication-results: the newest message's Authentication-Results has no authserv-id (Microsoft 365 writes them so)"},
+		{"\n[reply]\nauthserv_id = \"protection.outlook.com\"\n", 1, "FAIL authentication-results: the newest message has no Authentication-Results of protection.outlook.com (it has: (no authserv-id))"},
+	} {
+		cfg := filepath.Join(t.TempDir(), "config.toml")
+		if err := os.WriteFile(cfg, append(slices.Clone(b), tt.reply...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		code := runCode(context.Background(), env{args: []string{"check", "--connect", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &out})
+		if code != tt.code || !strings.Contains(out.String(), tt.says) {
+			t.Errorf("check --connect with %q: exit %d, want %d and %q:\n%s", tt.reply, code, tt.code, tt.says, out.String())
+		}
+	}
+}
+
+// TestCheckUnitCredentials: check compares the credentials a config takes with the
+// LoadCredential= lines of the installed unit that runs it (the shipped units, their paths
+// moved into a temporary directory, and drop-ins as `systemctl edit` writes them).
+func TestCheckUnitCredentials(t *testing.T) {
+	tmp := t.TempDir()
+	etc, lib, conf := filepath.Join(tmp, "etc"), filepath.Join(tmp, "lib"), filepath.Join(tmp, "conf")
+	write := func(path, text string, mode os.FileMode) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, u := range []string{"hosho-intake.service", "hosho-intake@.service"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(filepath.Join(lib, u), strings.ReplaceAll(string(b), "/etc/hosho-intake/", conf+"/"), 0o644)
+	}
+	const head = "[agency]\npreset = \"shimane\"\nname = \"島根県\"\n\n[smtp]\naddr = \"127.0.0.1:1\"\nfrom = \"u@example.jp\"\n\n[digest]\nto = [\"k@example.jp\"]\n\n[state]\ndir = \"state\"\n\n"
+	single := filepath.Join(conf, "config.toml")
+	write(single, head+"[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\nauth = \"xoauth2\"\n[imap.oauth2]\ntoken_url = \"https://login.example/token\"\nclient_id = \"app\"\nclient_secret_file = \"cred:oauth2-client-secret\"\n", 0o600)
+	instance := filepath.Join(conf, "keiyaku.toml")
+	write(instance, head+"[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\n", 0o600)
+	other := filepath.Join(tmp, "elsewhere.toml")
+	write(other, head+"[imap]\naddr = \"127.0.0.1:1\"\nusername = \"u@example.jp\"\npassword_file = \"cred:imap-password\"\n", 0o600)
+
+	check := func(cfg string) (int, string) {
+		var out bytes.Buffer
+		code := runCode(context.Background(), env{args: []string{"check", "--config", cfg}, getenv: noEnv, stdout: &out, stderr: &out, unitDirs: []string{etc, lib}})
+		return code, out.String()
+	}
+	dropin := filepath.Join(etc, "hosho-intake.service.d", "override.conf")
+	secret := filepath.Join(conf, "oauth2-client-secret")
+	steps := []struct {
+		name   string
+		before func()
+		cfg    string
+		code   int
+		says   string
+	}{
+		{"the shipped unit lacks the OAuth secret", func() {}, single, 1,
+			"FAIL credential oauth2-client-secret (imap.oauth2.client_secret_file): hosho-intake.service has no LoadCredential=oauth2-client-secret"},
+		{"a drop-in names a file that is not there", func() {
+			write(dropin, "[Service]\nLoadCredential=oauth2-client-secret:"+secret+"\n", 0o644)
+		}, single, 1, "FAIL credential oauth2-client-secret (imap.oauth2.client_secret_file): LoadCredential=oauth2-client-secret:" + secret + ", and that file does not exist"},
+		{"the file is there", func() { write(secret, "s3cret\n", 0o600) }, single, 0,
+			"ok   credential oauth2-client-secret (imap.oauth2.client_secret_file): the service gets it from " + secret},
+		{"an emptied list, then encrypted", func() {
+			write(dropin, "[Service]\nLoadCredential=\nLoadCredentialEncrypted=oauth2-client-secret:"+secret+"\n", 0o644)
+		}, single, 0, "the service gets it from " + secret + " (encrypted"},
+		{"a drop-in that empties the list", func() { write(dropin, "[Service]\nLoadCredential=\n", 0o644) }, single, 1,
+			"has no LoadCredential=oauth2-client-secret"},
+		{"the instance's unit, default credential name", func() {
+			write(filepath.Join(conf, "keiyaku", "imap-password"), "pw\n", 0o600)
+		}, instance, 0, "ok   credential imap-password (imap.password_file): the service gets it from " + filepath.Join(conf, "keiyaku", "imap-password")},
+		{"a config no unit runs", func() {}, other, 0, "no installed hosho-intake.service or hosho-intake@NAME.service runs " + other},
+	}
+	for _, st := range steps {
+		st.before()
+		code, out := check(st.cfg)
+		if code != st.code || !strings.Contains(out, st.says) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s", st.name, code, st.code, st.says, out)
+		}
+		if strings.Contains(out, "s3cret") {
+			t.Errorf("%s: check printed the secret", st.name)
+		}
 	}
 }

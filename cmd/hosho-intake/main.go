@@ -27,6 +27,8 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	reload         <-chan os.Signal // SIGHUP, for the daemon; nil elsewhere
+	// unitDirs is where check looks for the systemd units; nil: systemd's own search path.
+	unitDirs []string
 }
 
 type command struct {

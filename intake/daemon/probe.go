@@ -133,6 +133,8 @@ func authResultsStep(ctx context.Context, sess *mailbox.Session, cfg *config.Con
 	}
 	ids := reply.AuthservIDs(msg.Header)
 	switch {
+	case id == "" && len(ids) > 0 && ids[0] == reply.NoAuthservID:
+		step.Detail = "the newest message's Authentication-Results has no authserv-id (Microsoft 365 writes them so); hosho-intake cannot trust such fields: nothing authenticates senders (admin guide, Microsoft 365)"
 	case id == "" && len(ids) == 0:
 		step.Detail = "the newest message has none, and [reply] authserv_id is not set: nothing authenticates senders"
 	case id == "":

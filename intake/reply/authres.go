@@ -193,20 +193,32 @@ type authResult struct {
 
 // parseAuthResults reads "authserv-id [version] ; method=result ... ; ..." (RFC 8601 §2.2), after
 // dropping comments. The authserv-id may be a quoted string; methods lose their "/version".
+//
+// A field that starts with method=result has no authserv-id (""): an RFC 8601 token cannot
+// hold "=", and Exchange Online writes its fields so ("spf=pass (sender IP is ...) ..."). Its
+// first word is a result, never an id: an admin who copied "spf=pass" into authserv_id
+// would otherwise trust every field a sender writes in that form.
 func parseAuthResults(v string) (authservID string, results []authResult) {
 	parts := splitUnquoted(stripComments(v), ';')
 	if len(parts) == 0 {
 		return "", nil
 	}
 	head := strings.TrimSpace(parts[0])
-	if strings.HasPrefix(head, `"`) {
+	switch f := strings.Fields(head); {
+	case strings.HasPrefix(head, `"`):
 		if end := strings.IndexByte(head[1:], '"'); end >= 0 {
 			authservID = head[1 : 1+end]
 		}
-	} else if f := strings.Fields(head); len(f) > 0 {
+		parts = parts[1:]
+	case len(f) > 0 && strings.Contains(f[0], "="):
+		// No authserv-id: the first part is a result like the rest.
+	case len(f) > 0:
 		authservID = f[0]
+		parts = parts[1:]
+	default:
+		parts = parts[1:]
 	}
-	for _, p := range parts[1:] {
+	for _, p := range parts {
 		method, rest, ok := strings.Cut(strings.TrimSpace(p), "=")
 		if !ok {
 			continue // "none" or garbage
@@ -246,13 +258,23 @@ func splitUnquoted(s string, sep byte) []string {
 }
 
 // AuthservIDs lists the authserv-ids of h's Authentication-Results fields, newest first:
-// `check --connect` shows them, so an admin sees which id their server writes.
+// `check --connect` shows them, so an admin sees which id their server writes. A field
+// without one (Exchange Online's) is listed as NoAuthservID.
 func AuthservIDs(h inbound.Header) []string {
 	var ids []string
 	for _, v := range h.Values("Authentication-Results") {
-		if id, _ := parseAuthResults(v); id != "" {
+		id, results := parseAuthResults(v)
+		switch {
+		case id != "":
 			ids = append(ids, id)
+		case len(results) > 0:
+			ids = append(ids, NoAuthservID)
 		}
 	}
 	return ids
 }
+
+// NoAuthservID stands in AuthservIDs for a field written without an authserv-id, as
+// Exchange Online (Microsoft 365) writes them. No such field is trusted: anyone can write
+// one, and Microsoft does not document that it removes those a sender wrote.
+const NoAuthservID = "(no authserv-id)"

@@ -129,4 +129,11 @@ func TestParseAuthResults(t *testing.T) {
 	if !reflect.DeepEqual(res, want) {
 		t.Errorf("results = %v, want %v", res, want)
 	}
+	// Exchange Online's form: no authserv-id, and the tenant's domain after a ";" here and there.
+	id, res = parseAuthResults("spf=pass (sender IP is 203.0.113.5) smtp.mailfrom=kensetsu.example; pref.shimane.example; dkim=pass (signature was verified) header.d=kensetsu.example;pref.shimane.example; dmarc=pass action=none header.from=kensetsu.example;compauth=pass reason=100")
+	want = []authResult{{"spf", "pass", map[string]string{"smtp.mailfrom": "kensetsu.example"}}, {"dkim", "pass", map[string]string{"header.d": "kensetsu.example"}},
+		{"dmarc", "pass", map[string]string{"header.from": "kensetsu.example"}}, {"compauth", "pass", map[string]string{}}}
+	if id != "" || !reflect.DeepEqual(res, want) {
+		t.Errorf("Exchange Online's field: authserv-id %q, results %v; want none, %v", id, res, want)
+	}
 }

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -148,5 +149,73 @@ func TestAuthenticate(t *testing.T) {
 	}
 	if a := Authenticate(readMsg(t, clerk, "Authentication-Results: "+ours+"; dmarc=pass"), Policy{}); a.Checked || a.Pass() {
 		t.Errorf("with nothing configured, Authenticate = %+v, want unchecked and not passed", a)
+	}
+}
+
+// TestAuthenticateMicrosoft365 is a mailbox in Exchange Online. Exchange writes
+// Authentication-Results without an authserv-id ("spf=pass (sender IP is ...) ...", the form
+// Microsoft Learn's "Anti-spam message headers in Microsoft 365" shows), and Microsoft does
+// not document that it removes the ones a sender wrote: such a field is anyone's, so none of
+// them authenticates, whatever authserv_id an admin copies from a message, and however the
+// forgeries sit around Exchange's own. A gateway of the agency's own in front of Exchange
+// that writes RFC 8601 fields with its authserv-id still works (the last case).
+func TestAuthenticateMicrosoft365(t *testing.T) {
+	const (
+		ours    = "mx.pref.shimane.example"
+		clerk   = "From: 田中 <tanaka@pref.shimane.example>"
+		mailbox = "Received: from TYWPR01MB1234.jpnprd01.prod.outlook.com (2603:1096:400:1::5) by OS3PR01MB5678.jpnprd01.prod.outlook.com with HTTPS; Mon, 1 Dec 2025 00:00:03 +0000"
+		inner   = "Received: from TY2PEPF0000AB12.apcprd03.prod.outlook.com (2603:1096:404:8000::3) by TYWPR01MB1234.jpnprd01.prod.outlook.com (2603:1096:400:1::5) with Microsoft SMTP Server (version=TLS1_2) id 15.20.1; Mon, 1 Dec 2025 00:00:02 +0000"
+		spf     = "Received-SPF: Fail (protection.outlook.com: domain of pref.shimane.example does not designate 203.0.113.9 as permitted sender) receiver=protection.outlook.com; client-ip=203.0.113.9; helo=mail.attacker.example;"
+		accept  = "Received: from mail.attacker.example (203.0.113.9) by TY2PEPF0000AB12.mail.protection.outlook.com (10.167.1.2) with Microsoft SMTP Server (version=TLS1_3) id 15.20.2; Mon, 1 Dec 2025 00:00:01 +0000"
+		// What Exchange stamps for the attacker's mail, and what the attacker writes.
+		exoFail = "Authentication-Results: spf=fail (sender IP is 203.0.113.9) smtp.mailfrom=pref.shimane.example; dkim=none (message not signed) header.d=none;dmarc=fail action=quarantine header.from=pref.shimane.example;compauth=fail reason=000"
+		forged  = "Authentication-Results: spf=pass (sender IP is 192.0.2.25) smtp.mailfrom=pref.shimane.example; dkim=pass (signature was verified) header.d=pref.shimane.example;dmarc=pass action=none header.from=pref.shimane.example;compauth=pass reason=100"
+		exoPass = forged
+	)
+	policies := []Policy{
+		{AuthservID: ours},
+		{AuthservID: "spf=pass"}, // the first word of Exchange's field, copied by an admin (config refuses it)
+		{AuthservID: "protection.outlook.com"},
+		{AuthservID: "outlook.com"},
+		{AuthservID: "mx.microsoft.com"},
+	}
+	tests := []struct {
+		name    string
+		headers []string
+	}{
+		{"Exchange's own pass", []string{clerk, mailbox, inner, exoPass, spf, accept}},
+		{"a forged pass below Exchange's fail", []string{clerk, mailbox, inner, exoFail, spf, accept, forged}},
+		{"a forged pass above Exchange's fail", []string{clerk, forged, mailbox, inner, exoFail, spf, accept}},
+		{"Exchange wrote none, a forged pass below its hops", []string{clerk, mailbox, inner, spf, accept, forged}},
+		{"forwarded: another tenant's pass below ours", []string{clerk, mailbox, inner, exoFail, spf, accept,
+			"Received: from mail.other.example (198.51.100.7) by OS0P286CA0001.mail.protection.outlook.com with Microsoft SMTP Server; Mon, 1 Dec 2025 00:00:00 +0000", exoPass}},
+		{"a forged ARC-Authentication-Results of mx.microsoft.com", []string{clerk, mailbox, inner, exoFail, spf, accept,
+			"ARC-Authentication-Results: i=1; mx.microsoft.com 1; spf=pass smtp.mailfrom=pref.shimane.example; dmarc=pass action=none header.from=pref.shimane.example; dkim=pass header.d=pref.shimane.example; arc=none"}},
+	}
+	for _, tt := range tests {
+		for _, p := range policies {
+			t.Run(tt.name+"/"+p.AuthservID, func(t *testing.T) {
+				if a := Authenticate(readMsg(t, tt.headers...), p); a.Pass() {
+					t.Errorf("Authenticate = %+v, want not authenticated", a)
+				}
+			})
+		}
+	}
+	// The agency's own gateway (a 無害化 gateway, an on-premises MTA) writes its field before
+	// relaying to Exchange, which stamps its own above: the gateway's topmost field counts,
+	// a forgery of the gateway's id below it does not.
+	gateway := []string{clerk, mailbox, inner,
+		"Authentication-Results: spf=pass (sender IP is 192.0.2.25) smtp.mailfrom=pref.shimane.example; dkim=none (message not signed) header.d=none;dmarc=none action=none header.from=pref.shimane.example;compauth=pass reason=109",
+		"Received: from mx.pref.shimane.example (192.0.2.25) by TY2PEPF0000AB12.mail.protection.outlook.com with Microsoft SMTP Server; Mon, 1 Dec 2025 00:00:01 +0000",
+		"Authentication-Results: " + ours + "; dmarc=pass header.from=pref.shimane.example",
+		"Received: from PC-123 ([10.20.9.77]) by mx.pref.shimane.example with ESMTPSA id C3; Mon, 1 Dec 2025 08:59:59 +0900"}
+	if a := Authenticate(readMsg(t, gateway...), Policy{AuthservID: ours}); a.Method != MethodDMARC {
+		t.Errorf("through the agency's gateway: Authenticate = %+v, want dmarc", a)
+	}
+	fail := slices.Clone(gateway)
+	fail[5] = "Authentication-Results: " + ours + "; dmarc=fail header.from=pref.shimane.example"
+	fail = append(fail, "Authentication-Results: "+ours+"; dmarc=pass header.from=pref.shimane.example")
+	if a := Authenticate(readMsg(t, fail...), Policy{AuthservID: ours}); a.Pass() {
+		t.Errorf("through the gateway, a forged pass of its id below its fail: Authenticate = %+v, want not authenticated", a)
 	}
 }
