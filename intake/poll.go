@@ -2,6 +2,7 @@ package intake
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,21 @@ type Poller struct {
 	// After runs at the end of every poll that reached the mailbox, outside any transaction
 	// (PPAP.Step: password ZIPs paired in this or an earlier poll); nil: nothing.
 	After func(ctx context.Context, now time.Time) error
+	// Keep holds the IMAP session open from one poll to the next (the daemon), so that a
+	// poll with nothing new is one SELECT on it rather than a connection and a login. A
+	// kept session that fails, or has idled past KeepFor, is replaced by a new one in the
+	// same poll. Close logs it out.
+	Keep bool
+	// KeepFor is how long a session may idle between polls and still be used (default
+	// keepFor): past it the server may have logged it out (RFC 3501 allows it after 30
+	// minutes) or a middlebox dropped it silently, which only a timeout would tell.
+	KeepFor time.Duration
+
+	// kept is the session between polls, used at keptAt; only the poll in progress (one
+	// at a time) and Close touch them, under keptMu.
+	keptMu sync.Mutex
+	kept   *mailbox.Session
+	keptAt time.Time
 
 	// failed counts, per message, the polls that could not record it, for when the
 	// state itself cannot be written to count them (see noteFailure).
@@ -162,8 +178,19 @@ func (p *Poller) Poll(ctx context.Context) (res Result, err error) {
 	res, err = p.poll(ctx)
 	if err == nil && p.After != nil && ctx.Err() == nil {
 		err = p.After(ctx, time.Now())
+		if res.Recorded > 0 {
+			// After reads what the poll left waiting (every waiting ZIP mail for PPAP).
+			p.trim()
+		}
 	}
 	return res, err
+}
+
+// trim releases the mapped state's pages (Ledger.Trim); failing to is only a warning.
+func (p *Poller) trim() {
+	if err := p.Ledger.Trim(); err != nil {
+		p.Log.Warn("releasing mapped state pages", "err", err)
+	}
 }
 
 func (p *Poller) poll(ctx context.Context) (res Result, err error) {
@@ -179,15 +206,11 @@ func (p *Poller) poll(ctx context.Context) (res Result, err error) {
 	})
 	defer stopGrace()
 
-	s, err := p.Dial(work)
+	s, st, err := p.session(work)
 	if err != nil {
 		return res, err
 	}
-	defer s.Close()
-	st, err := s.Select(work, p.Mailbox)
-	if err != nil {
-		return res, err
-	}
+	defer func() { p.release(s, err) }()
 	cur, err := p.Ledger.Cursor(p.Mailbox)
 	if err != nil {
 		return res, err
@@ -220,6 +243,75 @@ func (p *Poller) poll(ctx context.Context) (res Result, err error) {
 	}
 	err = p.pipeline(ctx, work, s, st.UIDValidity, infos, &res)
 	return res, err
+}
+
+// keepFor is Poller.KeepFor's default: longer than the default schedule's five minutes,
+// well within the 30 minutes a server must allow an idle session.
+const keepFor = 10 * time.Minute
+
+// checkTimeout bounds the SELECT on a kept session: a connection a middlebox dropped
+// without telling either end answers nothing, and is given up for a new one well before
+// the watchdog's timeout would fail the poll.
+const checkTimeout = 5 * time.Second
+
+// session is the kept session, checked with a SELECT of the mailbox, or else a new one, and
+// the mailbox's status.
+func (p *Poller) session(ctx context.Context) (*mailbox.Session, mailbox.Status, error) {
+	p.keptMu.Lock()
+	s, at := p.kept, p.keptAt
+	p.kept = nil
+	p.keptMu.Unlock()
+	if s != nil {
+		if time.Since(at) < cmp.Or(p.KeepFor, keepFor) {
+			check, cancel := context.WithTimeout(ctx, checkTimeout)
+			st, err := s.Select(check, p.Mailbox)
+			cancel()
+			if err == nil {
+				return s, st, nil
+			}
+			// Whatever failed (the server logged us out, the connection dropped), a new
+			// session says whether it was the connection or the mailbox.
+			p.Log.Info("kept IMAP session failed; connecting again", "err", err)
+		}
+		s.Close()
+	}
+	if ctx.Err() != nil {
+		return nil, mailbox.Status{}, ctx.Err()
+	}
+	s, err := p.Dial(ctx)
+	if err != nil {
+		return nil, mailbox.Status{}, err
+	}
+	st, err := s.Select(ctx, p.Mailbox)
+	if err != nil {
+		s.Close()
+		return nil, mailbox.Status{}, err
+	}
+	return s, st, nil
+}
+
+// release keeps s for the next poll when asked to and the poll went well; after a failure
+// the session's state is not known, and the next poll starts afresh.
+func (p *Poller) release(s *mailbox.Session, err error) {
+	if !p.Keep || err != nil {
+		s.Close()
+		return
+	}
+	p.keptMu.Lock()
+	p.kept, p.keptAt = s, time.Now()
+	p.keptMu.Unlock()
+}
+
+// Close logs out the session kept between polls, if any.
+func (p *Poller) Close() error {
+	p.keptMu.Lock()
+	s := p.kept
+	p.kept = nil
+	p.keptMu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.Close()
 }
 
 func (p *Poller) grace() time.Duration {
@@ -591,8 +683,12 @@ func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *R
 	return failed
 }
 
-// trimEvery is how many recorded messages pass between releases of the mapped state.
-const trimEvery = 500
+// trimEvery is how many recorded messages pass between releases of the mapped state: about
+// one commit's worth (CommitBatch), since one transaction may read much of the file (the
+// PPAP step reads every waiting ZIP mail for each new one), and what it read would
+// otherwise stay resident until the next release; refaulting the pages a commit needs
+// from the page cache costs far less than the commit's fsync.
+const trimEvery = 64
 
 // commitWindow is how long the committer waits for more finished messages to commit with
 // the first one.
@@ -696,9 +792,7 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) e
 	}
 	if before, after := res.Recorded/trimEvery, (res.Recorded+len(jobs))/trimEvery; after > before {
 		// Keep the daemon's memory flat over a big mailbox; see Ledger.Trim.
-		if err := p.Ledger.Trim(); err != nil {
-			p.Log.Warn("releasing mapped state pages", "err", err)
-		}
+		p.trim()
 	}
 	for _, j := range jobs {
 		res.Recorded++

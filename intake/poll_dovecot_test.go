@@ -110,3 +110,41 @@ func TestPollLargeMailbox(t *testing.T) {
 	}
 	t.Logf("5,000 messages in %v; idle poll %v", full, res.Duration)
 }
+
+// TestPollDovecotKeptSessionRestart: Dovecot restarts between two polls of the daemon's
+// poller, dropping the session it kept; the next poll connects again and takes in what came
+// meanwhile, each message once.
+func TestPollDovecotKeptSessionRestart(t *testing.T) {
+	srv := dovecottest.Start(t)
+	raws := rawMails(t, 5)
+	srv.Append(t, "INBOX", raws[:3]...)
+	l := openLedger(t, t.TempDir())
+	p := dovecotPoller(t, srv, srv.Plain, l)
+	dial := p.Dial
+	dials := 0
+	p.Dial = func(ctx context.Context) (*mailbox.Session, error) { dials++; return dial(ctx) }
+	p.Keep = true
+	t.Cleanup(func() { p.Close() })
+	for i, want := range []int{3, 0} {
+		res, err := p.Poll(context.Background())
+		if err != nil || res.Recorded != want {
+			t.Fatalf("poll %d: recorded %d, %v; want %d", i+1, res.Recorded, err, want)
+		}
+	}
+	if dials != 1 {
+		t.Fatalf("two polls dialled %d times, want once", dials)
+	}
+	srv.Restart(t)
+	srv.Append(t, "INBOX", raws[3:]...)
+	res, err := p.Poll(context.Background())
+	if err != nil {
+		t.Fatalf("poll after the restart: %v", err)
+	}
+	st, _ := l.Stats()
+	if res.Recorded != 2 || st.Messages != 5 || dials != 2 {
+		t.Errorf("after the restart: recorded %d (%d in all) with %d dials, want 2 (5) with 2", res.Recorded, st.Messages, dials)
+	}
+	if got := srv.Messages(t, "処理済み"); got != 5 {
+		t.Errorf("処理済み holds %d, want 5", got)
+	}
+}

@@ -111,7 +111,15 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	pool := sandbox.NewPool(sandbox.Options{
 		Command: o.WorkerCommand, Workers: cfg.Sandbox.Workers, Timeout: cfg.Sandbox.Timeout,
 		MemoryLimit: int64(cfg.Sandbox.MemoryLimit), Logger: log.With("component", "pdf-reader"),
-		Env: WorkerEnv(), OCR: cfg.Sandbox.OCRWanted(ocr.Check(context.Background(), ocr.Options{}) == nil),
+		Env: WorkerEnv(),
+		// Asked when a PDF or an image is first read, not at start: `once` with nothing new
+		// does not wait for the check's program.
+		OCRIf: func() bool {
+			if cfg.Sandbox.OCR != nil {
+				return *cfg.Sandbox.OCR // said in the config: nothing to look for
+			}
+			return cfg.Sandbox.OCRWanted(ocr.Check(context.Background(), ocr.Options{}) == nil)
+		},
 	})
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
@@ -129,7 +137,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 	s.Poller = &Poller{
 		Mailbox: cfg.IMAP.Mailbox, Processed: cfg.IMAP.ProcessedMailbox, MaxSize: int64(cfg.IMAP.MaxMessageSize),
 		Limits: lim, Ledger: l, PDFs: pool, Log: log.With("mailbox", cfg.IMAP.Mailbox), Workers: workers + 1,
-		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record,
+		FetchBatch: 200, CommitBatch: 64, MoveBatch: 500, Dial: s.dial, Record: effects.Record, Keep: true,
 		Budget: Budget{Time: cfg.Sandbox.MessageBudget, MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: readers},
 	}
 	effects.PPAP = &PPAP{DB: l.DB(), Effects: effects, PDFs: pool, Budget: s.Poller.Budget, Limits: lim,
@@ -456,9 +464,10 @@ func (s *Service) SendNow(ctx context.Context) (outbox.Result, error) {
 	return s.Outbox.SendDue(ctx, time.Now())
 }
 
-// Close stops the PDF readers and closes the state.
+// Close logs out the IMAP session kept between polls, stops the PDF readers and closes the
+// state.
 func (s *Service) Close() error {
-	return errors.Join(s.pool.Close(), s.Ledger.Close())
+	return errors.Join(s.Poller.Close(), s.pool.Close(), s.Ledger.Close())
 }
 
 func runtimeWorkers() int { return runtime.GOMAXPROCS(0) }

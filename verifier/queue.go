@@ -97,13 +97,22 @@ type Queue struct {
 // first use, so that links in digests sent before a restart still work after it.
 func OpenQueue(db *bolt.DB, secret []byte) (*Queue, error) {
 	q := &Queue{secret: slices.Clone(secret)}
+	if err := store.Ensure(db, Schema()); err != nil {
+		return nil, fmt.Errorf("opening verification queue: %w", err)
+	}
+	if len(q.secret) > 0 {
+		return q, nil
+	}
+	// The kept secret is read without a write transaction (whose commit would sync the
+	// file at every start); only the first start writes one.
+	db.View(func(tx *bolt.Tx) error {
+		q.secret = slices.Clone(tx.Bucket([]byte(queueStateBucket)).Get([]byte(secretKey)))
+		return nil
+	})
+	if len(q.secret) > 0 {
+		return q, nil
+	}
 	err := db.Update(func(tx *bolt.Tx) error {
-		if err := store.Apply(tx, Schema()); err != nil {
-			return err
-		}
-		if len(q.secret) > 0 {
-			return nil
-		}
 		b := tx.Bucket([]byte(queueStateBucket))
 		if s := b.Get([]byte(secretKey)); len(s) > 0 {
 			q.secret = slices.Clone(s) // the slice is valid only inside the transaction

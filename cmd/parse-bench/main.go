@@ -29,6 +29,9 @@ import (
 	"hosho-intake/parser/testkit"
 )
 
+// ocr is -ocr, handed to every `hosho-intake parse`.
+var ocr string
+
 func main() {
 	bin := flag.String("bin", "hosho-intake", "hosho-intake binary to measure")
 	n := flag.Int("n", 1000, "files per set: real PDFs reused round-robin, generated notices")
@@ -36,6 +39,7 @@ func main() {
 	generated := flag.Bool("generated", true, "also measure generated notices")
 	runs := flag.Int("runs", 3, "runs of each set")
 	keep := flag.Bool("keep", false, "keep the generated PDFs")
+	flag.StringVar(&ocr, "ocr", "false", "hosho-intake parse --ocr: false (pdftotext reads no images either; OCR would time tesseract), auto or true")
 	flag.Parse()
 	if err := bench(*bin, *n, *samples, *generated, *runs, *keep); err != nil {
 		fmt.Fprintln(os.Stderr, "parse-bench:", err)
@@ -89,7 +93,7 @@ func bench(bin string, n int, samples string, generated bool, runs int, keep boo
 func measure(bin string, files []string, want, run int) error {
 	n := len(files)
 	start := time.Now()
-	cmd := exec.Command(bin, append([]string{"parse", "--json"}, files...)...)
+	cmd := exec.Command(bin, append([]string{"parse", "--json", "--ocr=" + ocr}, files...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -34,7 +34,13 @@ type dsn struct {
 // returned message is only looked at for its header.
 const partLimit = 1 << 20
 
-var messageIDLine = regexp.MustCompile(`(?im)^message-id:[ \t]*(?:\r?\n[ \t]+)?<([^>\s]{1,900})>`)
+// messageIDLine finds a quoted Message-ID line. Its length is checked after the match
+// (maxQuotedID): a bounded repetition {1,900} compiles to 900 copies of the class, 2.6 ms
+// and 450 KB at every process start, the PDF workers' too.
+var messageIDLine = regexp.MustCompile(`(?im)^message-id:[ \t]*(?:\r?\n[ \t]+)?<([^>\s]+)>`)
+
+// maxQuotedID is the longest quoted Message-ID taken: longer is not a real one.
+const maxQuotedID = 900
 
 // parseDSN reads a received DSN. It does not fail on a malformed message: what it could
 // read is returned, and the caller decides whether that is enough.
@@ -66,7 +72,7 @@ func parseDSN(raw []byte) dsn {
 	// instead: any Message-ID line that is not the DSN's own is a candidate, after the
 	// structured ones.
 	for _, m := range messageIDLine.FindAllSubmatch(raw, 20) {
-		if id := string(m[1]); id != own {
+		if id := string(m[1]); id != own && len(id) <= maxQuotedID {
 			d.messageIDs = append(d.messageIDs, id)
 		}
 	}

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,4 +152,17 @@ func FuzzParseDSN(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		_ = parseDSN(raw)
 	})
+}
+
+// TestParseDSNQuotedIDs: Message-ID lines quoted in a text part are candidates, the DSN's own
+// and over-long ones not.
+func TestParseDSNQuotedIDs(t *testing.T) {
+	long := strings.Repeat("x", maxQuotedID-len("@a.example")+1) + "@a.example"
+	dsn := "From: MAILER-DAEMON@example.com\r\nMessage-ID: <own@example.com>\r\nContent-Type: text/plain\r\n\r\n" +
+		"Your message could not be delivered.\r\n\r\nMessage-ID: <" + long + ">\r\n" +
+		"message-id:\r\n <reply-7@agency.example.jp>\r\n"
+	d := parseDSN([]byte(dsn))
+	if want := []string{"reply-7@agency.example.jp"}; !slices.Equal(d.messageIDs, want) {
+		t.Errorf("parseDSN message IDs = %.60q, want %q", d.messageIDs, want)
+	}
 }

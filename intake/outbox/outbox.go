@@ -209,7 +209,7 @@ func Open(db *bolt.DB, opts Options) (*Outbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return store.Apply(tx, Schema()) }); err != nil {
+	if err := store.Ensure(db, Schema()); err != nil {
 		return nil, fmt.Errorf("opening outbox: %w", err)
 	}
 	return &Outbox{db: db, opts: opts, log: log, retryFor: opts.RetryFor, kick: make(chan struct{}, 1)}, nil

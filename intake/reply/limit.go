@@ -59,7 +59,7 @@ func OpenLimiter(db *bolt.DB, perHour, globalPerHour int) (*Limiter, error) {
 	if perHour < 1 || globalPerHour < 1 {
 		return nil, fmt.Errorf("reply rate limits %d and %d: must be at least 1", perHour, globalPerHour)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return store.Apply(tx, Schema()) }); err != nil {
+	if err := store.Ensure(db, Schema()); err != nil {
 		return nil, fmt.Errorf("opening reply limiter: %w", err)
 	}
 	return &Limiter{perHour: perHour, globalPerHour: globalPerHour}, nil

@@ -93,7 +93,7 @@ func readStream(v pdf.Value, limit int64) (data []byte, clean bool) {
 // loadCMap reads and parses a CMap stream, marking the font damaged when it does not decode.
 func (f *font) loadCMap(v pdf.Value, lim Limits) *embeddedCMap {
 	data, clean := readStream(v, lim.MaxStreamBytes)
-	m := parseCMap(data)
+	m := parsedCMaps.parse(data)
 	f.damaged = f.damaged || !clean || m.damaged
 	return m
 }

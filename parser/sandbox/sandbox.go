@@ -70,6 +70,10 @@ type Options struct {
 	// worker's children, in its process group (killed with it) and under its RLIMIT_DATA;
 	// the memory watch counts them with the worker.
 	OCR bool
+	// OCRIf, when set, decides OCR in OCR's stead, once, when it first matters (a worker
+	// starts, or ReadsImages is asked): the check runs a program (tesseract --list-langs),
+	// which a poll that finds nothing to read should not wait for.
+	OCRIf func() bool
 	// OCRTimeout is the wall-clock limit of the OCR of one file, counted from when its
 	// worker says it starts OCR (the text layer's read stays under Timeout); default 60s.
 	// A message's reading budget bounds it too.
@@ -89,6 +93,7 @@ type Stats struct {
 type Pool struct {
 	opts Options
 	log  *slog.Logger
+	ocr  func() bool // Options.OCR, or OCRIf's answer
 
 	// tokens holds one entry per worker slot: an idle worker, or nil for a slot whose
 	// worker has not been started yet (or was discarded). A caller takes a token for
@@ -130,9 +135,14 @@ func NewPool(opts Options) *Pool {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ocr := func() bool { return opts.OCR }
+	if opts.OCRIf != nil {
+		ocr = sync.OnceValue(opts.OCRIf)
+	}
 	p := &Pool{
 		opts:   opts,
 		log:    log,
+		ocr:    ocr,
 		tokens: make(chan *worker, opts.Workers),
 		done:   make(chan struct{}),
 		busy:   make(map[*worker]struct{}),
@@ -143,8 +153,9 @@ func NewPool(opts Options) *Pool {
 	return p
 }
 
-// ReadsImages reports whether the workers read images (JPEG, PNG, TIFF) too: Options.OCR.
-func (p *Pool) ReadsImages() bool { return p.opts.OCR }
+// ReadsImages reports whether the workers read images (JPEG, PNG, TIFF) too: Options.OCR
+// or OCRIf.
+func (p *Pool) ReadsImages() bool { return p.ocr() }
 
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
@@ -378,7 +389,9 @@ func (p *Pool) acquire(ctx context.Context) (*worker, error) {
 		p.tokens <- nil
 		return nil, errors.New("sandbox: Options.Command is empty")
 	}
-	w, err := startWorker(p.opts)
+	o := p.opts
+	o.OCR = p.ocr()
+	w, err := startWorker(o)
 	if err != nil {
 		p.tokens <- nil
 		return nil, err

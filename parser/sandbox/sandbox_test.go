@@ -650,3 +650,30 @@ func TestOpenArchiveUnserved(t *testing.T) {
 		t.Errorf("worker without an ArchiveFunc: %+v, %v; want Failed", a, err)
 	}
 }
+
+// TestOCRIf: the OCR check runs once, when OCR first matters (not when the pool is made),
+// and its answer decides how workers are started.
+func TestOCRIf(t *testing.T) {
+	for _, want := range []bool{false, true} {
+		t.Run(fmt.Sprint(want), func(t *testing.T) {
+			opts := testOptions()
+			calls := 0
+			opts.OCRIf = func() bool { calls++; return want }
+			p := newTestPool(t, opts)
+			if calls != 0 {
+				t.Fatalf("the check ran %d times before anything was read", calls)
+			}
+			doc := readOK(t, p, "hello")
+			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", doc.Pages))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bytes.Contains(cmdline, []byte("\x00--ocr")); got != want {
+				t.Errorf("worker started as %q: --ocr %v, want %v", cmdline, got, want)
+			}
+			if p.ReadsImages() != want || p.ReadsImages() != want || calls != 1 {
+				t.Errorf("ReadsImages() = %v after %d checks, want %v after 1", p.ReadsImages(), calls, want)
+			}
+		})
+	}
+}

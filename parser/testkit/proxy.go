@@ -12,7 +12,7 @@ import (
 // Proxy forwards loopback TCP to a server and, once told, misbehaves on the server's side
 // after a budget of bytes: StallAfter, like a server that hangs mid-response (or a
 // middlebox that drops the connection without a FIN); CutAfter, like a server or network
-// that goes away in the middle of a fetch.
+// that goes away in the middle of a fetch; Drop, like a server that closes idle connections.
 type Proxy struct {
 	// Addr is where clients connect.
 	Addr string
@@ -20,6 +20,9 @@ type Proxy struct {
 	mode   atomic.Int32 // forwardAll, stall or cut
 	budget atomic.Int64 // bytes of the server still forwarded, over all connections
 	done   chan struct{}
+
+	mu    sync.Mutex
+	conns map[net.Conn]bool // the client sides of the connections open now
 }
 
 const (
@@ -36,7 +39,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{Addr: ln.Addr().String(), done: make(chan struct{})}
+	p := &Proxy{Addr: ln.Addr().String(), done: make(chan struct{}), conns: map[net.Conn]bool{}}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { close(p.done); ln.Close(); wg.Wait() })
 	wg.Go(func() {
@@ -50,6 +53,9 @@ func StartProxy(t testing.TB, target string) *Proxy {
 				c.Close()
 				continue
 			}
+			p.mu.Lock()
+			p.conns[c] = true
+			p.mu.Unlock()
 			wg.Go(func() { io.Copy(s, c); s.Close() })
 			wg.Go(func() { p.serve(c, s) })
 		}
@@ -74,8 +80,23 @@ func (p *Proxy) CutAfter(n int64) {
 	p.mode.Store(cut)
 }
 
+// Drop closes every connection open now, both sides, as a server does that logs idle clients
+// out; later connections are forwarded as before.
+func (p *Proxy) Drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
 // serve forwards the server's bytes on one connection.
 func (p *Proxy) serve(c, s net.Conn) {
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+	}()
 	defer c.Close()
 	defer s.Close()
 	buf := make([]byte, 4096)

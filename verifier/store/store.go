@@ -13,7 +13,8 @@
 // Open refuses it with ErrNewerSchema, because an older binary would misread or corrupt
 // buckets it does not know (the idea of soju's database upgrade()). An owner that is handed
 // an open file (OpenQueue, outbox.Open, OpenLimiter) applies its own schema again with
-// Apply; for a file already current that only reads the meta bucket.
+// Ensure. Open and Ensure write only when a schema is behind: on a current file they read
+// the meta bucket and commit nothing, so that starting `once` costs no fsync.
 //
 // # On-disk layout
 //
@@ -87,6 +88,31 @@ func setUp(db *bolt.DB, path string, schemas []Schema) error {
 		if err := os.Chmod(path, 0o600); err != nil {
 			return fmt.Errorf("restricting %s: %w", path, err)
 		}
+	}
+	return Ensure(db, schemas...)
+}
+
+// Ensure brings schemas to their latest version as Apply does, in a write transaction only
+// when one is behind: a bbolt commit syncs the file even when it changed nothing. A stored
+// version above the schema's steps fails with ErrNewerSchema either way.
+func Ensure(db *bolt.DB, schemas ...Schema) error {
+	current := true
+	err := db.View(func(tx *bolt.Tx) error {
+		current = tx.Bucket([]byte(metaBucket)) != nil // a new file: Apply creates it
+		for _, s := range schemas {
+			v, err := Version(tx, s.Owner)
+			if err != nil {
+				return err
+			}
+			if v > len(s.Steps) {
+				return fmt.Errorf("%s schema version %d, this binary knows up to %d: %w", s.Owner, v, len(s.Steps), ErrNewerSchema)
+			}
+			current = current && v == len(s.Steps)
+		}
+		return nil
+	})
+	if err != nil || current {
+		return err
 	}
 	return db.Update(func(tx *bolt.Tx) error { return Apply(tx, schemas...) })
 }

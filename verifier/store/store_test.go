@@ -210,3 +210,50 @@ func TestRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEnsureWritesOnlyWhenBehind: Ensure commits a write transaction (and so syncs the file)
+// only when a schema has steps to run, and refuses a newer file without writing either.
+func TestEnsureWritesOnlyWhenBehind(t *testing.T) {
+	step := CreateBuckets("owned")
+	for _, tc := range []struct {
+		name      string
+		stored    int // the owner's version before; 0: none
+		wantWrite bool
+		wantErr   error
+	}{
+		{name: "fresh", wantWrite: true},
+		{name: "behind", stored: 1, wantWrite: true},
+		{name: "current", stored: 2},
+		{name: "newer", stored: 3, wantErr: ErrNewerSchema},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openT(t, filepath.Join(t.TempDir(), "state.db"), Schema{Owner: "ledger"})
+			if tc.stored > 0 {
+				err := db.Update(func(tx *bolt.Tx) error {
+					return tx.Bucket([]byte(metaBucket)).Put([]byte("owner"), BE32(uint32(tc.stored)))
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			txid := func() (id int) {
+				db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+				return id
+			}
+			before := txid()
+			err := Ensure(db, Schema{Owner: "ledger"}, Schema{Owner: "owner", Steps: []func(*bolt.Tx) error{step, step}})
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Ensure = %v, want %v", err, tc.wantErr)
+			}
+			if wrote := txid() != before; wrote != tc.wantWrite {
+				t.Errorf("Ensure wrote: %v, want %v", wrote, tc.wantWrite)
+			}
+			db.View(func(tx *bolt.Tx) error {
+				if v, _ := Version(tx, "owner"); tc.wantErr == nil && v != 2 {
+					t.Errorf("version after Ensure = %d, want 2", v)
+				}
+				return nil
+			})
+		})
+	}
+}

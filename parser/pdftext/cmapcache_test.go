@@ -1,0 +1,76 @@
+package pdftext
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"hosho-intake/parser/testkit"
+)
+
+// TestCMapCacheSameReading: every shared sample PDF reads the same with its CMaps parsed
+// afresh and taken from the cache, a file after another file that filled it, as a worker
+// reads them.
+func TestCMapCacheSameReading(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testkit.Samples(t, "pdf"), "*.pdf"))
+	if len(files) == 0 {
+		t.Fatal("no sample PDFs")
+	}
+	read := func(data []byte) ([]Page, error) { return Read(data, DefaultLimits()) }
+	var fresh [][]Page
+	var errs []error
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsedCMaps.reset()
+		p, err := read(data)
+		fresh, errs = append(fresh, p), append(errs, err)
+	}
+	hits := 0
+	for range 2 {
+		for i, f := range files {
+			data, _ := os.ReadFile(f)
+			before := parsedCMaps.hits
+			p, err := read(data)
+			hits += parsedCMaps.hits - before
+			if !reflect.DeepEqual(p, fresh[i]) || (err == nil) != (errs[i] == nil) {
+				t.Errorf("%s reads differently with cached CMaps", filepath.Base(f))
+			}
+		}
+	}
+	if hits == 0 {
+		t.Error("no CMap came from the cache in a second pass over the samples")
+	}
+}
+
+// TestCMapCacheBounded: the cache holds at most max bytes of streams, and a stream too large
+// for it is parsed each time without crowding the others out.
+func TestCMapCacheBounded(t *testing.T) {
+	c := cmapCache{max: 4096}
+	small := func(i int) []byte {
+		return []byte("1 begincodespacerange <00> <ff> endcodespacerange 1 beginbfchar <41> <00" + string(rune('A'+i%26)) + "0> endbfchar" + string(make([]byte, 300+i)))
+	}
+	for i := range 40 {
+		data := small(i)
+		if m1, m2 := c.parse(data), c.parse(data); m1 != m2 {
+			t.Fatalf("the same bytes parsed twice in a row gave two maps")
+		}
+		if c.size > c.max {
+			t.Fatalf("cache holds %d bytes, over its %d", c.size, c.max)
+		}
+	}
+	big := append(small(0), make([]byte, c.max)...)
+	if c.parse(big) == c.parse(big) {
+		t.Error("a stream over an eighth of the cache was cached")
+	}
+}
+
+// reset empties the cache.
+func (c *cmapCache) reset() {
+	c.mu.Lock()
+	c.byKey, c.size = nil, 0
+	c.mu.Unlock()
+}
