@@ -202,23 +202,8 @@ func TestInspectOCROrdererSettled(t *testing.T) {
 	needOCRTools(t)
 	n := noticepdf.Samples()[0]
 	n.Orderer = "島根県和事" // one glyph from shimane's 島根県知事 (the 知 read as 和)
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
-		t.Fatal(err)
-	}
+	jpg := scanJPEG(t, n)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("pdftoppm", "-r", "200", "-gray", "-jpeg", "-singlefile", "n.pdf", "scan")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v: %s", err, out)
-	}
-	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	eml := filepath.Join(dir, "scan.eml")
 	if err := os.WriteFile(eml, scanMail(jpg), 0o600); err != nil {
 		t.Fatal(err)
@@ -264,6 +249,29 @@ func needOCRTools(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Skip(err)
+}
+
+// scanJPEG renders a generated notice as a contractor's scan: 200 dpi grey JPEG (pdftoppm).
+func scanJPEG(t *testing.T, n parser.Notice) []byte {
+	t.Helper()
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("pdftoppm", "-r", "200", "-gray", "-jpeg", "-singlefile", "n.pdf", "scan")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v: %s", err, out)
+	}
+	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jpg
 }
 
 // scanMail is a contractor's mail with a scanned notice attached as a JPEG.

@@ -138,6 +138,7 @@ func Read(ctx context.Context, data []byte, prior parser.Document, opts Options)
 		}
 	}
 	var notices []parser.Notice
+	var images []parser.PageImage
 	var problems, texts []string
 	for i, page := range pages {
 		tsv, err := tesseract(ctx, opts, page)
@@ -154,6 +155,15 @@ func Read(ctx context.Context, data []byte, prior parser.Document, opts Options)
 			parser.SettleKey(&n, keyPasses(ctx, opts, page, r.KeyBoxes[k], n.AuthKey, dir))
 			notices = append(notices, n)
 		}
+		if len(r.Notices) > 0 {
+			// The clerk checks the reading against the page itself. A page whose image does
+			// not fit the bounds goes without one: the attachment is still there to open.
+			if g, err := readGray(page); err == nil {
+				if data, err := pageImage(g); err == nil {
+					images = append(images, parser.PageImage{Page: i + 1, PNG: data})
+				}
+			}
+		}
 	}
 	if len(notices) == 0 {
 		detail := "OCR found no notice"
@@ -162,7 +172,8 @@ func Read(ctx context.Context, data []byte, prior parser.Document, opts Options)
 		}
 		return withDetail(prior, data, detail)
 	}
-	doc := parser.Document{Notices: notices, Problems: []parser.Problem{}, Kind: parser.KindNotice, Pages: max(prior.Pages, len(pages))}
+	doc := parser.Document{Notices: notices, Problems: []parser.Problem{}, Kind: parser.KindNotice, Pages: max(prior.Pages, len(pages)),
+		Images: images}
 	for _, p := range prior.Problems {
 		if p.Code != parser.CodeNoText && p.Code != parser.CodeNotPDF {
 			doc.Problems = append(doc.Problems, p)
