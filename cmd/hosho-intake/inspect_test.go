@@ -276,13 +276,18 @@ func scanJPEG(t *testing.T, n parser.Notice) []byte {
 
 // scanMail is a contractor's mail with a scanned notice attached as a JPEG.
 func scanMail(jpg []byte) []byte {
-	enc := base64.StdEncoding.EncodeToString(jpg)
+	return attachmentMail("scan.jpg", "image/jpeg", jpg, "<scan-1@yamada-kensetsu.example>")
+}
+
+// attachmentMail is a contractor's mail with one attachment, data named name, of type ctype.
+func attachmentMail(name, ctype string, data []byte, messageID string) []byte {
+	enc := base64.StdEncoding.EncodeToString(data)
 	var b strings.Builder
 	b.WriteString("From: koumu@yamada-kensetsu.example\r\nTo: keiyaku@pref.example.lg.jp\r\nSubject: scan\r\n" +
-		"Date: Mon, 07 Apr 2025 10:00:00 +0900\r\nMessage-ID: <scan-1@yamada-kensetsu.example>\r\nMIME-Version: 1.0\r\n" +
+		"Date: Mon, 07 Apr 2025 10:00:00 +0900\r\nMessage-ID: " + messageID + "\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nscan attached\r\n" +
-		"--b\r\nContent-Type: image/jpeg; name=\"scan.jpg\"\r\nContent-Transfer-Encoding: base64\r\n" +
-		"Content-Disposition: attachment; filename=\"scan.jpg\"\r\n\r\n")
+		"--b\r\nContent-Type: " + ctype + "; name=\"" + name + "\"\r\nContent-Transfer-Encoding: base64\r\n" +
+		"Content-Disposition: attachment; filename=\"" + name + "\"\r\n\r\n")
 	for len(enc) > 76 {
 		b.WriteString(enc[:76] + "\r\n")
 		enc = enc[76:]

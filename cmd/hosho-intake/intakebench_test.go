@@ -197,7 +197,9 @@ func tail(s string) string {
 	return s
 }
 
-// peakTreeRSS samples the summed resident memory of pid and its children until pid ends.
+// peakTreeRSS samples the summed resident memory of pid and all its descendants until pid
+// ends. Children are listed per thread (/proc/PID/task/TID/children): a Go process starts
+// its children from any of its threads, so every thread's list is read.
 func peakTreeRSS(pid int) int {
 	peak := 0
 	for {
@@ -205,16 +207,28 @@ func peakTreeRSS(pid int) int {
 		if !alive {
 			return peak
 		}
-		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-		for _, k := range strings.Fields(string(kids)) {
-			if kp, err := strconv.Atoi(k); err == nil {
-				r, _ := rssKiB(kp)
-				total += r
-			}
+		for _, d := range descendants(pid) {
+			r, _ := rssKiB(d)
+			total += r
 		}
 		peak = max(peak, total)
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// descendants are the processes below pid, found through every thread's children.
+func descendants(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, task := range tasks {
+		kids, _ := os.ReadFile(task)
+		for _, k := range strings.Fields(string(kids)) {
+			if kp, err := strconv.Atoi(k); err == nil {
+				out = append(append(out, kp), descendants(kp)...)
+			}
+		}
+	}
+	return out
 }
 
 func rssKiB(pid int) (int, bool) {

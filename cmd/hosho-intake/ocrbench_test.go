@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"hosho-intake/intake/dovecottest"
+	"hosho-intake/parser"
+	"hosho-intake/parser/noticepdf"
+)
+
+// TestOCRPollBenchmark is issue 12's benchmark program: a poll (`hosho-intake once`, Dovecot,
+// the real sandbox workers) of HOSHO_OCR_BENCH text mails (default when set: 1000,
+// samplemail's) against the same mails with HOSHO_OCR_BENCH_IMAGES image-only notices
+// (default 20: scans at 200 dpi wrapped in a PDF, as a sanitising gateway sends them) among
+// them, in the same run, HOSHO_OCR_BENCH_RUNS times (default 1), alternating which goes
+// first. The bound it reports against: the extra time of the poll with the images should be
+// at most their OCR time divided by the workers, the OCR time measured by one worker
+// process (`pdf-worker --ocr`) reading the same PDFs one after the other, which also gives
+// OCR pages per second and the worker's peak RSS (tesseract included). It asserts no time:
+// the figures are for the closing note.
+//
+//	HOSHO_OCR_BENCH=1000 HOSHO_OCR_BENCH_RUNS=2 go test -run TestOCRPollBenchmark -v -timeout 60m ./cmd/hosho-intake/
+func TestOCRPollBenchmark(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("HOSHO_OCR_BENCH"))
+	if n <= 0 {
+		t.Skip("set HOSHO_OCR_BENCH=N to run the OCR poll benchmark")
+	}
+	needOCRTools(t)
+	k, _ := strconv.Atoi(os.Getenv("HOSHO_OCR_BENCH_IMAGES"))
+	if k <= 0 {
+		k = 20
+	}
+	runs, _ := strconv.Atoi(os.Getenv("HOSHO_OCR_BENCH_RUNS"))
+	runs = max(runs, 1)
+	const workers = 2 // writeConfigSMTP's [sandbox] workers
+
+	text := scenarioRaws(t, n)
+	pdfs := make([][]byte, k)
+	for i := range pdfs {
+		nt := noticepdf.Samples()[i%len(noticepdf.Samples())]
+		nt.ContractNumber = fmt.Sprintf("%010d", 2095000000+i)
+		pdfs[i] = jpegPDF(t, scanJPEG(t, nt), 200)
+	}
+	mixed := slices.Clone(text)
+	for i, pdf := range pdfs {
+		// Spread among the text mails, as they come in a day.
+		at := (i + 1) * len(mixed) / (k + 1)
+		mail := attachmentMail("scan.pdf", "application/pdf", pdf, fmt.Sprintf("<ocr-bench-%d@yamada-kensetsu.example>", i))
+		mixed = slices.Insert(mixed, at, mail)
+	}
+
+	perPage, peakKiB, notices := workerOCR(t, pdfs)
+	t.Logf("one OCR worker: %d image-only PDFs, %.2f s/page, %.2f pages/s, %d notices read, peak RSS %.1f MiB (worker + tesseract)",
+		k, perPage.Seconds(), 1/perPage.Seconds(), notices, float64(peakKiB)/1024)
+
+	var plain, withImages []time.Duration
+	for r := range runs {
+		order := []bool{false, true}
+		if r%2 == 1 {
+			order = []bool{true, false}
+		}
+		for _, images := range order {
+			if images {
+				withImages = append(withImages, timedOnce(t, mixed))
+			} else {
+				plain = append(plain, timedOnce(t, text))
+			}
+		}
+	}
+	slices.Sort(plain)
+	slices.Sort(withImages)
+	a, b := plain[len(plain)/2], withImages[len(withImages)/2]
+	bound := time.Duration(k) * perPage / workers
+	t.Logf("poll of %d text mails: %v (median of %d: %v)", n, a.Round(time.Millisecond), runs, plain)
+	t.Logf("poll of the same with %d image-only notices: %v (median of %d: %v)", k, b.Round(time.Millisecond), runs, withImages)
+	t.Logf("extra %v; bound (OCR time %v / %d workers) %v; extra/bound %.2f",
+		(b - a).Round(time.Millisecond), (time.Duration(k) * perPage).Round(time.Millisecond), workers, bound.Round(time.Millisecond),
+		(b-a).Seconds()/bound.Seconds())
+}
+
+// timedOnce loads raws into a fresh Dovecot and times one `hosho-intake once` over them.
+func timedOnce(t *testing.T, raws [][]byte) time.Duration {
+	t.Helper()
+	srv := dovecottest.Start(t)
+	srv.Append(t, "INBOX", raws...)
+	if got := srv.Messages(t, "INBOX"); got != len(raws) {
+		t.Fatalf("INBOX holds %d, want %d", got, len(raws))
+	}
+	cfg := writeConfigSMTP(t, srv, "none", filepath.Join(t.TempDir(), "state"), startSMTPPeer(t).addr)
+	start := time.Now()
+	cmd, out := startSelf(t, "once", "--config", cfg)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("once: %v\n%s", err, tail(out.String()))
+	}
+	took := time.Since(start)
+	if !strings.Contains(out.String(), fmt.Sprintf("recorded %d", len(raws))) {
+		t.Fatalf("once did not record all %d:\n%s", len(raws), tail(out.String()))
+	}
+	return took
+}
+
+// workerOCR reads pdfs one after the other in one `pdf-worker --ocr` process, speaking its
+// frame protocol (parser/sandbox), and returns the time per page, the peak RSS of the worker
+// and its tesseract children, and the notices read.
+func workerOCR(t *testing.T, pdfs [][]byte) (time.Duration, int, int) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "pdf-worker", "--ocr")
+	cmd.Env = append(os.Environ(), "HOSHO_TEST_MAIN=1", "GOMAXPROCS=1")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	peak := make(chan int, 1)
+	go func() { peak <- peakTreeRSS(cmd.Process.Pid) }()
+	out := bufio.NewReader(outPipe)
+	frame := func() []byte {
+		var hdr [4]byte
+		if _, err := io.ReadFull(out, hdr[:]); err != nil {
+			t.Fatalf("reading the worker: %v", err)
+		}
+		b := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(out, b); err != nil {
+			t.Fatalf("reading the worker: %v", err)
+		}
+		return b
+	}
+	if h := frame(); string(h) != "hosho-sandbox/1" {
+		t.Fatalf("worker hello %q", h)
+	}
+	pages, notices := 0, 0
+	start := time.Now()
+	for _, pdf := range pdfs {
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(pdf)))
+		if _, err := in.Write(append(hdr[:], pdf...)); err != nil {
+			t.Fatal(err)
+		}
+		b := frame()
+		if string(b) == "hosho-sandbox/ocr" {
+			b = frame()
+		}
+		var resp struct {
+			Doc parser.Document `json:"doc"`
+		}
+		if err := json.Unmarshal(b, &resp); err != nil {
+			t.Fatalf("worker response: %v", err)
+		}
+		pages += max(resp.Doc.Pages, 1)
+		notices += len(resp.Doc.Notices)
+	}
+	took := time.Since(start)
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	return took / time.Duration(pages), <-peak, notices
+}
+
+// jpegPDF wraps a grey JPEG scanned at dpi in a one-page PDF with no text layer, as a
+// scanner driver or a sanitising gateway writes one (the JPEG kept as a DCTDecode image).
+func jpegPDF(t *testing.T, jpg []byte, dpi int) []byte {
+	t.Helper()
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(jpg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	space := "/DeviceRGB" // pdftoppm -gray -jpeg still writes three components
+	if cfg.ColorModel == color.GrayModel {
+		space = "/DeviceGray"
+	}
+	w, h := cfg.Width*72/dpi, cfg.Height*72/dpi
+	content := fmt.Sprintf("q %d 0 0 %d 0 0 cm /Im0 Do Q", w, h)
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>", w, h),
+		fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n%s\nendstream",
+			cfg.Width, cfg.Height, space, len(jpg), jpg),
+		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
+}
