@@ -114,8 +114,8 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 }
 
 // maxDigestImages bounds the page images one digest carries (each at most
-// ocr.MaxPageImageBytes, one copy per recipient); the cards of the others link to the
-// clerks' page, which shows every one.
+// ocr.MaxPageImageBytes, one copy per recipient); the others are on the clerks' page, when
+// it is served, and always in the contractor's mail.
 const maxDigestImages = 8
 
 // digestImage is the page image of a waiting notice read by OCR, as the digest attaches it.
@@ -161,10 +161,13 @@ func (s *Service) digestImages(last time.Time) (map[uint64]digestImage, error) {
 			break
 		}
 		png, err := s.Ledger.Image(sub.Entry, sub.Notice.Attachment, sub.Notice.Page)
-		if errors.Is(err, ledger.ErrNotFound) {
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
 			continue // past retention, or read before images were kept
-		} else if err != nil {
-			return nil, fmt.Errorf("page image of %s: %w", sub.TrackingNumber(), err)
+		case err != nil:
+			// A damaged image costs its card the attachment, not the clerks their digest.
+			s.log.Warn("digest: page image not attached", "item", sub.TrackingNumber(), "err", err)
+			continue
 		}
 		out[sub.ID] = digestImage{name: sub.TrackingNumber() + ".png", png: png}
 	}
