@@ -66,7 +66,9 @@ var kinds = []struct{ name, script string }{
 		"-distort Perspective '0,0 30,20  1653,0 1610,0  0,2339 0,2339  1653,2339 1653,2300' -attenuate 0.2 +noise Gaussian -quality 60 out.jpg"},
 }
 
-type tally struct{ exact, unsure, wrong int }
+// tally counts a field as shown: exact, unsure (unsureRight of them with the right value,
+// flagged all the same), or wrong and shown as certain.
+type tally struct{ exact, unsure, unsureRight, wrong int }
 
 // TestRasterised reads notices in real fonts (text PDFs of the shared corpus, read in
 // place) turned into outlines by Ghostscript and rasterised the ways the world does it
@@ -148,6 +150,9 @@ func TestRasterised(t *testing.T) {
 					switch {
 					case got.UnsureField(f):
 						c.unsure++
+						if norm.NFKC.String(have[f]) == norm.NFKC.String(want[f]) {
+							c.unsureRight++
+						}
 					case norm.NFKC.String(have[f]) == norm.NFKC.String(want[f]):
 						c.exact++
 					default:
@@ -172,9 +177,9 @@ func TestRasterised(t *testing.T) {
 		var b strings.Builder
 		for _, f := range fields {
 			c := counts[k][f]
-			fmt.Fprintf(&b, " %s %d/%d/%d", f, c.exact, c.unsure, c.wrong)
+			fmt.Fprintf(&b, " %s %d/%d(%d)/%d", f, c.exact, c.unsure, c.unsureRight, c.wrong)
 		}
-		t.Logf("%-26s exact/unsure/wrong:%s", k, b.String())
+		t.Logf("%-26s exact/unsure(of which right)/wrong:%s", k, b.String())
 	}
 }
 
