@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"image/color"
-	"image/jpeg"
 	"io"
 	"os"
 	"os/exec"
@@ -54,7 +52,11 @@ func TestOCRPollBenchmark(t *testing.T) {
 	for i := range pdfs {
 		nt := noticepdf.Samples()[i%len(noticepdf.Samples())]
 		nt.ContractNumber = fmt.Sprintf("%010d", 2095000000+i)
-		pdfs[i] = jpegPDF(t, scanJPEG(t, nt), 200)
+		var pdf bytes.Buffer
+		if err := noticepdf.ScanPDF(&pdf, scanJPEG(t, nt), 200); err != nil {
+			t.Fatal(err)
+		}
+		pdfs[i] = pdf.Bytes()
 	}
 	mixed := slices.Clone(text)
 	for i, pdf := range pdfs {
@@ -197,42 +199,4 @@ func peakWorkerRSS(pid int) [2]int {
 		peak[0], peak[1] = max(peak[0], self), max(peak[1], total)
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// jpegPDF wraps a grey JPEG scanned at dpi in a one-page PDF with no text layer, as a
-// scanner driver or a sanitising gateway writes one (the JPEG kept as a DCTDecode image).
-func jpegPDF(t *testing.T, jpg []byte, dpi int) []byte {
-	t.Helper()
-	cfg, err := jpeg.DecodeConfig(bytes.NewReader(jpg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	space := "/DeviceRGB" // pdftoppm -gray -jpeg still writes three components
-	if cfg.ColorModel == color.GrayModel {
-		space = "/DeviceGray"
-	}
-	w, h := cfg.Width*72/dpi, cfg.Height*72/dpi
-	content := fmt.Sprintf("q %d 0 0 %d 0 0 cm /Im0 Do Q", w, h)
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>", w, h),
-		fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode /Length %d >>\nstream\n%s\nendstream",
-			cfg.Width, cfg.Height, space, len(jpg), jpg),
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
 }
