@@ -45,6 +45,10 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 	if err != nil {
 		return d, fmt.Errorf("digest: %w", err)
 	}
+	images, err := s.digestImages(last)
+	if err != nil {
+		return d, fmt.Errorf("digest: %w", err)
+	}
 	err = s.Ledger.DB().Update(func(tx *bolt.Tx) error {
 		if l, err := s.Queue.LastDigest(tx); err != nil || !l.Equal(last) {
 			return cmp.Or(err, errors.New("another digest was sent meanwhile"))
@@ -57,6 +61,12 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 			MaskKey: cfg.Digest.MaskKey, PollWarning: s.pollWarning(now), DSureURL: cfg.Digest.DSureURL, Checklist: s.Effects.Policy.Checklist}
 		if cfg.Web.Addr != "" {
 			in.PageURL = cfg.Web.URL // the cards link to their item pages
+		}
+		for id, im := range images {
+			if in.PageImages == nil {
+				in.PageImages = map[uint64]string{}
+			}
+			in.PageImages[id] = im.name
 		}
 		for _, f := range failed {
 			if f.Kind == "digest" {
@@ -87,7 +97,7 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 			if err != nil {
 				return err
 			}
-			raw, id, err := digestMessage(cfg.Agency.Name, cfg.Agency.Address.Address, []string{a.Address}, copyFor, now)
+			raw, id, err := digestMessage(cfg.Agency.Name, cfg.Agency.Address.Address, []string{a.Address}, copyFor, images, now)
 			if err != nil {
 				return err
 			}
@@ -101,6 +111,67 @@ func (s *Service) SendDigest(now time.Time) (verifier.Digest, error) {
 		return d, fmt.Errorf("digest: %w", err)
 	}
 	return d, nil
+}
+
+// maxDigestImages bounds the page images one digest carries (each at most
+// ocr.MaxPageImageBytes, one copy per recipient); the others are on the clerks' page, when
+// it is served, and always in the contractor's mail.
+const maxDigestImages = 8
+
+// digestImage is the page image of a waiting notice read by OCR, as the digest attaches it.
+type digestImage struct {
+	name string // the attachment's file name: the item's tracking number
+	png  []byte
+}
+
+// digestImages reads the page images of the waiting notices read by OCR, new ones (filed
+// since the last digest) first, then the oldest, at most maxDigestImages. None when the
+// digest masks keys: the image shows the 認証キー whole. It runs before the digest's
+// transaction: the ledger's reads open their own.
+func (s *Service) digestImages(last time.Time) (map[uint64]digestImage, error) {
+	if s.Config.Digest.MaskKey {
+		return nil, nil
+	}
+	var ocr []verifier.Submission
+	err := s.Ledger.DB().View(func(tx *bolt.Tx) error {
+		waiting, err := s.Queue.List(tx, verifier.StateQueued, verifier.StateNeedsReview)
+		for _, sub := range waiting {
+			if sub.Notice.Source == parser.SourceOCR {
+				ocr = append(ocr, sub)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(ocr, func(a, b verifier.Submission) int {
+		an, bn := a.FiledAt().After(last), b.FiledAt().After(last)
+		switch {
+		case an && !bn:
+			return -1
+		case bn && !an:
+			return 1
+		}
+		return a.FiledAt().Compare(b.FiledAt())
+	})
+	out := map[uint64]digestImage{}
+	for _, sub := range ocr {
+		if len(out) == maxDigestImages {
+			break
+		}
+		png, err := s.Ledger.Image(sub.Entry, sub.Notice.Attachment, sub.Notice.Page)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			continue // past retention, or read before images were kept
+		case err != nil:
+			// A damaged image costs its card the attachment, not the clerks their digest.
+			s.log.Warn("digest: page image not attached", "item", sub.TrackingNumber(), "err", err)
+			continue
+		}
+		out[sub.ID] = digestImage{name: sub.TrackingNumber() + ".png", png: png}
+	}
+	return out, nil
 }
 
 // notAnsweredWhy says in the clerks' words why a mail got no reply, or filed no notice.
@@ -313,8 +384,10 @@ func formatJST(t time.Time) string {
 	return t.In(time.FixedZone("JST", 9*3600)).Format("2006-01-02 15:04")
 }
 
-// digestMessage renders the digest as multipart/alternative (text and HTML, UTF-8).
-func digestMessage(agencyName, from string, to []string, d verifier.Digest, now time.Time) ([]byte, string, error) {
+// digestMessage renders the digest as multipart/alternative (text and HTML, UTF-8); when
+// its cards name page images (d.Attached), inside multipart/mixed with each image as an
+// image/png attachment named as its card says.
+func digestMessage(agencyName, from string, to []string, d verifier.Digest, images map[uint64]digestImage, now time.Time) ([]byte, string, error) {
 	var id [12]byte
 	rand.Read(id[:])
 	domain := from[strings.LastIndexByte(from, '@')+1:]
@@ -334,6 +407,35 @@ func digestMessage(agencyName, from string, to []string, d verifier.Digest, now 
 	if err := mw.Close(); err != nil {
 		return nil, "", err
 	}
+	ctype := `multipart/alternative; boundary="` + mw.Boundary() + `"`
+	if len(d.Attached) > 0 {
+		var mixed bytes.Buffer
+		xw := multipart.NewWriter(&mixed)
+		w, err := xw.CreatePart(textproto.MIMEHeader{"Content-Type": {ctype}})
+		if err != nil {
+			return nil, "", err
+		}
+		w.Write(body.Bytes())
+		for _, sid := range d.Attached {
+			im, ok := images[sid]
+			if !ok {
+				continue
+			}
+			w, err := xw.CreatePart(textproto.MIMEHeader{
+				"Content-Type":              {mime.FormatMediaType("image/png", map[string]string{"name": im.name})},
+				"Content-Disposition":       {mime.FormatMediaType("attachment", map[string]string{"filename": im.name})},
+				"Content-Transfer-Encoding": {"base64"},
+			})
+			if err != nil {
+				return nil, "", err
+			}
+			w.Write([]byte(base64Lines(im.png)))
+		}
+		if err := xw.Close(); err != nil {
+			return nil, "", err
+		}
+		body, ctype = mixed, `multipart/mixed; boundary="`+xw.Boundary()+`"`
+	}
 	var b bytes.Buffer
 	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	h("From", mime.BEncoding.Encode("UTF-8", agencyName)+" <"+from+">")
@@ -343,7 +445,7 @@ func digestMessage(agencyName, from string, to []string, d verifier.Digest, now 
 	h("Message-ID", msgID)
 	h("Auto-Submitted", "auto-generated") // RFC 3834: nobody should answer it automatically
 	h("MIME-Version", "1.0")
-	h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
+	h("Content-Type", ctype)
 	b.WriteString("\r\n")
 	b.Write(body.Bytes())
 	return b.Bytes(), msgID, nil

@@ -112,11 +112,9 @@ func (f *Effects) record(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 		}
 	}
 	for i := range c.Notices {
-		settleOrderer(&c.Notices[i], f.Policy)
-	}
-	for _, n := range c.Notices {
-		d := f.Policy.Judge(n, verifier.Context{Received: c.Received, Texts: c.Message.Texts, Register: f.Register()})
-		filed, err := f.Queue.Submit(tx, n, d, verifier.Meta{Entry: e.ID, Sender: c.Message.From, Unanswerable: !answerable,
+		n := &c.Notices[i]
+		d := Judge(f.Policy, n, verifier.Context{Received: c.Received, Texts: c.Message.Texts, Register: f.Register()})
+		filed, err := f.Queue.Submit(tx, *n, d, verifier.Meta{Entry: e.ID, Sender: c.Message.From, Unanswerable: !answerable,
 			MessageID: c.Message.MessageID, Received: c.Received})
 		if err != nil {
 			return fmt.Errorf("filing notice %s: %w", n.ContractNumber, err)

@@ -18,6 +18,7 @@ import (
 	_ "golang.org/x/image/tiff" // scanners' TIFF
 
 	"hosho-intake/intake/inbound"
+	"hosho-intake/intake/ledger"
 	"hosho-intake/parser"
 	"hosho-intake/parser/ocr"
 	"hosho-intake/parser/sandbox"
@@ -154,6 +155,10 @@ type Contents struct {
 	// Documents lists each PDF attachment and what it turned out to be, so that other
 	// papers in the same mail (a 前払金請求書, a bank's guarantee) are reported, not lost.
 	Documents []Document
+	// Images are the page images of the notices read by OCR (parser.PageImage), by
+	// attachment and page, kept with the raw message for the clerks (at most
+	// maxImagesPerMessage).
+	Images []ledger.Image
 
 	// Received is when the agency's server received the message (its INTERNALDATE), which
 	// the start-date rule compares with; the sender's Date header can be anything.
@@ -204,6 +209,11 @@ type Budget struct {
 
 // DefaultBudget is config.Default's budget, for the offline commands.
 func DefaultBudget() Budget { return Budget{Time: time.Minute, MaxPDFs: 20, Parallel: 2} }
+
+// maxImagesPerMessage bounds the page images kept from one message (each at most
+// ocr.MaxPageImageBytes): a notice's page is what a clerk needs, not every page of a
+// stranger's twenty scans.
+const maxImagesPerMessage = 8
 
 // maxReaderFailures is how many readers may crash or time out on one message before the
 // rest of its PDFs are left unread: one is a broken file, three are an attack.
@@ -271,6 +281,11 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 		for _, n := range doc.Notices {
 			n.Attachment = a.Path
 			c.Notices = append(c.Notices, n)
+		}
+		for _, im := range doc.Images {
+			if len(c.Images) < maxImagesPerMessage {
+				c.Images = append(c.Images, ledger.Image{Attachment: a.Path, Page: im.Page, PNG: im.PNG})
+			}
 		}
 		if a.Image && !a.PDF && len(doc.Notices) == 0 {
 			// A large picture that holds no notice (a site photo, a banner) is not a

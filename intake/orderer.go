@@ -10,6 +10,15 @@ import (
 	"hosho-intake/verifier"
 )
 
+// Judge judges a notice as the daemon does wherever it meets one: the poll's record, the
+// PPAP step, reprocess and inspect. A 発注者 read by OCR is settled against the policy's
+// names first (settleOrderer, which changes n), so that the clerk, the reply and `inspect`
+// all see the one same notice and decision.
+func Judge(p verifier.Policy, n *parser.Notice, jc verifier.Context) verifier.Decision {
+	settleOrderer(n, p)
+	return p.Judge(*n, jc)
+}
+
 // settleOrderer checks the 発注者 of a notice read from an image against the agency's own
 // orderer names (issue 12): OCR misreads one glyph of a name (知 as 和) where a text layer
 // cannot. A name the policy matches as it is stays as read. One within a few edits of

@@ -784,6 +784,9 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) e
 	byEntry := make(map[*ledger.Entry]*Contents, len(jobs))
 	for i, j := range jobs {
 		items[i] = ledger.Item{Entry: j.entry, Raw: j.gz}
+		if j.contents != nil {
+			items[i].Images = j.contents.Images
+		}
 		byEntry[j.entry] = j.contents
 	}
 	more := func(tx *bolt.Tx, e *ledger.Entry) error { return p.recordOne(tx, e, byEntry[e], e.UID) }

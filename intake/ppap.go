@@ -483,9 +483,10 @@ func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
 			return err
 		}
 		var filed []verifier.Filed
-		for _, n := range notices {
-			d := f.Policy.Judge(n, verifier.Context{Received: pp.zip.Received, Texts: pp.zip.Texts, Register: f.Register()})
-			fl, err := f.Queue.Submit(tx, n, d, verifier.Meta{Entry: pp.zip.Entry, Sender: pp.zip.From, MessageID: pp.zip.MessageID,
+		for i := range notices {
+			n := &notices[i]
+			d := Judge(f.Policy, n, verifier.Context{Received: pp.zip.Received, Texts: pp.zip.Texts, Register: f.Register()})
+			fl, err := f.Queue.Submit(tx, *n, d, verifier.Meta{Entry: pp.zip.Entry, Sender: pp.zip.From, MessageID: pp.zip.MessageID,
 				Received: pp.zip.Received, At: now})
 			if err != nil {
 				return fmt.Errorf("filing notice %s: %w", n.ContractNumber, err)

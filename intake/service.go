@@ -502,7 +502,7 @@ func (s *Service) Reprocess(ctx context.Context, id uint64) (Reprocessed, error)
 	r := Reprocessed{ID: id, Problems: c.Problems, Decisions: []verifier.Decision{}}
 	f := s.Effects
 	for _, n := range c.Notices {
-		r.Decisions = append(r.Decisions, f.Policy.Judge(n, verifier.Context{Received: e.TakenAt, Texts: c.Message.Texts, Register: f.Register()}))
+		r.Decisions = append(r.Decisions, Judge(f.Policy, &n, verifier.Context{Received: e.TakenAt, Texts: c.Message.Texts, Register: f.Register()}))
 		// The answer goes over the socket to any member of its group: the key stays masked,
 		// as in queue list (queue list --show-keys shows it, and records who saw it).
 		n.AuthKey = verifier.MaskKey(n.AuthKey)

@@ -273,10 +273,10 @@ func settleOCR(n *Notice, conf map[field]float64) {
 	// Unsure until the restricted pass agrees (SettleKey).
 	set("auth_key", conf[fieldKey], false)
 	if n.ProjectName != "" {
-		set("project_name", conf[fieldProject], true)
+		set("project_name", conf[fieldProject], !strayEdge(n.ProjectName))
 	}
 	if n.Orderer != "" {
-		set("orderer", conf[fieldOrderer], true)
+		set("orderer", conf[fieldOrderer], !strayEdge(n.Orderer))
 	}
 	if n.Guarantor != "" {
 		// Guarantor() maps the printed name to a company by its stems; an image may
@@ -301,6 +301,18 @@ func settleOCR(n *Notice, conf map[field]float64) {
 			n.OCR.Unsure = append(n.OCR.Unsure, name)
 		}
 	}
+}
+
+// strayEdge reports a name that begins or ends with a mark no name is written with there
+// (・, |, _, a quote): on an image that is a table rule, a speck or a bullet read as a glyph
+// (the photo of sp03 gave 「・千代川河川改修工事」 at full confidence), so the name is
+// unsure. Brackets are kept: 「（その２）」 ends a 工事名.
+func strayEdge(s string) bool {
+	r := []rune(s)
+	stray := func(c rune, bracket *unicode.RangeTable) bool {
+		return (unicode.IsPunct(c) || unicode.IsSymbol(c)) && !unicode.Is(bracket, c)
+	}
+	return len(r) > 0 && (stray(r[0], unicode.Ps) || stray(r[len(r)-1], unicode.Pe))
 }
 
 var ocrFieldOrder = []string{"category", "contract_number", "auth_key", "project_name", "orderer", "guarantor"}

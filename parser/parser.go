@@ -87,6 +87,16 @@ type Document struct {
 	// so that it is reported rather than mistaken for a notice or an error.
 	Kind  string `json:"kind,omitempty"`
 	Pages int    `json:"pages"`
+	// Images are the pages notices were read from by OCR, downscaled, for the clerk who
+	// checks the reading (issue 12); none for a text layer.
+	Images []PageImage `json:"images,omitempty"`
+}
+
+// PageImage is one page a notice was read from by OCR, as a grey PNG small enough to mail
+// (parser/ocr bounds its size).
+type PageImage struct {
+	Page int    `json:"page"` // 1-based, as Notice.Page
+	PNG  []byte `json:"png"`
 }
 
 // MarshalJSON writes a field the source did not state as null, not "": a body-typed notice

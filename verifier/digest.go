@@ -53,6 +53,10 @@ type DigestInput struct {
 	// PageURL is the clerks' page ([web] url, ending in /) whose item pages the cards link
 	// to; empty: the page is off and the cards link nowhere.
 	PageURL string
+	// PageImages name, by submission ID, the page images (of notices read by OCR) the
+	// caller attaches to the mail: a waiting card whose ID is here says so, and
+	// Digest.Attached lists it.
+	PageImages map[uint64]string
 }
 
 // DefaultChecklist is what a clerk compares on the certificate in D-Sure with the notice,
@@ -99,6 +103,9 @@ type Digest struct {
 	Empty bool
 	// Items is the number of waiting items (queued and needs_review) listed with links.
 	Items int
+	// Attached are the submissions whose cards name their page image
+	// (DigestInput.PageImages): the mail must carry exactly these.
+	Attached []uint64
 }
 
 // Section headings of the text part. Tests read the text part by them, a clerk's mail
@@ -239,8 +246,12 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 	if err != nil {
 		return Digest{}, err
 	}
+	var attached []uint64
 	for _, s := range waiting {
 		it := q.item(s, in)
+		if _, ok := in.PageImages[s.ID]; ok && s.Notice.Source == parser.SourceOCR {
+			attached = append(attached, s.ID)
+		}
 		it.New = isNew[s.ID]
 		if s.State == StateQueued {
 			v.Waiting = append(v.Waiting, it)
@@ -281,7 +292,8 @@ func (q *Queue) Digest(tx *bolt.Tx, in DigestInput) (Digest, error) {
 		HTML:    html.String(),
 		Empty: len(isNew)+len(waiting)+len(v.Decided)+len(v.Undeliverable)+len(v.Inquiries) == 0 && v.PollWarning == "" &&
 			!attention(in.NotAnswered),
-		Items: len(waiting),
+		Items:    len(waiting),
+		Attached: attached,
 	}, nil
 }
 
@@ -433,6 +445,9 @@ func (q *Queue) item(s Submission, in DigestInput) digestItem {
 				u = append(u, ocrFieldLabels[f])
 			}
 			check += "読み取りが不確かな項目: " + strings.Join(u, "・") + "（画像で確認してください）"
+		}
+		if name, ok := in.PageImages[s.ID]; ok {
+			check += "読み取ったページの画像を添付しています（" + name + "）。"
 		}
 		it.Checks = append(it.Checks, check)
 	}

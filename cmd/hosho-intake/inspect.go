@@ -138,10 +138,12 @@ func runInspect(ctx context.Context, e env) error {
 	}
 	out := inspected{File: fs.Arg(0), Notices: []inspectedNotice{}, Problems: c.Problems}
 	var items []reply.Item
-	for _, n := range c.Notices {
-		d := policy.Judge(n, verifier.Context{Received: received, Texts: c.Message.Texts, Register: register})
-		out.Notices = append(out.Notices, inspectedNotice{Notice: n, Decision: d})
-		items = append(items, intake.ReplyItem(policy, n, "（受付時に採番）", d.Outcome, d.Reasons, d.Missing, d.Kind))
+	for i := range c.Notices {
+		// The daemon's own judgement (intake.Judge): an OCR'd 発注者 is settled as it would be.
+		n := &c.Notices[i]
+		d := intake.Judge(policy, n, verifier.Context{Received: received, Texts: c.Message.Texts, Register: register})
+		out.Notices = append(out.Notices, inspectedNotice{Notice: *n, Decision: d})
+		items = append(items, intake.ReplyItem(policy, *n, "（受付時に採番）", d.Outcome, d.Reasons, d.Missing, d.Kind))
 	}
 	agencyAddr := "agency@example.invalid" // --preset: no agency configured; the preview needs a sender
 	if cfg.Agency.Address != nil {

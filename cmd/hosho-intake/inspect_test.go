@@ -3,13 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"hosho-intake/intake/samplemail"
+	"hosho-intake/parser"
+	"hosho-intake/parser/noticepdf"
+	"hosho-intake/parser/ocr"
 	"hosho-intake/parser/testkit"
 )
 
@@ -187,4 +193,105 @@ func TestInspectPPAPPair(t *testing.T) {
 			t.Errorf("%s: notices %v, want %v", tt.name, numbers, tt.want)
 		}
 	}
+}
+
+// TestInspectOCROrdererSettled: `inspect` judges a notice read from an image as the daemon
+// does (intake.Judge): a 発注者 one glyph away from exactly one of the agency's names is
+// shown as that name, with a remark saying what the image gave, and is not unsure.
+func TestInspectOCROrdererSettled(t *testing.T) {
+	needOCRTools(t)
+	n := noticepdf.Samples()[0]
+	n.Orderer = "島根県和事" // one glyph from shimane's 島根県知事 (the issue's 知 read as 和)
+	jpg := scanJPEG(t, n)
+	dir := t.TempDir()
+	eml := filepath.Join(dir, "scan.eml")
+	if err := os.WriteFile(eml, scanMail(jpg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := runCode(context.Background(), env{args: []string{"inspect", "--json", "--preset", "shimane", eml}, getenv: noEnv,
+		stdout: &out, stderr: &errOut}); code != 0 {
+		t.Fatalf("inspect exit %d: %s", code, errOut.String())
+	}
+	var got struct {
+		Notices []struct {
+			Source   string   `json:"source"`
+			Orderer  string   `json:"orderer"`
+			Remark   string   `json:"remark"`
+			Unsure   []string `json:"unsure"`
+			Decision string   `json:"decision"`
+			Reasons  []string `json:"reasons"`
+		} `json:"notices"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("bad JSON %s: %v", out.String(), err)
+	}
+	if len(got.Notices) != 1 || got.Notices[0].Source != "ocr" {
+		t.Fatalf("notices = %s, want one read by OCR", out.String())
+	}
+	g := got.Notices[0]
+	if g.Orderer != "島根県知事" || !strings.Contains(g.Remark, "島根県和事") || slices.Contains(g.Unsure, "orderer") {
+		t.Errorf("orderer %q remark %q unsure %v, want 島根県知事, a remark naming 島根県和事, not unsure", g.Orderer, g.Remark, g.Unsure)
+	}
+	if slices.Contains(g.Reasons, "orderer_mismatch") {
+		t.Errorf("reasons %v: the settled 発注者 is the agency's", g.Reasons)
+	}
+}
+
+// needOCRTools fails under CI=true, and skips elsewhere, without tesseract (jpn) and pdftoppm.
+func needOCRTools(t *testing.T) {
+	t.Helper()
+	err := ocr.Check(context.Background(), ocr.Options{})
+	if err == nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
+}
+
+// scanJPEG renders a generated notice as a contractor's scan: 200 dpi grey JPEG (pdftoppm).
+func scanJPEG(t *testing.T, n parser.Notice) []byte {
+	t.Helper()
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("pdftoppm", "-r", "200", "-gray", "-jpeg", "-singlefile", "n.pdf", "scan")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v: %s", err, out)
+	}
+	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jpg
+}
+
+// scanMail is a contractor's mail with a scanned notice attached as a JPEG.
+func scanMail(jpg []byte) []byte {
+	return attachmentMail("scan.jpg", "image/jpeg", jpg, "<scan-1@yamada-kensetsu.example>")
+}
+
+// attachmentMail is a contractor's mail with one attachment, data named name, of type ctype.
+func attachmentMail(name, ctype string, data []byte, messageID string) []byte {
+	enc := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	b.WriteString("From: koumu@yamada-kensetsu.example\r\nTo: keiyaku@pref.example.lg.jp\r\nSubject: scan\r\n" +
+		"Date: Mon, 07 Apr 2025 10:00:00 +0900\r\nMessage-ID: " + messageID + "\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nscan attached\r\n" +
+		"--b\r\nContent-Type: " + ctype + "; name=\"" + name + "\"\r\nContent-Transfer-Encoding: base64\r\n" +
+		"Content-Disposition: attachment; filename=\"" + name + "\"\r\n\r\n")
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n--b--\r\n")
+	return []byte(b.String())
 }

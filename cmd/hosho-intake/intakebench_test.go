@@ -257,11 +257,13 @@ func tail(s string) string {
 }
 
 // treeRSS is the peak resident memory of a process and its children, and of the process
-// alone its anonymous part (the Go heap) and its file-backed part (the binary and the mapped
-// state file), each at its own peak.
-type treeRSS struct{ total, anon, file int }
+// alone: all of it, its anonymous part (the Go heap) and its file-backed part (the binary
+// and the mapped state file), each at its own peak.
+type treeRSS struct{ total, self, anon, file int }
 
-// peakTreeRSS samples the summed resident memory of pid and its children until pid ends.
+// peakTreeRSS samples the summed resident memory of pid and all its descendants until pid
+// ends. Children are listed per thread (/proc/PID/task/TID/children): a Go process starts
+// its children from any of its threads, so every thread's list is read.
 func peakTreeRSS(pid int) treeRSS {
 	var peak treeRSS
 	for {
@@ -270,16 +272,28 @@ func peakTreeRSS(pid int) treeRSS {
 			return peak
 		}
 		total := own.total
-		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-		for _, k := range strings.Fields(string(kids)) {
-			if kp, err := strconv.Atoi(k); err == nil {
-				r, _ := rssKiB(kp)
-				total += r.total
-			}
+		for _, d := range descendants(pid) {
+			r, _ := rssKiB(d)
+			total += r.total
 		}
-		peak = treeRSS{max(peak.total, total), max(peak.anon, own.anon), max(peak.file, own.file)}
+		peak = treeRSS{max(peak.total, total), max(peak.self, own.total), max(peak.anon, own.anon), max(peak.file, own.file)}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// descendants are the processes below pid, found through every thread's children.
+func descendants(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, task := range tasks {
+		kids, _ := os.ReadFile(task)
+		for _, k := range strings.Fields(string(kids)) {
+			if kp, err := strconv.Atoi(k); err == nil {
+				out = append(append(out, kp), descendants(kp)...)
+			}
+		}
+	}
+	return out
 }
 
 func rssKiB(pid int) (treeRSS, bool) {

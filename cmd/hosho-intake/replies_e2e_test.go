@@ -30,23 +30,33 @@ func header(m *mail.Message, k string) string {
 	return v
 }
 
-// bodyText returns the decoded text of a message: its text/plain part, UTF-8.
+// bodyText returns the decoded text of a message: its first text/plain part, UTF-8, also
+// inside a nested multipart (a digest with page images is multipart/mixed around
+// multipart/alternative).
 func bodyText(t *testing.T, m *mail.Message) string {
 	t.Helper()
-	ct, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	return partText(t, m.Header.Get("Content-Type"), m.Header.Get("Content-Transfer-Encoding"), m.Body)
+}
+
+func partText(t *testing.T, ctype, cte string, body io.Reader) string {
+	t.Helper()
+	ct, params, _ := mime.ParseMediaType(ctype)
 	if strings.HasPrefix(ct, "multipart/") {
-		mr := multipart.NewReader(m.Body, params["boundary"])
+		mr := multipart.NewReader(body, params["boundary"])
 		for {
 			p, err := mr.NextRawPart()
 			if err != nil {
 				return ""
 			}
-			if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
-				return decodePart(t, p.Header.Get("Content-Transfer-Encoding"), p)
+			if text := partText(t, p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p); text != "" {
+				return text
 			}
 		}
 	}
-	return decodePart(t, m.Header.Get("Content-Transfer-Encoding"), m.Body)
+	if ct != "text/plain" {
+		return ""
+	}
+	return decodePart(t, cte, body)
 }
 
 func decodePart(t *testing.T, cte string, r io.Reader) string {

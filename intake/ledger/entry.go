@@ -46,7 +46,10 @@ type Entry struct {
 	Moved bool `json:"moved"`
 	// Raw is where the raw message is kept (segment:offset:length in raw/), "" when it was
 	// not kept or Sweep dropped it past retention.
-	Raw         string      `json:"raw,omitempty"`
+	Raw string `json:"raw,omitempty"`
+	// Images are where the page images of its notices read by OCR are kept (beside Raw, in
+	// raw/, and forgotten with it), for the clerks who check the reading.
+	Images      []ImageRef  `json:"images,omitempty"`
 	Reprocessed []time.Time `json:"reprocessed,omitempty"`
 	// Aliases are other server locations where this same message was taken in again,
 	// after a UIDVALIDITY change; see Alias.
@@ -72,10 +75,28 @@ type Cursor struct {
 }
 
 // Item is one message to record: its entry and its raw message, compressed by Compress
-// (nil: not kept).
+// (nil: not kept), and the page images of the notices OCR read from it.
 type Item struct {
-	Entry *Entry
-	Raw   []byte
+	Entry  *Entry
+	Raw    []byte
+	Images []Image
+}
+
+// Image is the page of an attachment a notice was read from by OCR, as a PNG small enough
+// to mail (parser.PageImage).
+type Image struct {
+	Attachment string
+	Page       int
+	PNG        []byte
+}
+
+// ImageRef is where an entry's Image is kept: Ref as Entry.Raw's, Digest the hex SHA-256 of
+// the PNG.
+type ImageRef struct {
+	Attachment string `json:"attachment"`
+	Page       int    `json:"page"`
+	Ref        string `json:"ref"`
+	Digest     string `json:"digest"`
 }
 
 // Record stores e as a new entry; see RecordBatch.
@@ -95,7 +116,7 @@ func (l *Ledger) Record(e *Entry, raw []byte, more func(tx *bolt.Tx, e *Entry) e
 // the last guard against processing a message twice.
 func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) error) error {
 	for _, it := range items {
-		it.Entry.Raw = ""
+		it.Entry.Raw, it.Entry.Images = "", nil
 		if err := checkEntry(it.Entry); err != nil {
 			return fmt.Errorf("recording %s uid %d: %w", it.Entry.Mailbox, it.Entry.UID, err)
 		}
@@ -126,7 +147,7 @@ func (l *Ledger) RecordBatch(items []Item, more func(tx *bolt.Tx, e *Entry) erro
 	})
 	if err != nil {
 		for _, it := range items {
-			it.Entry.ID, it.Entry.Raw = 0, ""
+			it.Entry.ID, it.Entry.Raw, it.Entry.Images = 0, "", nil
 		}
 		return fmt.Errorf("recording %s uid %d: %w", failed.Mailbox, failed.UID, err)
 	}

@@ -73,10 +73,10 @@ func Compress(raw []byte) ([]byte, error) {
 	return c.Compress(raw)
 }
 
-// appendRaw writes the compressed raw messages of items to the current segment and makes
-// them durable with one fdatasync, setting each entry's Raw reference. It runs before the
-// transaction that references them: a crash in between leaves records nobody references,
-// which go with their segment.
+// appendRaw writes the compressed raw messages of items, and their page images, to the
+// current segment and makes them durable with one fdatasync, setting each entry's Raw and
+// Images references. It runs before the transaction that references them: a crash in
+// between leaves records nobody references, which go with their segment.
 func (l *Ledger) appendRaw(items []Item) error {
 	l.segMu.Lock()
 	defer l.segMu.Unlock()
@@ -85,20 +85,19 @@ func (l *Ledger) appendRaw(items []Item) error {
 		if it.Raw == nil {
 			continue
 		}
-		if l.seg == nil || l.segSize+int64(len(it.Raw)) > segmentLimit {
-			if err := l.nextSegment(); err != nil {
-				return err
-			}
-		}
-		var hdr [8]byte
-		copy(hdr[:4], segmentMagic[:])
-		binary.BigEndian.PutUint32(hdr[4:], uint32(len(it.Raw)))
-		off := l.segSize
-		if _, err := l.seg.Write(append(hdr[:], it.Raw...)); err != nil {
+		ref, err := l.appendRecord(it.Raw)
+		if err != nil {
 			return fmt.Errorf("writing raw message: %w", err)
 		}
-		l.segSize += int64(len(hdr) + len(it.Raw))
-		it.Entry.Raw = fmt.Sprintf("%s:%d:%d", l.segName, off, len(it.Raw))
+		it.Entry.Raw = ref
+		for _, img := range it.Images {
+			// Stored as it is: a PNG is deflated already, and its digest is checked on reading.
+			ref, err := l.appendRecord(img.PNG)
+			if err != nil {
+				return fmt.Errorf("writing a page image: %w", err)
+			}
+			it.Entry.Images = append(it.Entry.Images, ImageRef{Attachment: img.Attachment, Page: img.Page, Ref: ref, Digest: Digest(img.PNG)})
+		}
 		wrote = true
 	}
 	if wrote {
@@ -107,6 +106,25 @@ func (l *Ledger) appendRaw(items []Item) error {
 		}
 	}
 	return nil
+}
+
+// appendRecord appends one record to the current segment (under segMu) and returns its
+// reference.
+func (l *Ledger) appendRecord(data []byte) (string, error) {
+	if l.seg == nil || l.segSize+int64(len(data)) > segmentLimit {
+		if err := l.nextSegment(); err != nil {
+			return "", err
+		}
+	}
+	var hdr [8]byte
+	copy(hdr[:4], segmentMagic[:])
+	binary.BigEndian.PutUint32(hdr[4:], uint32(len(data)))
+	off := l.segSize
+	if _, err := l.seg.Write(append(hdr[:], data...)); err != nil {
+		return "", err
+	}
+	l.segSize += int64(len(hdr) + len(data))
+	return fmt.Sprintf("%s:%d:%d", l.segName, off, len(data)), nil
 }
 
 // nextSegment closes the current segment and starts the next one. Every process starts a
@@ -205,25 +223,11 @@ func (l *Ledger) Raw(id uint64) ([]byte, error) {
 	if e.Raw == "" {
 		return nil, fmt.Errorf("raw message of entry %d: %w", id, ErrNotFound)
 	}
-	name, off, n, err := parseRawRef(e.Raw)
+	rec, err := l.readRecord(e.Raw)
 	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(filepath.Join(l.dir, rawDir, name))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("raw message of entry %d: %w", id, ErrNotFound)
-	} else if err != nil {
-		return nil, fmt.Errorf("reading raw message: %w", err)
-	}
-	defer f.Close()
-	rec := make([]byte, 8+n)
-	if _, err := f.ReadAt(rec, off); err != nil {
 		return nil, fmt.Errorf("reading raw message of entry %d: %w", id, err)
 	}
-	if !bytes.Equal(rec[:4], segmentMagic[:]) || int64(binary.BigEndian.Uint32(rec[4:8])) != n {
-		return nil, fmt.Errorf("reading raw message of entry %d: damaged record", id)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(rec[8:]))
+	zr, err := gzip.NewReader(bytes.NewReader(rec))
 	if err != nil {
 		return nil, fmt.Errorf("reading raw message of entry %d: %w", id, err)
 	}
@@ -235,6 +239,52 @@ func (l *Ledger) Raw(id uint64) ([]byte, error) {
 		return nil, fmt.Errorf("reading raw message of entry %d: content does not match its digest", id)
 	}
 	return raw, nil
+}
+
+// Image returns the page image (a PNG) of page of attachment kept with entry id, checked
+// against its digest; ErrNotFound when none was kept or it is past retention.
+func (l *Ledger) Image(id uint64, attachment string, page int) ([]byte, error) {
+	e, err := l.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	for _, im := range e.Images {
+		if im.Attachment != attachment || im.Page != page {
+			continue
+		}
+		png, err := l.readRecord(im.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("reading a page image of entry %d: %w", id, err)
+		}
+		if Digest(png) != im.Digest {
+			return nil, fmt.Errorf("reading a page image of entry %d: content does not match its digest", id)
+		}
+		return png, nil
+	}
+	return nil, fmt.Errorf("page image of entry %d: %w", id, ErrNotFound)
+}
+
+// readRecord reads the record ref names; ErrNotFound when its segment is gone.
+func (l *Ledger) readRecord(ref string) ([]byte, error) {
+	name, off, n, err := parseRawRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(l.dir, rawDir, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rec := make([]byte, 8+n)
+	if _, err := f.ReadAt(rec, off); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(rec[:4], segmentMagic[:]) || int64(binary.BigEndian.Uint32(rec[4:8])) != n {
+		return nil, errors.New("damaged record")
+	}
+	return rec[8:], nil
 }
 
 // Sweep applies the retention period: it forgets the raw message of every entry taken in
@@ -269,8 +319,9 @@ func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err
 					return nil
 				}
 				var e struct {
-					Raw     string    `json:"raw"`
-					TakenAt time.Time `json:"taken_at"`
+					Raw     string     `json:"raw"`
+					Images  []ImageRef `json:"images"`
+					TakenAt time.Time  `json:"taken_at"`
 				}
 				if err := json.Unmarshal(v, &e); err != nil {
 					return fmt.Errorf("decoding entry %d: %w", store.U64(k), err)
@@ -282,6 +333,11 @@ func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err
 				default:
 					if name, _, _, err := parseRawRef(e.Raw); err == nil {
 						used[name] = true
+					}
+					for _, im := range e.Images {
+						if name, _, _, err := parseRawRef(im.Ref); err == nil {
+							used[name] = true
+						}
 					}
 				}
 				k, v = c.Next()
@@ -306,7 +362,7 @@ func (l *Ledger) Sweep(now time.Time, retention time.Duration) (removed int, err
 				if e.Raw == "" { // a concurrent Sweep got there first
 					continue
 				}
-				e.Raw = ""
+				e.Raw, e.Images = "", nil // the page images go with the message they came from
 				if err := putEntry(tx, e); err != nil {
 					return err
 				}

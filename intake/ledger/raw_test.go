@@ -211,3 +211,52 @@ func TestSweepChunks(t *testing.T) {
 		t.Errorf("%d raw messages kept, want %d", s.Raw, n-n/2)
 	}
 }
+
+// TestImagesKeptWithTheirEntry: the page images recorded with a message are read back by
+// attachment and page, a damaged one is refused, and Sweep forgets them with the message.
+func TestImagesKeptWithTheirEntry(t *testing.T) {
+	l := openT(t, stateDir(t))
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	raw := message("<img@x>", 1)
+	gz, _ := Compress(raw)
+	e := entryFor("INBOX", 1, 1, "<img@x>", raw)
+	e.TakenAt = now.Add(-100 * 24 * time.Hour)
+	page1, page2 := []byte("\x89PNG\r\n\x1a\nfirst"), []byte("\x89PNG\r\n\x1a\nsecond")
+	items := []Item{{Entry: e, Raw: gz, Images: []Image{{Attachment: "scan.pdf", Page: 1, PNG: page1}, {Attachment: "scan.pdf", Page: 2, PNG: page2}}}}
+	if err := l.RecordBatch(items, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		attachment string
+		page       int
+		want       []byte
+	}{{"scan.pdf", 1, page1}, {"scan.pdf", 2, page2}, {"scan.pdf", 3, nil}, {"other.pdf", 1, nil}} {
+		got, err := l.Image(e.ID, tt.attachment, tt.page)
+		if tt.want == nil && !errors.Is(err, ErrNotFound) || tt.want != nil && (err != nil || !bytes.Equal(got, tt.want)) {
+			t.Errorf("Image(%q, %d) = %q, %v; want %q", tt.attachment, tt.page, got, err, tt.want)
+		}
+	}
+	if got, err := l.Raw(e.ID); err != nil || !bytes.Equal(got, raw) {
+		t.Errorf("Raw beside its images = %d bytes, %v", len(got), err)
+	}
+	got, _ := l.Get(e.ID)
+	name, off, _, err := parseRawRef(got.Images[1].Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(l.dir, rawDir, name), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("X"), off+9)
+	f.Close()
+	if _, err := l.Image(e.ID, "scan.pdf", 2); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("damaged image: %v, want a digest error", err)
+	}
+	if n, err := l.Sweep(now, 90*24*time.Hour); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	if _, err := l.Image(e.ID, "scan.pdf", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("image past retention: %v, want ErrNotFound", err)
+	}
+}

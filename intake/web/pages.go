@@ -18,7 +18,9 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"hosho-intake/intake/inbound"
+	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/web/session"
+	"hosho-intake/parser"
 	"hosho-intake/verifier"
 )
 
@@ -71,6 +73,9 @@ type mailView struct {
 	Text                                         string
 	Files                                        []file
 	Gone                                         string // why the original is not shown
+	// PageImage names the page a notice read by OCR was read from, when its image is kept
+	// (ledger.Entry.Images); "" otherwise.
+	PageImage string
 }
 
 type file struct {
@@ -424,6 +429,11 @@ func (s *Server) mail(sub verifier.Submission, showKey bool) *mailView {
 		return m
 	}
 	m.From, m.Subject, m.Received = e.From, e.Subject, jst(e.TakenAt)
+	for _, im := range e.Images {
+		if sub.Notice.Source == parser.SourceOCR && im.Attachment == sub.Notice.Attachment && im.Page == sub.Notice.Page {
+			m.PageImage = fmt.Sprintf("%s %dページ", im.Attachment, im.Page)
+		}
+	}
 	raw, err := svc.Ledger.Raw(sub.Entry)
 	if err != nil || len(raw) == 0 {
 		m.Gone = "原本は保存期間を過ぎたため削除されています。"
@@ -574,6 +584,34 @@ func (s *Server) file(w http.ResponseWriter, r *http.Request, c session.Session)
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 	}
 	w.Write(a.Data)
+}
+
+// pageImage serves the page a notice read by OCR was read from (a PNG the sandbox worker
+// made, kept with the raw message), for the clerk to check the reading against. It shows
+// the 認証キー, so it is recorded as a key shown, as opening the PDF is.
+func (s *Server) pageImage(w http.ResponseWriter, r *http.Request, c session.Session) {
+	sub, ok := s.submission(w, r)
+	if !ok {
+		return
+	}
+	img, err := s.svc().Ledger.Image(sub.Entry, sub.Notice.Attachment, sub.Notice.Page)
+	switch {
+	case sub.Notice.Source != parser.SourceOCR || errors.Is(err, ledger.ErrNotFound):
+		s.refuse(w, http.StatusNotFound, "見つかりません", "この受付には読み取った画像がありません（保存期間を過ぎたか、画像から読み取った通知ではありません）。")
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	if _, ok := s.recordReveal(w, r, c, sub.ID); !ok {
+		return
+	}
+	h := w.Header()
+	// An image and nothing else: no script, no style, no framing by anyone.
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; frame-ancestors 'none'")
+	h.Set("Content-Type", "image/png")
+	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": sub.TrackingNumber() + ".png"}))
+	w.Write(img)
 }
 
 // urlEscape escapes a query value.

@@ -2,7 +2,8 @@
 // socket, served when [web] addr is set. A clerk (an address of [digest] clerks) signs in
 // with a one-time link mailed through the outbox, then sees the waiting items oldest first,
 // copies each 保証契約番号 and 認証キー into D-Sure, and records 確認済 or 差戻し; an item's
-// page shows the original mail, its PDF in the browser's own viewer and the history; the
+// page shows the original mail, its PDF in the browser's own viewer (or, for a notice read
+// by OCR, the page it was read from) and the history; the
 // search finds any item by number, 工事名, sender, date and state; the export writes a
 // period's items as CSV for the agency's contract register; the register page imports that
 // register (契約台帳) as CSV: the upload is read by verifier.ReadRegister, previewed (rows
@@ -112,6 +113,7 @@ func New(o Options) (*Server, error) {
 	m.HandleFunc("POST /items/{id}/reveal", s.clerk(s.reveal))
 	m.HandleFunc("POST /items/{id}/decide", s.clerk(s.decide))
 	m.HandleFunc("GET /items/{id}/files/{n}", s.clerk(s.file))
+	m.HandleFunc("GET /items/{id}/page-image", s.clerk(s.pageImage))
 	m.HandleFunc("GET /export", s.clerk(s.export))
 	m.HandleFunc("GET /register", s.clerk(s.register))
 	m.HandleFunc("POST /register/preview", s.clerk(s.registerPreview))

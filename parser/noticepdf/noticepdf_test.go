@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -213,7 +215,22 @@ func TestNoText(t *testing.T) {
 	if err := ImageOnly(&img, n); err != nil {
 		t.Fatal(err)
 	}
+	g := image.NewGray(image.Rect(0, 0, 165, 234))
+	for i := range g.Pix {
+		g.Pix[i] = uint8(200 + i%50)
+	}
+	var jpg, scan bytes.Buffer
+	if err := jpeg.Encode(&jpg, g, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ScanPDF(&scan, jpg.Bytes(), 20); err != nil {
+		t.Fatal(err)
+	}
+	if doc := parser.ReadPDF(scan.Bytes()); len(doc.Problems) != 1 || doc.Problems[0].Code != parser.CodeNoText {
+		t.Errorf("ScanPDF: %+v, want no_text", doc.Problems)
+	}
 	for name, pdf := range map[string][]byte{
+		"scan":              scan.Bytes(),
 		"outlines":          write(t, []parser.Notice{n}, Options{Encoding: Outlines}),
 		"outlines-centered": write(t, []parser.Notice{n}, Options{Encoding: Outlines, Layout: Centered, FormXObject: true}),
 		"image":             img.Bytes(),
@@ -222,7 +239,7 @@ func TestNoText(t *testing.T) {
 		if text := mustText(t, pdf); strings.TrimSpace(text) != "" {
 			t.Errorf("%s: pdftotext found text: %q", name, text)
 		}
-		if bytes.Contains(pdf, []byte("/Font")) && name == "image" {
+		if bytes.Contains(pdf, []byte("/Font")) && (name == "image" || name == "scan") {
 			t.Errorf("%s: has a font", name)
 		}
 	}

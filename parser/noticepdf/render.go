@@ -1,7 +1,10 @@
 package noticepdf
 
 import (
+	"bytes"
 	"fmt"
+	"image/color"
+	"image/jpeg"
 	"io"
 	"math"
 	"strconv"
@@ -332,5 +335,31 @@ func writeImageDoc(out io.Writer, p *page, o *Options) error {
 		pagesObj, appendNum(nil, pageW), appendNum(nil, pageH), img, content))
 	finishDoc(w, catalog, pagesObj, info, appendRef([]byte{' '}, pg), 1, o.producer(), "")
 	_, err := out.Write(w.buf)
+	return err
+}
+
+// ScanPDF writes a one-page PDF holding jpg (a scan at dpi), kept as it is (DCTDecode) and
+// no text layer, as scanner drivers, img2pdf and sanitising gateways write one: the page a
+// real OCR reads, where ImageOnly's ink boxes hold no glyph to read.
+func ScanPDF(out io.Writer, jpg []byte, dpi int) error {
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(jpg))
+	if err != nil {
+		return fmt.Errorf("noticepdf: scan: %w", err)
+	}
+	space := "/DeviceRGB" // pdftoppm -gray -jpeg still writes three components
+	if cfg.ColorModel == color.GrayModel {
+		space = "/DeviceGray"
+	}
+	pw, ph := float64(cfg.Width)*72/float64(dpi), float64(cfg.Height)*72/float64(dpi)
+	w := newObjWriter(false)
+	catalog, pagesObj, info := w.reserve(), w.reserve(), w.reserve()
+	pg, content, img := w.reserve(), w.reserve(), w.reserve()
+	w.stream(img, fmt.Appendf(nil, " /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace %s /BitsPerComponent 8 /Filter /DCTDecode",
+		cfg.Width, cfg.Height, space), jpg, false)
+	w.stream(content, nil, fmt.Appendf(nil, "q\n%s 0 0 %s 0 0 cm\n/Im0 Do\nQ\n", appendNum(nil, pw), appendNum(nil, ph)), false)
+	w.object(pg, fmt.Appendf(nil, "<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %s %s] /Resources << /XObject << /Im0 %d 0 R >> >> /Contents %d 0 R >>",
+		pagesObj, appendNum(nil, pw), appendNum(nil, ph), img, content))
+	finishDoc(w, catalog, pagesObj, info, appendRef([]byte{' '}, pg), 1, "img2pdf 0.4.4", "")
+	_, err = out.Write(w.buf)
 	return err
 }

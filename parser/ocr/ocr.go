@@ -138,6 +138,7 @@ func Read(ctx context.Context, data []byte, prior parser.Document, opts Options)
 		}
 	}
 	var notices []parser.Notice
+	var images []parser.PageImage
 	var problems, texts []string
 	for i, page := range pages {
 		tsv, err := tesseract(ctx, opts, page)
@@ -149,10 +150,25 @@ func Read(ctx context.Context, data []byte, prior parser.Document, opts Options)
 		for _, b := range r.Problems {
 			problems = append(problems, fmt.Sprintf("page %d: %s", i+1, b))
 		}
+		if len(r.Notices) == 0 {
+			continue
+		}
+		g, err := readGray(page)
 		for k, n := range r.Notices {
 			n.Page = i + 1
-			parser.SettleKey(&n, keyPasses(ctx, opts, page, r.KeyBoxes[k], n.AuthKey, dir))
+			if err == nil {
+				parser.SettleKey(&n, keyPasses(ctx, opts, g, r.KeyBoxes[k], n.AuthKey, dir))
+			} else {
+				parser.SettleKey(&n, nil)
+			}
 			notices = append(notices, n)
+		}
+		// The clerk checks the reading against the page itself. A page whose image does not
+		// fit the bounds goes without one: the attachment is still there to open.
+		if err == nil {
+			if data, err := pageImage(g); err == nil {
+				images = append(images, parser.PageImage{Page: i + 1, PNG: data})
+			}
 		}
 	}
 	if len(notices) == 0 {
@@ -162,7 +178,8 @@ func Read(ctx context.Context, data []byte, prior parser.Document, opts Options)
 		}
 		return withDetail(prior, data, detail)
 	}
-	doc := parser.Document{Notices: notices, Problems: []parser.Problem{}, Kind: parser.KindNotice, Pages: max(prior.Pages, len(pages))}
+	doc := parser.Document{Notices: notices, Problems: []parser.Problem{}, Kind: parser.KindNotice, Pages: max(prior.Pages, len(pages)),
+		Images: images}
 	for _, p := range prior.Problems {
 		if p.Code != parser.CodeNoText && p.Code != parser.CodeNotPDF {
 			doc.Problems = append(doc.Problems, p)
@@ -256,12 +273,8 @@ func run(ctx context.Context, name string, args ...string) ([]byte, error) {
 // twice, both as one line (--psm 7; --psm 8 and 13 misread 1 and J as I on sp09). Two
 // readings of different pixels that agree are what makes a look-alike certain; one pass
 // could repeat its own error.
-func keyPasses(ctx context.Context, opts Options, page string, box [4]int, first, dir string) []parser.KeyPass {
+func keyPasses(ctx context.Context, opts Options, img *image.Gray, box [4]int, first, dir string) []parser.KeyPass {
 	if box == [4]int{} || first == "" {
-		return nil
-	}
-	img, err := readGray(page)
-	if err != nil {
 		return nil
 	}
 	h := box[3] - box[1]

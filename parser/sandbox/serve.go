@@ -143,6 +143,10 @@ func serveProcessOCR(opts ocr.Options, archive ArchiveFunc) error {
 		if err := announce(); err != nil {
 			return doc
 		}
+		// A page image is tens of MB held for seconds beside tesseract, which the memory
+		// watch counts with the worker: at workerGCPercent the heap grew to 256 MiB on a
+		// scanned notice. OCR's time is tesseract's, so the collector's own pace costs nothing.
+		defer debug.SetGCPercent(debug.SetGCPercent(100))
 		// No deadline of its own: the parent kills the worker's process group, tesseract
 		// included, when the OCR's time is up.
 		return ocr.Read(context.Background(), data, doc, opts)
