@@ -252,7 +252,8 @@ var Categories = []string{"前払金保証", "中間前払金保証", "契約保
 // Unsure. Checks (issue 12): 区分 one of the known words, within one edit of exactly one;
 // 保証契約番号 digits of the surety's length (checked by pageNotices already); 保証機関 one of
 // the surety companies; 認証キー is settled later by SettleKey, after its restricted pass;
-// 工事名 and 発注者 only by confidence here (intake matches 発注者 against the agency's names).
+// 工事名 always unsure here and 発注者 by confidence (intake matches both against the agency's
+// register and names).
 func settleOCR(n *Notice, conf map[field]float64) {
 	n.OCR = &OCRMarks{Confidence: map[string]float64{}}
 	unsure := map[string]bool{}
@@ -273,7 +274,9 @@ func settleOCR(n *Notice, conf map[field]float64) {
 	// Unsure until the restricted pass agrees (SettleKey).
 	set("auth_key", conf[fieldKey], false)
 	if n.ProjectName != "" {
-		set("project_name", conf[fieldProject], !strayEdge(n.ProjectName))
+		// Free text: a misread glyph of a place name comes at full confidence (千代川 as
+		// 十代川), so only the agency's register can make it certain (intake.Judge).
+		set("project_name", conf[fieldProject], false)
 	}
 	if n.Orderer != "" {
 		set("orderer", conf[fieldOrderer], !strayEdge(n.Orderer))

@@ -230,6 +230,23 @@ func (r *Register) Len() int {
 	return len(r.entries)
 }
 
+// ProjectNames lists the register's 工事名 as written, once each: a 工事名 read from an
+// image is checked against them (intake), as the agency's own words.
+func (r *Register) ProjectNames() []string {
+	if r == nil {
+		return nil
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, e := range r.entries {
+		if k := projectKey(e.ProjectName); k != "" && !seen[k] {
+			seen[k] = true
+			names = append(names, e.ProjectName)
+		}
+	}
+	return names
+}
+
 // Lookup finds the contract of a notice: by contract number when the register has that
 // number once, else by 工事名 compared normalised (parser.Normalize, spaces removed). Two
 // contracts of the same name with different dates (the same road improved in two years)

@@ -157,7 +157,8 @@ func TestRasterised(t *testing.T) {
 						c.exact++
 					default:
 						c.wrong++
-						if f == "auth_key" || f == "contract_number" {
+						// 工事名 is never certain from an image alone (the register settles it in intake).
+						if f == "auth_key" || f == "contract_number" || f == "project_name" {
 							t.Errorf("%s #%d: %s = %q shown as certain, want %q", k.name, i, f, have[f], want[f])
 						} else {
 							t.Logf("%s #%d: %s = %q shown as certain, want %q", k.name, i, f, have[f], want[f])
