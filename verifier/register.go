@@ -73,14 +73,21 @@ func LoadRegister(r io.Reader) (*Register, error) {
 	return reg, nil
 }
 
-// RowError is a row of a register that ReadRegister refused, and why.
+// RowError is a row of a register that ReadRegister refused, and why; also the error of a
+// file it cannot read at all (Line 0 when no line is to blame), so that the clerks' page can
+// say it in Japanese.
 type RowError struct {
 	Line int
 	Why  string // in English, for logs and the command line
 	Ja   string // the same in Japanese, for the clerks' page
 }
 
-func (e RowError) Error() string { return fmt.Sprintf("register line %d: %s", e.Line, e.Why) }
+func (e RowError) Error() string {
+	if e.Line == 0 {
+		return "register: " + e.Why
+	}
+	return fmt.Sprintf("register line %d: %s", e.Line, e.Why)
+}
 
 // formulaStart is what a spreadsheet takes a cell beginning with for a formula. Excel's CSV
 // export writes a formula's value, never the formula, so a 工事名 beginning so was typed
@@ -116,7 +123,11 @@ func ReadRegister(r io.Reader) (*Register, []RowError, error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("register: %w", err) // csv.ParseError names the line
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, nil, RowError{Line: pe.Line, Why: pe.Err.Error(), Ja: "CSVとして読めません（引用符 \" の閉じ忘れ、列の区切りの崩れなど）"}
+			}
+			return nil, nil, fmt.Errorf("register: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
 		if blank(rec) {
@@ -125,7 +136,8 @@ func ReadRegister(r io.Reader) (*Register, []RowError, error) {
 		if cols == nil {
 			cols, err = registerHeader(rec)
 			if err != nil {
-				return nil, nil, fmt.Errorf("register line %d: %w", line, err)
+				return nil, nil, RowError{Line: line, Why: err.Error(),
+					Ja: "見出しの行に「工事名」の列と日付の列（契約日、当初契約日、入札公告日、指名日、通知日のどれか）が要ります"}
 			}
 			continue
 		}
@@ -137,7 +149,8 @@ func ReadRegister(r io.Reader) (*Register, []RowError, error) {
 		reg.add(e)
 	}
 	if cols == nil {
-		return nil, nil, errors.New("register: empty: want a header row (工事名, 契約日 …) and one row per contract")
+		return nil, nil, RowError{Why: "empty: want a header row (工事名, 契約日 …) and one row per contract",
+			Ja: "ファイルが空です（見出しの行と、契約ごとに1行が要ります）"}
 	}
 	return reg, refused, nil
 }
@@ -174,15 +187,31 @@ func registerRow(rec, cols []string, line int) (RegisterEntry, *RowError) {
 	return e, nil
 }
 
+// notText is what a clerk is told of a file that is no text in the encodings Excel writes.
+const notText = "文字コードを読めません。Excelで「CSV UTF-8（コンマ区切り）」か「CSV（コンマ区切り）」として保存し直してください"
+
 // decodeRegister returns the file's text whatever Excel or another tool saved it as.
 func decodeRegister(raw []byte) (string, error) {
+	// The workbook itself, uploaded in place of its CSV: .xlsx is a ZIP, .xls an OLE file.
+	if bytes.HasPrefix(raw, []byte("PK\x03\x04")) || bytes.HasPrefix(raw, []byte{0xD0, 0xCF, 0x11, 0xE0}) {
+		return "", RowError{Why: "an Excel workbook, not its CSV", Ja: "Excelのブック（.xlsx / .xls）のままです。Excelの「名前を付けて保存」で「CSV（コンマ区切り）」を選んで保存したファイルを選んでください"}
+	}
+	text, err := decodeText(raw)
+	if err == nil && strings.ContainsRune(text, utf8.RuneError) {
+		// x/text's decoders replace what they cannot decode rather than fail.
+		err = RowError{Why: "bytes that are neither UTF-8, UTF-16 nor Shift_JIS", Ja: notText}
+	}
+	return text, err
+}
+
+func decodeText(raw []byte) (string, error) {
 	switch {
 	case bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}):
 		raw = raw[3:]
 	case bytes.HasPrefix(raw, []byte{0xFF, 0xFE}), bytes.HasPrefix(raw, []byte{0xFE, 0xFF}):
 		b, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(raw)
 		if err != nil {
-			return "", fmt.Errorf("register: decoding UTF-16: %w", err)
+			return "", RowError{Why: "decoding UTF-16: " + err.Error(), Ja: notText}
 		}
 		return string(b), nil
 	}
@@ -191,7 +220,7 @@ func decodeRegister(raw []byte) (string, error) {
 	}
 	b, err := japanese.ShiftJIS.NewDecoder().Bytes(raw)
 	if err != nil {
-		return "", fmt.Errorf("register: neither UTF-8 nor Shift_JIS: %w", err)
+		return "", RowError{Why: "neither UTF-8 nor Shift_JIS: " + err.Error(), Ja: notText}
 	}
 	return string(b), nil
 }

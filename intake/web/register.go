@@ -124,9 +124,14 @@ func (s *Server) registerPreview(w http.ResponseWriter, r *http.Request, c sessi
 	rv.Preview = true
 	reg, refused, err := verifier.ReadRegister(bytes.NewReader(raw))
 	if err != nil {
-		// The whole file is unreadable: its encoding, header or quoting; the reader's words
-		// name the line.
-		rv.Error = err.Error()
+		// The whole file is unreadable: its encoding, header or quoting.
+		rv.Error = "ファイルを読めません。"
+		if re := (verifier.RowError{}); errors.As(err, &re) {
+			rv.Error = re.Ja
+			if re.Line > 0 {
+				rv.Error = fmt.Sprintf("%d行目: %s", re.Line, re.Ja)
+			}
+		}
 		s.render(w, http.StatusUnprocessableEntity, "register", v)
 		return
 	}

@@ -174,11 +174,15 @@ func TestRegisterImport(t *testing.T) {
 		if n := len(f.imports()); n != 0 || f.svc.Effects.RegisterInEffect().Source != intake.RegisterFromFile {
 			t.Errorf("after hostile uploads: %d imports, register from %q", n, f.svc.Effects.RegisterInEffect().Source)
 		}
-		// A file the reader cannot read at all: its quoting, its header. The line is named.
+		// A file the reader cannot read at all: its quoting, its header, its encoding. The
+		// clerk is told in Japanese, with the line where one is to blame.
 		for _, tt := range []struct{ csv, want string }{
-			{"工事名,契約日\nA工事,2023-06-01\n\"B工事,2023-06-01\n", "line 3"},
-			{"工事名,備考\nA工事,x\n", "line 1"},
-			{"", "empty"},
+			{"工事名,契約日\nA工事,2023-06-01\n\"B工事,2023-06-01\n", "3行目: CSVとして読めません"},
+			{"工事名,備考\nA工事,x\n", "1行目: 見出しの行に「工事名」の列と日付の列"},
+			{"", "ファイルが空です"},
+			{"\xff\xfe\x00", "文字コードを読めません"},
+			{"\x80\xa0\xfd", "文字コードを読めません"},
+			{"PK\x03\x04\x14\x00\x06\x00", "Excelのブック"},
 		} {
 			p := f.mustUpload(c, tok, "bad.csv", []byte(tt.csv))
 			if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "取り込めません") || !strings.Contains(p.body, tt.want) || strings.Contains(p.body, `name="sum"`) {
