@@ -208,6 +208,22 @@ func runStatus(ctx context.Context, e env) error {
 	if r.Stalled != "" {
 		fmt.Fprintf(e.stdout, "UNHEALTHY: polling makes no progress: %s\n", r.Stalled)
 	}
+	contracts := fmt.Sprintf("%d contracts", r.Register.Contracts)
+	if r.Register.Contracts == 1 {
+		contracts = "1 contract"
+	}
+	switch g := r.Register; g.Source {
+	case "file":
+		fmt.Fprintf(e.stdout, "register: %s from %s", contracts, g.File)
+		if g.Shadowed {
+			fmt.Fprint(e.stdout, " (changed after the clerks' last import, which it replaces)")
+		}
+		fmt.Fprintln(e.stdout)
+	case "page":
+		fmt.Fprintf(e.stdout, "register: %s imported on the clerks' page by %s at %s\n", contracts, g.By, g.At.In(daemon.Tokyo).Format(when))
+	default:
+		fmt.Fprintln(e.stdout, "register: none")
+	}
 	fmt.Fprintf(e.stdout, "trust: %s\n", r.Trust)
 	return nil
 }

@@ -277,6 +277,10 @@ func TestDaemon(t *testing.T) {
 	ln.Close()
 	good, _ := os.ReadFile(cfg)
 	good = append(good, []byte(fmt.Sprintf("\n[metrics]\naddr = %q\n", metricsAddr))...)
+	// A register naming no contract of the mails: status says which register is in effect.
+	register := filepath.Join(t.TempDir(), "register.csv")
+	os.WriteFile(register, []byte("工事名,契約日\n宍道湖護岸工事,2025/04/01\n"), 0o600)
+	good = append(good, []byte(fmt.Sprintf("\n[register]\ncsv = %q\n", register))...)
 	os.WriteFile(cfg, good, 0o600)
 	var errOut bytes.Buffer
 	if code := runCode(context.Background(), env{args: []string{"once", "--config", cfg}, getenv: noEnv, stdout: &bytes.Buffer{}, stderr: &errOut}); code != 0 {
@@ -331,7 +335,8 @@ func TestDaemon(t *testing.T) {
 		t.Fatalf("status exit %d: %s", code, errOut.String())
 	}
 	if !strings.Contains(st.String(), "running since") || !strings.Contains(st.String(), "next poll") || !strings.Contains(st.String(), "queue: 2 queued, 0 needs review, 0 verified, 1 rejected") ||
-		!strings.Contains(st.String(), "trust: WARNING: nothing authenticates senders") || !strings.Contains(st.String(), "only by the clerk's own link") {
+		!strings.Contains(st.String(), "trust: WARNING: nothing authenticates senders") || !strings.Contains(st.String(), "only by the clerk's own link") ||
+		!strings.Contains(st.String(), "register: 1 contract from "+register) {
 		t.Errorf("status printed %q", st.String())
 	}
 	for _, line := range strings.Split(st.String(), "\n") {
@@ -442,7 +447,7 @@ func checkStatusJSON(t *testing.T, sock string) {
 	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out.String())
 	}
-	for _, k := range []string{"version", "running_since", "next_poll", "last_poll", "last_ok", "failures", "healthy", "queue", "outbox", "messages", "trust"} {
+	for _, k := range []string{"version", "running_since", "next_poll", "last_poll", "last_ok", "failures", "healthy", "queue", "outbox", "messages", "trust", "register"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("status --json lacks %q:\n%s", k, out.String())
 		}

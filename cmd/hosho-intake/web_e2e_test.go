@@ -23,6 +23,7 @@ import (
 	"golang.org/x/text/encoding/japanese"
 
 	"hosho-intake/intake"
+	"hosho-intake/intake/daemon"
 	"hosho-intake/verifier"
 )
 
@@ -271,6 +272,9 @@ func TestClerksPageInBrowser(t *testing.T) {
 	}
 	if r := d.svc.Effects.RegisterInEffect(); r.Source != intake.RegisterFromPage || r.Import.By != demoClerk || r.Refused != 1 {
 		t.Errorf("register in effect after the import: from %q by %q, %d refused", r.Source, r.Import.By, r.Refused)
+	}
+	if g := daemon.Status(d.svc, time.Now(), "test").Register; g.Source != "page" || g.By != demoClerk || g.At == nil || g.Contracts == 0 {
+		t.Errorf("status after the import says the register is %+v, want the clerk's import", g)
 	}
 	if e, ok := d.svc.Effects.Register().Lookup(second.Notice.ProjectName, ""); !ok || e.Dates[verifier.BasisOriginalContract].String() != "2023-06-01" {
 		t.Errorf("the imported register does not date %q: %+v, %v", second.Notice.ProjectName, e, ok)

@@ -26,7 +26,7 @@ import (
 func handlers(current *atomic.Pointer[intake.Service], started time.Time, version string) map[string]control.Handler {
 	svc := func() *intake.Service { return current.Load() }
 	return map[string]control.Handler{
-		"status": func(context.Context, json.RawMessage) (any, error) { return status(svc(), started, version), nil },
+		"status": func(context.Context, json.RawMessage) (any, error) { return Status(svc(), started, version), nil },
 		"reprocess": func(ctx context.Context, args json.RawMessage) (any, error) {
 			var a struct{ ID uint64 }
 			if err := json.Unmarshal(args, &a); err != nil {
@@ -113,7 +113,19 @@ type Report struct {
 	Outbox   OutboxReport   `json:"outbox"`
 	Messages MessagesReport `json:"messages"`
 	// Trust says who is answered and what a decision by mail needs (config.TrustSummary).
-	Trust string `json:"trust"`
+	Trust    string         `json:"trust"`
+	Register RegisterReport `json:"register"`
+}
+
+// RegisterReport says which contract register the judgement uses (intake.RegisterInEffect).
+type RegisterReport struct {
+	Source    string     `json:"source"` // "file" ([register] csv), "page" (a clerk's import) or "none"
+	Contracts int        `json:"contracts"`
+	File      string     `json:"file,omitempty"`        // source file
+	By        string     `json:"imported_by,omitempty"` // source page: the clerk
+	At        *time.Time `json:"imported_at,omitempty"` // source page
+	// Shadowed: a clerk's import exists, but the file changed after it and is used.
+	Shadowed bool `json:"shadowed"`
 }
 
 // PollReport is one poll.
@@ -146,12 +158,14 @@ type MessagesReport struct {
 	Outcomes map[string]int64 `json:"outcomes"`
 }
 
-func status(svc *intake.Service, started time.Time, version string) Report {
+// Status is what `status` shows of a running service.
+func Status(svc *intake.Service, started time.Time, version string) Report {
 	now := time.Now()
 	h := svc.Health(now)
 	sched := svc.Config.IMAP.Schedule
 	r := Report{Version: version, RunningSince: jst(started), NextPoll: jst(sched.Next(now)), Failures: h.Failures,
-		LastError: h.LastErr, Warning: h.Warning, Stalled: h.Stalled, Healthy: svc.Alive(now), Trust: svc.Config.TrustSummary()}
+		LastError: h.LastErr, Warning: h.Warning, Stalled: h.Stalled, Healthy: svc.Alive(now), Trust: svc.Config.TrustSummary(),
+		Register: registerReport(svc)}
 	if l := h.Last; !l.Start.IsZero() {
 		r.LastPoll = &PollReport{Start: jst(l.Start), DurationSeconds: l.Duration.Seconds(), Failed: h.Failures > 0,
 			New: l.New, Recorded: l.Recorded, Duplicates: l.Duplicates, Moved: l.Moved, Repaired: l.Repaired,
@@ -171,6 +185,19 @@ func status(svc *intake.Service, started time.Time, version string) Report {
 		}
 		return nil
 	})
+	return r
+}
+
+func registerReport(svc *intake.Service) RegisterReport {
+	in := svc.Effects.RegisterInEffect()
+	r := RegisterReport{Source: "none", Contracts: in.Register.Len(), Shadowed: in.Shadowed}
+	switch in.Source {
+	case intake.RegisterFromFile:
+		r.Source, r.File = in.Source, svc.Config.Register.CSV
+	case intake.RegisterFromPage:
+		at := jst(in.Import.At)
+		r.Source, r.By, r.At = in.Source, in.Import.By, &at
+	}
 	return r
 }
 
