@@ -244,6 +244,7 @@ func Run(ctx context.Context, o Options) error {
 		<-done
 		svc.Close()
 		replacement, err := NewService(o, next, Logger(o.Logs, next, o.Getenv))
+		reloaded := err == nil
 		if err != nil {
 			log.Error("reload failed: restarting with the previous configuration", "err", err)
 			if replacement, err = NewService(o, cfg, log); err != nil {
@@ -251,13 +252,16 @@ func Run(ctx context.Context, o Options) error {
 			}
 		} else {
 			cfg, log = next, Logger(o.Logs, next, o.Getenv)
-			log.Info("configuration reloaded", "file", cfg.File)
 		}
 		svc = replacement
 		current.Store(svc)
 		// After the new service is current: the page, started or moved, serves its state.
 		if err := page.apply(ctx, cfg.Web); err != nil {
 			log.Error("clerks' page: the reloaded [web] settings could not be applied", "err", err, "serving", page.serving())
+		}
+		if reloaded {
+			// Said once all of it is in effect, the page included (tests and admins wait for it).
+			log.Info("configuration reloaded", "file", cfg.File)
 		}
 		daemon.SdNotify(false, daemon.SdNotifyReady)
 	}
