@@ -36,15 +36,15 @@ func (c *handClock) Now() time.Time {
 	return c.now
 }
 
-func (c *handClock) After(d time.Duration) <-chan time.Time {
+func (c *handClock) Until(t time.Time) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	if d <= 0 {
+	if !t.After(c.now) {
 		ch <- c.now
 		return ch
 	}
-	c.waiters = append(c.waiters, handWaiter{at: c.now.Add(d), ch: ch})
+	c.waiters = append(c.waiters, handWaiter{at: t, ch: ch})
 	return ch
 }
 

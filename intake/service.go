@@ -398,14 +398,16 @@ func (s *Service) Run(ctx context.Context) {
 // Clock is the time as the PPAP timer sees it.
 type Clock interface {
 	Now() time.Time
-	// After delivers on the channel once d has passed.
-	After(d time.Duration) <-chan time.Time
+	// Until delivers on the channel once the clock has reached t. An absolute time, not a
+	// duration: a duration measured from a Now read a moment earlier would move the
+	// deadline by whatever the clock did in between (a test's clock jumps by hours).
+	Until(t time.Time) <-chan time.Time
 }
 
 type systemClock struct{}
 
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (systemClock) Now() time.Time                     { return time.Now() }
+func (systemClock) Until(t time.Time) <-chan time.Time { return time.After(time.Until(t)) }
 
 // runPPAP steps the PPAP pairs when the earliest waiting mail's time ends, so that a password
 // ZIP whose password never comes is answered on time, not at the next poll (which may be hours
@@ -428,7 +430,7 @@ func (s *Service) runPPAP(ctx context.Context) {
 		var due <-chan time.Time // nil: nothing waits, only a poll or ctx wakes it
 		if ok {
 			// Step answers a mail once its deadline is passed, not reached.
-			due = s.Clock.After(next.Sub(s.Clock.Now()) + time.Millisecond)
+			due = s.Clock.Until(next.Add(time.Millisecond))
 		}
 		select {
 		case <-ctx.Done():
