@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -47,8 +48,17 @@ import (
 // nor make the agency write to anyone the ZIP's sender did not write from.
 //
 // Buckets (schema "intake.ppap"): ppap-zips and ppap-keys, by ledger entry (store.BE64), each a
-// JSON ppapMail; ppap-pairs, BE64(ZIP entry)+BE64(password entry), empty values. Passwords
-// are kept only there, only while they wait, and never logged, put in a digest or a reply.
+// JSON ppapMail; ppap-files, by the ZIP mail's entry, a JSON ppapFiles (the locked files' bytes
+// and the mail's text, read only to unlock or answer it, never to pair); ppap-zip-domains and
+// ppap-key-domains, lower-cased sender domain, 0x00, BE64(entry), empty values, so that pairing
+// reads only the waiting mails of the sender's own domain (issue 14: decoding the whole backlog,
+// files included, for each new mail made a flood of password ZIPs cost quadratically);
+// ppap-pairs, BE64(ZIP entry)+BE64(password entry), empty values. Passwords are kept only
+// there, only while they wait, and never logged, put in a digest or a reply.
+//
+// At most ppapWaitPerDomain mails of each kind wait per sender domain: past it a new one takes
+// the usual path (a password ZIP is answered password_zip at once), so a stranger's flood
+// cannot grow the waiting set of one domain without end.
 type PPAP struct {
 	DB      *bolt.DB
 	Effects *Effects
@@ -77,15 +87,86 @@ const (
 )
 
 const (
-	ppapOwner  = "intake.ppap"
-	zipsBucket = "ppap-zips"
-	keysBucket = "ppap-keys"
-	pairBucket = "ppap-pairs"
+	ppapOwner   = "intake.ppap"
+	zipsBucket  = "ppap-zips"
+	keysBucket  = "ppap-keys"
+	pairBucket  = "ppap-pairs"
+	filesBucket = "ppap-files"
 )
+
+// domainIndex is the bucket that indexes bucket (zipsBucket or keysBucket) by sender domain.
+var domainIndex = map[string]string{zipsBucket: "ppap-zip-domains", keysBucket: "ppap-key-domains"}
+
+// ppapWaitPerDomain bounds the mails of each kind waiting per sender domain. A contractor has a
+// handful of notices in flight at once; 50 is far above that and keeps a pairing's scan small.
+const ppapWaitPerDomain = 50
 
 // PPAPSchema declares the PPAP buckets.
 func PPAPSchema() store.Schema {
-	return store.Schema{Owner: ppapOwner, Steps: []func(*bolt.Tx) error{store.CreateBuckets(zipsBucket, keysBucket, pairBucket)}}
+	return store.Schema{Owner: ppapOwner, Steps: []func(*bolt.Tx) error{
+		store.CreateBuckets(zipsBucket, keysBucket, pairBucket),
+		splitPPAPFiles,
+	}}
+}
+
+// splitPPAPFiles (version 2) moves each waiting ZIP mail's files and text out of its record into
+// ppap-files, and indexes the waiting mails by sender domain.
+func splitPPAPFiles(tx *bolt.Tx) error {
+	if err := store.CreateBuckets(filesBucket, domainIndex[zipsBucket], domainIndex[keysBucket])(tx); err != nil {
+		return err
+	}
+	for _, bucket := range []string{zipsBucket, keysBucket} {
+		b := tx.Bucket([]byte(bucket))
+		var ids []uint64
+		if err := b.ForEach(func(k, _ []byte) error { ids = append(ids, store.U64(k)); return nil }); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			var v1 struct {
+				ppapMail
+				Zips []inbound.Locked
+			}
+			if _, err := store.GetJSON(b, id, &v1); err != nil {
+				return fmt.Errorf("reading waiting mail %d: %w", id, err)
+			}
+			m := v1.ppapMail
+			if bucket == zipsBucket {
+				if err := store.PutJSON(tx.Bucket([]byte(filesBucket)), id, ppapFiles{Texts: m.Texts, Zips: v1.Zips}); err != nil {
+					return err
+				}
+				m.Texts = nil
+			}
+			if err := store.PutJSON(b, id, m); err != nil {
+				return err
+			}
+			if err := tx.Bucket([]byte(domainIndex[bucket])).Put(domainKey(m.From, id), nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// domainPrefix is the key prefix of from's domain in a domain index.
+func domainPrefix(from string) []byte {
+	return append([]byte(strings.ToLower(domainOf(from))), 0)
+}
+
+func domainKey(from string, id uint64) []byte { return append(domainPrefix(from), store.BE64(id)...) }
+
+// sameDomain lists the entries indexed under from's domain in bucket's domain index. A key
+// whose length does not fit is another domain that merely starts the same way (a domain with
+// a NUL in it), not counted.
+func sameDomain(tx *bolt.Tx, bucket, from string) []uint64 {
+	prefix := domainPrefix(from)
+	var ids []uint64
+	c := tx.Bucket([]byte(domainIndex[bucket])).Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) == len(prefix)+8 {
+			ids = append(ids, store.U64(k[len(prefix):]))
+		}
+	}
+	return ids
 }
 
 // ppapMail is what a waiting mail keeps: enough to pair it, answer it and judge what it held.
@@ -100,9 +181,25 @@ type ppapMail struct {
 	Date       time.Time
 	Received   time.Time
 	Deadline   time.Time
-	Texts      []string         `json:",omitempty"` // the ZIP mail's text, for dates stated in it
-	Zips       []inbound.Locked `json:",omitempty"`
-	Passwords  []string         `json:",omitempty"`
+	Texts      []string `json:",omitempty"` // only in memory, from ppapFiles (a version 1 record held it)
+	Passwords  []string `json:",omitempty"`
+}
+
+// ppapFiles is what a waiting ZIP mail keeps apart from its ppapMail: its locked files and its
+// text (for dates stated in it, and the reply).
+type ppapFiles struct {
+	Texts []string         `json:",omitempty"`
+	Zips  []inbound.Locked `json:",omitempty"`
+}
+
+// withFiles is m with its text, and the files of the ZIP mail m.
+func withFiles(tx *bolt.Tx, m ppapMail) (ppapMail, []inbound.Locked, error) {
+	var f ppapFiles
+	if _, err := store.GetJSON(tx.Bucket([]byte(filesBucket)), m.Entry, &f); err != nil {
+		return m, nil, fmt.Errorf("reading the files of waiting mail %d: %w", m.Entry, err)
+	}
+	m.Texts = f.Texts
+	return m, f.Zips, nil
 }
 
 func (m *ppapMail) message() *inbound.Message {
@@ -121,8 +218,14 @@ func (p *PPAP) record(tx *bolt.Tx, e *ledger.Entry, c *Contents, answerable bool
 		InReplyTo: msg.InReplyTo, References: msg.References, Date: msg.Date, Received: c.Received, Deadline: c.Received.Add(p.Wait)}
 	switch {
 	case len(msg.Locked) > 0:
-		m.Zips, m.Texts = msg.Locked, msg.Texts
-		if err := store.PutJSON(tx.Bucket([]byte(zipsBucket)), e.ID, m); err != nil {
+		if n := len(sameDomain(tx, zipsBucket, msg.From)); n >= ppapWaitPerDomain {
+			p.Log.Warn("password ZIP not kept waiting: too many wait from its domain", "entry", e.ID, "from", msg.From, "waiting", n)
+			return false, nil
+		}
+		if err := p.keep(tx, zipsBucket, m); err != nil {
+			return true, err
+		}
+		if err := store.PutJSON(tx.Bucket([]byte(filesBucket)), e.ID, ppapFiles{Texts: msg.Texts, Zips: msg.Locked}); err != nil {
 			return true, err
 		}
 		// A password that came first (out of order) waits for this ZIP.
@@ -142,7 +245,11 @@ func (p *PPAP) record(tx *bolt.Tx, e *ledger.Entry, c *Contents, answerable bool
 		if len(m.Passwords) == 0 {
 			return false, nil
 		}
-		if err := store.PutJSON(tx.Bucket([]byte(keysBucket)), e.ID, m); err != nil {
+		if n := len(sameDomain(tx, keysBucket, msg.From)); n >= ppapWaitPerDomain {
+			p.Log.Warn("password mail not kept waiting: too many wait from its domain", "entry", e.ID, "from", msg.From, "waiting", n)
+			return false, nil
+		}
+		if err := p.keep(tx, keysBucket, m); err != nil {
 			return true, err
 		}
 		z, ok, err := p.find(tx, zipsBucket, &m, c.Received)
@@ -161,21 +268,33 @@ func (p *PPAP) record(tx *bolt.Tx, e *ledger.Entry, c *Contents, answerable bool
 	return false, nil
 }
 
+// keep stores the waiting mail m in bucket and its domain index.
+func (p *PPAP) keep(tx *bolt.Tx, bucket string, m ppapMail) error {
+	if err := store.PutJSON(tx.Bucket([]byte(bucket)), m.Entry, m); err != nil {
+		return err
+	}
+	return tx.Bucket([]byte(domainIndex[bucket])).Put(domainKey(m.From, m.Entry), nil)
+}
+
 func pair(tx *bolt.Tx, zip, key uint64) error {
 	return tx.Bucket([]byte(pairBucket)).Put(append(store.BE64(zip), store.BE64(key)...), nil)
 }
 
-// find returns the newest waiting mail of bucket from m's sender that m may be paired with.
+// find returns the newest waiting mail of bucket from m's sender that m may be paired with. It
+// reads only the mails of m's sender domain (samePPAP pairs no other), and no files.
 func (p *PPAP) find(tx *bolt.Tx, bucket string, m *ppapMail, now time.Time) (ppapMail, bool, error) {
 	var best ppapMail
 	found := false
-	err := tx.Bucket([]byte(bucket)).ForEach(func(k, v []byte) error {
+	for _, id := range sameDomain(tx, bucket, m.From) {
 		var w ppapMail
-		if _, err := store.GetJSON(tx.Bucket([]byte(bucket)), store.U64(k), &w); err != nil {
-			return err
+		if ok, err := store.GetJSON(tx.Bucket([]byte(bucket)), id, &w); err != nil || !ok {
+			if err != nil {
+				return best, false, fmt.Errorf("reading waiting mail %d: %w", id, err)
+			}
+			continue
 		}
 		if w.Entry == m.Entry || now.After(w.Deadline) {
-			return nil
+			continue
 		}
 		zip, key := &w, m
 		if bucket == keysBucket {
@@ -184,9 +303,8 @@ func (p *PPAP) find(tx *bolt.Tx, bucket string, m *ppapMail, now time.Time) (ppa
 		if samePPAP(zip, key) && (!found || w.Received.After(best.Received)) {
 			best, found = w, true
 		}
-		return nil
-	})
-	return best, found, err
+	}
+	return best, found, nil
 }
 
 // samePPAP: the password mail key comes from the sender of the ZIP mail zip: the same address,
@@ -321,7 +439,7 @@ func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 					return err
 				}
 				if now.After(m.Deadline) && !paired[m.Entry] {
-					m.Zips, m.Passwords = nil, nil
+					m.Passwords = nil
 					*b.into = append(*b.into, m)
 				}
 				return nil
@@ -453,9 +571,19 @@ func OpenLocked(ctx context.Context, zips []inbound.Locked, passwords []string, 
 	return notices, problems, opened, nil
 }
 
-// unlock opens one pair's ZIPs and records the outcome.
+// unlock opens one pair's ZIPs and records the outcome. It reads the ZIP's files itself, so
+// that Step holds one pair's bytes at a time.
 func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
-	notices, problems, opened, err := OpenLocked(ctx, pp.zip.Zips, pp.key.Passwords, p.Limits, p.PDFs, p.Budget)
+	var zips []inbound.Locked
+	err := p.DB.View(func(tx *bolt.Tx) (err error) {
+		pp.zip, zips, err = withFiles(tx, pp.zip)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	notices, problems, opened, err := OpenLocked(ctx, zips, pp.key.Passwords, p.Limits, p.PDFs, p.Budget)
+	zips = nil // not held through the transaction below
 	if err != nil {
 		return fmt.Errorf("reading the PDFs of password ZIP entry %d: %w", pp.zip.Entry, err)
 	}
@@ -504,6 +632,12 @@ func (p *PPAP) expire(m ppapMail, bucket, code string, now time.Time) error {
 		if tx.Bucket([]byte(bucket)).Get(store.BE64(m.Entry)) == nil {
 			return nil
 		}
+		if bucket == zipsBucket {
+			var err error
+			if m, _, err = withFiles(tx, m); err != nil {
+				return err
+			}
+		}
 		if err := deleteMail(tx, bucket, m.Entry); err != nil {
 			return err
 		}
@@ -535,8 +669,23 @@ func (p *PPAP) reply(tx *bolt.Tx, m *ppapMail, filed []verifier.Filed, problems 
 	return r.enqueue(tx, "reply", rep, m.Entry)
 }
 
+// deleteMail removes a waiting mail: its record, its domain index key and its files.
 func deleteMail(tx *bolt.Tx, bucket string, id uint64) error {
-	return tx.Bucket([]byte(bucket)).Delete(store.BE64(id))
+	b := tx.Bucket([]byte(bucket))
+	var m ppapMail
+	ok, err := store.GetJSON(b, id, &m)
+	if err != nil || !ok {
+		return err
+	}
+	if err := tx.Bucket([]byte(domainIndex[bucket])).Delete(domainKey(m.From, id)); err != nil {
+		return err
+	}
+	if bucket == zipsBucket {
+		if err := tx.Bucket([]byte(filesBucket)).Delete(store.BE64(id)); err != nil {
+			return err
+		}
+	}
+	return b.Delete(store.BE64(id))
 }
 
 // deletePairs removes the other pairings of an opened ZIP and their password mails: the

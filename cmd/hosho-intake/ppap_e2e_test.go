@@ -481,3 +481,48 @@ func TestPPAPLocked(t *testing.T) {
 		}
 	}
 }
+
+// TestPPAPFlood: a stranger's flood of password ZIPs from one domain, each from an address of
+// its own, against Dovecot and an SMTP peer. The first 50 wait for their passwords (no reply);
+// the one past the bound of waiting mails per domain is not kept waiting but answered at once
+// that a password ZIP cannot be opened; a contractor of another domain is not held up: its pair
+// is opened and answered password_unlocked in the same run.
+func TestPPAPFlood(t *testing.T) {
+	const bound = 50 // intake's ppapWaitPerDomain
+	srv := dovecottest.Start(t)
+	peer := startSMTPPeer(t)
+	state := filepath.Join(t.TempDir(), "state")
+	cfg := writeConfigSMTP(t, srv, "implicit", state, peer.addr)
+	f := ppapFixture{t: t}
+	z := f.zip(0, ppapzip.ZipCrypto, "Flood#1")
+	var flood [][]byte
+	for i := range bound + 1 {
+		flood = append(flood, ppapZipMail(t, fmt.Sprintf("f%d@flood.example", i), fmt.Sprintf("x%d@flood.example", i), "見積書", z))
+	}
+	srv.Append(t, "INBOX", flood...)
+	srv.Append(t, "INBOX",
+		ppapZipMail(t, "z1@hirose-kensetsu.example", "fujiwara@hirose-kensetsu.example", "認証キー送付", f.zip(1, ppapzip.AES256, "Kensetsu#2026")),
+		trustMail(t, "p1@hirose-kensetsu.example", "fujiwara@hirose-kensetsu.example", "パスワード", "パスワード：Kensetsu#2026", nil))
+	ppapOnce(t, cfg, "flood")
+
+	unwrapped := strings.NewReplacer("\r", "", "\n", "", "　", "")
+	var answered []string
+	for i := range bound + 1 {
+		addr := fmt.Sprintf("x%d@flood.example", i)
+		for _, m := range ppapRepliesTo(t, peer, 0, addr) {
+			answered = append(answered, addr)
+			if !strings.Contains(unwrapped.Replace(bodyText(t, m)), "パスワード付きのZIPファイルは、開くことができません") {
+				t.Errorf("reply to %s is not the password ZIP answer:\n%s", addr, bodyText(t, m))
+			}
+		}
+	}
+	if len(answered) != 1 || answered[0] != fmt.Sprintf("x%d@flood.example", bound) {
+		t.Errorf("answered %v at once, want only the ZIP past the bound, x%d@flood.example", answered, bound)
+	}
+	if r := ppapRepliesTo(t, peer, 0, "fujiwara@hirose-kensetsu.example"); len(r) != 1 || !strings.Contains(r[0].Header.Get("In-Reply-To"), "z1@hirose-kensetsu.example") {
+		t.Errorf("the other domain's pair: %d replies, want 1 in reply to its ZIP", len(r))
+	}
+	if q := queued(t, state); q[f.notice(1).ContractNumber] != 1 {
+		t.Errorf("queued %v, want the other domain's notice %s once", q, f.notice(1).ContractNumber)
+	}
+}
