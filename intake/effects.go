@@ -102,9 +102,11 @@ func (f *Effects) record(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 	if c.DecisionMail {
 		return f.decision(tx, e, c, auth)
 	}
-	answerable := f.Replying != nil
+	// Whether the sender may be answered, decided once: the queue marks the items of a
+	// sender who may not, and the ledger says why there is no reply.
+	answerable, noReplyWhy := f.Replying != nil, ""
 	if answerable {
-		answerable, _ = reply.Should(c.Message, auth, f.Replying.Policy)
+		answerable, noReplyWhy = reply.Should(c.Message, auth, f.Replying.Policy)
 	}
 	if f.PPAP != nil {
 		if done, err := f.PPAP.record(tx, e, c, answerable); done || err != nil {
@@ -132,7 +134,11 @@ func (f *Effects) record(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 			}
 		}
 	}
-	return f.answer(tx, e, c, auth)
+	if f.Replying != nil && !answerable {
+		c.NoReplyWhy = noReplyWhy
+		return nil
+	}
+	return f.answer(tx, e, c)
 }
 
 // decision applies a clerk's decision mail, or refuses it. The log names the item and why,

@@ -68,15 +68,11 @@ func ReplyItem(p verifier.Policy, n parser.Notice, tracking, outcome string, rea
 	return it
 }
 
-// answer writes the reply to a contractor's message, whose sender was found to be auth, or
-// records why there is none.
-func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents, auth reply.Auth) error {
+// answer writes the reply to a contractor's message whose sender may be answered
+// (reply.Should, decided in record), or records why there is none.
+func (f *Effects) answer(tx *bolt.Tx, e *ledger.Entry, c *Contents) error {
 	r := f.Replying
 	if r == nil {
-		return nil
-	}
-	if ok, why := reply.Should(c.Message, auth, r.Policy); !ok {
-		c.NoReplyWhy = why
 		return nil
 	}
 	if len(c.Filed) == 0 && onlyNoNotice(c.Problems) && answersUs(c.Message.InReplyTo, c.Message.References, r.Policy.AgencyAddress) {
