@@ -2,14 +2,8 @@ package credential
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,148 +12,19 @@ import (
 	"time"
 
 	"hosho-intake/config"
+	"hosho-intake/intake/credential/oauthtest"
 )
 
-const (
-	fakeClientID     = "hosho-test.apps.example"
-	fakeClientSecret = "GOCSPX-client-secret-never-printed"
-	fakeRefresh      = "1//refresh-token-never-printed"
-	fakeAccess       = "ya29.test-access-token" // what intake/mailbox's memory server accepts
-)
-
-// provider plays Google or Microsoft on loopback: an authorization endpoint that sends the
-// browser back to the redirect URI with a code (or with an error), and a token endpoint that
-// exchanges the code (checking PKCE, the redirect URI and the client) and later refreshes.
-type provider struct {
-	*httptest.Server
-	t *testing.T
-
-	deny      bool          // the admin pressed Cancel: error=access_denied
-	badGrant  bool          // the token endpoint answers 400 invalid_grant
-	holdToken chan struct{} // when set, the code exchange waits for it
-
-	mu        sync.Mutex
-	challenge map[string]string // code → code_challenge
-	redirect  map[string]string // code → redirect_uri
-	exchanges int
-	refreshes int
-}
-
-func newProvider(t *testing.T) *provider {
-	p := &provider{t: t, challenge: map[string]string{}, redirect: map[string]string{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/auth", p.authorize)
-	mux.HandleFunc("/token", p.token)
-	p.Server = httptest.NewServer(mux)
-	t.Cleanup(p.Close)
-	return p
-}
-
-func (p *provider) authorize(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	redirect := q.Get("redirect_uri")
-	// RFC 8252 §7.3: a loopback IP literal, any port.
-	if u, err := url.Parse(redirect); err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" {
-		http.Error(w, "redirect_uri must be http://127.0.0.1:PORT", http.StatusBadRequest)
-		return
-	}
-	if q.Get("client_id") != fakeClientID || q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" ||
-		q.Get("code_challenge") == "" || q.Get("state") == "" || q.Get("access_type") != "offline" {
-		http.Error(w, "bad authorization request: "+r.URL.RawQuery, http.StatusBadRequest)
-		return
-	}
-	back := url.Values{"state": {q.Get("state")}}
-	if p.deny {
-		back.Set("error", "access_denied")
-		back.Set("error_description", "The user denied the request")
-	} else {
-		code := fmt.Sprintf("code-%d", time.Now().UnixNano())
-		p.mu.Lock()
-		p.challenge[code], p.redirect[code] = q.Get("code_challenge"), redirect
-		p.mu.Unlock()
-		back.Set("code", code)
-	}
-	http.Redirect(w, r, redirect+"?"+back.Encode(), http.StatusFound)
-}
-
-func (p *provider) token(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		p.t.Error(err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	id, secret, ok := r.BasicAuth()
-	if !ok {
-		id, secret = r.Form.Get("client_id"), r.Form.Get("client_secret")
-	}
-	if id != fakeClientID || secret != fakeClientSecret {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"error":"invalid_client"}`)
-		return
-	}
-	switch r.Form.Get("grant_type") {
-	case "authorization_code":
-		if p.holdToken != nil {
-			<-p.holdToken
-		}
-		p.mu.Lock()
-		p.exchanges++
-		code := r.Form.Get("code")
-		challenge, redirect := p.challenge[code], p.redirect[code]
-		delete(p.challenge, code) // a code is good once
-		p.mu.Unlock()
-		sum := sha256.Sum256([]byte(r.Form.Get("code_verifier")))
-		if p.badGrant || challenge == "" || base64.RawURLEncoding.EncodeToString(sum[:]) != challenge || r.Form.Get("redirect_uri") != redirect {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":"invalid_grant","error_description":"Bad Request"}`)
-			return
-		}
-		fmt.Fprintf(w, `{"access_token":"first-access","token_type":"Bearer","expires_in":3599,"refresh_token":%q,"scope":"https://mail.google.com/"}`, fakeRefresh)
-	case "refresh_token":
-		p.mu.Lock()
-		p.refreshes++
-		p.mu.Unlock()
-		if r.Form.Get("refresh_token") != fakeRefresh {
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprint(w, `{"error":"invalid_grant"}`)
-			return
-		}
-		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3599}`, fakeAccess)
-	default:
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"error":"unsupported_grant_type"}`)
-	}
-}
-
-func (p *provider) counts() (exchanges, refreshes int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exchanges, p.refreshes
-}
-
-func (p *provider) options(open func(authURL, redirect string)) LoginOptions {
-	return LoginOptions{AuthURL: p.URL + "/auth", TokenURL: p.URL + "/token", ClientID: fakeClientID,
-		ClientSecret: config.NewSecret(fakeClientSecret), Scopes: []string{"https://mail.google.com/"},
+func loginOptions(p *oauthtest.Provider, open func(authURL, redirect string)) LoginOptions {
+	return LoginOptions{AuthURL: p.URL + "/auth", TokenURL: p.URL + "/token", ClientID: oauthtest.ClientID,
+		ClientSecret: config.NewSecret(oauthtest.ClientSecret), Scopes: []string{"https://mail.google.com/"},
 		Timeout: time.Minute, Open: open}
-}
-
-// browse is the admin's browser: it GETs url and follows redirects (to the loopback
-// listener), returning the last page's status and text.
-func browse(t *testing.T, u string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Errorf("browser: GET %s: %v", u, err)
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }
 
 // noSecrets fails when text shows the client secret or the refresh token.
 func noSecrets(t *testing.T, what, text string) {
 	t.Helper()
-	for _, s := range []string{fakeClientSecret, fakeRefresh} {
+	for _, s := range []string{oauthtest.ClientSecret, oauthtest.RefreshToken} {
 		if strings.Contains(text, s) {
 			t.Errorf("%s shows a secret: %q", what, text)
 		}
@@ -167,12 +32,12 @@ func noSecrets(t *testing.T, what, text string) {
 }
 
 func TestLogin(t *testing.T) {
-	p := newProvider(t)
+	p := oauthtest.New(t)
 	var wg sync.WaitGroup
 	var pageStatus int
 	var page string
-	tok, err := Login(context.Background(), p.options(func(authURL, redirect string) {
-		wg.Go(func() { pageStatus, page = browse(t, authURL) })
+	tok, err := Login(context.Background(), loginOptions(p, func(authURL, redirect string) {
+		wg.Go(func() { pageStatus, page = oauthtest.Browse(t, authURL) })
 	}))
 	wg.Wait()
 	if err != nil {
@@ -181,7 +46,7 @@ func TestLogin(t *testing.T) {
 	if pageStatus != http.StatusOK || !strings.Contains(page, "ログインを受け取りました") {
 		t.Errorf("the browser's page: %d %q", pageStatus, page)
 	}
-	if tok.RefreshToken != fakeRefresh {
+	if tok.RefreshToken != oauthtest.RefreshToken {
 		t.Errorf("refresh token = %q, want the provider's", tok.RefreshToken)
 	}
 
@@ -200,15 +65,15 @@ func TestLogin(t *testing.T) {
 		t.Errorf("the token file keeps the access token: %s", raw)
 	}
 	src, err := New("imap", config.AuthXOAuth2, config.Secret{}, config.OAuth2{TokenFile: file, Token: config.NewSecret(string(raw)),
-		TokenURL: p.URL + "/token", ClientID: fakeClientID, ClientSecret: config.NewSecret(fakeClientSecret)}, dir, nil)
+		TokenURL: p.URL + "/token", ClientID: oauthtest.ClientID, ClientSecret: config.NewSecret(oauthtest.ClientSecret)}, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := src.Secret(context.Background())
-	if err != nil || got != fakeAccess {
+	if err != nil || got != oauthtest.AccessToken {
 		t.Fatalf("Secret() after login = %q, %v; want the refreshed access token", got, err)
 	}
-	if ex, rf := p.counts(); ex != 1 || rf != 1 {
+	if ex, rf := p.Counts(); ex != 1 || rf != 1 {
 		t.Errorf("provider saw %d code exchanges and %d refreshes, want 1 and 1", ex, rf)
 	}
 }
@@ -216,75 +81,75 @@ func TestLogin(t *testing.T) {
 func TestLoginHostile(t *testing.T) {
 	tests := []struct {
 		name    string
-		setup   func(p *provider)
-		browser func(t *testing.T, p *provider, authURL, redirect string)
+		setup   func(p *oauthtest.Provider)
+		browser func(t *testing.T, p *oauthtest.Provider, authURL, redirect string)
 		timeout time.Duration
 		wantErr string // "" succeeds
 		wantEx  int    // code exchanges the provider saw
 	}{{
 		name: "wrong state is refused, then the real redirect completes",
-		browser: func(t *testing.T, p *provider, authURL, redirect string) {
-			st, page := browse(t, redirect+"?state=guessed&code=stolen-code")
+		browser: func(t *testing.T, p *oauthtest.Provider, authURL, redirect string) {
+			st, page := oauthtest.Browse(t, redirect+"?state=guessed&code=stolen-code")
 			if st != http.StatusBadRequest || !strings.Contains(page, "state") {
 				t.Errorf("wrong state: %d %q, want 400", st, page)
 			}
-			browse(t, authURL)
+			oauthtest.Browse(t, authURL)
 		},
 		wantEx: 1,
 	}, {
 		name:  "error=access_denied on the redirect",
-		setup: func(p *provider) { p.deny = true },
-		browser: func(t *testing.T, p *provider, authURL, redirect string) {
-			if st, page := browse(t, authURL); st != http.StatusOK || !strings.Contains(page, "access_denied") {
+		setup: func(p *oauthtest.Provider) { p.Deny = true },
+		browser: func(t *testing.T, p *oauthtest.Provider, authURL, redirect string) {
+			if st, page := oauthtest.Browse(t, authURL); st != http.StatusOK || !strings.Contains(page, "access_denied") {
 				t.Errorf("denied: %d %q", st, page)
 			}
 		},
 		wantErr: "access_denied",
 	}, {
 		name:    "a redirect that never comes",
-		browser: func(t *testing.T, p *provider, authURL, redirect string) {},
+		browser: func(t *testing.T, p *oauthtest.Provider, authURL, redirect string) {},
 		timeout: 200 * time.Millisecond,
 		wantErr: ErrLoginTimeout.Error(),
 	}, {
 		name:    "the token endpoint answers 400 invalid_grant",
-		setup:   func(p *provider) { p.badGrant = true },
-		browser: func(t *testing.T, p *provider, authURL, redirect string) { browse(t, authURL) },
+		setup:   func(p *oauthtest.Provider) { p.BadGrant = true },
+		browser: func(t *testing.T, p *oauthtest.Provider, authURL, redirect string) { oauthtest.Browse(t, authURL) },
 		wantErr: "HTTP 400: invalid_grant: Bad Request",
 		wantEx:  1,
 	}, {
 		name:  "a second request to the listener gets 410 and no second exchange",
-		setup: func(p *provider) { p.holdToken = make(chan struct{}) },
-		browser: func(t *testing.T, p *provider, authURL, redirect string) {
+		setup: func(p *oauthtest.Provider) { p.HoldToken = make(chan struct{}) },
+		browser: func(t *testing.T, p *oauthtest.Provider, authURL, redirect string) {
 			// The first redirect is taken; Login is now exchanging its code (held), so the
 			// listener still answers the replay.
 			resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(authURL)
 			if err != nil {
 				t.Error(err)
-				close(p.holdToken)
+				close(p.HoldToken)
 				return
 			}
 			resp.Body.Close()
 			back := resp.Header.Get("Location")
-			if st, _ := browse(t, back); st != http.StatusOK {
+			if st, _ := oauthtest.Browse(t, back); st != http.StatusOK {
 				t.Errorf("first redirect: %d", st)
 			}
-			if st, page := browse(t, back); st != http.StatusGone {
+			if st, page := oauthtest.Browse(t, back); st != http.StatusGone {
 				t.Errorf("replayed redirect: %d %q, want 410", st, page)
 			}
-			if st, _ := browse(t, redirect+"?state=x&code=y"); st != http.StatusGone {
+			if st, _ := oauthtest.Browse(t, redirect+"?state=x&code=y"); st != http.StatusGone {
 				t.Errorf("another request after the login: %d, want 410", st)
 			}
-			close(p.holdToken)
+			close(p.HoldToken)
 		},
 		wantEx: 1,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProvider(t)
+			p := oauthtest.New(t)
 			if tt.setup != nil {
 				tt.setup(p)
 			}
-			o := p.options(nil)
+			o := loginOptions(p, nil)
 			if tt.timeout > 0 {
 				o.Timeout = tt.timeout
 			}
@@ -295,7 +160,7 @@ func TestLoginHostile(t *testing.T) {
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("Login: %v", err)
-			case tt.wantErr == "" && tok.RefreshToken != fakeRefresh:
+			case tt.wantErr == "" && tok.RefreshToken != oauthtest.RefreshToken:
 				t.Errorf("refresh token %q", tok.RefreshToken)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Errorf("Login: %v, want an error with %q", err, tt.wantErr)
@@ -303,7 +168,7 @@ func TestLoginHostile(t *testing.T) {
 			if err != nil {
 				noSecrets(t, "the error", err.Error())
 			}
-			if ex, _ := p.counts(); ex != tt.wantEx {
+			if ex, _ := p.Counts(); ex != tt.wantEx {
 				t.Errorf("the provider saw %d code exchanges, want %d", ex, tt.wantEx)
 			}
 		})
@@ -311,9 +176,9 @@ func TestLoginHostile(t *testing.T) {
 }
 
 func TestLoginCanceled(t *testing.T) {
-	p := newProvider(t)
+	p := oauthtest.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	o := p.options(func(string, string) { cancel() })
+	o := loginOptions(p, func(string, string) { cancel() })
 	if _, err := Login(ctx, o); !errors.Is(err, context.Canceled) {
 		t.Errorf("Login after SIGINT: %v, want context.Canceled", err)
 	}

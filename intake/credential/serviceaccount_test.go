@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"hosho-intake/config"
+	"hosho-intake/intake/credential/oauthtest"
 )
 
 // TestServiceAccount plays Google's token endpoint for a service account with domain-wide
@@ -75,7 +76,7 @@ func TestServiceAccount(t *testing.T) {
 			bad("claims %s", p)
 			return
 		}
-		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, fakeAccess)
+		fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, oauthtest.AccessToken)
 	}))
 	defer srv.Close()
 
@@ -96,7 +97,7 @@ func TestServiceAccount(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatalf("the token endpoint refused the assertion: %v", problems)
 	}
-	if err != nil || got != fakeAccess {
+	if err != nil || got != oauthtest.AccessToken {
 		t.Fatalf("Secret() = %q, %v", got, err)
 	}
 	want := map[string]any{"iss": email, "sub": subject, "scope": scope, "aud": srv.URL + "/token"}
