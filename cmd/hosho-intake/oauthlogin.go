@@ -29,6 +29,7 @@ func runOAuthLogin(ctx context.Context, e env) error {
 	server := fs.String("server", "imap", "whose token: imap or smtp")
 	to := fs.String("to", "", "write the token here (default: where the config's token_file points, or beside the config)")
 	port := fs.Int("port", 0, "loopback port for the browser's redirect (default: a free one); fix it to set up an SSH port forward first")
+	redirectHost := fs.String("redirect-host", "127.0.0.1", "the redirect URI's host: 127.0.0.1, or localhost where the app is registered with http://localhost (Microsoft Entra's portal)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the browser")
 	if err := fs.Parse(leadingFlags(e.args, "config")); err != nil {
 		return exitCode(2)
@@ -70,14 +71,14 @@ func runOAuthLogin(ctx context.Context, e env) error {
 	}
 
 	tok, err := credential.Login(ctx, credential.LoginOptions{AuthURL: authURL, TokenURL: o.TokenURL, ClientID: o.ClientID,
-		ClientSecret: o.ClientSecret, Scopes: o.Scope, Port: *port, Timeout: *timeout,
+		ClientSecret: o.ClientSecret, Scopes: o.Scope, Port: *port, RedirectHost: *redirectHost, Timeout: *timeout,
 		Open: func(authURL, redirect string) {
 			p := "PORT"
 			if u, err := url.Parse(redirect); err == nil {
 				p = u.Port()
 			}
 			fmt.Fprintf(e.stdout, "Open this URL in a browser and sign in as %s (it waits %v):\n\n%s\n\n", user, *timeout, authURL)
-			fmt.Fprintf(e.stdout, "The browser must reach %s on this machine. On a server without a browser, from your PC run\n"+
+			fmt.Fprintf(e.stdout, "The browser must reach %s (this machine's 127.0.0.1). On a server without a browser, from your PC run\n"+
 				"  ssh -L %s:127.0.0.1:%s ADMIN@THIS-SERVER\nand open the URL in the PC's browser while that ssh is connected.\n\n", redirect, p, p)
 		}})
 	switch {

@@ -59,7 +59,7 @@ func loginAsBrowser(t *testing.T, getenv func(string) string, args ...string) (i
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			out.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "http://127.0.0.1:") {
+			if strings.HasPrefix(sc.Text(), "http://127.0.0.1:") && strings.Contains(sc.Text(), "/auth?") {
 				if st, page := oauthtest.Browse(t, sc.Text()); st != 200 {
 					t.Errorf("the browser got %d: %s", st, page)
 				}

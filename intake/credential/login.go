@@ -32,6 +32,11 @@ type LoginOptions struct {
 	// Port is the loopback port to listen on; 0 picks a free one. A fixed port lets an
 	// admin on a headless server set up `ssh -L PORT:127.0.0.1:PORT` before starting.
 	Port int
+	// RedirectHost is the redirect URI's host: "127.0.0.1" (empty; RFC 8252 §8.3 prefers the
+	// IP literal) or "localhost", which Microsoft Entra's portal takes as a "Mobile and
+	// desktop" redirect URI while 127.0.0.1 needs an edit of the app's manifest. The
+	// listener is on 127.0.0.1 either way.
+	RedirectHost string
 	// Timeout bounds the wait for the browser's redirect.
 	Timeout time.Duration
 	// Client makes the token request (nil: one with a 30 s timeout).
@@ -59,7 +64,15 @@ func Login(ctx context.Context, o LoginOptions) (*oauth2.Token, error) {
 		return nil, fmt.Errorf("listening on 127.0.0.1 for the browser's redirect: %w", err)
 	}
 	defer ln.Close()
-	redirect := "http://" + ln.Addr().String() + "/"
+	host := o.RedirectHost
+	switch host {
+	case "":
+		host = "127.0.0.1"
+	case "127.0.0.1", "localhost":
+	default:
+		return nil, fmt.Errorf("redirect host %q: want 127.0.0.1 or localhost", host)
+	}
+	redirect := "http://" + net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)) + "/"
 	cfg := &oauth2.Config{ClientID: o.ClientID, ClientSecret: o.ClientSecret.Reveal(), Scopes: o.Scopes,
 		RedirectURL: redirect, Endpoint: oauth2.Endpoint{AuthURL: o.AuthURL, TokenURL: o.TokenURL,
 			// Both Google and Microsoft take the client in the form; auto-detection would send

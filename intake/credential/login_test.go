@@ -82,6 +82,7 @@ func TestLoginHostile(t *testing.T) {
 	tests := []struct {
 		name    string
 		setup   func(p *oauthtest.Provider)
+		opts    func(o *LoginOptions)
 		browser func(t *testing.T, p *oauthtest.Provider, authURL, redirect string)
 		timeout time.Duration
 		wantErr string // "" succeeds
@@ -96,6 +97,15 @@ func TestLoginHostile(t *testing.T) {
 			oauthtest.Browse(t, authURL)
 		},
 		wantEx: 1,
+	}, {
+		name:    "redirect_uri http://localhost:PORT, as Microsoft Entra's portal registers it",
+		opts:    func(o *LoginOptions) { o.RedirectHost = "localhost" },
+		browser: func(t *testing.T, p *oauthtest.Provider, authURL, redirect string) { oauthtest.Browse(t, authURL) },
+		wantEx:  1,
+	}, {
+		name:    "a redirect host that is not loopback",
+		opts:    func(o *LoginOptions) { o.RedirectHost = "login.example" },
+		wantErr: `redirect host "login.example"`,
 	}, {
 		name:  "error=access_denied on the redirect",
 		setup: func(p *oauthtest.Provider) { p.Deny = true },
@@ -152,6 +162,9 @@ func TestLoginHostile(t *testing.T) {
 			o := loginOptions(p, nil)
 			if tt.timeout > 0 {
 				o.Timeout = tt.timeout
+			}
+			if tt.opts != nil {
+				tt.opts(&o)
 			}
 			var wg sync.WaitGroup
 			o.Open = func(authURL, redirect string) { wg.Go(func() { tt.browser(t, p, authURL, redirect) }) }

@@ -57,9 +57,9 @@ func New(t *testing.T) *Provider {
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	redirect := q.Get("redirect_uri")
-	// RFC 8252 §7.3: a loopback IP literal, any port.
-	if u, err := url.Parse(redirect); err != nil || u.Scheme != "http" || u.Hostname() != "127.0.0.1" {
-		http.Error(w, "redirect_uri must be http://127.0.0.1:PORT", http.StatusBadRequest)
+	// RFC 8252 §7.3: a loopback IP literal, any port (Microsoft: localhost too, any port).
+	if u, err := url.Parse(redirect); err != nil || u.Scheme != "http" || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost") {
+		http.Error(w, "redirect_uri must be http://127.0.0.1:PORT or http://localhost:PORT", http.StatusBadRequest)
 		return
 	}
 	if q.Get("client_id") != ClientID || q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" ||
