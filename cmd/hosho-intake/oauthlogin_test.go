@@ -180,3 +180,35 @@ func TestOAuthLoginRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckServiceAccount: check says a server logs in as a Google service account for the
+// mailbox; check --connect fetches its token from the key's token_uri (a fake Google) as the
+// imap-oauth2 step, before the IMAP login (nobody listens at 127.0.0.1:1, so that fails).
+func TestCheckServiceAccount(t *testing.T) {
+	sa := oauthtest.NewServiceAccount(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "oauth2-service-account"), sa.Key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := "[agency]\npreset = \"shimane\"\nname = \"島根県\"\n\n[imap]\naddr = \"127.0.0.1:1\"\nusername = \"denshi-shosho@example.jp\"\nauth = \"xoauth2\"\ntimeout = \"2s\"\n" +
+		"[imap.oauth2]\nservice_account_file = \"cred:oauth2-service-account\"\nscope = [\"https://mail.google.com/\"]\n" +
+		"\n[smtp]\naddr = \"127.0.0.1:1\"\nfrom = \"u@example.jp\"\n\n[digest]\nto = [\"k@example.jp\"]\n\n[state]\ndir = \"state\"\n"
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code := runCode(context.Background(), env{args: []string{"check", "--config", cfg}, getenv: credEnv(dir), stdout: &out, stderr: &out}); code != 0 ||
+		!strings.Contains(out.String(), "auth xoauth2: Google service account with domain-wide delegation, as denshi-shosho@example.jp") {
+		t.Errorf("check: exit %d, want 0 naming the service account and its subject:\n%s", code, out.String())
+	}
+	out.Reset()
+	code := runCode(context.Background(), env{args: []string{"check", "--connect", "--config", cfg}, getenv: credEnv(dir), stdout: &out, stderr: &out})
+	if code != 1 || !strings.Contains(out.String(), "ok   imap-oauth2: access token fetched") || !strings.Contains(out.String(), "FAIL imap: ") ||
+		strings.Contains(out.String(), oauthtest.AccessToken) || strings.Contains(out.String(), "PRIVATE KEY") {
+		t.Errorf("check --connect: exit %d, want 1 with the token step ok, the login failed, nothing secret shown:\n%s", code, out.String())
+	}
+	if claims, _ := sa.Claims(); len(claims) != 1 || claims[0]["sub"] != "denshi-shosho@example.jp" {
+		t.Errorf("the token endpoint saw %v, want one assertion for the mailbox", claims)
+	}
+}
