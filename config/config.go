@@ -127,21 +127,31 @@ type IMAP struct {
 	RootCAs *x509.CertPool `toml:"-"`
 }
 
-// OAuth2 is the token source for xoauth2 and oauthbearer: either a token file kept fresh by
-// something else (TokenFile), or the client-credentials flow (TokenURL, ClientID,
-// ClientSecretFile, Scope) that Microsoft 365 offers for unattended mailboxes.
+// OAuth2 is the token source for xoauth2 and oauthbearer: a token file (a refresh token that
+// `hosho-intake oauth-login` wrote, or an access token kept fresh by something else), the
+// client-credentials flow (TokenURL, ClientID, ClientSecretFile, Scope) that Microsoft 365
+// offers for unattended mailboxes, or a Google service account with domain-wide delegation
+// (ServiceAccountFile, Subject, Scope).
 type OAuth2 struct {
-	TokenFile        string   `toml:"token_file"`
-	TokenURL         string   `toml:"token_url"`
+	TokenFile string `toml:"token_file"`
+	TokenURL  string `toml:"token_url"`
+	// AuthURL is the authorization endpoint oauth-login sends the browser to; empty: the one
+	// that goes with Google's or Microsoft's token_url.
+	AuthURL          string   `toml:"auth_url"`
 	ClientID         string   `toml:"client_id"`
 	ClientSecretFile string   `toml:"client_secret_file"`
 	Scope            []string `toml:"scope"`
+	// ServiceAccountFile is a Google service account's JSON key (a secret: it holds the
+	// private key); Subject is the mailbox the account acts as (default: the username).
+	ServiceAccountFile string `toml:"service_account_file"`
+	Subject            string `toml:"subject"`
 
 	// Token is TokenFile's content at load time. The file may be rotated while the daemon
 	// runs, so readers of long-lived tokens should re-read TokenFile (an absolute path after
 	// Load).
-	Token        Secret `toml:"-"`
-	ClientSecret Secret `toml:"-"`
+	Token          Secret `toml:"-"`
+	ClientSecret   Secret `toml:"-"`
+	ServiceAccount Secret `toml:"-"`
 }
 
 // SMTP is the server replies and digests are sent through.

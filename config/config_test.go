@@ -655,3 +655,64 @@ func TestOAuthCredentialsByHand(t *testing.T) {
 		})
 	}
 }
+
+// TestOAuthLoginAndServiceAccount: the keys oauth-login and a Google service account use.
+func TestOAuthLoginAndServiceAccount(t *testing.T) {
+	oauth := func(keys string) string {
+		return edit(t, `password_file = "imap.pass"`, `auth = "xoauth2"`) + "[imap.oauth2]\n" + keys
+	}
+	const google = "token_url = \"https://oauth2.googleapis.com/token\"\nclient_id = \"app\"\nscope = [\"https://mail.google.com/\"]\n"
+	const saKey = `{"type":"service_account","client_email":"sa@p.iam.gserviceaccount.com","private_key":"-----BEGIN PRIVATE KEY-----\n","token_uri":"https://oauth2.googleapis.com/token"}`
+	tests := []struct {
+		name  string
+		body  string
+		files map[string]string // beside the config, 0600
+		opts  LoadOptions
+		error string // "" good
+		check func(t *testing.T, c *Config)
+	}{
+		{"token file to be written by oauth-login", oauth(google + "token_file = \"imap-token\"\n"), nil, LoadOptions{OAuthLogin: "imap"}, "",
+			func(t *testing.T, c *Config) {
+				if !filepath.IsAbs(c.IMAP.OAuth2.TokenFile) || filepath.Base(c.IMAP.OAuth2.TokenFile) != "imap-token" || !c.IMAP.OAuth2.Token.IsZero() {
+					t.Errorf("token_file %q, token read %v", c.IMAP.OAuth2.TokenFile, !c.IMAP.OAuth2.Token.IsZero())
+				}
+			}},
+		{"the same file missing for the daemon", oauth(google + "token_file = \"imap-token\"\n"), nil, LoadOptions{}, "imap.oauth2.token_file: open", nil},
+		{"auth_url http to a stranger", oauth(google + "token_file = \"imap-token\"\nauth_url = \"http://idp.example/auth\"\n"), map[string]string{"imap-token": "{}"}, LoadOptions{},
+			"imap.oauth2.auth_url: bad URL", nil},
+		{"service account, subject defaults to the username", oauth("service_account_file = \"sa.json\"\nscope = [\"https://mail.google.com/\"]\n"),
+			map[string]string{"sa.json": saKey}, LoadOptions{}, "",
+			func(t *testing.T, c *Config) {
+				if c.IMAP.OAuth2.Subject != c.IMAP.Username || c.IMAP.OAuth2.ServiceAccount.IsZero() {
+					t.Errorf("subject %q (username %q), key read %v", c.IMAP.OAuth2.Subject, c.IMAP.Username, !c.IMAP.OAuth2.ServiceAccount.IsZero())
+				}
+			}},
+		{"service account without scope", oauth("service_account_file = \"sa.json\"\n"), map[string]string{"sa.json": saKey}, LoadOptions{},
+			"imap.oauth2.scope: required", nil},
+		{"service account beside a client", oauth(google + "service_account_file = \"sa.json\"\n"), map[string]string{"sa.json": saKey}, LoadOptions{},
+			"imap.oauth2.client_id: is not used with service_account_file", nil},
+		{"a user's credentials file for a service account key", oauth("service_account_file = \"sa.json\"\nscope = [\"x\"]\n"),
+			map[string]string{"sa.json": `{"type":"authorized_user"}`}, LoadOptions{}, `want "service_account"`, nil},
+		{"subject without a service account", oauth(google + "token_file = \"imap-token\"\nsubject = \"a@b.example\"\n"), map[string]string{"imap-token": "{}"}, LoadOptions{},
+			"imap.oauth2.subject: is only for service_account_file", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := setup(t, tt.body)
+			for name, content := range tt.files {
+				writeFile(t, filepath.Join(filepath.Dir(path), name), content, 0o600)
+			}
+			c, err := Load(path, tt.opts)
+			if tt.error != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.error) {
+					t.Fatalf("Load = %v, want an error with %q", err, tt.error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			tt.check(t, c)
+		})
+	}
+}

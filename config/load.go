@@ -2,9 +2,11 @@ package config
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -29,6 +31,9 @@ type LoadOptions struct {
 	// secret that systemd will supply as a credential ($CREDENTIALS_DIRECTORY unset here)
 	// is a warning, not an error. The daemon never sets it.
 	DeferCredentials bool
+	// OAuthLogin is the section ("imap" or "smtp") whose refresh token `oauth-login` is
+	// about to write: its token_file may be absent.
+	OAuthLogin string
 }
 
 // Load reads, checks and resolves the config file at path. A problem with the file's content
@@ -72,7 +77,7 @@ func load(abs, src string, opts LoadOptions) (*Config, error) {
 	c.File = abs
 	d := &decoder{file: file, lines: map[string]int{}, bad: map[string]bool{}}
 	d.decodeTable(reflect.ValueOf(&c).Elem(), tree, reflect.TypeFor[Config]())
-	v := &validator{decoder: d, c: &c, dir: filepath.Dir(abs), getenv: getenv, presets: presets, deferCreds: opts.DeferCredentials}
+	v := &validator{decoder: d, c: &c, dir: filepath.Dir(abs), getenv: getenv, presets: presets, deferCreds: opts.DeferCredentials, login: opts.OAuthLogin}
 	v.validate()
 
 	sortErrors(d.errs)
@@ -94,6 +99,8 @@ type validator struct {
 	warnings []Error
 	// deferCreds: see LoadOptions.DeferCredentials.
 	deferCreds bool
+	// login: see LoadOptions.OAuthLogin.
+	login string
 	// deferred are the keys whose secret systemd will supply and check cannot read.
 	deferred map[string]bool
 	// credentials: see Config.Credentials.
@@ -393,11 +400,31 @@ func (v *validator) smtp() {
 
 func (v *validator) oauth2(section, auth string, o *OAuth2) {
 	k := section + ".oauth2."
-	o.Token = v.secret(k+"token_file", &o.TokenFile, section+"-oauth2-token", false)
+	if v.login == section && v.loginTokenAbsent(&o.TokenFile, section+"-oauth2-token") {
+		// oauth-login writes it: nothing to read yet.
+		if v.deferred == nil {
+			v.deferred = map[string]bool{}
+		}
+		v.deferred[k+"token_file"] = true
+	} else {
+		o.Token = v.secret(k+"token_file", &o.TokenFile, section+"-oauth2-token", false)
+	}
 	o.ClientSecret = v.secret(k+"client_secret_file", &o.ClientSecretFile, section+"-oauth2-client-secret", false)
+	o.ServiceAccount = v.secret(k+"service_account_file", &o.ServiceAccountFile, section+"-oauth2-service-account", false)
 	// A secret systemd will supply (check run by hand) counts as there: the service gets it
 	// or refuses to start, and the summary said where it must come from.
 	tokenLater, secretLater := v.deferred[k+"token_file"], v.deferred[k+"client_secret_file"]
+	accountLater := v.deferred[k+"service_account_file"]
+	if o.ServiceAccount.IsZero() && o.ServiceAccountFile == "" && !accountLater {
+		v.urlKey(k+"auth_url", o.AuthURL)
+	}
+	if !o.ServiceAccount.IsZero() || accountLater || o.ServiceAccountFile != "" {
+		v.serviceAccount(k, o, accountLater)
+		return
+	}
+	if o.Subject != "" {
+		v.errorf(k+"subject", "is only for service_account_file")
+	}
 	if o.Token.IsZero() && o.ClientSecret.IsZero() && !tokenLater && !secretLater &&
 		o.TokenFile == "" && o.ClientSecretFile == "" && v.deferCreds && v.getenv("CREDENTIALS_DIRECTORY") == "" {
 		// No file named: the service falls back to the credential of the default name; which
@@ -419,17 +446,90 @@ func (v *validator) oauth2(section, auth string, o *OAuth2) {
 			v.errorf(k+"token_url", "required with client_secret_file")
 		}
 	}
-	if o.TokenURL != "" {
-		u, err := url.Parse(o.TokenURL)
-		switch {
-		case err != nil:
-			v.errorf(k+"token_url", "bad URL %q: %v", o.TokenURL, err)
-		case u.Scheme == "https" && u.Host != "":
-		case u.Scheme == "http" && (HostPort{Host: u.Hostname()}).IsLoopback():
-		default:
-			v.errorf(k+"token_url", "bad URL %q: want https:// (http:// only to a loopback address)", o.TokenURL)
+	v.urlKey(k+"token_url", o.TokenURL)
+}
+
+// urlKey checks an endpoint URL: https, or http only to a loopback address (tests, a local
+// token helper). Empty is left to the caller.
+func (v *validator) urlKey(key, raw string) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		v.errorf(key, "bad URL %q: %v", raw, err)
+	case u.Scheme == "https" && u.Host != "":
+	case u.Scheme == "http" && (HostPort{Host: u.Hostname()}).IsLoopback():
+	default:
+		v.errorf(key, "bad URL %q: want https:// (http:// only to a loopback address)", raw)
+	}
+}
+
+// serviceAccount checks a Google service account key with domain-wide delegation: the key
+// is the only source (a token file or client secret beside it would be ignored, so it is an
+// error), the scope is required (Google grants only what the admin console delegated), and
+// the subject defaults to the section's username, the mailbox.
+func (v *validator) serviceAccount(k string, o *OAuth2, later bool) {
+	for key, set := range map[string]bool{"token_file": o.TokenFile != "", "client_secret_file": o.ClientSecretFile != "",
+		"client_id": o.ClientID != "", "token_url": o.TokenURL != "", "auth_url": o.AuthURL != ""} {
+		if set {
+			v.errorf(k+key, "is not used with service_account_file (the key file names its own client and token_uri)")
 		}
 	}
+	v.required(k+"scope", len(o.Scope) == 0)
+	if o.Subject == "" {
+		if strings.HasPrefix(k, "imap.") {
+			o.Subject = v.c.IMAP.Username
+		} else {
+			o.Subject = v.c.SMTP.Username
+		}
+	}
+	if later || o.ServiceAccount.IsZero() {
+		return
+	}
+	var key struct {
+		Type        string `json:"type"`
+		ClientEmail string `json:"client_email"`
+		PrivateKey  string `json:"private_key"`
+		TokenURI    string `json:"token_uri"`
+	}
+	if err := json.Unmarshal([]byte(o.ServiceAccount.Reveal()), &key); err != nil {
+		v.errorf(k+"service_account_file", "not a JSON key file: %v", err)
+		return
+	}
+	switch {
+	case key.Type != "service_account":
+		v.errorf(k+"service_account_file", "type is %q, want \"service_account\" (a key of the service account, from the Google Cloud console's Keys tab)", key.Type)
+	case key.ClientEmail == "" || key.PrivateKey == "":
+		v.errorf(k+"service_account_file", "has no client_email or private_key")
+	default:
+		v.urlKey(k+"service_account_file", key.TokenURI)
+	}
+}
+
+// loginTokenAbsent resolves the token file oauth-login will write, as secret would, and
+// reports whether it does not exist yet.
+func (v *validator) loginTokenAbsent(file *string, cred string) bool {
+	credDir := v.getenv("CREDENTIALS_DIRECTORY")
+	p := *file
+	switch {
+	case strings.HasPrefix(p, "cred:") && credDir != "":
+		p = filepath.Join(credDir, strings.TrimPrefix(p, "cred:"))
+	case strings.HasPrefix(p, "cred:"):
+		return false // deferred or an error, as for any credential
+	case p == "" && credDir != "":
+		p = filepath.Join(credDir, cred)
+	case p == "":
+		return false
+	default:
+		p = v.path(p)
+	}
+	if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	*file = p
+	return true
 }
 
 // secret reads the secret a *_file key points to, resolving *file to the path read. cred is

@@ -36,7 +36,7 @@ func (c *Config) SummaryAt(now time.Time) string {
 	if m.ProcessedMailbox != "" {
 		dest = "move to " + m.ProcessedMailbox
 	}
-	row("imap", "%s@%s (tls %s, auth %s), mailbox %s, then %s", m.Username, m.Addr, m.TLS, m.Auth, m.Mailbox, dest)
+	row("imap", "%s@%s (tls %s, auth %s%s), mailbox %s, then %s", m.Username, m.Addr, m.TLS, m.Auth, m.OAuth2.source(m.Auth), m.Mailbox, dest)
 	row("poll", "%s", schedule(m.Schedule, now))
 
 	s := c.SMTP
@@ -44,7 +44,7 @@ func (c *Config) SummaryAt(now time.Time) string {
 	if s.Username != "" {
 		user = s.Username + "@"
 	}
-	row("smtp", "%s%s (tls %s, auth %s), from %s, retry for %s", user, s.Addr, s.TLS, s.Auth, addrString(s.From), durationString(s.RetryFor))
+	row("smtp", "%s%s (tls %s, auth %s%s), from %s, retry for %s", user, s.Addr, s.TLS, s.Auth, s.OAuth2.source(s.Auth), addrString(s.From), durationString(s.RetryFor))
 	row("replies", "%s, at most %d an hour per sender and %d in all", c.Reply.Charset, c.Reply.RateLimit, c.Reply.GlobalRateLimit)
 	row("trust", "%s", c.TrustSummary())
 
@@ -152,4 +152,17 @@ func durationString(d time.Duration) string {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}
 	return d.String()
+}
+
+// source says where an OAuth 2.0 token comes from, for the summary: "" for other auths.
+func (o OAuth2) source(auth string) string {
+	switch {
+	case auth != AuthXOAuth2 && auth != AuthOAuthBearer:
+		return ""
+	case o.ServiceAccountFile != "":
+		return ": Google service account with domain-wide delegation, as " + o.Subject
+	case o.TokenFile != "":
+		return ": token_file"
+	}
+	return ": client credentials"
 }

@@ -496,8 +496,12 @@ func TestGuideConfigs(t *testing.T) {
 		}
 		for _, n := range names {
 			secret := "a-secret\n"
-			if strings.Contains(n, "token") {
+			switch {
+			case strings.Contains(n, "token"):
 				secret = `{"refresh_token": "a-refresh-token"}` + "\n"
+			case strings.Contains(n, "service-account"):
+				// What a Google service account's JSON key holds; check reads these fields.
+				secret = `{"type": "service_account", "client_email": "hosho-intake@agency.iam.gserviceaccount.com", "private_key": "-----BEGIN PRIVATE KEY-----\n", "token_uri": "https://oauth2.googleapis.com/token"}` + "\n"
 			}
 			if err := os.WriteFile(filepath.Join(creds, n), []byte(secret), 0o600); err != nil {
 				t.Fatal(err)

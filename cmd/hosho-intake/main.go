@@ -80,6 +80,8 @@ func commands() map[string]command {
 			example: "hosho-intake help queue", noFlags: true, run: runHelp},
 		"inspect": {summary: "inspect [--json] (--config FILE | --preset NAME) FILE.eml [PASSWORD.eml]   the whole judgement of one message (or a password-ZIP pair), no side effects",
 			example: "hosho-intake inspect --preset shimane received.eml", run: runInspect},
+		"oauth-login": {summary: "oauth-login --config FILE [--server imap|smtp]   sign in to Google or Microsoft 365 in a browser and write the refresh token the config uses",
+			example: "sudo env CREDENTIALS_DIRECTORY=/etc/hosho-intake hosho-intake oauth-login --config /etc/hosho-intake/config.toml --server imap", run: runOAuthLogin},
 		"once": {summary: "once --config FILE      poll the mailbox once and exit",
 			example: "sudo -u hosho-intake hosho-intake once --config /etc/hosho-intake/config.toml   (with the daemon stopped)", run: runOnce},
 		"run": {summary: "run --config FILE       the daemon: poll on schedule until SIGTERM",

@@ -1,7 +1,8 @@
 // Package credential provides the secrets that open the agency mailbox and the SMTP relay:
 // a password, or an OAuth2 access token (what Microsoft 365 and Google Workspace require
-// since basic authentication went away) from a token file, a refresh token, or the
-// client-credentials flow. It remembers when a token will expire and why the last attempt
+// since basic authentication went away) from a token file, a refresh token, the
+// client-credentials flow, or a Google service account with domain-wide delegation. Login
+// obtains the refresh token in the admin's browser (`hosho-intake oauth-login`). It remembers when a token will expire and why the last attempt
 // failed, so that status and the digest can warn before polling stops.
 //
 // On disk: a refresh token that the provider rotates is written to the state directory as
@@ -14,13 +15,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/oauth2/google"
 
 	"hosho-intake/config"
 )
@@ -50,7 +51,7 @@ type Health struct {
 // New builds the source for one server's authentication settings. stateDir receives rotated
 // refresh tokens; client is used for token requests (nil: http.DefaultClient with a timeout).
 func New(name, auth string, password config.Secret, o config.OAuth2, stateDir string, client *http.Client) (*Source, error) {
-	s := &Source{name: name, password: password, saved: filepath.Join(stateDir, "oauth2-"+name+".json")}
+	s := &Source{name: name, password: password, saved: RotatedFile(stateDir, name)}
 	if auth != config.AuthXOAuth2 && auth != config.AuthOAuthBearer {
 		return s, nil
 	}
@@ -58,6 +59,18 @@ func New(name, auth string, password config.Secret, o config.OAuth2, stateDir st
 		client = &http.Client{Timeout: 30 * time.Second}
 	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, client)
+	if !o.ServiceAccount.IsZero() {
+		// golang.org/x/oauth2/google signs the JWT assertion (RFC 7523) with the key file's
+		// private key and posts it to the key file's token_uri; Subject makes it a token
+		// for the mailbox's user (domain-wide delegation).
+		jc, err := google.JWTConfigFromJSON([]byte(o.ServiceAccount.Reveal()), o.Scope...)
+		if err != nil {
+			return nil, fmt.Errorf("%s oauth2: service_account_file: %w", name, err)
+		}
+		jc.Subject = o.Subject
+		s.tokens = jc.TokenSource(ctx)
+		return s, nil
+	}
 	switch tok, err := s.initialToken(o); {
 	case err != nil:
 		return nil, err

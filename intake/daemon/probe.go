@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"hosho-intake/config"
 	"hosho-intake/intake/credential"
@@ -17,7 +18,7 @@ import (
 
 // Step is one thing `check --connect` tried.
 type Step struct {
-	Name string // imap, mailbox, processed, capabilities, authentication-results, smtp
+	Name string // imap-oauth2, imap, mailbox, processed, capabilities, authentication-results, smtp-oauth2, smtp
 	// OK: it worked. A step that is only a remark (a capability the server lacks, no mail
 	// to look at yet) is OK with a Detail.
 	OK     bool
@@ -47,6 +48,11 @@ func Probe(ctx context.Context, cfg *config.Config) []Step {
 		add("smtp", err, "")
 		return steps
 	}
+	if st, ok := tokenStep(ctx, "smtp", s.Auth, key); !ok {
+		return append(steps, st)
+	} else if st.Name != "" {
+		steps = append(steps, st)
+	}
 	from := cfg.Agency.Address.Address
 	ext, err := outbox.Probe(ctx, outbox.Options{SMTP: s, Secret: key.Secret}, from)
 	who := "without AUTH"
@@ -64,13 +70,19 @@ func probeIMAP(ctx context.Context, cfg *config.Config) []Step {
 	if err != nil {
 		return fail("imap", err)
 	}
+	var steps []Step
+	if st, ok := tokenStep(ctx, "imap", m.Auth, key); !ok {
+		return []Step{st}
+	} else if st.Name != "" {
+		steps = append(steps, st)
+	}
 	sess, err := mailbox.Dial(ctx, mailbox.Options{Addr: m.Addr.String(), TLS: m.TLS, RootCAs: m.RootCAs,
 		Username: m.Username, Auth: m.Auth, Secret: key.Secret, Timeout: m.Timeout})
 	if err != nil {
-		return fail("imap", err)
+		return append(steps, Step{Name: "imap", Detail: err.Error()})
 	}
 	defer sess.Close()
-	steps := []Step{{Name: "imap", OK: true, Detail: fmt.Sprintf("%s, TLS %s, logged in as %s (%s)", m.Addr, m.TLS, m.Username, m.Auth)}}
+	steps = append(steps, Step{Name: "imap", OK: true, Detail: fmt.Sprintf("%s, TLS %s, logged in as %s (%s)", m.Addr, m.TLS, m.Username, m.Auth)})
 
 	caps, err := sess.Caps(ctx)
 	if err != nil {
@@ -102,6 +114,26 @@ func probeIMAP(ctx context.Context, cfg *config.Config) []Step {
 	}
 	steps = append(steps, Step{Name: "mailbox", OK: true, Detail: fmt.Sprintf("%q: %d messages", m.Mailbox, st.Messages)})
 	return append(steps, authResultsStep(ctx, sess, cfg, st))
+}
+
+// tokenStep fetches the OAuth 2.0 access token as the login will, so that a refused refresh
+// token or service account shows as its own step with the provider's words, not as a failed
+// login. The token itself is never shown. A zero Step for a password; ok false ends the probe
+// of that server.
+func tokenStep(ctx context.Context, name, auth string, key *credential.Source) (st Step, ok bool) {
+	if auth != config.AuthXOAuth2 && auth != config.AuthOAuthBearer {
+		return Step{}, true
+	}
+	st.Name = name + "-oauth2"
+	if _, err := key.Secret(ctx); err != nil {
+		st.Detail = err.Error()
+		return st, false
+	}
+	st.OK, st.Detail = true, "access token fetched"
+	if exp := key.Health().Expiry; !exp.IsZero() {
+		st.Detail += ", valid until " + exp.Format(time.RFC3339)
+	}
+	return st, true
 }
 
 // authResultsStep looks at the newest message's header for Authentication-Results of the
