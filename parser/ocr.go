@@ -110,7 +110,7 @@ func ReadOCRPage(number int, words []OCRWord) OCRPage {
 		p.Glyphs += len(pl.Spans)
 	}
 	rows := pageRows(&p)
-	notices, problems, _ := pageNotices(rows)
+	notices, problems, _ := pageNotices(rows, true)
 	out := OCRPage{Problems: problems, Text: compact(Normalize(text.String()))}
 	fieldSpans := valueSpans(lines)
 	for i := range notices {
@@ -255,7 +255,11 @@ var Categories = []string{"前払金保証", "中間前払金保証", "契約保
 // 工事名 always unsure here and 発注者 by confidence (intake matches both against the agency's
 // register and names).
 func settleOCR(n *Notice, conf map[field]float64) {
-	n.OCR = &OCRMarks{Confidence: map[string]float64{}}
+	misread := ""
+	if n.OCR != nil {
+		misread = n.OCR.keyMisread
+	}
+	n.OCR = &OCRMarks{Confidence: map[string]float64{}, keyMisread: misread}
 	unsure := map[string]bool{}
 	set := func(name string, c float64, ok bool) {
 		n.OCR.Confidence[name] = math.Round(c) / 100
@@ -483,7 +487,13 @@ func KeyWhitelist(first string) string {
 // mismatch shows.
 func SettleKey(n *Notice, passes []KeyPass) {
 	first := n.AuthKey
+	// A first reading that lost, gained or misread a glyph (pageNotices kept it for these
+	// passes) cannot vouch for them: the key stays unsure; theirs is shown when they agree
+	// on a key of the surety's shape, being nearer the truth for the clerk who checks it
+	// against the page.
+	misread := n.OCR != nil && n.OCR.keyMisread != "" || checkShape(n.Guarantor, n.ContractNumber, first) != ""
 	sure := len(passes) > 0
+	agree := sure
 	agreed := ""
 	low := 100.0
 	for i, p := range passes {
@@ -491,7 +501,7 @@ func SettleKey(n *Notice, passes []KeyPass) {
 		if i == 0 {
 			agreed = k
 		} else if k != agreed {
-			sure = false
+			sure, agree = false, false
 		}
 		for _, c := range p.Chars {
 			low = math.Min(low, c.Conf)
@@ -520,9 +530,17 @@ func SettleKey(n *Notice, passes []KeyPass) {
 		if sure && checkShape(n.Guarantor, n.ContractNumber, agreed) != "" {
 			sure = false
 		}
-		if sure && agreed != first {
+		if sure && agreed != first && !misread {
 			n.Remark = strings.TrimPrefix(n.Remark+"; ", "; ") +
 				fmt.Sprintf("認証キー read as %s at first and as %s by the key-alphabet pass", first, agreed)
+			n.AuthKey = agreed
+		}
+	}
+	if misread {
+		sure = false
+		if agree && agreed != first && checkShape(n.Guarantor, n.ContractNumber, agreed) == "" {
+			n.Remark = strings.TrimPrefix(n.Remark+"; ", "; ") +
+				fmt.Sprintf("認証キー read as %s at first and as %s by the key-alphabet passes", first, agreed)
 			n.AuthKey = agreed
 		}
 	}
