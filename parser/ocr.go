@@ -97,6 +97,9 @@ type ocrLine struct {
 // ReadOCRPage reads the notices of one page from its OCR words.
 func ReadOCRPage(number int, words []OCRWord) OCRPage {
 	lines := ocrLines(words)
+	for i := range lines {
+		lines[i] = dropLabelColon(lines[i])
+	}
 	p := pdftext.Page{Number: number}
 	var text strings.Builder
 	for _, l := range lines {
@@ -196,6 +199,38 @@ func ocrLines(words []OCRWord) []ocrLine {
 		lines = append(lines, l)
 	}
 	return lines
+}
+
+// dropLabelColon removes the colon after a label (発注者：) that a photo's tilt or blur made
+// a mark of (・ or ･, which no separator is): left, it began the value (・鳥取県知事, a name
+// that strayEdge rightly doubts) and its label's confidence counted as the value's (保証の種類
+// at 64, 契約保証 at 96). Only a cell that is nothing but such marks, after a label, goes.
+func dropLabelColon(l ocrLine) ocrLine {
+	if len(l.spans) == 0 {
+		return l
+	}
+	colon := func(r rune) bool { return colonMarks(Normalize(string(r))) }
+	text := Normalize(l.spans[0].text)
+	label := strings.TrimRightFunc(text, colon)
+	_, rest, ok := matchLabel(label)
+	if !ok {
+		return l
+	}
+	if label != text && rest == "" {
+		// The mark joined the label's cell: the cell is the label alone.
+		l.spans = slices.Clone(l.spans)
+		l.spans[0].text = strings.TrimRightFunc(l.spans[0].text, colon)
+	}
+	if len(l.spans) > 1 && colonMarks(Normalize(l.spans[1].text)) {
+		l.spans = slices.Delete(slices.Clone(l.spans), 1, 2)
+	}
+	return l
+}
+
+// colonMarks reports text made only of the marks a colon is read as, or a colon.
+func colonMarks(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && strings.Trim(s, ":;・･·.,、 ") == ""
 }
 
 // joinWords joins two OCR words of one cell: with a space between Latin letters or digits
