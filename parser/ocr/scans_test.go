@@ -166,3 +166,41 @@ func seededNotice(seed uint64) parser.Notice {
 	n.AuthKey = string(key)
 	return n
 }
+
+// TestScanOversizedPage: a 300 dpi scan wrapped in a page sized as if it were 96 dpi (img2pdf
+// with a JPEG whose density it cannot read) is rendered at its own pixels, not three times
+// them, and read.
+func TestScanOversizedPage(t *testing.T) {
+	needTools(t)
+	n := noticepdf.Samples()[2]
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sh(t, dir, "pdftoppm -r 300 -gray -jpeg -singlefile n.pdf scan")
+	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := noticepdf.ScanPDF(&out, jpg, 96); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "scan.pdf"), out.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := renderDPI(context.Background(), Options{}.withDefaults(), filepath.Join(dir, "scan.pdf")); got < 90 || got > 100 {
+		t.Errorf("render at %d dpi, want about 96 (the scan's own pixels)", got)
+	}
+	doc := Read(context.Background(), out.Bytes(), parser.ReadPDF(out.Bytes()), Options{})
+	if len(doc.Notices) != 1 {
+		t.Fatalf("notices %d, problems %+v; want the notice", len(doc.Notices), doc.Problems)
+	}
+	if got := doc.Notices[0]; got.ContractNumber != n.ContractNumber || got.AuthKey != n.AuthKey && !got.UnsureField("auth_key") {
+		t.Errorf("保証契約番号 %q 認証キー %q (unsure %v), want %q and %q or unsure", got.ContractNumber, got.AuthKey, got.OCR.Unsure, n.ContractNumber, n.AuthKey)
+	}
+}
