@@ -18,9 +18,9 @@ import (
 )
 
 // scanPDF is a contractor's scan of a notice as the OCR benchmark makes it
-// (cmd/hosho-intake): the generated notice rendered by pdftoppm as a 200 dpi grey JPEG and
-// wrapped without text in a one-page PDF (noticepdf.ScanPDF).
-func scanPDF(t *testing.T, n parser.Notice) []byte {
+// (cmd/hosho-intake): the generated notice rendered by pdftoppm as a grey JPEG at dpi and
+// wrapped without text in a one-page PDF (noticepdf.ScanPDF) sized for pageDPI.
+func scanPDF(t *testing.T, n parser.Notice, dpi, pageDPI int) []byte {
 	t.Helper()
 	var pdf bytes.Buffer
 	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
@@ -30,13 +30,13 @@ func scanPDF(t *testing.T, n parser.Notice) []byte {
 	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sh(t, dir, "pdftoppm -r 200 -gray -jpeg -singlefile n.pdf scan")
+	sh(t, dir, fmt.Sprintf("pdftoppm -r %d -gray -jpeg -singlefile n.pdf scan", dpi))
 	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := noticepdf.ScanPDF(&out, jpg, 200); err != nil {
+	if err := noticepdf.ScanPDF(&out, jpg, pageDPI); err != nil {
 		t.Fatal(err)
 	}
 	return out.Bytes()
@@ -49,7 +49,7 @@ func TestScanMisreadKey(t *testing.T) {
 	needTools(t)
 	n := noticepdf.Samples()[2]
 	n.ContractNumber = "2095000002"
-	data := scanPDF(t, n)
+	data := scanPDF(t, n, 200, 200)
 	doc := Read(context.Background(), data, parser.ReadPDF(data), Options{})
 	if len(doc.Notices) != 1 {
 		t.Fatalf("notices %d, problems %+v; want the notice", len(doc.Notices), doc.Problems)
@@ -95,7 +95,7 @@ func TestGeneratedScans(t *testing.T) {
 	sem := make(chan struct{}, 2) // CI's two cores
 	for i := range count {
 		n := seededNotice(seed + uint64(i))
-		data := scanPDF(t, n)
+		data := scanPDF(t, n, 200, 200)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -173,30 +173,15 @@ func seededNotice(seed uint64) parser.Notice {
 func TestScanOversizedPage(t *testing.T) {
 	needTools(t)
 	n := noticepdf.Samples()[2]
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
+	data := scanPDF(t, n, 300, 96)
+	f := filepath.Join(t.TempDir(), "scan.pdf")
+	if err := os.WriteFile(f, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sh(t, dir, "pdftoppm -r 300 -gray -jpeg -singlefile n.pdf scan")
-	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := noticepdf.ScanPDF(&out, jpg, 96); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "scan.pdf"), out.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if got := renderDPI(context.Background(), Options{}.withDefaults(), filepath.Join(dir, "scan.pdf")); got < 90 || got > 100 {
+	if got := renderDPI(context.Background(), Options{}.withDefaults(), f); got < 90 || got > 100 {
 		t.Errorf("render at %d dpi, want about 96 (the scan's own pixels)", got)
 	}
-	doc := Read(context.Background(), out.Bytes(), parser.ReadPDF(out.Bytes()), Options{})
+	doc := Read(context.Background(), data, parser.ReadPDF(data), Options{})
 	if len(doc.Notices) != 1 {
 		t.Fatalf("notices %d, problems %+v; want the notice", len(doc.Notices), doc.Problems)
 	}
