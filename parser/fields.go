@@ -143,6 +143,11 @@ type draft struct {
 	n     int
 	// remarks say how values were read when not plainly (Notice.Remark).
 	remarks []string
+	// keyShape is why the 認証キー fails (its surety's shape, or glyphs that are not letters
+	// or digits) when that is all that is wrong with it: an image's misread key (ocr.go).
+	keyShape string
+	// image: the values are OCR's, whose key may hold a glyph read as a mark or a kanji.
+	image bool
 }
 
 func (d *draft) has(f field) bool { return d.set[f] }
@@ -162,11 +167,22 @@ var honorifics = []string{"御中", "殿", "様", "宛", "あて"}
 // A value that fails its self-check (a 保証契約番号 that is not digits, a 認証キー outside
 // the ASCII letters and digits or the guarantor's shape, glyphs decoded by a guess, a surety
 // company's name with a character changed) is a problem, never a wrong key shown to a clerk:
-// that is how a silently mis-decoded font shows.
+// that is how a silently mis-decoded font shows. (From an image, a key that fails alone is
+// kept for the key's own OCR pass and shown unsure: draft.keyShape, pageNotices.)
 func (d *draft) notice() (Notice, string) {
 	var n Notice
 	n.ContractNumber = contractDigits(d.vals[fieldNumber])
 	n.AuthKey = authKey(d.vals[fieldKey])
+	misread := ""
+	if n.AuthKey == "" && d.image {
+		// OCR read a glyph of the key as a mark or a kanji (f2|2ei, 2WKMIVOぐSUCB): its letters
+		// and digits are the first reading, which fails its shape or stays unsure; the key's
+		// own pass reads the box again (SettleKey).
+		if k := keyGlyphs(d.vals[fieldKey]); len(k) >= 6 {
+			n.AuthKey = k
+			misread = "認証キー read as " + quoteShort(compact(d.vals[fieldKey])) + ", with glyphs that are not letters or digits"
+		}
+	}
 	switch {
 	case !d.set[fieldNumber] || !d.set[fieldKey]:
 		return n, "保証契約番号 or 認証キー missing"
@@ -184,19 +200,37 @@ func (d *draft) notice() (Notice, string) {
 			return n, "text does not decode: " + quoteShort(v)
 		}
 	}
-	if bad := checkShape(n.Guarantor, n.ContractNumber, n.AuthKey); bad != "" {
-		return n, bad
-	}
 	n.Remark = strings.Join(d.remarks, "; ")
-	return n, ""
+	bad := checkShape(n.Guarantor, n.ContractNumber, n.AuthKey)
+	if (bad != "" || misread != "") && checkShape(n.Guarantor, n.ContractNumber, keyOfAnyShape) == "" {
+		d.keyShape = strings.TrimPrefix(strings.TrimSuffix(misread+"; "+bad, "; "), "; ")
+		return n, d.keyShape
+	}
+	return n, bad
 }
+
+// keyGlyphs keeps the ASCII letters and digits of an OCR'd key.
+func keyGlyphs(s string) string {
+	var b strings.Builder
+	for _, c := range compact(s) {
+		if c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// keyOfAnyShape fits every surety's key shape: a notice whose key fails where this one
+// would pass fails by its key alone.
+const keyOfAnyShape = "0000000000"
 
 // printedNotice is notice for a value printed in a PDF, where the font, not a person, may be
 // at fault: glyphs decoded by a guess, or a surety company's name with one character changed,
-// are problems too.
+// are problems too. A key that fails alone (draft.keyShape) is checked like the rest, so
+// that the key's problem is the one returned only when nothing else is wrong.
 func (d *draft) printedNotice() (Notice, string) {
 	n, bad := d.notice()
-	if bad != "" {
+	if bad != "" && d.keyShape == "" {
 		return n, bad
 	}
 	for f := range fieldCount {
@@ -207,7 +241,7 @@ func (d *draft) printedNotice() (Notice, string) {
 	if !IsSurety(n.Guarantor) && nearSurety(n.Guarantor) {
 		return n, "保証機関 is a surety company's name with a character changed: " + quoteShort(n.Guarantor)
 	}
-	return n, ""
+	return n, bad
 }
 
 // fieldNames name the fields in problem details.

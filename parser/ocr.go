@@ -97,6 +97,9 @@ type ocrLine struct {
 // ReadOCRPage reads the notices of one page from its OCR words.
 func ReadOCRPage(number int, words []OCRWord) OCRPage {
 	lines := ocrLines(words)
+	for i := range lines {
+		lines[i] = dropLabelColon(lines[i])
+	}
 	p := pdftext.Page{Number: number}
 	var text strings.Builder
 	for _, l := range lines {
@@ -110,7 +113,7 @@ func ReadOCRPage(number int, words []OCRWord) OCRPage {
 		p.Glyphs += len(pl.Spans)
 	}
 	rows := pageRows(&p)
-	notices, problems, _ := pageNotices(rows)
+	notices, problems, _ := pageNotices(rows, true)
 	out := OCRPage{Problems: problems, Text: compact(Normalize(text.String()))}
 	fieldSpans := valueSpans(lines)
 	for i := range notices {
@@ -198,6 +201,38 @@ func ocrLines(words []OCRWord) []ocrLine {
 	return lines
 }
 
+// dropLabelColon removes the colon after a label (発注者：) that a photo's tilt or blur made
+// a mark of (・ or ･, which no separator is): left, it began the value (・鳥取県知事, a name
+// that strayEdge rightly doubts) and its label's confidence counted as the value's (保証の種類
+// at 64, 契約保証 at 96). Only a cell that is nothing but such marks, after a label, goes.
+func dropLabelColon(l ocrLine) ocrLine {
+	if len(l.spans) == 0 {
+		return l
+	}
+	colon := func(r rune) bool { return colonMarks(Normalize(string(r))) }
+	text := Normalize(l.spans[0].text)
+	label := strings.TrimRightFunc(text, colon)
+	_, rest, ok := matchLabel(label)
+	if !ok {
+		return l
+	}
+	if label != text && rest == "" {
+		// The mark joined the label's cell: the cell is the label alone.
+		l.spans = slices.Clone(l.spans)
+		l.spans[0].text = strings.TrimRightFunc(l.spans[0].text, colon)
+	}
+	if len(l.spans) > 1 && colonMarks(Normalize(l.spans[1].text)) {
+		l.spans = slices.Delete(slices.Clone(l.spans), 1, 2)
+	}
+	return l
+}
+
+// colonMarks reports text made only of the marks a colon is read as, or a colon.
+func colonMarks(s string) bool {
+	s = strings.TrimSpace(s)
+	return s != "" && strings.Trim(s, ":;・･·.,、 ") == ""
+}
+
 // joinWords joins two OCR words of one cell: with a space between Latin letters or digits
 // (a key the engine split stays readable; authKey drops the space), else without.
 func joinWords(a, b string) string {
@@ -255,7 +290,11 @@ var Categories = []string{"前払金保証", "中間前払金保証", "契約保
 // 工事名 always unsure here and 発注者 by confidence (intake matches both against the agency's
 // register and names).
 func settleOCR(n *Notice, conf map[field]float64) {
-	n.OCR = &OCRMarks{Confidence: map[string]float64{}}
+	misread := ""
+	if n.OCR != nil {
+		misread = n.OCR.keyMisread
+	}
+	n.OCR = &OCRMarks{Confidence: map[string]float64{}, keyMisread: misread}
 	unsure := map[string]bool{}
 	set := func(name string, c float64, ok bool) {
 		n.OCR.Confidence[name] = math.Round(c) / 100
@@ -483,7 +522,13 @@ func KeyWhitelist(first string) string {
 // mismatch shows.
 func SettleKey(n *Notice, passes []KeyPass) {
 	first := n.AuthKey
+	// A first reading that lost, gained or misread a glyph (pageNotices kept it for these
+	// passes) cannot vouch for them: the key stays unsure; theirs is shown when they agree
+	// on a key of the surety's shape, being nearer the truth for the clerk who checks it
+	// against the page.
+	misread := n.OCR != nil && n.OCR.keyMisread != "" || checkShape(n.Guarantor, n.ContractNumber, first) != ""
 	sure := len(passes) > 0
+	agree := sure
 	agreed := ""
 	low := 100.0
 	for i, p := range passes {
@@ -491,7 +536,7 @@ func SettleKey(n *Notice, passes []KeyPass) {
 		if i == 0 {
 			agreed = k
 		} else if k != agreed {
-			sure = false
+			sure, agree = false, false
 		}
 		for _, c := range p.Chars {
 			low = math.Min(low, c.Conf)
@@ -520,9 +565,17 @@ func SettleKey(n *Notice, passes []KeyPass) {
 		if sure && checkShape(n.Guarantor, n.ContractNumber, agreed) != "" {
 			sure = false
 		}
-		if sure && agreed != first {
+		if sure && agreed != first && !misread {
 			n.Remark = strings.TrimPrefix(n.Remark+"; ", "; ") +
 				fmt.Sprintf("認証キー read as %s at first and as %s by the key-alphabet pass", first, agreed)
+			n.AuthKey = agreed
+		}
+	}
+	if misread {
+		sure = false
+		if agree && agreed != first && checkShape(n.Guarantor, n.ContractNumber, agreed) == "" {
+			n.Remark = strings.TrimPrefix(n.Remark+"; ", "; ") +
+				fmt.Sprintf("認証キー read as %s at first and as %s by the key-alphabet passes", first, agreed)
 			n.AuthKey = agreed
 		}
 	}

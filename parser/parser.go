@@ -62,6 +62,9 @@ type OCRMarks struct {
 	// Unsure names the fields below parser.OCRThreshold or failing their check: they must
 	// be shown as unsure, never as certain.
 	Unsure []string `json:"unsure"`
+	// keyMisread says how the first reading of the 認証キー failed its checks (pageNotices):
+	// it cannot vouch for any later reading, so the key stays unsure (SettleKey).
+	keyMisread string
 }
 
 // Problem is something that stopped a notice from being read, or that the sender must be told.

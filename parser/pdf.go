@@ -86,7 +86,7 @@ func fromPages(pages []pdftext.Page) Document {
 		for _, r := range rows {
 			text.WriteString(compact(r.text))
 		}
-		notices, problems, cert := pageNotices(rows)
+		notices, problems, cert := pageNotices(rows, false)
 		certificate = certificate || cert
 		if p.Damaged > 0 {
 			// A stream that did not decode cleanly may have changed any text of the page,
@@ -232,7 +232,11 @@ type anchor struct {
 // pageNotices reads the label | value table of one page. Values are found on the label's
 // own line, or, for a cell whose text wraps or is vertically centred, on lines of the value
 // column just above or below it; lines that start at the left margin (prose) end a table.
-func pageNotices(rows []row) (notices []Notice, problems []string, certificate bool) {
+// From an image (fromImage), a notice whose 認証キー alone fails its surety's shape or holds
+// a glyph that is not a letter or digit is kept, the failure in its Remark: a glyph dropped,
+// doubled or misread by OCR, not a wrong document; the key's own pass reads it again and it
+// stays unsure (SettleKey).
+func pageNotices(rows []row, fromImage bool) (notices []Notice, problems []string, certificate bool) {
 	var anchors []anchor
 	if len(rows) == 0 {
 		return nil, nil, false
@@ -292,7 +296,7 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 			}
 		}
 	}
-	var d draft
+	d := draft{image: fromImage}
 	sawKey, sawNumber := false, false
 	flush := func() {
 		if d.n == 0 {
@@ -312,11 +316,15 @@ func pageNotices(rows []row) (notices []Notice, problems []string, certificate b
 			switch {
 			case bad == "":
 				notices = append(notices, n)
+			case fromImage && bad == d.keyShape:
+				n.Remark = strings.TrimPrefix(n.Remark+"; ", "; ") + bad
+				n.OCR = &OCRMarks{keyMisread: bad}
+				notices = append(notices, n)
 			case d.has(fieldNumber) && d.has(fieldKey):
 				problems = append(problems, bad)
 			}
 		}
-		d = draft{}
+		d = draft{image: fromImage}
 	}
 	for _, a := range anchors {
 		if d.has(a.field) {

@@ -1,8 +1,9 @@
 // Package ocr reads notices from images: PDF pages without a usable text layer (scans,
 // sanitised PDFs rebuilt as page images, glyphs drawn as outlines) and images attached
 // directly (JPEG, PNG, TIFF). It runs the real tools: poppler's pdftoppm renders a PDF page
-// at 300 dpi, tesseract (jpn+eng) reads it, and a second tesseract pass restricted to the
-// key alphabet reads the 認証キー's box again (parser.SettleKey).
+// at 300 dpi (less for a page larger than its paper: renderDPI), tesseract (jpn+eng) reads
+// it, and a second tesseract pass restricted to the key alphabet reads the 認証キー's box
+// again (parser.SettleKey).
 //
 // It runs only inside a sandbox worker (parser/sandbox): the tools are children of the
 // worker, in its process group, so the pool's timeout kills them with it, and they inherit
@@ -36,6 +37,9 @@ import (
 type Options struct {
 	Tesseract string // default "tesseract" from PATH
 	Pdftoppm  string // default "pdftoppm" from PATH
+	// Pdfinfo gives the page sizes (renderDPI); default "pdfinfo" from PATH (poppler-utils,
+	// as pdftoppm). Without it pages are rendered at DPI.
+	Pdfinfo string
 	// MaxPages bounds the pages rendered and read; default 4 (a notice is one page; a
 	// cover letter may come before it).
 	MaxPages int
@@ -50,6 +54,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Pdftoppm == "" {
 		o.Pdftoppm = "pdftoppm"
+	}
+	if o.Pdfinfo == "" {
+		o.Pdfinfo = "pdfinfo"
 	}
 	if o.MaxPages <= 0 {
 		o.MaxPages = 4
@@ -205,13 +212,41 @@ func withDetail(prior parser.Document, data []byte, detail string) parser.Docume
 	return doc
 }
 
-// renderPDF renders the first pages of a PDF as 8-bit grey PNGs at DPI.
+// maxLongSide bounds a rendered page's long side in pixels (an A4 page at DPI is 3508): a
+// scan wrapped in a page larger than its paper, as img2pdf makes one from a JPEG whose
+// density it cannot read (96 dpi assumed: a 300 dpi A4 scan on a 95 cm page), would be
+// rendered at three times its pixels, 90 megapixels with glyphs 100 pixels high, which
+// tesseract reads worse than 20 to 40 (TestRasterised's scan300 kind found no notice on
+// sp04) and slower.
+const maxLongSide = 3600
+
+// renderDPI is the resolution the first pages of the PDF in are rendered at: DPI, or less
+// when a page is so large that its long side would pass maxLongSide; DPI when pdfinfo
+// cannot say.
+func renderDPI(ctx context.Context, opts Options, in string) int {
+	out, err := exec.CommandContext(ctx, opts.Pdfinfo, "-f", "1", "-l", fmt.Sprint(opts.MaxPages), in).Output()
+	if err != nil {
+		return DPI
+	}
+	dpi := DPI
+	for line := range strings.SplitSeq(string(out), "\n") {
+		var n int
+		var w, h float64
+		if _, err := fmt.Sscanf(line, "Page %d size: %g x %g", &n, &w, &h); err != nil || max(w, h) <= 0 {
+			continue
+		}
+		dpi = min(dpi, int(maxLongSide*72/max(w, h)))
+	}
+	return max(dpi, 36) // a page metres long is no notice's; it still renders small
+}
+
+// renderPDF renders the first pages of a PDF as 8-bit grey PNGs at renderDPI.
 func renderPDF(ctx context.Context, data []byte, dir string, opts Options) ([]string, error) {
 	in := filepath.Join(dir, "in.pdf")
 	if err := os.WriteFile(in, data, 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, opts.Pdftoppm, "-r", fmt.Sprint(DPI), "-gray", "-png",
+	cmd := exec.CommandContext(ctx, opts.Pdftoppm, "-r", fmt.Sprint(renderDPI(ctx, opts, in)), "-gray", "-png",
 		"-f", "1", "-l", fmt.Sprint(opts.MaxPages), in, filepath.Join(dir, "page"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
