@@ -21,22 +21,6 @@ import (
 	"hosho-intake/verifier"
 )
 
-// loadConfig reads --config, printing every error; ok is false when the command must stop.
-func loadConfig(e env, name string) (cfg *config.Config, code int, ok bool) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	path := fs.String("config", "/etc/hosho-intake/config.toml", "config file")
-	if err := fs.Parse(e.args); err != nil {
-		return nil, 2, false
-	}
-	cfg, err := config.Load(*path, config.LoadOptions{Getenv: e.getenv, KnownPresets: verifier.PresetNames()})
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return nil, 1, false
-	}
-	return cfg, 0, true
-}
-
 // daemonOptions reads --config for the commands that run the daemon's assembly.
 func daemonOptions(e env, name string) (daemon.Options, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

@@ -110,7 +110,6 @@ type Server struct {
 type config struct {
 	noMove        bool
 	quotaMessages int
-	extra         string
 }
 
 // Option changes the server's configuration.
@@ -124,11 +123,6 @@ func WithoutMove() Option { return func(c *config) { c.noMove = true } }
 // count backend): APPEND, COPY or MOVE beyond it fail with NO [OVERQUOTA] (RFC 9208).
 // Messages written by Server.Append are not refused, only counted.
 func WithMessageQuota(n int) Option { return func(c *config) { c.quotaMessages = n } }
-
-// WithConfig appends raw Dovecot 2.3 configuration text.
-func WithConfig(text string) Option {
-	return func(c *config) { c.extra += text + "\n" }
-}
 
 // Available reports whether Dovecot is installed.
 func Available() error {
@@ -345,7 +339,6 @@ func (s *Server) writeConfig() error {
 		p("protocol imap {\n  mail_plugins = $mail_plugins imap_quota\n}")
 		p("plugin {\n  quota = count:User quota\n  quota_vsizes = yes\n  quota_rule = *:messages=%d\n}", n)
 	}
-	b.WriteString(s.cfg.extra)
 	return os.WriteFile(s.configPath(), []byte(b.String()), 0o644)
 }
 
@@ -415,12 +408,6 @@ func greets(addr string, implicitTLS bool, ca *x509.CertPool) error {
 		return fmt.Errorf("greeting %q", line)
 	}
 	return nil
-}
-
-// Stop stops the server; the directory stays until the test ends.
-func (s *Server) Stop(t testing.TB) {
-	t.Helper()
-	s.stop()
 }
 
 // Restart stops the server if it runs and starts it again on the same ports, with the same
@@ -606,22 +593,6 @@ func (s *Server) MessageIDs(t testing.TB, mailbox string) []string {
 	return ids
 }
 
-// Mailboxes lists the user's mailboxes as Dovecot names them (UTF-8).
-func (s *Server) Mailboxes(t testing.TB) []string {
-	t.Helper()
-	out, err := s.Doveadm("mailbox", "list", "-u", s.User)
-	if err != nil {
-		t.Fatalf("dovecottest: doveadm mailbox list: %v: %s", err, out)
-	}
-	var names []string
-	for _, line := range strings.Split(out, "\n") {
-		if line != "" {
-			names = append(names, line)
-		}
-	}
-	return names
-}
-
 // Doveadm runs doveadm with the server's configuration and returns its combined output.
 func (s *Server) Doveadm(args ...string) (string, error) {
 	cmd := exec.Command("doveadm", append([]string{"-c", s.configPath()}, args...)...)
@@ -664,12 +635,6 @@ func (s *Server) SetUIDValidity(t testing.TB, mailbox string, v uint32) {
 	if err != nil {
 		t.Fatalf("dovecottest: doveadm mailbox update: %v: %s", err, out)
 	}
-}
-
-// LogContains reports whether Dovecot's log holds text.
-func (s *Server) LogContains(text string) bool {
-	b, _ := os.ReadFile(filepath.Join(s.Dir, "dovecot.log"))
-	return bytes.Contains(b, []byte(text))
 }
 
 // writeCert makes a self-signed ECDSA certificate for 127.0.0.1, ::1 and localhost and

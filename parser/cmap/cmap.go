@@ -70,7 +70,6 @@ const (
 // CMap is a predefined CMap: it reads one character code at a time and tells which CID it
 // selects and, where the collection is Adobe-Japan1, which character that is.
 type CMap struct {
-	name     string
 	kind     kind
 	vertical bool
 	sec      *section // code -> CID for kindBytes; half-width overrides for UniJIS-UCS2-HW-*
@@ -89,7 +88,7 @@ func Predefined(name string) (*CMap, bool) {
 	case name == "V":
 		base, vertical = "H", true
 	}
-	c := &CMap{name: name, vertical: vertical}
+	c := &CMap{vertical: vertical}
 	switch base {
 	case "Identity-H":
 		c.kind = kindIdentity
@@ -114,18 +113,12 @@ func Predefined(name string) (*CMap, bool) {
 	return c, true
 }
 
-// Name is the CMap's name as given to Predefined.
-func (c *CMap) Name() string { return c.name }
-
 // Vertical reports a -V CMap (writing mode 1).
 func (c *CMap) Vertical() bool { return c.vertical }
 
 // Unicode reports whether the CMap's codes are Unicode themselves (UniJIS-*): the text is
 // then read from the bytes and no CID table is needed for it.
 func (c *CMap) Unicode() bool { return c.kind >= kindUCS2 && c.kind <= kindUTF32 }
-
-// Identity reports Identity-H/V, where codes are CIDs of whatever collection the font uses.
-func (c *CMap) Identity() bool { return c.kind == kindIdentity }
 
 // Next reads the character code at the start of s and returns its length in bytes (at least 1
 // when s is not empty, so callers always progress), the CID it selects (0, .notdef, when the

@@ -117,11 +117,6 @@ const (
 // DefaultTitle is the title the three surety companies print.
 const DefaultTitle = "電子証書閲覧用「認証キー」等のお知らせ"
 
-// Titles returns the titles seen on real notices, DefaultTitle first.
-func Titles() []string {
-	return []string{DefaultTitle, "「認証キー」等のお知らせ", "電子保証に係る認証キーのお知らせ", "認証キーのお知らせ"}
-}
-
 // Options choose how a notice is drawn. The zero value is a reportlab-like UCS2 table.
 type Options struct {
 	Encoding Encoding

@@ -91,17 +91,10 @@ type response struct {
 // archive's header alone can make a reader allocate gigabytes (intake/inbound's 7z).
 type ArchiveFunc func(data, args []byte) []byte
 
-// Serve is the worker side of a Pool: it reads PDFs with parser.ReadPDF, one per request
-// on in, answering each on out, until in reaches EOF, and then returns nil. See ServeFunc.
-//
-// The worker subcommand should call ServeProcess, which is Serve on stdin and stdout with
-// stdout guarded against stray prints; archive (nil for none) opens archives.
-func Serve(in io.Reader, out io.Writer) error {
-	return ServeFunc(in, out, parser.ReadPDF)
-}
-
 // ServeProcess is the whole body of the hidden worker subcommand that Options.Command
-// runs: Serve on os.Stdin and the process's stdout. It first moves the protocol to a
+// runs, the worker side of a Pool: it reads PDFs with parser.ReadPDF, one per request on
+// os.Stdin, answering each on the process's stdout, until EOF (see ServeFunc); archive
+// (nil for none) opens archives. It first moves the protocol to a
 // private copy of file descriptor 1 and points descriptor 1 at stderr, because the PDF
 // library prints debug text to stdout on some malformed files (ledongthuc/pdf lex.go:
 // "DEBUG: ... Skip dict"): on the protocol stream that text would make a readable file
