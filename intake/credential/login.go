@@ -125,7 +125,13 @@ func Login(ctx context.Context, o LoginOptions) (*oauth2.Token, error) {
 		}
 	})}
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		// Shutdown, not Close: the page that says the login was received (or refused) is
+		// still being written when its code reaches the select below.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
 
 	if o.Open != nil {
 		o.Open(authURL, redirect)
