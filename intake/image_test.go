@@ -11,7 +11,6 @@ import (
 	"image/png"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -43,20 +42,7 @@ func needOCR(t *testing.T) {
 // noticeJPEG renders a generated notice as a contractor's scan: 200 dpi grey, JPEG q70.
 func noticeJPEG(t *testing.T, n parser.Notice) []byte {
 	t.Helper()
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sh", "-ec", "pdftoppm -r 200 -gray -png -singlefile n.pdf p && convert p.png -quality 70 p.jpg")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("rendering the notice: %v\n%s", err, out)
-	}
-	jpg, err := os.ReadFile(filepath.Join(dir, "p.jpg"))
+	jpg, err := noticepdf.ScanJPEG([]parser.Notice{n}, 200, 70)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -254,20 +253,7 @@ func needOCRTools(t *testing.T) {
 // scanJPEG renders a generated notice as a contractor's scan: 200 dpi grey JPEG (pdftoppm).
 func scanJPEG(t *testing.T, n parser.Notice) []byte {
 	t.Helper()
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("pdftoppm", "-r", "200", "-gray", "-jpeg", "-singlefile", "n.pdf", "scan")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("pdftoppm: %v: %s", err, out)
-	}
-	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
+	jpg, err := noticepdf.ScanJPEG([]parser.Notice{n}, 200, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,14 @@
 package noticepdf
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 
 	"hosho-intake/parser"
 )
@@ -244,4 +249,33 @@ func (o *Options) producer() string {
 	default:
 		return "cairo 1.16.0 (https://cairographics.org)"
 	}
+}
+
+// ScanJPEG renders notices as a contractor's scan of their first page: drawn by Write,
+// rasterised by poppler's pdftoppm at dpi as a grey JPEG, at quality (0: pdftoppm's
+// default), as a scanner or a phone app writes one. It needs pdftoppm (poppler-utils); the
+// tests that use it check for it first.
+func ScanJPEG(notices []parser.Notice, dpi, quality int) ([]byte, error) {
+	var pdf bytes.Buffer
+	if err := Write(&pdf, notices, Options{}); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "noticepdf-scan-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
+		return nil, err
+	}
+	args := []string{"-r", strconv.Itoa(dpi), "-gray", "-jpeg", "-singlefile"}
+	if quality > 0 {
+		args = append(args, "-jpegopt", "quality="+strconv.Itoa(quality))
+	}
+	cmd := exec.Command("pdftoppm", append(args, "n.pdf", "scan")...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("noticepdf: pdftoppm: %w: %s", err, out)
+	}
+	return os.ReadFile(filepath.Join(dir, "scan.jpg"))
 }

@@ -22,16 +22,7 @@ import (
 // wrapped without text in a one-page PDF (noticepdf.ScanPDF) sized for pageDPI.
 func scanPDF(t *testing.T, n parser.Notice, dpi, pageDPI int) []byte {
 	t.Helper()
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, []parser.Notice{n}, noticepdf.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "n.pdf"), pdf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sh(t, dir, fmt.Sprintf("pdftoppm -r %d -gray -jpeg -singlefile n.pdf scan", dpi))
-	jpg, err := os.ReadFile(filepath.Join(dir, "scan.jpg"))
+	jpg, err := noticepdf.ScanJPEG([]parser.Notice{n}, dpi, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
