@@ -2,13 +2,18 @@ package parser_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"testing"
+
+	"github.com/ledongthuc/pdf"
 
 	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
+	"hosho-intake/parser/testkit"
 )
 
 // TestReadLockedPDF: a PDF that needs a user password (AES-256, by pdfcpu and by qpdf) is
@@ -57,5 +62,90 @@ func TestReadLockedPDF(t *testing.T) {
 				t.Errorf("%s: ReadLockedPDF(%q) problems %v, want encrypted", tool, c.pws, d.Problems)
 			}
 		}
+	}
+}
+
+// TestAES256Native: ledongthuc (patched) opens AES-256 files itself, revisions 5 and 6, by
+// the user or the owner password, and refuses a wrong one, so that no such file needs the
+// pdfcpu pre-pass (a full parse and re-write): the corpus's owner-password-only and
+// user-password files, pdfcpu's, and qpdf's R 6, R 5 (--force-R5) and AES-128 (R 4).
+func TestAES256Native(t *testing.T) {
+	var plain bytes.Buffer
+	if err := noticepdf.Write(&plain, noticepdf.Samples()[:1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+		t.Fatal(err)
+	}
+	byPdfcpu, err := noticepdf.Encrypt(plain.Bytes(), "user7", "owner9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"pdfcpu R6": byPdfcpu}
+	qpdf, err := exec.LookPath("qpdf")
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal("qpdf not installed (CI installs qpdf)")
+	}
+	if err == nil {
+		dir := t.TempDir()
+		in := filepath.Join(dir, "in.pdf")
+		if err := os.WriteFile(in, plain.Bytes(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for name, args := range map[string][]string{
+			"qpdf R6":     {"256"},
+			"qpdf R5":     {"256", "--force-R5"},
+			"qpdf AES128": {"128", "--use-aes=y"},
+		} {
+			out := filepath.Join(dir, "out.pdf")
+			cmd := append(append([]string{"--allow-weak-crypto", "--encrypt", "user7", "owner9"}, args...), "--", in, out)
+			if b, err := exec.Command(qpdf, cmd...).CombinedOutput(); err != nil {
+				t.Fatalf("qpdf %v: %v\n%s", cmd, err, b)
+			}
+			if files[name], err = os.ReadFile(out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	open := func(data []byte, pws ...string) error {
+		_, err := pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), func() string {
+			if len(pws) == 0 {
+				return ""
+			}
+			pw := pws[0]
+			pws = pws[1:]
+			return pw
+		})
+		return err
+	}
+	want := parser.ReadPDF(plain.Bytes()).Notices
+	for name, data := range files {
+		for _, c := range []struct {
+			pws  []string
+			open bool
+		}{
+			{nil, false},
+			{[]string{"user8"}, false},
+			{[]string{"user8", "user7"}, true},
+			{[]string{"owner9"}, true},
+		} {
+			err := open(data, c.pws...)
+			if (err == nil) != c.open || (err != nil && !errors.Is(err, pdf.ErrInvalidPassword)) {
+				t.Errorf("%s with %q: %v, want opened %v", name, c.pws, err, c.open)
+			}
+		}
+		if got := parser.ReadLockedPDF(data, []string{"user7"}).Notices; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: read %+v, want %+v", name, got, want)
+		}
+	}
+
+	dir := testkit.Samples(t, "pdf")
+	owner, _ := os.ReadFile(filepath.Join(dir, "sp10-east-rsvg-owner-password-only.pdf"))
+	locked, _ := os.ReadFile(filepath.Join(dir, "sp11-west-user-password.pdf"))
+	if err := open(owner); err != nil {
+		t.Errorf("sp10 (owner password only): %v, want opened with the empty password", err)
+	}
+	if err := open(locked); !errors.Is(err, pdf.ErrInvalidPassword) {
+		t.Errorf("sp11 without its password: %v, want ErrInvalidPassword", err)
+	}
+	if err := open(locked, "0603"); err != nil {
+		t.Errorf("sp11 with its password: %v", err)
 	}
 }

@@ -1043,6 +1043,9 @@ func (r *Reader) initEncrypt(password string) error {
 	if encrypt["Filter"] != name("Standard") {
 		return fmt.Errorf("unsupported PDF: encryption filter %v", objfmt(encrypt["Filter"]))
 	}
+	if V, _ := encrypt["V"].(int64); V == 5 {
+		return r.initEncryptV5(encrypt, password)
+	}
 	n, _ := encrypt["Length"].(int64)
 	if n == 0 {
 		n = minKeyBits
@@ -1080,15 +1083,62 @@ func (r *Reader) initEncrypt(password string) error {
 	p, _ := encrypt["P"].(int64)
 	P := uint32(p)
 
-	// TODO: Password should be converted to Latin-1.
-	pw := []byte(password)
-	h := md5.New()
-	if len(pw) >= len(passwordPad) {
-		h.Write(pw[:len(passwordPad)])
-	} else {
-		h.Write(pw)
-		h.Write(passwordPad[:len(passwordPad)-len(pw)])
+	err := r.initEncryptUser([]byte(password), n, V, ID, R, O, U, P)
+	if err == ErrInvalidPassword && password != "" {
+		// hosho-intake: the password may be the owner's, which opens the file too
+		// (Algorithm 7): it decrypts /O to the user password.
+		err = r.initEncryptUser(ownerToUser([]byte(password), n, R, O), n, V, ID, R, O, U, P)
 	}
+	return err
+}
+
+// ownerToUser is Algorithm 7's first steps: the user password /O holds, encrypted with a
+// key derived from the owner password (hosho-intake).
+func ownerToUser(pw []byte, n, R int64, O string) []byte {
+	h := md5.New()
+	h.Write(padPassword(pw))
+	key := h.Sum(nil)
+	keyLen := int(n / 8)
+	if R >= 3 {
+		for i := 0; i < md5KeyIterations; i++ {
+			h.Reset()
+			h.Write(key[:keyLen])
+			key = h.Sum(key[:0])
+		}
+		key = key[:keyLen]
+	} else {
+		key = key[:minKeyBits/8]
+	}
+	user := []byte(O)
+	if R == 2 {
+		c, _ := rc4.NewCipher(key)
+		c.XORKeyStream(user, user)
+		return user
+	}
+	for i := rc4UIterations; i >= 0; i-- {
+		k := make([]byte, len(key))
+		for j := range key {
+			k[j] = key[j] ^ byte(i)
+		}
+		c, _ := rc4.NewCipher(k)
+		c.XORKeyStream(user, user)
+	}
+	return user
+}
+
+// padPassword is a password cut or padded to 32 bytes with passwordPad (Algorithm 2, a).
+func padPassword(pw []byte) []byte {
+	if len(pw) >= len(passwordPad) {
+		return pw[:len(passwordPad)]
+	}
+	return append(append([]byte{}, pw...), passwordPad[:len(passwordPad)-len(pw)]...)
+}
+
+// initEncryptUser derives the file key from pw as the user password and checks it against /U.
+func (r *Reader) initEncryptUser(pw []byte, n, V int64, ID []byte, R int64, O, U string, P uint32) error {
+	// TODO: Password should be converted to Latin-1.
+	h := md5.New()
+	h.Write(padPassword(pw))
 	h.Write([]byte(O))
 	h.Write([]byte{byte(P), byte(P >> 8), byte(P >> 16), byte(P >> 24)})
 	h.Write([]byte(ID))
@@ -1179,6 +1229,9 @@ func okayV4(encrypt dict) bool {
 }
 
 func cryptKey(key []byte, useAES bool, ptr objptr) []byte {
+	if len(key) == aes256KeyLen {
+		return key // V 5: every object is encrypted with the file key itself
+	}
 	h := md5.New()
 	h.Write(key)
 	h.Write([]byte{byte(ptr.id), byte(ptr.id >> 8), byte(ptr.id >> 16), byte(ptr.gen), byte(ptr.gen >> 8)})
@@ -1202,7 +1255,7 @@ func decryptString(key []byte, useAES bool, ptr objptr, x string) string {
 
 		stream := cipher.NewCBCDecrypter(block, iv)
 		stream.CryptBlocks(s, s)
-		x = string(s)
+		x = string(unpad(s))
 	} else {
 		c, _ := rc4.NewCipher(key)
 		data := []byte(x)
@@ -1222,7 +1275,7 @@ func decryptStream(key []byte, useAES bool, ptr objptr, rd io.Reader) io.Reader 
 		iv := make([]byte, 16)
 		io.ReadFull(rd, iv)
 		cbc := cipher.NewCBCDecrypter(cb, iv)
-		rd = &cbcReader{cbc: cbc, rd: rd, buf: make([]byte, 16)}
+		rd = newCBCReader(cbc, rd)
 	} else {
 		c, _ := rc4.NewCipher(key)
 		rd = &cipher.StreamReader{S: c, R: rd}
@@ -1233,20 +1286,58 @@ func decryptStream(key []byte, useAES bool, ptr objptr, rd io.Reader) io.Reader 
 type cbcReader struct {
 	cbc  cipher.BlockMode
 	rd   io.Reader
-	buf  []byte
+	raw  []byte // hosho-intake: ciphertext; the last block read is held back until the next read
+	held int
+	out  []byte
 	pend []byte
+	eof  bool
+}
+
+// hosho-intake: cbcReader decrypts 4 KiB at a time (upstream: one 16-byte block per Read)
+// and removes the last block's padding (PKCS#5, which AESV2 and AESV3 add to every
+// stream), as readers do; upstream passed it on as content, stray bytes after an
+// unfiltered content stream's last operator.
+func newCBCReader(cbc cipher.BlockMode, rd io.Reader) *cbcReader {
+	return &cbcReader{cbc: cbc, rd: rd, raw: make([]byte, 4096+aes.BlockSize), out: make([]byte, 4096+aes.BlockSize)}
 }
 
 func (r *cbcReader) Read(b []byte) (n int, err error) {
-	if len(r.pend) == 0 {
-		_, err = io.ReadFull(r.rd, r.buf)
-		if err != nil {
-			return 0, err
+	for len(r.pend) == 0 {
+		if r.eof {
+			return 0, io.EOF
 		}
-		r.cbc.CryptBlocks(r.buf, r.buf)
-		r.pend = r.buf
+		n, err := io.ReadFull(r.rd, r.raw[r.held:])
+		total := r.held + n
+		if err != nil { // the stream's end: its last block carries the padding
+			r.eof = true
+			total -= total % aes.BlockSize
+			r.cbc.CryptBlocks(r.out[:total], r.raw[:total])
+			r.pend = unpad(r.out[:total])
+			continue
+		}
+		ready := total - aes.BlockSize
+		r.cbc.CryptBlocks(r.out[:ready], r.raw[:ready])
+		r.pend = r.out[:ready]
+		r.held = copy(r.raw, r.raw[ready:total])
 	}
 	n = copy(b, r.pend)
 	r.pend = r.pend[n:]
 	return n, nil
+}
+
+// unpad removes PKCS#5 padding, when the bytes are padding.
+func unpad(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	p := int(b[len(b)-1])
+	if p == 0 || p > aes.BlockSize || p > len(b) {
+		return b
+	}
+	for _, c := range b[len(b)-p:] {
+		if int(c) != p {
+			return b
+		}
+	}
+	return b[:len(b)-p]
 }

@@ -50,6 +50,8 @@ func TestPNGUpReaderRejectsBadFilter(t *testing.T) {
 	}
 }
 
+// TestCBCReader decrypts streams of every length around the reader's block and chunk
+// edges, padded as AESV2 and AESV3 writers pad (PKCS#5), and one without padding.
 func TestCBCReader(t *testing.T) {
 	key := bytes.Repeat([]byte{0x33}, 16)
 	block, err := aes.NewCipher(key)
@@ -57,21 +59,29 @@ func TestCBCReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	iv := bytes.Repeat([]byte{0x05}, 16)
-	plaintext := []byte("abcdefghijklmnopabcdefghijklmnop") // 32 bytes (2 blocks)
-	ct := make([]byte, len(plaintext))
-	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, plaintext)
-
-	r := &cbcReader{
-		cbc: cipher.NewCBCDecrypter(block, iv),
-		rd:  bytes.NewReader(ct),
-		buf: make([]byte, 16),
+	encrypt := func(plain []byte, pad bool) []byte {
+		if pad {
+			p := 16 - len(plain)%16
+			plain = append(plain, bytes.Repeat([]byte{byte(p)}, p)...)
+		}
+		ct := make([]byte, len(plain))
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, plain)
+		return ct
 	}
-	got, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("ReadAll: %v", err)
+	for _, n := range []int{0, 1, 15, 16, 17, 4079, 4080, 4095, 4096, 4097, 4112, 10000} {
+		plain := make([]byte, n)
+		for i := range plain {
+			plain[i] = byte('a' + i%26)
+		}
+		got, err := io.ReadAll(newCBCReader(cipher.NewCBCDecrypter(block, iv), bytes.NewReader(encrypt(plain, true))))
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Errorf("%d bytes padded: got %d bytes (%v), want the plaintext", n, len(got), err)
+		}
 	}
-	if !bytes.Equal(got, plaintext) {
-		t.Fatalf("decrypted = %q, want %q", got, plaintext)
+	plain := []byte("abcdefghijklmnopabcdefghijklmnop") // 2 blocks, no padding
+	got, err := io.ReadAll(newCBCReader(cipher.NewCBCDecrypter(block, iv), bytes.NewReader(encrypt(plain, false))))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("unpadded: decrypted = %q (%v), want %q", got, err, plain)
 	}
 }
 

@@ -114,11 +114,18 @@ func ReadLocked(data []byte, lim Limits, passwords []string) ([]Page, error) {
 		return nil, ErrNotPDF
 	}
 	data = openableHeader(data[i:])
-	pages, retry, err := readDirect(data, lim)
+	pages, retry, err := readDirect(data, lim, passwords)
 	if err == nil && !retry {
 		return pages, nil
 	}
-	// The direct path failed (AES-256, a broken xref, an unknown filter): repair with pdfcpu
+	if errors.Is(err, pdf.ErrInvalidPassword) && !slices.ContainsFunc(passwords, nonASCII) {
+		// ledongthuc ran the standard security handler itself (RC4, AES-128 and AES-256,
+		// user and owner passwords) and no password fits: pdfcpu would run the same
+		// algorithms again. A non-ASCII password still goes on to pdfcpu, which encodes it
+		// as each revision asks (ledongthuc tries the UTF-8 bytes).
+		return nil, ErrEncrypted
+	}
+	// The direct path failed (a broken xref, an unknown filter or security handler): repair with pdfcpu
 	// and read again, once.
 	fixed, perr := rewrite(data, lim, "")
 	for _, pw := range passwords {
@@ -135,7 +142,7 @@ func ReadLocked(data []byte, lim Limits, passwords []string) ([]Page, error) {
 		}
 		return nil, perr
 	}
-	pages2, _, err2 := readDirect(fixed, lim)
+	pages2, _, err2 := readDirect(fixed, lim, nil)
 	if err2 != nil {
 		return nil, err2
 	}
@@ -191,12 +198,22 @@ func openableHeader(data []byte) []byte {
 	return fixed
 }
 
+// nonASCII reports a password with a byte outside ASCII.
+func nonASCII(pw string) bool {
+	for i := range len(pw) {
+		if pw[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// readDirect reads with ledongthuc as the file is. retry reports that some stream needs the
-// pre-pass.
-func readDirect(data []byte, lim Limits) (pages []Page, retry bool, err error) {
-	r, err := openReader(data)
+// readDirect reads with ledongthuc as the file is, opening an encrypted file with the empty
+// password or one of passwords. retry reports that some stream needs the pre-pass.
+func readDirect(data []byte, lim Limits, passwords []string) (pages []Page, retry bool, err error) {
+	r, err := openReader(data, passwords)
 	if err != nil {
 		return nil, false, err
 	}
@@ -227,13 +244,26 @@ func pageCount(r *pdf.Reader) (n int) {
 	return int(r.Trailer().Key("Root").Key("Pages").Key("Count").Int64())
 }
 
-func openReader(data []byte) (r *pdf.Reader, err error) {
+func openReader(data []byte, passwords []string) (r *pdf.Reader, err error) {
 	defer func() {
 		if x := recover(); x != nil {
 			r, err = nil, fmt.Errorf("%w: %v", ErrCorrupt, x)
 		}
 	}()
-	r, err = pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	next := func() string {
+		for len(passwords) > 0 {
+			pw := passwords[0]
+			passwords = passwords[1:]
+			if pw != "" {
+				return pw
+			}
+		}
+		return "" // no more: ledongthuc stops asking
+	}
+	r, err = pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), next)
+	if errors.Is(err, pdf.ErrInvalidPassword) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
