@@ -65,6 +65,19 @@ func newBuffer(r io.Reader, offset int64) *buffer {
 	}
 }
 
+// newBufferBytes is a buffer over data from offset, lexed in place (hosho-intake). Tokens
+// copy what they keep, so nothing aliases data.
+func newBufferBytes(data []byte, offset int64) *buffer {
+	offset = min(max(offset, 0), int64(len(data)))
+	return &buffer{
+		r:           eofReader{},
+		buf:         data[offset:len(data):len(data)],
+		offset:      int64(len(data)),
+		allowObjptr: true,
+		allowStream: true,
+	}
+}
+
 func (b *buffer) readByte() byte {
 	if b.pos >= len(b.buf) {
 		b.reload()
@@ -82,7 +95,10 @@ func (b *buffer) errorf(format string, args ...interface{}) {
 }
 
 func (b *buffer) reload() bool {
-	n := cap(b.buf) - int(b.offset%int64(cap(b.buf)))
+	n := 0
+	if cap(b.buf) > 0 { // hosho-intake: a buffer in place at the file's end has none
+		n = cap(b.buf) - int(b.offset%int64(cap(b.buf)))
+	}
 	n, err := b.r.Read(b.buf[:n])
 	if n == 0 && err != nil {
 		b.buf = b.buf[:0]

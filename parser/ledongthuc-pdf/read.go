@@ -93,6 +93,11 @@ type Reader struct {
 	// stream once (it re-inflated the whole stream for every object inside it).
 	objects map[objptr]object
 	objstm  map[objptr][]byte
+
+	// hosho-intake: data is the whole file when it is in memory (NewReaderBytes): objects
+	// are lexed from it in place and streams read from it, where a 4 KiB buffer was
+	// allocated and filled for every object and a bufio.Reader for every inflated stream.
+	data []byte
 }
 
 // maxObjStmCache bounds the decoded object stream resolve keeps; a larger one is read as
@@ -136,6 +141,23 @@ func NewReader(f io.ReaderAt, size int64) (*Reader, error) {
 // to try. If pw returns the empty string, NewReaderEncrypted stops trying to decrypt
 // the file and returns an error.
 func NewReaderEncrypted(f io.ReaderAt, size int64, pw func() string) (r *Reader, err error) {
+	return newReader(f, nil, size, pw)
+}
+
+// NewReaderBytes is NewReaderEncrypted for a file held in memory, read in place (hosho-intake).
+func NewReaderBytes(data []byte, pw func() string) (*Reader, error) {
+	return newReader(bytes.NewReader(data), data, int64(len(data)), pw)
+}
+
+// at is a buffer reading the file from offset (hosho-intake: in place when it is in memory).
+func (r *Reader) at(offset int64) *buffer {
+	if r.data != nil {
+		return newBufferBytes(r.data[:r.end], offset)
+	}
+	return newBuffer(io.NewSectionReader(r.f, offset, r.end-offset), offset)
+}
+
+func newReader(f io.ReaderAt, data []byte, size int64, pw func() string) (r *Reader, err error) {
 	defer func() {
 		if x := recover(); x != nil {
 			r = nil
@@ -169,11 +191,12 @@ func NewReaderEncrypted(f io.ReaderAt, size int64, pw func() string) (r *Reader,
 	}
 
 	r = &Reader{
-		f:   f,
-		end: end,
+		f:    f,
+		end:  end,
+		data: data,
 	}
 	pos := end - endChunk + int64(i)
-	b := newBuffer(io.NewSectionReader(f, pos, end-pos), pos)
+	b := r.at(pos)
 	if b.readToken() != keyword("startxref") {
 		return nil, fmt.Errorf("malformed PDF file: missing startxref")
 	}
@@ -181,7 +204,7 @@ func NewReaderEncrypted(f io.ReaderAt, size int64, pw func() string) (r *Reader,
 	if !ok {
 		return nil, fmt.Errorf("malformed PDF file: startxref not followed by integer")
 	}
-	b = newBuffer(io.NewSectionReader(r.f, startxref, r.end-startxref), startxref)
+	b = r.at(startxref)
 	xref, trailerptr, trailer, err := readXref(r, b)
 	if err != nil {
 		return nil, err
@@ -238,7 +261,7 @@ func readPrevXrefs(r *Reader, first object, parse func(b *buffer) (object, error
 		if !ok {
 			return fmt.Errorf("malformed PDF: xref Prev is not integer: %v", prev)
 		}
-		b := newBuffer(io.NewSectionReader(r.f, off, r.end-off), off)
+		b := r.at(off)
 		next, err := parse(b)
 		if err != nil {
 			return err
@@ -773,7 +796,7 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 // objStmBuffer is a buffer over the decoded object stream strm, decoded once per Reader.
 func (r *Reader) objStmBuffer(strm Value) *buffer {
 	if data, ok := r.objstm[strm.ptr]; ok {
-		return newBuffer(bytes.NewReader(data), 0)
+		return newBufferBytes(data, 0)
 	}
 	data, err := io.ReadAll(io.LimitReader(strm.Reader(), maxObjStmCache+1))
 	if err != nil || len(data) > maxObjStmCache {
@@ -783,7 +806,7 @@ func (r *Reader) objStmBuffer(strm Value) *buffer {
 		r.objstm = map[objptr][]byte{}
 	}
 	r.objstm[strm.ptr] = data
-	return newBuffer(bytes.NewReader(data), 0)
+	return newBufferBytes(data, 0)
 }
 
 func (r *Reader) resolveUncached(parent objptr, x interface{}) Value {
@@ -829,7 +852,7 @@ func (r *Reader) resolveUncached(parent objptr, x interface{}) Value {
 				strm = ext
 			}
 		} else {
-			b := newBuffer(io.NewSectionReader(r.f, xref.offset, r.end-xref.offset), xref.offset)
+			b := r.at(xref.offset)
 			b.key = r.key
 			b.useAES = r.useAES
 			obj = b.readObject()
@@ -884,7 +907,13 @@ func (v Value) Reader() io.ReadCloser {
 	}
 	var rd io.Reader
 	var pooled []io.ReadCloser
-	rd = io.NewSectionReader(v.r.f, x.offset, streamLen)
+	if d := v.r.data; d != nil {
+		// In place; a bytes.Reader is an io.ByteReader, which flate reads without a bufio.Reader.
+		start := min(max(x.offset, 0), int64(len(d)))
+		rd = bytes.NewReader(d[start:min(start+max(streamLen, 0), int64(len(d)))])
+	} else {
+		rd = io.NewSectionReader(v.r.f, x.offset, streamLen)
+	}
 	if v.r.key != nil {
 		rd = decryptStream(v.r.key, v.r.useAES, x.ptr, rd)
 	}
@@ -936,6 +965,7 @@ func (p *pooledReader) Close() error {
 	return nil
 }
 
+// eofReader is an empty source: a closed pooled reader, a buffer that holds all its data.
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }

@@ -1,8 +1,9 @@
 package pdftext
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -69,7 +70,7 @@ func buildLines(gs []placed) []Line {
 	if len(gs) == 0 {
 		return nil
 	}
-	sort.SliceStable(gs, func(i, j int) bool { return gs[i].y < gs[j].y })
+	slices.SortStableFunc(gs, func(a, b placed) int { return cmp.Compare(a.y, b.y) })
 	var lines []Line
 	start := 0
 	for i := 1; i <= len(gs); i++ {
@@ -89,11 +90,8 @@ func buildLines(gs []placed) []Line {
 }
 
 func makeLine(gs []placed) Line {
-	sort.SliceStable(gs, func(i, j int) bool {
-		if gs[i].x != gs[j].x {
-			return gs[i].x < gs[j].x
-		}
-		return gs[i].seq < gs[j].seq
+	slices.SortStableFunc(gs, func(a, b placed) int {
+		return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.seq, b.seq))
 	})
 	var ln Line
 	var sb strings.Builder
