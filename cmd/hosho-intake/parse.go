@@ -124,7 +124,10 @@ func newPDFPool(ctx context.Context, workers int, timeout time.Duration, ocrOn *
 	if err != nil {
 		return nil, err
 	}
-	useOCR := config.Sandbox{OCR: ocrOn}.OCRWanted(ocr.Check(ctx, ocr.Options{}) == nil)
+	useOCR := ocrOn != nil && *ocrOn // --ocr=true or false: nothing to look for
+	if ocrOn == nil {
+		useOCR = config.Sandbox{}.OCRWanted(ocr.Check(ctx, ocr.Options{}) == nil)
+	}
 	return sandbox.NewPool(sandbox.Options{Command: cmd, Workers: workers, Timeout: timeout, Env: intake.WorkerEnv(), OCR: useOCR}), nil
 }
 
@@ -226,7 +229,14 @@ func readInput(name string, lim inbound.Limits) ([]byte, string, error) {
 	if strings.EqualFold(filepath.Ext(inner), ".pdf") {
 		limit = sandbox.MaxFileSize
 	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	// Read into a buffer of the file's size (io.ReadAll grows one from 512 bytes, copying
+	// as it goes); a gzip's size says nothing of its content, which grows as read.
+	var buf bytes.Buffer
+	if st, err := f.Stat(); err == nil && r == io.Reader(f) {
+		buf.Grow(int(min(st.Size(), limit)) + bytes.MinRead) // ReadFrom wants MinRead free to see the end
+	}
+	_, err = buf.ReadFrom(io.LimitReader(r, limit+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, name, fmt.Errorf("reading: %w", err)
 	}

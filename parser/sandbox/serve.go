@@ -203,8 +203,15 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []strin
 		return fmt.Errorf("writing hello: %w", err)
 	}
 	softLimitSet := false
+	// frame is the request buffer, kept from file to file: a fresh 40-60 KB buffer per
+	// notice was the worker's first source of page faults. The answer is written before
+	// the next request is read into it, so nothing read from it is still in use then.
+	var frame []byte
 	for {
-		data, err := readFrame(r, MaxFileSize)
+		data, err := readFrameInto(r, MaxFileSize, frame[:0])
+		if cap(data) <= maxKeptFrame {
+			frame = data
+		}
 		if err == io.EOF {
 			return nil
 		}
@@ -312,6 +319,14 @@ var errFrameTooLarge = errors.New("frame too large")
 // cleanly before a frame, io.ErrUnexpectedEOF when it ends inside one. Past 1 MiB the
 // buffer grows as bytes arrive, so a garbage length costs memory only for bytes sent.
 func readFrame(r *bufio.Reader, max int) ([]byte, error) {
+	return readFrameInto(r, max, nil)
+}
+
+// maxKeptFrame bounds the request buffer a worker keeps between files.
+const maxKeptFrame = 1 << 20
+
+// readFrameInto is readFrame into buf's storage when it is large enough.
+func readFrameInto(r *bufio.Reader, max int, buf []byte) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return nil, err
@@ -321,7 +336,10 @@ func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", errFrameTooLarge, size, max)
 	}
 	n := int(size)
-	buf := make([]byte, 0, min(n, 1<<20))
+	if cap(buf) < min(n, 1<<20) {
+		buf = make([]byte, 0, min(n, 1<<20))
+	}
+	buf = buf[:0]
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
