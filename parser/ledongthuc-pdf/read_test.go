@@ -151,3 +151,49 @@ func TestNewReaderMaliciousPDF(t *testing.T) {
 		t.Fatal("expected error from malicious PDF, got nil")
 	}
 }
+
+// TestReadXrefTableData: the byte-by-byte entry reader takes what writers put in classic
+// tables (CRLF, LF and space-CR line ends, extra spaces) and refuses what is not an entry.
+func TestReadXrefTableData(t *testing.T) {
+	for _, c := range []struct {
+		table string
+		want  []int64 // offsets of objects 0..n-1 ("n" entries), -1 for none
+	}{
+		{"0 3\r\n0000000000 65535 f\r\n0000000015 00000 n\r\n0000000102 00000 n\r\ntrailer", []int64{-1, 15, 102}},
+		{"0 2\n0000000000 65535 f \n0000000017 00000 n \ntrailer", []int64{-1, 17}},
+		{"0 1\n0000000000 65535 f\n3 1\n0000004711 00002 n\ntrailer", []int64{-1, -1, -1, 4711}},
+		{"0 2\n0000000000 65535 f\n  17   0   n\ntrailer", []int64{-1, 17}},
+		{"0 2\n0000000000 65535 f\n0000000017 00000 x\ntrailer", nil},
+		{"0 2\n0000000000 65535 f\n0000000017 00000\ntrailer", nil},
+		{"0 2\n0000000000 65535 f\n00000000170 0000000000000000000000 n\ntrailer", nil},
+		{"0 2\n0000000000 65535 f\n-17 0 n\ntrailer", nil},
+		{"0 2\n0000000000 65535 f\n0000000017 00000 nn\ntrailer", nil},
+	} {
+		var table []xref
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = r.(error)
+				}
+			}()
+			b := newBufferBytes([]byte(c.table+"\n<< >>"), 0)
+			table, err = readXrefTableData(b, nil)
+		}()
+		if c.want == nil {
+			if err == nil {
+				t.Errorf("%q: read %v, want an error", c.table, table)
+			}
+			continue
+		}
+		if err != nil || len(table) != len(c.want) {
+			t.Errorf("%q: %v, %v; want %v", c.table, table, err, c.want)
+			continue
+		}
+		for i, w := range c.want {
+			if got := table[i].offset; w >= 0 && got != w || w < 0 && got != 0 {
+				t.Errorf("%q: object %d at %d, want %d", c.table, i, got, w)
+			}
+		}
+	}
+}
