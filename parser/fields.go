@@ -66,6 +66,17 @@ var labels = []struct {
 	{"区分", fieldCategory},
 }
 
+// labelStarts holds the first character of every label.
+var labelStarts = func() string {
+	var b strings.Builder
+	for _, l := range labels {
+		if r, _ := utf8.DecodeRuneInString(l.text); !strings.ContainsRune(b.String(), r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}()
+
 // matchLabel reports the field whose label opens line (already normalised) and the text
 // after the label and its separator. Spaces inside the label are skipped (均等割付 spreads
 // 区　　分 over its cell); the label must be followed by a separator, white space or the end
@@ -77,6 +88,9 @@ func matchLabel(line string) (f field, rest string, ok bool) {
 	open := false
 	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(<", r) {
 		s, open = s[n:], true
+	}
+	if r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(s, isSpace)); !strings.ContainsRune(labelStarts, r) {
+		return 0, "", false // most lines are values or prose: one look, not 32
 	}
 	for _, l := range labels {
 		i, matched := s, true
