@@ -91,6 +91,8 @@ func testArchive(data, args []byte) []byte {
 	switch string(data) {
 	case "PANIC", "OOM", "HANG", "EXIT":
 		testRead(data)
+	case "MEMLIMIT":
+		return []byte(strconv.FormatInt(debug.SetMemoryLimit(-1), 10))
 	}
 	b, _ := json.Marshal([]string{string(args), string(data)})
 	return b
@@ -718,6 +720,21 @@ func TestMemoryTarget(t *testing.T) {
 				t.Errorf("worker's soft memory limit %d, want %d", doc.Pages, tt.want)
 			}
 		})
+	}
+	// An archive's members are held whole: it is opened under the hard limit's three
+	// quarters, and the target is back for the next file.
+	opts := testOptions()
+	opts.Env = append(os.Environ(), "HOSHO_SANDBOX_WORKER=archives")
+	p := newTestPool(t, opts)
+	a, err := p.OpenArchive(context.Background(), []byte("MEMLIMIT"), nil, 0)
+	if err != nil || a.Failed {
+		t.Fatalf("OpenArchive(MEMLIMIT) = %+v, %v", a, err)
+	}
+	if got, want := string(a.Answer), strconv.Itoa(hard(256<<20)); got != want {
+		t.Errorf("soft memory limit while opening an archive %s, want %s", got, want)
+	}
+	if doc, err := p.ReadPDF(context.Background(), []byte("MEMLIMIT")); err != nil || doc.Pages != workerMemoryTarget {
+		t.Errorf("soft memory limit after an archive: %+v, %v; want %d", doc, err, workerMemoryTarget)
 	}
 }
 

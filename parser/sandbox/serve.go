@@ -260,7 +260,11 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []strin
 		}
 		var payload []byte
 		if isArchive {
+			// An archive's members are held whole (intake/inbound bounds them at 32 MiB),
+			// past workerMemoryTarget: under it the collector would run without pause.
+			target := debug.SetMemoryLimit(hardSoftLimit())
 			payload, err = json.Marshal(callArchive(archive, data, archiveArgs))
+			debug.SetMemoryLimit(target)
 			if err != nil || len(payload) > maxArchiveResponse {
 				payload, _ = json.Marshal(response{Doc: corrupt("archive reader produced an oversized or broken result")})
 			}
