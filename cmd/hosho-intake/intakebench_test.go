@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -153,20 +152,22 @@ func benchIntake(t *testing.T, raws [][]byte) {
 	}
 	start = time.Now()
 	cmd, out := startBench(t, "once", "--config", cfg)
-	peak := make(chan treeRSS, 1)
-	go func() { peak <- peakTreeRSS(cmd.Process.Pid) }()
+	peak := testkit.WatchMemory(cmd.Process.Pid, 10*time.Millisecond)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("once: %v\n%s", err, out)
 	}
 	ours := time.Since(start)
-	rss := <-peak
+	mem := <-peak
 	if !strings.Contains(out.String(), fmt.Sprintf("recorded %d", n)) {
 		t.Fatalf("once did not record all %d:\n%s", n, tail(out.String()))
 	}
 	t.Logf("once: %s", strings.TrimSpace(lastLine(out.String())))
 	t.Logf("mbsync (fsync each message): %v, %.0f messages/s", peer.Round(time.Millisecond), float64(n)/peer.Seconds())
-	t.Logf("hosho-intake once:            %v, %.0f messages/s, peak RSS %.1f MiB (parent + PDF workers; the parent's anonymous %.1f MiB, file-backed %.1f MiB)",
-		ours.Round(time.Millisecond), float64(n)/ours.Seconds(), float64(rss.total)/1024, float64(rss.anon)/1024, float64(rss.file)/1024)
+	t.Logf("hosho-intake once:            %v, %.0f messages/s, CPU %v (workers included)", ours.Round(time.Millisecond),
+		float64(n)/ours.Seconds(), (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Round(time.Millisecond))
+	// Summed RSS counts the binary's pages once in each process that touched them; PSS
+	// shares them out, so the tree's PSS is what the machine spends.
+	t.Logf("peak memory (parent + PDF workers): %v", mem)
 	t.Logf("ratio: once takes %.2fx mbsync's time", ours.Seconds()/peer.Seconds())
 }
 
@@ -254,76 +255,6 @@ func tail(s string) string {
 		return s[len(s)-2000:]
 	}
 	return s
-}
-
-// treeRSS is the peak resident memory of a process and its children, and of the process
-// alone: all of it, its anonymous part (the Go heap) and its file-backed part (the binary
-// and the mapped state file), each at its own peak.
-type treeRSS struct{ total, self, anon, file int }
-
-// peakTreeRSS samples the summed resident memory of pid and all its descendants until pid
-// ends. Children are listed per thread (/proc/PID/task/TID/children): a Go process starts
-// its children from any of its threads, so every thread's list is read.
-func peakTreeRSS(pid int) treeRSS {
-	var peak treeRSS
-	for {
-		own, alive := rssKiB(pid)
-		if !alive {
-			return peak
-		}
-		total := own.total
-		for _, d := range descendants(pid) {
-			r, _ := rssKiB(d)
-			total += r.total
-		}
-		peak = treeRSS{max(peak.total, total), max(peak.self, own.total), max(peak.anon, own.anon), max(peak.file, own.file)}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// descendants are the processes below pid, found through every thread's children.
-func descendants(pid int) []int {
-	var out []int
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	for _, task := range tasks {
-		kids, _ := os.ReadFile(task)
-		for _, k := range strings.Fields(string(kids)) {
-			if kp, err := strconv.Atoi(k); err == nil {
-				out = append(append(out, kp), descendants(kp)...)
-			}
-		}
-	}
-	return out
-}
-
-func rssKiB(pid int) (treeRSS, bool) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return treeRSS{}, false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	var r treeRSS
-	kib := func(v string) int {
-		n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-		return n
-	}
-	for sc.Scan() {
-		l := sc.Text()
-		if strings.HasPrefix(l, "State:") && strings.Contains(l, "Z") {
-			return treeRSS{}, false
-		}
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			r.total = kib(v)
-		}
-		if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
-			r.anon = kib(v)
-		}
-		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
-			r.file = kib(v)
-		}
-	}
-	return r, true
 }
 
 // TestIdlePollBenchmark times a poll that finds nothing new, against a local Dovecot whose

@@ -20,6 +20,7 @@ import (
 	"hosho-intake/intake/samplemail"
 	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
+	"hosho-intake/parser/testkit"
 )
 
 // TestOCRPollBenchmark is issue 12's benchmark program: a poll (`hosho-intake once`, Dovecot,
@@ -186,8 +187,7 @@ func workerOCR(t *testing.T, pdfs [][]byte) (time.Duration, [2]int, int) {
 		t.Fatal(err)
 	}
 	// The worker alone, and with the tools it runs (pdftoppm, tesseract).
-	peak := make(chan treeRSS, 1)
-	go func() { peak <- peakTreeRSS(cmd.Process.Pid) }()
+	peak := testkit.WatchMemory(cmd.Process.Pid, 10*time.Millisecond)
 	out := bufio.NewReader(outPipe)
 	frame := func() []byte {
 		var hdr [4]byte
@@ -230,5 +230,5 @@ func workerOCR(t *testing.T, pdfs [][]byte) (time.Duration, [2]int, int) {
 		t.Fatalf("worker: %v", err)
 	}
 	p := <-peak
-	return took / time.Duration(pages), [2]int{p.self, p.total}, notices
+	return took / time.Duration(pages), [2]int{p.Self.RSS, p.RSS}, notices
 }

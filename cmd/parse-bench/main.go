@@ -1,7 +1,8 @@
 // Command parse-bench measures `hosho-intake parse --json` over many notice PDFs against the
 // tool an admin would otherwise script: pdftotext run once per file. Both run in the same
 // invocation on the same files, so the figure is a ratio that a shared, noisy machine does
-// not spoil. It also samples the peak memory of hosho-intake and its PDF workers together.
+// not spoil. It also samples the peak memory of hosho-intake and its PDF workers together:
+// summed RSS and PSS (the binary's pages the processes share counted once).
 //
 // Two sets are measured: real producers' PDFs (every *.pdf in -samples, by default the shared
 // corpus ../shared/samples/pdf, read in place and named round-robin up to -n), which is what
@@ -20,8 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"hosho-intake/parser"
@@ -99,13 +98,13 @@ func measure(bin string, files []string, want, run int) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	peak := watchPeak(cmd.Process.Pid)
+	peak := testkit.WatchMemory(cmd.Process.Pid, 5*time.Millisecond)
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("%s parse: %w", bin, err)
 	}
 	ours := time.Since(start)
 	oursCPU := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime() // workers included: waited for
-	peakKiB := <-peak
+	mem := <-peak
 	read, err := countNotices(out.Bytes())
 	if err != nil {
 		return err
@@ -128,8 +127,10 @@ func measure(bin string, files []string, want, run int) error {
 	}
 	peer := time.Since(start)
 
-	fmt.Printf("  run %d: hosho-intake parse --json: %d files in %v (%.0f files/s), %d notices read, peak RSS %.1f MiB (parent + workers)\n",
-		run, n, ours.Round(time.Millisecond), float64(n)/ours.Seconds(), read, float64(peakKiB)/1024)
+	fmt.Printf("  run %d: hosho-intake parse --json: %d files in %v (%.0f files/s), %d notices read\n",
+		run, n, ours.Round(time.Millisecond), float64(n)/ours.Seconds(), read)
+	// Summed RSS counts the binary's pages once in each process; PSS shares them out.
+	fmt.Printf("  run %d: peak memory (parent + workers): %v\n", run, mem)
 	fmt.Printf("  run %d: pdftotext once per file:   %d files in %v (%.0f files/s)\n", run, n, peer.Round(time.Millisecond), float64(n)/peer.Seconds())
 	// CPU time is the steadier figure on a machine others share: waiting for a core
 	// lengthens wall time, not CPU time.
@@ -193,58 +194,4 @@ func countNotices(out []byte) (int, error) {
 		read += len(r.Notices)
 	}
 	return read, sc.Err()
-}
-
-// watchPeak samples the summed resident memory of pid and its children until pid exits.
-func watchPeak(pid int) <-chan int {
-	peak := make(chan int, 1)
-	go func() {
-		max := 0
-		for {
-			kib, alive := treeRSS(pid)
-			if !alive {
-				peak <- max
-				return
-			}
-			if kib > max {
-				max = kib
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}()
-	return peak
-}
-
-func treeRSS(pid int) (kib int, alive bool) {
-	own, ok := rss(pid)
-	if !ok {
-		return 0, false
-	}
-	kib = own
-	children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	for _, c := range strings.Fields(string(children)) {
-		if cp, err := strconv.Atoi(c); err == nil {
-			if k, ok := rss(cp); ok {
-				kib += k
-			}
-		}
-	}
-	return kib, true
-}
-
-func rss(pid int) (int, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, false
-	}
-	if bytes.Contains(b, []byte("State:\tZ")) {
-		return 0, false
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			k, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return k, true
-		}
-	}
-	return 0, true
 }

@@ -29,6 +29,7 @@ import (
 	"hosho-intake/intake"
 	"hosho-intake/intake/control"
 	"hosho-intake/intake/outbox"
+	"hosho-intake/parser/sandbox"
 	"hosho-intake/verifier"
 )
 
@@ -78,6 +79,11 @@ func Open(o Options) (*intake.Service, *config.Config, *slog.Logger, error) {
 	svc, err := NewService(o, cfg, log)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("starting: %w", err)
+	}
+	// What the start touched of the binary (every package's init, the config, the state
+	// file's opening) is not run again; the poll's own pages fault back in.
+	if _, err := sandbox.ReleaseProgramPages(); err != nil {
+		log.Warn("memory", "err", err)
 	}
 	return svc, cfg, log, nil
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +79,8 @@ func testRead(data []byte) parser.Document {
 		os.Stdout.Write([]byte{0, 0, 0, 2, '{', '!'})
 	case "BIG":
 		return parser.Document{Kind: strings.Repeat("x", maxResponse)}
+	case "MEMLIMIT": // the worker's soft memory limit, in Pages
+		return parser.Document{Kind: string(data), Pages: int(debug.SetMemoryLimit(-1))}
 	}
 	return parser.Document{Kind: string(data), Pages: os.Getpid()}
 }
@@ -87,6 +91,8 @@ func testArchive(data, args []byte) []byte {
 	switch string(data) {
 	case "PANIC", "OOM", "HANG", "EXIT":
 		testRead(data)
+	case "MEMLIMIT":
+		return []byte(strconv.FormatInt(debug.SetMemoryLimit(-1), 10))
 	}
 	b, _ := json.Marshal([]string{string(args), string(data)})
 	return b
@@ -676,4 +682,100 @@ func TestOCRIf(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMemoryTarget checks a worker's soft memory limit: workerMemoryTarget, unless the
+// worker's environment sets GOMEMLIMIT; never above three quarters of RLIMIT_DATA (the
+// pool's MemoryLimit, not set under -race).
+func TestMemoryTarget(t *testing.T) {
+	hard := func(limit int) int {
+		if raceEnabled {
+			return math.MaxInt64
+		}
+		return limit / 4 * 3
+	}
+	tests := []struct {
+		name        string
+		env         string
+		memoryLimit int
+		want        int
+	}{
+		{"target", "", 256 << 20, workerMemoryTarget},
+		{"environment", "GOMEMLIMIT=100MiB", 256 << 20, 100 << 20},
+		{"environment above the hard limit", "GOMEMLIMIT=1GiB", 256 << 20, min(1<<30, hard(256<<20))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := testOptions()
+			opts.MemoryLimit = int64(tt.memoryLimit)
+			if tt.env != "" {
+				opts.Env = append(opts.Env, tt.env)
+			}
+			p := newTestPool(t, opts)
+			doc, err := p.ReadPDF(context.Background(), []byte("MEMLIMIT"))
+			if err != nil || len(doc.Problems) != 0 {
+				t.Fatalf("ReadPDF(MEMLIMIT) = %+v, %v", doc, err)
+			}
+			if doc.Pages != tt.want {
+				t.Errorf("worker's soft memory limit %d, want %d", doc.Pages, tt.want)
+			}
+		})
+	}
+	// An archive's members are held whole: it is opened under the hard limit's three
+	// quarters, and the target is back for the next file.
+	opts := testOptions()
+	opts.Env = append(os.Environ(), "HOSHO_SANDBOX_WORKER=archives")
+	p := newTestPool(t, opts)
+	a, err := p.OpenArchive(context.Background(), []byte("MEMLIMIT"), nil, 0)
+	if err != nil || a.Failed {
+		t.Fatalf("OpenArchive(MEMLIMIT) = %+v, %v", a, err)
+	}
+	if got, want := string(a.Answer), strconv.Itoa(hard(256<<20)); got != want {
+		t.Errorf("soft memory limit while opening an archive %s, want %s", got, want)
+	}
+	if doc, err := p.ReadPDF(context.Background(), []byte("MEMLIMIT")); err != nil || doc.Pages != workerMemoryTarget {
+		t.Errorf("soft memory limit after an archive: %+v, %v; want %d", doc, err, workerMemoryTarget)
+	}
+}
+
+// TestReleaseProgramPages checks that a worker started as the binary's subcommand
+// (serveProcess) maps fewer of the binary's pages than one that keeps what its start
+// touched (ServeFunc), after reading the same file, and still serves.
+func TestReleaseProgramPages(t *testing.T) {
+	mapped := func(env string) (kib int) {
+		t.Run(env, func(t *testing.T) { kib = programKiB(t, env) })
+		return kib
+	}
+	kept, released := mapped("1"), mapped("process")
+	t.Logf("the binary's read-only pages mapped by a worker: %d KiB kept, %d KiB released", kept, released)
+	if released == 0 || released > kept*3/4 {
+		t.Errorf("a worker that released its program pages maps %d KiB of them, want under three quarters of the %d KiB of one that did not", released, kept)
+	}
+}
+
+// programKiB is how much of the binary's read-only mappings a worker served by
+// HOSHO_SANDBOX_WORKER=env has resident after reading a file.
+func programKiB(t *testing.T, env string) (kib int) {
+	t.Helper()
+	opts := testOptions()
+	opts.Env = append(os.Environ(), "HOSHO_SANDBOX_WORKER="+env)
+	p := newTestPool(t, opts)
+	pid := readOK(t, p, "notice").Pages
+	smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := programMappings(smaps, exe)
+	if len(maps) == 0 {
+		t.Fatalf("no read-only mapping of %s in the worker's smaps", exe)
+	}
+	for _, m := range maps {
+		kib += m.rssKiB
+	}
+	readOK(t, p, "again") // the worker still serves
+	return kib
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -70,6 +71,16 @@ const (
 	// real producers' notices: RSS of a worker about 24 MB at 400).
 	workerGCPercent = 400
 
+	// workerMemoryTarget is a worker's soft memory limit unless its environment sets
+	// GOMEMLIMIT (or RLIMIT_DATA asks for less). At workerGCPercent a notice's heap (1 to
+	// 2 MB live) stays near the runtime's 16 MB minimum goal, under the target, so the
+	// collector's pace is unchanged; a file that holds more pays more collection (the
+	// runtime caps it at half the CPU), and afterwards the heap is returned down to the
+	// target rather than kept: one-core workers (intake.WorkerEnv) rarely give the
+	// background scavenger a turn, and a worker that had read a big file held 30 to 45 MB
+	// of anonymous memory until it was replaced.
+	workerMemoryTarget = 24 << 20
+
 	// maxPanicText bounds the panic value and stack a worker sends back for the log.
 	maxPanicText = 8 << 10
 )
@@ -116,6 +127,7 @@ func serveProcess(read func([]byte) parser.Document, archive ArchiveFunc) error 
 		return err
 	}
 	defer out.Close()
+	releaseInitPages()
 	return serve(os.Stdin, out, lockedOr(read), archive)
 }
 
@@ -125,6 +137,7 @@ func serveProcessOCR(opts ocr.Options, archive ArchiveFunc) error {
 		return err
 	}
 	defer out.Close()
+	releaseInitPages()
 	return serve(os.Stdin, out, func(data []byte, passwords []string, announce func() error) parser.Document {
 		if len(passwords) > 0 {
 			return parser.ReadLockedPDF(data, passwords)
@@ -139,11 +152,23 @@ func serveProcessOCR(opts ocr.Options, archive ArchiveFunc) error {
 		// A page image is tens of MB held for seconds beside tesseract, which the memory
 		// watch counts with the worker: at workerGCPercent the heap grew to 256 MiB on a
 		// scanned notice. OCR's time is tesseract's, so the collector's own pace costs nothing.
+		// The image is held live, so the soft limit goes back to the hard limit's three
+		// quarters: under workerMemoryTarget the collector would run without pause.
 		defer debug.SetGCPercent(debug.SetGCPercent(100))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(hardSoftLimit()))
 		// No deadline of its own: the parent kills the worker's process group, tesseract
 		// included, when the OCR's time is up.
 		return ocr.Read(context.Background(), data, doc, opts)
 	}, archive)
+}
+
+// releaseInitPages drops the program's pages that the package inits touched (see
+// ReleaseProgramPages) before the worker reads its first file. Failing to is no reason
+// not to serve: it is said on stderr, which the parent logs.
+func releaseInitPages() {
+	if _, err := ReleaseProgramPages(); err != nil {
+		fmt.Fprintln(os.Stderr, "pdf-worker:", err)
+	}
 }
 
 // protocolOut moves the protocol to a private copy of descriptor 1 (see ServeProcess).
@@ -237,12 +262,16 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []strin
 		if !softLimitSet {
 			// The parent sets RLIMIT_DATA after the process started and before the first
 			// request, so it is read here rather than at startup.
-			setSoftMemoryLimit()
+			setSoftMemoryLimit(os.Getenv("GOMEMLIMIT") == "")
 			softLimitSet = true
 		}
 		var payload []byte
 		if isArchive {
+			// An archive's members are held whole (intake/inbound bounds them at 32 MiB),
+			// past workerMemoryTarget: under it the collector would run without pause.
+			target := debug.SetMemoryLimit(hardSoftLimit())
 			payload, err = json.Marshal(callArchive(archive, data, archiveArgs))
+			debug.SetMemoryLimit(target)
 			if err != nil || len(payload) > maxArchiveResponse {
 				payload, _ = json.Marshal(response{Doc: corrupt("archive reader produced an oversized or broken result")})
 			}
@@ -291,15 +320,27 @@ func callArchive(archive ArchiveFunc, data, args []byte) (resp response) {
 	return response{Archive: archive(data, args)}
 }
 
-// setSoftMemoryLimit makes the garbage collector work harder as the heap nears the hard
-// limit, so that a file which fits is not killed by collection slack. Three quarters
-// leaves room for what the runtime maps outside the heap (stacks, its own metadata).
-func setSoftMemoryLimit() {
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_DATA, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
-		return
+// setSoftMemoryLimit sets the runtime's soft memory limit to workerMemoryTarget (when
+// target) or the environment's GOMEMLIMIT, and in any case to no more than
+// hardSoftLimit.
+func setSoftMemoryLimit(target bool) {
+	limit := debug.SetMemoryLimit(-1) // the environment's, or none (math.MaxInt64)
+	if target {
+		limit = workerMemoryTarget
 	}
-	debug.SetMemoryLimit(int64(lim.Cur / 4 * 3))
+	debug.SetMemoryLimit(min(limit, hardSoftLimit()))
+}
+
+// hardSoftLimit is three quarters of RLIMIT_DATA (math.MaxInt64 when there is none): the
+// garbage collector works harder as the heap nears the hard limit, so that a file which
+// fits is not killed by collection slack. The last quarter is room for what the runtime
+// maps outside the heap (stacks, its own metadata).
+func hardSoftLimit() int64 {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_DATA, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY || lim.Cur/4*3 > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(lim.Cur / 4 * 3)
 }
 
 func corrupt(detail string) parser.Document {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,5 +67,49 @@ func TestProxy(t *testing.T) {
 	p.CutAfter(0)
 	if n, err := read(); n != 0 || err != nil {
 		t.Errorf("cut at 0: %d bytes, %v; want 0, closed", n, err)
+	}
+}
+
+// TestWatchMemory watches a shell that runs two copies of this test binary, each holding
+// 32 MiB of its own: the largest child's anonymous memory holds them, and the tree's PSS
+// is below its summed RSS because the copies share the binary's pages.
+func TestWatchMemory(t *testing.T) {
+	const held = 32 << 20
+	if os.Getenv("TESTKIT_MEMORY_CHILD") == "1" {
+		b := make([]byte, held)
+		for i := range b {
+			b[i] = byte(i)
+		}
+		time.Sleep(time.Second) // for the watch to sample; nothing is timed
+		t.Log(b[held-1])
+		return
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exe + " -test.run=^TestWatchMemory$"
+	cmd := exec.Command("sh", "-c", child+" & "+child+" & wait")
+	cmd.Env = append(os.Environ(), "TESTKIT_MEMORY_CHILD=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	peak := WatchMemory(cmd.Process.Pid, 5*time.Millisecond)
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	m := <-peak
+	t.Log(m)
+	if m.Processes != 3 {
+		t.Errorf("saw at most %d processes, want 3 (the shell and two children)", m.Processes)
+	}
+	if m.Child.Anon < held>>10 {
+		t.Errorf("the largest child's anonymous memory %d KiB, want at least the %d KiB it held", m.Child.Anon, held>>10)
+	}
+	if m.Child.File == 0 {
+		t.Errorf("a child's file-backed memory is 0: its binary's pages were not counted")
+	}
+	if m.RSS < 2*m.Child.Anon || m.PSS >= m.RSS {
+		t.Errorf("tree: summed RSS %d KiB, PSS %d KiB: want RSS at least both children's heaps and PSS below RSS (the binary shared)", m.RSS, m.PSS)
 	}
 }
