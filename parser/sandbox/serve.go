@@ -67,13 +67,17 @@ const (
 	// growing into the memory limit first.
 	maxStack = 64 << 20
 
-	// workerGCPercent is a worker's GOGC unless its environment sets one (measured on the
-	// real producers' notices: RSS of a worker about 24 MB at 400).
-	workerGCPercent = 400
+	// workerGCPercent is a worker's GOGC unless its environment sets one. A notice
+	// allocates about 165 KB and leaves under 1 MB live, so the heap's goal is the
+	// runtime's floor, 4 MB times GOGC/100. Measured over 600 real producers' PDFs: 200
+	// keeps a worker's anonymous memory at about 11 MiB (20 at 400, 8 at 100) for some
+	// six collections per worker, a few percent of its CPU (each costs 1-3 ms whatever
+	// the heap, mostly the program's globals).
+	workerGCPercent = 200
 
 	// workerMemoryTarget is a worker's soft memory limit unless its environment sets
-	// GOMEMLIMIT (or RLIMIT_DATA asks for less). At workerGCPercent a notice's heap (1 to
-	// 2 MB live) stays near the runtime's 16 MB minimum goal, under the target, so the
+	// GOMEMLIMIT (or RLIMIT_DATA asks for less). At workerGCPercent a notice's heap (under
+	// 1 MB live) stays near the runtime's 8 MB minimum goal, under the target, so the
 	// collector's pace is unchanged; a file that holds more pays more collection (the
 	// runtime caps it at half the CPU), and afterwards the heap is returned down to the
 	// target rather than kept: one-core workers (intake.WorkerEnv) rarely give the
@@ -216,10 +220,9 @@ func lockedOr(read func([]byte) parser.Document) func([]byte, []string, func() e
 func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []string, announce func() error) parser.Document, archive ArchiveFunc) error {
 	debug.SetMaxStack(maxStack)
 	if os.Getenv("GOGC") == "" {
-		// A worker's heap is small and short-lived (about 1 MB allocated per notice), and
-		// at the default 100 the collector's assists took a quarter of its CPU. The soft
-		// memory limit set below still makes it collect harder as the heap nears the
-		// limit, so the memory bound holds.
+		// A worker's heap is small and short-lived; see workerGCPercent. The soft memory
+		// limit set below still makes it collect harder as the heap nears the limit, so
+		// the memory bound holds.
 		debug.SetGCPercent(workerGCPercent)
 	}
 	r := bufio.NewReaderSize(in, 64<<10)
