@@ -1,7 +1,6 @@
 package mailbox
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -156,12 +155,13 @@ func (s *Session) readLiteral(op string, lit imap.LiteralReader) ([]byte, error)
 	if size > s.maxSize {
 		return nil, &Error{Op: op, Kind: ErrTooLarge, Err: fmt.Errorf("%d bytes, limit %d", size, s.maxSize)}
 	}
-	var b bytes.Buffer
-	b.Grow(int(size))
-	if _, err := io.Copy(&b, lit); err != nil {
+	// Read into a buffer of the stated size: a bytes.Buffer wants room to spare before each
+	// read, so it grew every message to twice its size, one more copy and allocation each.
+	b := make([]byte, size)
+	if _, err := io.ReadFull(lit, b); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
 // FetchHeader returns the header of one message (BODY.PEEK[HEADER]), for messages over the
