@@ -541,7 +541,7 @@ func (p *Poller) read(ctx context.Context, j *job) {
 		// Only the header was downloaded: read it for the reply's address, nothing more.
 		lim.MaxMessageBytes = int64(len(j.raw)) + 1
 	}
-	c, err := ReadWithin(ctx, bytes.NewReader(j.raw), lim, p.PDFs, p.Budget)
+	c, err := readBytesWithin(ctx, j.raw, lim, p.PDFs, p.Budget)
 	if err != nil {
 		j.err = err
 		return

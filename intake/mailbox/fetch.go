@@ -216,7 +216,8 @@ func (s *Session) fetchSection(ctx context.Context, uid uint32, section *imap.Fe
 // headerMessageID is the Message-ID of a header (without angle brackets), read as go-imap
 // reads an ENVELOPE's; "" when absent or malformed.
 func headerMessageID(header []byte) string {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
+	// A small buffer: the field is one line or a few, and bufio's default is 4 KiB a message.
+	h, err := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(header), 256))
 	if err != nil && h.Len() == 0 {
 		return ""
 	}

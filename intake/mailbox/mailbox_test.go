@@ -686,6 +686,7 @@ func TestHeaderMessageID(t *testing.T) {
 		{"\r\n", ""},
 		{"", ""},
 		{"Message-ID: not an id\r\n\r\n", ""},
+		{"Message-ID: <" + strings.Repeat("x", 600) + "@long.example>\r\n\r\n", strings.Repeat("x", 600) + "@long.example"},
 	} {
 		if got := headerMessageID([]byte(c.header)); got != c.want {
 			t.Errorf("headerMessageID(%q) = %q, want %q", c.header, got, c.want)
