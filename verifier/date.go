@@ -199,7 +199,7 @@ func StatedDates(text string) []StatedDate {
 	mentions := eraMentionRe.FindAllStringIndex(t, -1)
 	var out []StatedDate
 	ctx := ""
-	for _, m := range dateRe.FindAllStringSubmatchIndex(t, -1) {
+	for _, m := range dateMatches(t) {
 		// Both lists are in text order: advance through the mentions as the dates go.
 		for len(mentions) > 0 && mentions[0][0] < m[0] {
 			ctx, mentions = t[mentions[0][0]:mentions[0][1]], mentions[1:]
@@ -211,6 +211,53 @@ func StatedDates(text string) []StatedDate {
 		out = append(out, StatedDate{Label: labelBefore(t, m[0]), Date: d, Text: t[m[0]:m[1]]})
 	}
 	return out
+}
+
+// dateMatches is dateRe.FindAllStringSubmatchIndex(t, -1), run only over the stretches of t
+// that can hold a date: a date is written with digits, white space, separators, era names
+// and letters, 元, 年, 月 and 日 alone, so every match lies within one maximal run of such
+// characters that holds a digit, and the pattern looks at nothing around it. Run over the
+// whole of a mail's text, the pattern (which has no literal prefix to skip to) was tried at
+// every byte: most of the judge's time (issue 14).
+func dateMatches(t string) [][]int {
+	var out [][]int
+	start, digit := -1, false
+	flush := func(end int) {
+		if start >= 0 && digit {
+			for _, m := range dateRe.FindAllStringSubmatchIndex(t[start:end], -1) {
+				for i := range m {
+					if m[i] >= 0 {
+						m[i] += start
+					}
+				}
+				out = append(out, m)
+			}
+		}
+		start, digit = -1, false
+	}
+	for i, r := range t {
+		if !inDate(r) {
+			flush(i)
+			continue
+		}
+		if start < 0 {
+			start = i
+		}
+		digit = digit || '0' <= r && r <= '9'
+	}
+	flush(len(t))
+	return out
+}
+
+// inDate reports whether r can be part of a dateRe match.
+func inDate(r rune) bool {
+	switch {
+	case '0' <= r && r <= '9':
+		return true
+	case r < 0x80:
+		return strings.ContainsRune("\t\n\f\r ./-MTSHR", r)
+	}
+	return strings.ContainsRune("元年月日明治大正昭和平成令", r)
 }
 
 // labelBefore returns the canonical date label that ends right before position i of s
