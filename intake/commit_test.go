@@ -26,7 +26,7 @@ func TestCommitInOrderOutOfOrderArrival(t *testing.T) {
 			entry: &ledger.Entry{Mailbox: "INBOX", UIDValidity: 7, UID: uid, TakenAt: time.Now(), Outcome: OutcomeProblems}}
 	}
 	close(done)
-	committed := make(chan uint64, n)
+	committed := make(chan recorded, n)
 	var res Result
 	if err := p.commitInOrder(done, committed, &res, func() {}); err != nil {
 		t.Fatal(err)
@@ -36,10 +36,14 @@ func TestCommitInOrderOutOfOrderArrival(t *testing.T) {
 	}
 	var last uint64
 	for range n {
-		id := <-committed
+		r := <-committed
+		id := r.id
 		e, _ := l.Get(id)
 		if id <= last || e.UID != uint32(id) {
 			t.Errorf("entry %d has uid %d: not committed in UID order", id, e.UID)
+		}
+		if r.uid != e.UID {
+			t.Errorf("entry %d handed on to be moved as uid %d, recorded as uid %d", id, r.uid, e.UID)
 		}
 		last = id
 	}

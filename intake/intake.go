@@ -244,6 +244,19 @@ func ReadWithin(ctx context.Context, raw io.Reader, lim inbound.Limits, pdfs PDF
 	if err != nil {
 		return nil, fmt.Errorf("reading message: %w", err)
 	}
+	return readFound(ctx, msg, pdfs, b)
+}
+
+// readBytesWithin is ReadWithin of a message held in memory (the poll's), parsed where it
+// lies (inbound.ReadBytes).
+func readBytesWithin(ctx context.Context, raw []byte, lim inbound.Limits, pdfs PDFReader, b Budget) (*Contents, error) {
+	msg := inbound.ReadBytes(raw, withSevenZip(ctx, lim, pdfs, &b))
+	return readFound(ctx, msg, pdfs, b)
+}
+
+// readFound is ReadWithin's reading of what the message holds, once it is parsed; b is what
+// is left of the budget after any archives were opened.
+func readFound(ctx context.Context, msg *inbound.Message, pdfs PDFReader, b Budget) (*Contents, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // an archive not opened because ctx ended is no fault of the message
 	}

@@ -113,7 +113,7 @@ type job struct {
 	large    bool
 
 	entry    *ledger.Entry
-	gz       []byte // the raw message, compressed for the ledger
+	keep     []byte // the raw message, for the ledger to keep
 	contents *Contents
 	dupOf    uint64 // an entry recorded before: alias instead of recording
 	setAside bool   // recording it failed on maxRecordAttempts polls: kept for the clerks only
@@ -331,15 +331,14 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 	// the download run ahead and pile the mailbox up in memory behind it.
 	inflight := make(chan struct{}, max(4*workers, 2*p.CommitBatch))
 	done := make(chan *job, workers*2)
-	committed := make(chan uint64, len(infos))
+	committed := make(chan recorded, len(infos))
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var zc ledger.Compressor
 			for j := range jobs {
-				p.read(work, &zc, j)
+				p.read(work, j)
 				done <- j
 			}
 		}()
@@ -357,7 +356,7 @@ func (p *Poller) pipeline(ctx, work context.Context, s *mailbox.Session, validit
 	}()
 
 	var fetchErr error
-	var toMove []uint64
+	var toMove []recorded
 	moveBatch := max(p.MoveBatch, 1)
 	seq := 0
 	submit := func(info mailbox.Info, raw []byte, large bool) {
@@ -499,7 +498,15 @@ func isClosed(c <-chan struct{}) bool {
 	}
 }
 
-func drain(c <-chan uint64, ids []uint64) []uint64 {
+// recorded is a committed message to move: its entry, and its UID when the poll knows it is
+// the entry's only place (a new entry); 0 when the entry must be read for its places (an
+// alias of an earlier entry, which may wait under other UIDs too).
+type recorded struct {
+	id  uint64
+	uid uint32
+}
+
+func drain(c <-chan recorded, ids []recorded) []recorded {
 	for {
 		select {
 		case id := <-c:
@@ -510,9 +517,9 @@ func drain(c <-chan uint64, ids []uint64) []uint64 {
 	}
 }
 
-// read compresses the raw message for the ledger (it is stored with the commit) and finds
-// what the message holds. It runs on a worker.
-func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
+// read finds what the message holds; the raw message is kept for the ledger, which stores
+// it with the commit. It runs on a worker.
+func (p *Poller) read(ctx context.Context, j *job) {
 	digest := ""
 	if !j.large {
 		digest = ledger.Digest(j.raw)
@@ -524,12 +531,7 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 			return
 		}
 	}
-	gz, err := zc.Compress(j.raw)
-	if err != nil {
-		j.err = err
-		return
-	}
-	j.gz = gz
+	j.keep = j.raw
 	if n := p.attempts(attemptKey(p.Mailbox, j.validity, j.info.UID)); n >= maxRecordAttempts {
 		p.setAside(j, digest, n)
 		return
@@ -539,7 +541,7 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 		// Only the header was downloaded: read it for the reply's address, nothing more.
 		lim.MaxMessageBytes = int64(len(j.raw)) + 1
 	}
-	c, err := ReadWithin(ctx, bytes.NewReader(j.raw), lim, p.PDFs, p.Budget)
+	c, err := readBytesWithin(ctx, j.raw, lim, p.PDFs, p.Budget)
 	if err != nil {
 		j.err = err
 		return
@@ -560,8 +562,8 @@ func (p *Poller) read(ctx context.Context, zc *ledger.Compressor, j *job) {
 			Detail: fmt.Sprintf("the message is %d bytes, over the limit of %d", j.info.Size, p.MaxSize)})
 		c.Problems = withoutCode(c.Problems, parser.CodeNoNotice)
 	}
-	// What is kept until the commit is only what the commit needs: the compressed copy and
-	// the findings, not the message and its attachments.
+	// What is kept until the commit is only what the commit needs: the raw message (for the
+	// ledger) and the findings, not the decoded attachments.
 	if slices.Contains(c.Message.Classes, parser.CodeBounce) {
 		c.Bounce = j.raw
 	}
@@ -633,7 +635,7 @@ func withoutCode(ps []parser.Problem, code string) []parser.Problem {
 // commitInOrder records finished jobs in UID order, several to a transaction: whatever run
 // of consecutive jobs is ready, up to CommitBatch. It stops at the first failure: the
 // cursor must not pass a message that was not recorded.
-func (p *Poller) commitInOrder(done <-chan *job, committed chan<- uint64, res *Result, release func()) error {
+func (p *Poller) commitInOrder(done <-chan *job, committed chan<- recorded, res *Result, release func()) error {
 	pending := map[int]*job{}
 	next := 0
 	var failed error
@@ -714,7 +716,7 @@ func gather(done <-chan *job, pending map[int]*job, window time.Duration) {
 // commitRun records a run of jobs: new messages in one transaction, duplicates as aliases.
 // When the batch fails it is retried one message at a time, so that the messages before
 // the failing one are kept. On failure it returns the job recording stopped at.
-func (p *Poller) commitRun(run []*job, committed chan<- uint64, res *Result) (*job, error) {
+func (p *Poller) commitRun(run []*job, committed chan<- recorded, res *Result) (*job, error) {
 	var batch []*job
 	flush := func() (*job, error) {
 		if len(batch) == 0 {
@@ -751,7 +753,7 @@ func (p *Poller) commitRun(run []*job, committed chan<- uint64, res *Result) (*j
 			}
 			res.Duplicates++
 			p.Log.Info("message taken in before; moving it only", "uid", j.info.UID, "entry", j.dupOf, "message_id", j.info.MessageID)
-			committed <- j.dupOf
+			committed <- recorded{id: j.dupOf}
 		default:
 			batch = append(batch, j)
 		}
@@ -779,11 +781,11 @@ func (p *Poller) recordOne(tx *bolt.Tx, e *ledger.Entry, c *Contents, uid uint32
 	return p.Record(tx, e, c)
 }
 
-func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) error {
+func (p *Poller) recordJobs(jobs []*job, committed chan<- recorded, res *Result) error {
 	items := make([]ledger.Item, len(jobs))
 	byEntry := make(map[*ledger.Entry]*Contents, len(jobs))
 	for i, j := range jobs {
-		items[i] = ledger.Item{Entry: j.entry, Raw: j.gz}
+		items[i] = ledger.Item{Entry: j.entry, Raw: j.keep}
 		if j.contents != nil {
 			items[i].Images = j.contents.Images
 		}
@@ -806,16 +808,22 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- uint64, res *Result) e
 		}
 		p.Log.Info("message taken in", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID,
 			"from", j.entry.From, "outcome", j.entry.Outcome, "notices", j.entry.Notices, "problems", j.entry.Problems)
-		committed <- j.entry.ID
+		committed <- recorded{id: j.entry.ID, uid: j.info.UID}
 	}
 	return nil
 }
 
-// move moves (or flags) recorded messages by entry and records that it did.
-func (p *Poller) move(ctx context.Context, s *mailbox.Session, ids []uint64, res *Result) error {
-	uids := make([]uint32, 0, len(ids))
-	for _, id := range ids {
-		e, err := p.Ledger.Get(id)
+// move moves (or flags) recorded messages and records that it did.
+func (p *Poller) move(ctx context.Context, s *mailbox.Session, recs []recorded, res *Result) error {
+	uids := make([]uint32, 0, len(recs))
+	ids := make([]uint64, len(recs))
+	for i, r := range recs {
+		ids[i] = r.id
+		if r.uid != 0 {
+			uids = append(uids, r.uid)
+			continue
+		}
+		e, err := p.Ledger.Get(r.id)
 		if err != nil {
 			return err
 		}

@@ -68,6 +68,8 @@ type PPAP struct {
 	// Wait is how long a password ZIP waits for its password, and a password for its ZIP.
 	Wait time.Duration
 	Log  *slog.Logger
+	// Readers is how many pairs Step reads at once (the PDF workers); 0 is one.
+	Readers int
 }
 
 // Codes of the replies PPAP writes (README, problem codes).
@@ -405,6 +407,7 @@ type ppapPair struct {
 // so that an expiry is answered on time, not at the next poll.
 func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 	db := p.DB
+	var errs []error
 	var pairs []ppapPair
 	var expiredZips, expiredKeys []ppapMail
 	err := db.View(func(tx *bolt.Tx) error {
@@ -453,12 +456,10 @@ func (p *PPAP) Step(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("reading waiting password ZIPs: %w", err)
 	}
-	var errs []error
-	for _, pp := range pairs {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		errs = append(errs, p.unlock(ctx, pp, now))
+	if err := p.unlockAll(ctx, pairs, now); ctx.Err() != nil {
+		return ctx.Err()
+	} else if err != nil {
+		errs = append(errs, err)
 	}
 	for _, m := range expiredZips {
 		errs = append(errs, p.expire(m, zipsBucket, CodePasswordExpired, now))
@@ -571,59 +572,173 @@ func OpenLocked(ctx context.Context, zips []inbound.Locked, passwords []string, 
 	return notices, problems, opened, nil
 }
 
-// unlock opens one pair's ZIPs and records the outcome. It reads the ZIP's files itself, so
-// that Step holds one pair's bytes at a time.
-func (p *PPAP) unlock(ctx context.Context, pp ppapPair, now time.Time) error {
+// unlockedPair is one pair opened and read, waiting for its commit: its notices and
+// problems, not the files (read only while opening).
+type unlockedPair struct {
+	pp       ppapPair
+	notices  []parser.Notice
+	problems []parser.Problem
+	opened   bool
+	err      error
+}
+
+// stepCommitMax bounds the pairs recorded in one transaction (one fsync for them all).
+const stepCommitMax = 32
+
+// unlockAll opens the pairs, at most Readers at a time (each holds one pair's files while it
+// reads them through the PDF workers, so both workers stay busy), and records their outcomes
+// in the pairs' order, what is ready committed together. Each pair's outcome is all-or-nothing
+// as before: a crash before a commit repeats its pairs, after it none of them; when a group's
+// transaction fails, its pairs are recorded one by one, so one bad pair does not hold the
+// others back. The errors of the pairs are returned together.
+func (p *PPAP) unlockAll(ctx context.Context, pairs []ppapPair, now time.Time) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	results := make([]chan unlockedPair, len(pairs))
+	for i := range results {
+		results[i] = make(chan unlockedPair, 1)
+	}
+	readers := make(chan struct{}, max(p.Readers, 1))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i, pp := range pairs {
+			select {
+			case readers <- struct{}{}:
+			case <-stop:
+				return
+			}
+			go func() {
+				r := p.open(ctx, pp)
+				<-readers
+				results[i] <- r
+			}()
+		}
+	}()
+	var errs []error
+	for i := 0; i < len(pairs); {
+		if ctx.Err() != nil {
+			return errors.Join(append(errs, ctx.Err())...)
+		}
+		group := []unlockedPair{<-results[i]}
+		i++
+		for i < len(pairs) && len(group) < stepCommitMax {
+			select {
+			case r := <-results[i]:
+				group = append(group, r)
+				i++
+				continue
+			default:
+			}
+			break
+		}
+		var ready []unlockedPair
+		for _, r := range group {
+			if r.err != nil {
+				errs = append(errs, r.err)
+				continue
+			}
+			ready = append(ready, r)
+		}
+		errs = append(errs, p.commitUnlocked(ready, now)...)
+	}
+	return errors.Join(errs...)
+}
+
+// open reads one pair's ZIPs with its passwords; the files are read from the state here, so
+// that only the pairs being read hold theirs.
+func (p *PPAP) open(ctx context.Context, pp ppapPair) unlockedPair {
 	var zips []inbound.Locked
 	err := p.DB.View(func(tx *bolt.Tx) (err error) {
 		pp.zip, zips, err = withFiles(tx, pp.zip)
 		return err
 	})
 	if err != nil {
-		return err
+		return unlockedPair{pp: pp, err: err}
 	}
 	notices, problems, opened, err := OpenLocked(ctx, zips, pp.key.Passwords, p.Limits, p.PDFs, p.Budget)
-	zips = nil // not held through the transaction below
 	if err != nil {
-		return fmt.Errorf("reading the PDFs of password ZIP entry %d: %w", pp.zip.Entry, err)
+		return unlockedPair{pp: pp, err: fmt.Errorf("reading the PDFs of password ZIP entry %d: %w", pp.zip.Entry, err)}
 	}
+	return unlockedPair{pp: pp, notices: notices, problems: problems, opened: opened}
+}
+
+// commitUnlocked records opened pairs in one transaction, or one by one when that fails.
+func (p *PPAP) commitUnlocked(group []unlockedPair, now time.Time) []error {
+	if len(group) == 0 {
+		return nil
+	}
+	var logs []func()
+	err := p.DB.Update(func(tx *bolt.Tx) error {
+		logs = logs[:0]
+		for i := range group {
+			if err := p.recordUnlocked(tx, &group[i], now, &logs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, l := range logs {
+			l()
+		}
+		return nil
+	}
+	if len(group) == 1 {
+		return []error{err}
+	}
+	var errs []error
+	for _, r := range group {
+		errs = append(errs, p.commitUnlocked([]unlockedPair{r}, now)...)
+	}
+	return errs
+}
+
+// recordUnlocked records one opened pair in tx: the pair and its password mail deleted; the
+// ZIP, when it opened, deleted with its notices queued as the ZIP mail's and its reply
+// written; when it did not, the sender told. What to log once committed is added to logs.
+func (p *PPAP) recordUnlocked(tx *bolt.Tx, r *unlockedPair, now time.Time, logs *[]func()) error {
+	pp := r.pp
 	key := append(store.BE64(pp.zip.Entry), store.BE64(pp.key.Entry)...)
 	f := p.Effects
-	return p.DB.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket([]byte(pairBucket)).Get(key) == nil {
-			return nil // done before a crash, or by another step
-		}
-		if err := tx.Bucket([]byte(pairBucket)).Delete(key); err != nil {
-			return err
-		}
-		if err := deleteMail(tx, keysBucket, pp.key.Entry); err != nil {
-			return err
-		}
-		if !opened {
-			// The ZIP waits on for a right password until its time ends; the sender is told.
+	if tx.Bucket([]byte(pairBucket)).Get(key) == nil {
+		return nil // done before a crash, by another step, or by an earlier pair of this ZIP
+	}
+	if err := tx.Bucket([]byte(pairBucket)).Delete(key); err != nil {
+		return err
+	}
+	if err := deleteMail(tx, keysBucket, pp.key.Entry); err != nil {
+		return err
+	}
+	if !r.opened {
+		// The ZIP waits on for a right password until its time ends; the sender is told.
+		*logs = append(*logs, func() {
 			p.Log.Warn("stated password does not open the ZIP", "zip_entry", pp.zip.Entry, "password_entry", pp.key.Entry, "from", pp.key.From)
-			return p.reply(tx, &pp.key, nil, []parser.Problem{{Code: CodeWrongPassword}}, now)
+		})
+		return p.reply(tx, &pp.key, nil, []parser.Problem{{Code: CodeWrongPassword}}, now)
+	}
+	if err := deleteMail(tx, zipsBucket, pp.zip.Entry); err != nil {
+		return err
+	}
+	if err := deletePairs(tx, pp.zip.Entry); err != nil {
+		return err
+	}
+	var filed []verifier.Filed
+	for i := range r.notices {
+		n := &r.notices[i]
+		d := Judge(f.Policy, n, verifier.Context{Received: pp.zip.Received, Texts: pp.zip.Texts, Register: f.Register()})
+		fl, err := f.Queue.Submit(tx, *n, d, verifier.Meta{Entry: pp.zip.Entry, Sender: pp.zip.From, MessageID: pp.zip.MessageID,
+			Received: pp.zip.Received, At: now})
+		if err != nil {
+			return fmt.Errorf("filing notice %s: %w", n.ContractNumber, err)
 		}
-		if err := deleteMail(tx, zipsBucket, pp.zip.Entry); err != nil {
-			return err
-		}
-		if err := deletePairs(tx, pp.zip.Entry); err != nil {
-			return err
-		}
-		var filed []verifier.Filed
-		for i := range notices {
-			n := &notices[i]
-			d := Judge(f.Policy, n, verifier.Context{Received: pp.zip.Received, Texts: pp.zip.Texts, Register: f.Register()})
-			fl, err := f.Queue.Submit(tx, *n, d, verifier.Meta{Entry: pp.zip.Entry, Sender: pp.zip.From, MessageID: pp.zip.MessageID,
-				Received: pp.zip.Received, At: now})
-			if err != nil {
-				return fmt.Errorf("filing notice %s: %w", n.ContractNumber, err)
-			}
-			filed = append(filed, fl)
-		}
-		p.Log.Info("password ZIP opened", "zip_entry", pp.zip.Entry, "password_entry", pp.key.Entry, "notices", len(notices))
-		return p.reply(tx, &pp.zip, filed, append([]parser.Problem{{Code: CodePasswordUnlocked}}, problems...), now)
+		filed = append(filed, fl)
+	}
+	*logs = append(*logs, func() {
+		p.Log.Info("password ZIP opened", "zip_entry", pp.zip.Entry, "password_entry", pp.key.Entry, "notices", len(r.notices))
 	})
+	return p.reply(tx, &pp.zip, filed, append([]parser.Problem{{Code: CodePasswordUnlocked}}, r.problems...), now)
 }
 
 // expire drops a mail whose partner did not come in time, and answers it.

@@ -141,7 +141,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		Budget: Budget{Time: cfg.Sandbox.MessageBudget, MaxPDFs: cfg.Sandbox.MaxPDFsPerMessage, Parallel: readers},
 	}
 	effects.PPAP = &PPAP{DB: l.DB(), Effects: effects, PDFs: pool, Budget: s.Poller.Budget, Limits: lim,
-		Wait: cfg.Reply.PasswordWait, Log: log.With("component", "ppap")}
+		Wait: cfg.Reply.PasswordWait, Log: log.With("component", "ppap"), Readers: readers}
 	s.Poller.After = effects.PPAP.Step
 	return s, nil
 }

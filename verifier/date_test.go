@@ -1,6 +1,8 @@
 package verifier
 
 import (
+	"reflect"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -108,6 +110,11 @@ func FuzzStatedDates(f *testing.F) {
 	for _, s := range []string{
 		"契約日：令和5年6月1日", "R5.6.1", "令和元年5月1日", "平成31年4月30日", "令和5年度\n５年６月１日",
 		"入札公告日\n2025/10/01", "0852-22-5111", "契約日：令和5年2月30日", "当初契約日 H30.4.1 変更契約日 R5.8.1",
+		"令\xff和 平成令和元年 昭和63年 大\n正",
+		"明治大正昭和平成令和令明和平成",
+		"Mr. Tanaka 2023.6.1ST R 5 . 6 . 1 令和元年１２月２５日",
+		"工事 x2023/6/1y 令和\n5年\n6月1日",
+		"令和５年６月１日と2023-06-01、R5.6.1 および 5 年 6 月 1 日\n（H31/4/30）",
 	} {
 		f.Add(s)
 	}
@@ -116,6 +123,14 @@ func FuzzStatedDates(f *testing.F) {
 		labels[b] = true
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// eraMentions finds the era names as a pattern of them would.
+		if got, want := eraMentions(s), regexp.MustCompile(`明治|大正|昭和|平成|令和`).FindAllStringIndex(s, -1); !reflect.DeepEqual(got, want) {
+			t.Errorf("eraMentions(%q) = %v; the pattern finds %v", s, got, want)
+		}
+		// dateMatches finds what the pattern finds over the whole text.
+		if got, want := dateMatches(s), dateRe.FindAllStringSubmatchIndex(s, -1); !reflect.DeepEqual(got, want) {
+			t.Errorf("dateMatches(%q) = %v; over the whole text: %v", s, got, want)
+		}
 		for _, d := range StatedDates(s) {
 			if !labels[d.Label] {
 				t.Errorf("StatedDates(%q): label %q", s, d.Label)

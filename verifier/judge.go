@@ -169,8 +169,9 @@ func (p Policy) startDate(n parser.Notice, c Context, d *Decision) []string {
 	var stated []StatedDate
 	change := false
 	for _, t := range c.Texts {
-		stated = append(stated, StatedDates(t)...)
-		change = change || strings.Contains(compact(t), "変更契約")
+		nt := parser.Normalize(t) // once for both: compact(t) is nt without its spaces
+		stated = append(stated, statedDates(nt)...)
+		change = change || strings.Contains(withoutSpaces(nt), "変更契約")
 	}
 	if v, used := p.decide(stated, change); v != unknown {
 		return p.record(d, v, used, SourceMail)

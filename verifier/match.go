@@ -10,13 +10,16 @@ import (
 
 // compact is the form names are compared in: parser.Normalize (NFKC, radicals folded) with
 // every kind of white space removed.
-func compact(s string) string {
+func compact(s string) string { return withoutSpaces(parser.Normalize(s)) }
+
+// withoutSpaces is s without its white space.
+func withoutSpaces(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) {
 			return -1
 		}
 		return r
-	}, parser.Normalize(s))
+	}, s)
 }
 
 // ContractKind tells a works contract (KindWorks) from a design, survey or consultancy

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -35,6 +36,14 @@ func FuzzRead(f *testing.F) {
 		m, err := Read(bytes.NewReader(data), lim)
 		if err != nil {
 			t.Fatalf("Read: %v", err)
+		}
+		// ReadBytes reads the same where the bytes lie, and leaves them as they were.
+		kept := bytes.Clone(data)
+		if mb := ReadBytes(data, lim); !reflect.DeepEqual(mb, m) {
+			t.Fatalf("ReadBytes read\n%+v\nRead read\n%+v", mb, m)
+		}
+		if !bytes.Equal(data, kept) {
+			t.Fatalf("ReadBytes changed the message it read")
 		}
 		for _, p := range m.Problems {
 			if strings.Contains(p.Detail, "MIME reader failed") {

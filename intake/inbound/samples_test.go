@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -79,6 +80,14 @@ func TestSamples(t *testing.T) {
 				t.Fatalf("Read: %v", err)
 			}
 			checkSample(t, m, &truth)
+			// The poll's way, where the bytes lie: the same message, the bytes untouched.
+			kept := bytes.Clone(raw)
+			if mb := ReadBytes(raw, DefaultLimits()); !reflect.DeepEqual(mb, m) {
+				t.Errorf("ReadBytes read otherwise than Read:\n%+v\n%+v", mb, m)
+			}
+			if !bytes.Equal(raw, kept) {
+				t.Error("ReadBytes changed the message it read")
+			}
 		})
 	}
 }

@@ -71,13 +71,9 @@ func writeStateV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gz, err := ledger.Compress(v1Raw)
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := &ledger.Entry{Mailbox: "INBOX", UIDValidity: 7, UID: 3, MessageID: "<v1@contractor.example.jp>",
 		Digest: ledger.Digest(v1Raw), Size: int64(len(v1Raw)), TakenAt: v1Time, Outcome: "notices", Notices: 1}
-	err = l.Record(e, gz, func(tx *bolt.Tx, e *ledger.Entry) error {
+	err = l.Record(e, v1Raw, func(tx *bolt.Tx, e *ledger.Entry) error {
 		d := verifier.Decision{Outcome: verifier.OutcomeQueued, Reasons: []string{}, Kind: verifier.KindWorks}
 		if _, err := q.Submit(tx, v1Notice, d, verifier.Meta{Entry: e.ID, Sender: "a@contractor.example.jp",
 			MessageID: e.MessageID, Received: v1Time}); err != nil {

@@ -74,8 +74,8 @@ type Cursor struct {
 	LastUID     uint32
 }
 
-// Item is one message to record: its entry and its raw message, compressed by Compress
-// (nil: not kept), and the page images of the notices OCR read from it.
+// Item is one message to record: its entry and its raw message (nil: not kept; kept as
+// stored gzip, see writeStored), and the page images of the notices OCR read from it.
 type Item struct {
 	Entry  *Entry
 	Raw    []byte

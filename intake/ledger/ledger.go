@@ -32,7 +32,8 @@
 //
 //	hosho-intake.db      the bbolt file, shared by all packages (each owns its buckets)
 //	hosho-intake.pid     pid of the process holding the lock, only to name it in ErrLocked
-//	raw/seg-NNNNNNNN.raw raw messages, appended: "HRW1", uint32 length, gzip of the message;
+//	raw/seg-NNNNNNNN.raw raw messages, appended: "HRW1", uint32 length, gzip of the message
+//	                     (stored blocks; Huffman-coded by earlier versions);
 //	                     an entry's Raw is "seg-NNNNNNNN.raw:offset:length"; the page
 //	                     images of its OCR'd notices follow it as records of their own
 //	                     (the PNG as it is), referenced by Entry.Images

@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	gomessage "github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 )
 
 // Status is what SELECT reports about a mailbox (RFC 3501 section 6.3.1).
@@ -46,7 +50,10 @@ func (s *Session) Select(ctx context.Context, mailbox string) (Status, error) {
 }
 
 // Since lists the messages with a UID above afterUID, sorted by UID, in one round trip:
-// UID FETCH afterUID+1:* (UID RFC822.SIZE ENVELOPE INTERNALDATE). When no UID is that
+// UID FETCH afterUID+1:* (UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]).
+// The Message-ID is read from its header field, as go-imap reads it from an ENVELOPE, which
+// cost Dovecot 5 to 25 times as long to list a mailbox (it parses every header for it: 0.1
+// to 0.7 s for 2,000 real mails, while the poll could not start; issue 14). When no UID is that
 // high, "*" still names the last message (RFC 3501 section 6.4.8: "n:*" is the range
 // between n and the highest UID, whichever is larger), which is dropped here.
 //
@@ -58,8 +65,9 @@ func (s *Session) Since(ctx context.Context, afterUID uint32) ([]Info, error) {
 	var set imap.UIDSet
 	set.AddRange(imap.UID(afterUID+1), 0) // 0 is "*"
 	var l []Info
+	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Message-ID"}, Peek: true}
 	err := s.do(ctx, fmt.Sprintf("uid fetch %d:*", afterUID+1), func() error {
-		cmd := s.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, Envelope: true, InternalDate: true})
+		cmd := s.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section}})
 		for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
 			buf, err := msg.Collect()
 			if err != nil {
@@ -69,11 +77,8 @@ func (s *Session) Since(ctx context.Context, afterUID uint32) ([]Info, error) {
 			if uint32(buf.UID) <= afterUID {
 				continue
 			}
-			info := Info{UID: uint32(buf.UID), Size: buf.RFC822Size, InternalDate: buf.InternalDate}
-			if buf.Envelope != nil {
-				info.MessageID = buf.Envelope.MessageID
-			}
-			l = append(l, info)
+			l = append(l, Info{UID: uint32(buf.UID), Size: buf.RFC822Size, InternalDate: buf.InternalDate,
+				MessageID: headerMessageID(buf.FindBodySection(section))})
 		}
 		return cmd.Close()
 	})
@@ -156,12 +161,13 @@ func (s *Session) readLiteral(op string, lit imap.LiteralReader) ([]byte, error)
 	if size > s.maxSize {
 		return nil, &Error{Op: op, Kind: ErrTooLarge, Err: fmt.Errorf("%d bytes, limit %d", size, s.maxSize)}
 	}
-	var b bytes.Buffer
-	b.Grow(int(size))
-	if _, err := io.Copy(&b, lit); err != nil {
+	// Read into a buffer of the stated size: a bytes.Buffer wants room to spare before each
+	// read, so it grew every message to twice its size, one more copy and allocation each.
+	b := make([]byte, size)
+	if _, err := io.ReadFull(lit, b); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
 // FetchHeader returns the header of one message (BODY.PEEK[HEADER]), for messages over the
@@ -205,4 +211,20 @@ func (s *Session) fetchSection(ctx context.Context, uid uint32, section *imap.Fe
 		return nil, &Error{Op: op, Kind: ErrNoMessage}
 	}
 	return body, nil
+}
+
+// headerMessageID is the Message-ID of a header (without angle brackets), read as go-imap
+// reads an ENVELOPE's; "" when absent or malformed.
+func headerMessageID(header []byte) string {
+	// A small buffer: the field is one line or a few, and bufio's default is 4 KiB a message.
+	h, err := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(header), 256))
+	if err != nil && h.Len() == 0 {
+		return ""
+	}
+	mh := mail.Header{Header: gomessage.Header{Header: h}}
+	id, err := mh.MessageID()
+	if err != nil {
+		return ""
+	}
+	return id
 }

@@ -672,3 +672,24 @@ func TestMailboxNameOnTheWire(t *testing.T) {
 		t.Errorf("処理済み/2025年 holds %d, want 1", n)
 	}
 }
+
+// TestHeaderMessageID: Since reads the Message-ID from its header field as go-imap reads an
+// ENVELOPE's: without angle brackets, folded or not, the first of two; "" when absent or
+// malformed.
+func TestHeaderMessageID(t *testing.T) {
+	for _, c := range []struct{ header, want string }{
+		{"Message-ID: <a.1@kensetsu.example>\r\n\r\n", "a.1@kensetsu.example"},
+		{"Message-Id:\r\n <folded@kensetsu.example>\r\n\r\n", "folded@kensetsu.example"},
+		{"message-id: <lower@x>\r\n\r\n", "lower@x"},
+		{"Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n\r\n", "first@x"},
+		{"Message-ID: <036fc6000c56$897cf06c$@masuda-kk.example>\n\n", "036fc6000c56$897cf06c$@masuda-kk.example"},
+		{"\r\n", ""},
+		{"", ""},
+		{"Message-ID: not an id\r\n\r\n", ""},
+		{"Message-ID: <" + strings.Repeat("x", 600) + "@long.example>\r\n\r\n", strings.Repeat("x", 600) + "@long.example"},
+	} {
+		if got := headerMessageID([]byte(c.header)); got != c.want {
+			t.Errorf("headerMessageID(%q) = %q, want %q", c.header, got, c.want)
+		}
+	}
+}

@@ -58,30 +58,49 @@ func startMem(t *testing.T, o memOptions) *memServer {
 	if o.noUIDPlus {
 		delete(caps, imap.CapUIDPlus)
 	}
+	logger := &testLogger{t: t}
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return &memSession{ms: ms}, nil, nil
 		},
 		Caps:         caps,
 		InsecureAuth: true,
-		Logger:       testLogger{t},
+		Logger:       logger,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		srv.Close()
+		logger.stop()
+	})
 	ms.Addr = ln.Addr().String()
 	return ms
 }
 
-type testLogger struct{ t *testing.T }
+// testLogger logs the server's complaints to the test while it runs. A connection's goroutine
+// can outlive the test (a client that hung up in the middle of AUTHENTICATE is noticed after
+// it): once stopped, nothing more is logged, as a finished test must not be written to.
+type testLogger struct {
+	t       *testing.T
+	mu      sync.Mutex
+	stopped bool
+}
 
-func (l testLogger) Printf(format string, args ...any) {
-	if !strings.Contains(format, "closed") {
+func (l *testLogger) Printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.stopped && !strings.Contains(format, "closed") {
 		l.t.Logf("imapserver: "+format, args...)
 	}
+}
+
+func (l *testLogger) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
 }
 
 func (ms *memServer) append(t *testing.T, mailbox string, msgs ...string) {

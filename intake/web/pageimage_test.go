@@ -22,15 +22,12 @@ import (
 func (f *fixture) fileOCR(uid int, n parser.Notice, pagePNG []byte, received time.Time) verifier.Submission {
 	f.t.Helper()
 	raw := fmt.Sprintf("From: scan%d@kensetsu.example\r\nTo: %s\r\nSubject: scan\r\nMessage-ID: <scan%d@kensetsu.example>\r\n\r\nscan\r\n", uid, agency, uid)
-	gz, err := ledger.Compress([]byte(raw))
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	msg := []byte(raw)
 	e := &ledger.Entry{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(uid), MessageID: fmt.Sprintf("<scan%d@kensetsu.example>", uid),
 		Digest: ledger.Digest([]byte(raw)), From: fmt.Sprintf("scan%d@kensetsu.example", uid), TakenAt: received, Outcome: "notices", Notices: 1}
 	var filed verifier.Filed
-	items := []ledger.Item{{Entry: e, Raw: gz, Images: []ledger.Image{{Attachment: n.Attachment, Page: n.Page, PNG: pagePNG}}}}
-	err = f.svc.Ledger.RecordBatch(items, func(tx *bolt.Tx, e *ledger.Entry) error {
+	items := []ledger.Item{{Entry: e, Raw: msg, Images: []ledger.Image{{Attachment: n.Attachment, Page: n.Page, PNG: pagePNG}}}}
+	err := f.svc.Ledger.RecordBatch(items, func(tx *bolt.Tx, e *ledger.Entry) error {
 		var err error
 		filed, err = f.svc.Queue.Submit(tx, n, verifier.Decision{Outcome: verifier.OutcomeQueued, Policy: "shimane", PolicyVersion: "2023-06"},
 			verifier.Meta{Entry: e.ID, Sender: e.From, MessageID: e.MessageID, Received: received})

@@ -112,13 +112,9 @@ func (f *fixture) file(uid int, n parser.Notice, received time.Time) {
 		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 		base64.StdEncoding.EncodeToString([]byte(body)) + "\r\n--b\r\nContent-Type: application/pdf; name=notice.pdf\r\nContent-Disposition: attachment; filename=notice.pdf\r\n" +
 		"Content-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString([]byte("%PDF-1.4\n% a notice\n%%EOF\n")) + "\r\n--b--\r\n"
-	compressed, err := ledger.Compress([]byte(raw))
-	if err != nil {
-		f.t.Fatal(err)
-	}
 	e := &ledger.Entry{Mailbox: "INBOX", UIDValidity: 1, UID: uint32(uid), MessageID: fmt.Sprintf("<m%d@kensetsu.example>", uid),
 		Digest: ledger.Digest([]byte(raw)), From: sender, Subject: "電子証書の送付", Size: int64(len(raw)), TakenAt: received, Outcome: "notices", Notices: 1}
-	err = f.svc.Ledger.Record(e, compressed, func(tx *bolt.Tx, e *ledger.Entry) error {
+	err := f.svc.Ledger.Record(e, []byte(raw), func(tx *bolt.Tx, e *ledger.Entry) error {
 		filed, err := f.svc.Queue.Submit(tx, n, verifier.Decision{Outcome: verifier.OutcomeQueued, Reasons: []string{verifier.ReasonStartDateUnconfirmed},
 			Policy: "shimane", PolicyVersion: "2023-06"}, verifier.Meta{Entry: e.ID, Sender: sender, MessageID: e.MessageID, Received: received})
 		f.items = append(f.items, filed.Submission)
