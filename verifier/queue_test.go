@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -281,6 +282,46 @@ func TestResubmissionKeepsFields(t *testing.T) {
 	want.Source = "body"
 	if f.Outcome != OutcomeResubmission || s.State != StateQueued || s.Notice != want || len(s.Decision.Missing) != 0 {
 		t.Errorf("Submit = %s, item %s %+v missing %v", f.Outcome, s.State, s.Notice, s.Decision.Missing)
+	}
+}
+
+// TestResubmissionHistoryBounded: a notice resent 30 times while it waits keeps its filing,
+// a clerk's look at the key and the latest 20 replacements in its history, and counts the
+// rest; so a flood of resends (a stranger's, or a hurried contractor's) does not make each
+// later one rewrite a longer item.
+func TestResubmissionHistoryBounded(t *testing.T) {
+	db, q := newQueue(t)
+	f := submit(t, db, q, queueNotice("2070004426", "KEY00"), decision(OutcomeQueued), meta(1, qt0))
+	id := f.Submission.ID
+	for i := 1; i <= 30; i++ {
+		if i == 5 {
+			if err := db.Update(func(tx *bolt.Tx) error {
+				_, err := q.RecordReveal(tx, id, "tanto@pref.shimane.lg.jp", qt0.Add(time.Duration(i)*time.Minute))
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f = submit(t, db, q, queueNotice("2070004426", fmt.Sprintf("KEY%02d", i)), decision(OutcomeQueued), meta(uint64(i+1), qt0.Add(time.Duration(i)*time.Hour)))
+	}
+	s := f.Submission
+	if s.ID != id || s.Notice.AuthKey != "KEY30" {
+		t.Fatalf("item %d key %s, want item %d with the latest key", s.ID, s.Notice.AuthKey, id)
+	}
+	replacements, shown := 0, 0
+	for _, c := range s.History[1:] {
+		switch c.How {
+		case HowIntake:
+			replacements++
+		case HowKeyShown:
+			shown++
+		}
+	}
+	last := s.History[len(s.History)-1]
+	if s.History[0].From != "" || replacements != maxResubmissionChanges || shown != 1 || s.DroppedResubmissions != 30-maxResubmissionChanges ||
+		!strings.Contains(last.Why, "ledger entry 31") {
+		t.Errorf("history: filing %+v, %d replacements, %d key views, %d dropped, last %+v; want the filing, %d, 1, %d, entry 31",
+			s.History[0], replacements, shown, s.DroppedResubmissions, last, maxResubmissionChanges, 30-maxResubmissionChanges)
 	}
 }
 

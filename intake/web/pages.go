@@ -412,6 +412,9 @@ func (s *Server) itemPage(w http.ResponseWriter, r *http.Request, c session.Sess
 			why = strings.Join(labels, "・")
 		}
 		v.History = append(v.History, change{At: jst(ch.At), What: what, By: ch.By, How: howLabels[ch.How], Why: why})
+		if ch.From == "" && sub.DroppedResubmissions > 0 {
+			v.History = append(v.History, change{What: fmt.Sprintf("ほかに再送 %d 件（古いものは記録を省略）", sub.DroppedResubmissions)})
+		}
 	}
 	v.Mail = s.mail(sub, key != "")
 	v.Flash = flash(r.URL.Query().Get("done"), r.URL.Query().Get("action"))

@@ -786,3 +786,19 @@ func TestDigestLinksToPage(t *testing.T) {
 		t.Errorf("the digest does not link to the item pages:\n%s", d.Text)
 	}
 }
+
+// TestItemPageResentOften: an item whose notice was resent more often than its history
+// keeps says on its page how many older resends are left out.
+func TestItemPageResentOften(t *testing.T) {
+	f := newFixture(t)
+	for i := range 25 {
+		f.file(10+i, parser.Notice{Category: "前払金保証", ContractNumber: "3080001111", AuthKey: fmt.Sprintf("zxcvbn%04d", i),
+			ProjectName: "出雲ダム管理設備更新", Orderer: "島根県知事", Guarantor: "西日本建設業保証株式会社", Source: "pdf", Attachment: "notice.pdf"},
+			time.Date(2026, 6, 29, 1, i, 0, 0, time.UTC))
+	}
+	c, _ := f.signIn(clerk)
+	p := f.get(c, "/items/3")
+	if dropped := f.item(3).DroppedResubmissions; p.status != http.StatusOK || dropped == 0 || !strings.Contains(p.body, fmt.Sprintf("ほかに再送 %d 件", dropped)) {
+		t.Errorf("item page after 25 resends: %d, %d dropped, line shown %v", p.status, dropped, strings.Contains(p.body, "ほかに再送"))
+	}
+}
