@@ -1166,18 +1166,7 @@ func (r *Reader) initEncrypt(password string) error {
 func ownerToUser(pw []byte, n, R int64, O string) []byte {
 	h := md5.New()
 	h.Write(padPassword(pw))
-	key := h.Sum(nil)
-	keyLen := int(n / 8)
-	if R >= 3 {
-		for i := 0; i < md5KeyIterations; i++ {
-			h.Reset()
-			h.Write(key[:keyLen])
-			key = h.Sum(key[:0])
-		}
-		key = key[:keyLen]
-	} else {
-		key = key[:minKeyBits/8]
-	}
+	key := stretchKey(h.Sum(nil), int(n/8), R)
 	user := []byte(O)
 	if R == 2 {
 		c, _ := rc4.NewCipher(key)
@@ -1193,6 +1182,21 @@ func ownerToUser(pw []byte, n, R int64, O string) []byte {
 		c.XORKeyStream(user, user)
 	}
 	return user
+}
+
+// stretchKey is Algorithm 2's steps f and g: from revision 3 on, 50 more rounds of MD5
+// over the key's first keyLen bytes (hosho-intake: shared by the user and owner paths).
+func stretchKey(key []byte, keyLen int, R int64) []byte {
+	if R < 3 {
+		return key[:minKeyBits/8]
+	}
+	h := md5.New()
+	for i := 0; i < md5KeyIterations; i++ {
+		h.Reset()
+		h.Write(key[:keyLen])
+		key = h.Sum(key[:0])
+	}
+	return key[:keyLen]
 }
 
 // padPassword is a password cut or padded to 32 bytes with passwordPad (Algorithm 2, a).
@@ -1211,19 +1215,7 @@ func (r *Reader) initEncryptUser(pw []byte, n, V int64, ID []byte, R int64, O, U
 	h.Write([]byte(O))
 	h.Write([]byte{byte(P), byte(P >> 8), byte(P >> 16), byte(P >> 24)})
 	h.Write([]byte(ID))
-	key := h.Sum(nil)
-
-	keyLen := int(n / 8) // encryption key length in bytes
-	if R >= 3 {
-		for i := 0; i < md5KeyIterations; i++ {
-			h.Reset()
-			h.Write(key[:keyLen])
-			key = h.Sum(key[:0])
-		}
-		key = key[:keyLen]
-	} else {
-		key = key[:minKeyBits/8]
-	}
+	key := stretchKey(h.Sum(nil), int(n/8), R)
 
 	c, err := rc4.NewCipher(key)
 	if err != nil {
