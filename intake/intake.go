@@ -313,8 +313,13 @@ func readFound(ctx context.Context, msg *inbound.Message, pdfs PDFReader, b Budg
 	if over != "" {
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeTooSlow, Detail: over})
 	}
-	c.Notices = append(bodyNotices(msg.Texts, c.Notices), c.Notices...)
-	c.Problems = append(c.Problems, bodyProblems(msg.Texts, c.Notices)...)
+	// Each text is read once for both its notices and its problems.
+	typed := make([]typedText, len(msg.Texts))
+	for i, t := range msg.Texts {
+		typed[i].notices, typed[i].problems = parser.ReadBody(t)
+	}
+	c.Notices = append(bodyNotices(typed, c.Notices), c.Notices...)
+	c.Problems = append(c.Problems, bodyProblems(typed, c.Notices)...)
 	if len(c.Notices) == 0 && len(c.Problems) == 0 {
 		c.Problems = append(c.Problems, parser.Problem{Code: parser.CodeNoNotice,
 			Detail: "no 「認証キー」等のお知らせ PDF attached and no 保証契約番号 and 認証キー in the text"})
@@ -432,20 +437,26 @@ func isCutOff(doc parser.Document) bool {
 	return len(doc.Problems) == 1 && doc.Problems[0].Code == parser.CodeTooSlow
 }
 
+// typedText is what a text part of a message says of notices (parser.ReadBody).
+type typedText struct {
+	notices  []parser.Notice
+	problems []parser.Problem
+}
+
 // bodyProblems are the notices typed in the message's text parts that cannot be used, each
 // once (the plain and HTML alternatives repeat them): a number or key typed with a mistake,
 // or one without the other. The sender is asked to check it, by its number or its masked
 // key, rather than told nothing was found or left to believe it was read. A number or key
 // also read as a notice (the PDF beside the covering text, the other alternative) is not a
 // problem.
-func bodyProblems(texts []string, read []parser.Notice) []parser.Problem {
+func bodyProblems(texts []typedText, read []parser.Notice) []parser.Problem {
 	seen := map[string]bool{}
 	for _, n := range read {
 		seen["n"+n.ContractNumber], seen["k"+n.AuthKey] = true, true
 	}
 	var out []parser.Problem
 	for _, t := range texts {
-		for _, p := range parser.BodyProblems(t) {
+		for _, p := range t.problems {
 			switch {
 			case p.ContractNumber != "" && seen["n"+p.ContractNumber]:
 			case p.ContractNumber == "" && p.AuthKey != "" && seen["k"+p.AuthKey]:
@@ -462,14 +473,14 @@ func bodyProblems(texts []string, read []parser.Notice) []parser.Problem {
 // bodyNotices reads notices typed in the message's text parts, leaving out those that only
 // repeat a number already read from an attachment (contractors often type the number and
 // key in the covering text as well) or from another text part (plain and HTML alternatives).
-func bodyNotices(texts []string, fromPDF []parser.Notice) []parser.Notice {
+func bodyNotices(texts []typedText, fromPDF []parser.Notice) []parser.Notice {
 	seen := make(map[string]bool, len(fromPDF))
 	for _, n := range fromPDF {
 		seen[n.ContractNumber] = true
 	}
 	var out []parser.Notice
 	for _, t := range texts {
-		for _, n := range parser.ReadBody(t) {
+		for _, n := range t.notices {
 			if seen[n.ContractNumber] {
 				continue
 			}

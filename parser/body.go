@@ -7,32 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// ReadBody reads notices typed into a mail body (plain text, or HTML already turned into
-// lines with cells separated by tabs). It reads what people write, not only what the PDF
-// prints: labels with or without a separator (：, :, a tab, spaces, 「」), in sentences
-// (保証契約番号は…、認証キーは…です), the value on the next line; several notices under
-// headings that carry their 区分 (【1件目】前払金保証, (1) 契約保証, ■中間前払金保証); context
-// written once for all of them (a paragraph above the list, 工事名はいずれも…, 上記2件とも…),
-// a field inside a notice winning over it; tables with a header row; a key or number
-// wrapped onto the next line when only the joined pieces fit a surety company's shape.
-// Quoted text (> lines, reply headers of Outlook, Gmail, Thunderbird, iPhone) is what
-// someone else wrote and is not read. Fields the sender did not write stay empty.
-func ReadBody(text string) []Notice {
-	notices, _ := readBody(text)
-	return notices
-}
-
-// BodyProblems reports the notices typed into a mail body that cannot be used: a number and
-// key that fail the self-check ReadBody applies (a key of a length or case no surety company
-// issues, a number that is not 10 digits: a typing mistake, which the sender is asked to
-// check, rather than a wrong key queued for a clerk), a number without its key or a key
-// without its number (Problem.Missing says which), a key that may or may not run on to the
-// next line. Masked keys (AB******EF, as our replies quote them) are not reported.
-func BodyProblems(text string) []Problem {
-	_, problems := readBody(text)
-	return problems
-}
-
 // maxBodyItems bounds what one text yields: a real mail carries a handful of notices, and a
 // hostile one must not make its reader's output (and the callers' work on it) grow with it.
 const maxBodyItems = 100
@@ -43,7 +17,25 @@ const (
 	MissingNumber = "contract_number"
 )
 
-func readBody(text string) (notices []Notice, problems []Problem) {
+// ReadBody reads notices typed into a mail body (plain text, or HTML already turned into
+// lines with cells separated by tabs). It reads what people write, not only what the PDF
+// prints: labels with or without a separator (：, :, a tab, spaces, 「」), in sentences
+// (保証契約番号は…、認証キーは…です), the value on the next line; several notices under
+// headings that carry their 区分 (【1件目】前払金保証, (1) 契約保証, ■中間前払金保証); context
+// written once for all of them (a paragraph above the list, 工事名はいずれも…, 上記2件とも…),
+// a field inside a notice winning over it; tables with a header row; a key or number
+// wrapped onto the next line when only the joined pieces fit a surety company's shape.
+// Quoted text (> lines, reply headers of Outlook, Gmail, Thunderbird, iPhone) is what
+// someone else wrote and is not read. Fields the sender did not write stay empty.
+//
+// problems are the notices typed into the body that cannot be used: a number and key that
+// fail the self-check notices pass (a key of a length or case no surety company issues, a
+// number that is not 10 digits: a typing mistake, which the sender is asked to check, rather
+// than a wrong key queued for a clerk), a number without its key or a key without its number
+// (Problem.Missing says which), a key that may or may not run on to the next line. Masked
+// keys (AB******EF, as our replies quote them) are not reported. One reading gives both:
+// the intake wants both of every text.
+func ReadBody(text string) (notices []Notice, problems []Problem) {
 	raw := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
 	r := bodyReader{raw: raw, lines: unquoted(raw)}
 	r.read()

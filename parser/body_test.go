@@ -122,7 +122,7 @@ func TestReadBodyShapes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, problems := readBody(tc.body)
+			got, problems := ReadBody(tc.body)
 			if len(got) != len(tc.want) {
 				t.Fatalf("ReadBody(%q) = %+v, want %+v", tc.body, got, tc.want)
 			}
@@ -132,12 +132,12 @@ func TestReadBodyShapes(t *testing.T) {
 				}
 			}
 			if len(problems) != len(tc.problems) {
-				t.Fatalf("BodyProblems(%q) = %+v, want %+v", tc.body, problems, tc.problems)
+				t.Fatalf("ReadBody(%q) problems = %+v, want %+v", tc.body, problems, tc.problems)
 			}
 			for i, p := range problems {
 				p.Detail = ""
 				if p != tc.problems[i] {
-					t.Errorf("BodyProblems(%q) problem %d = %+v, want %+v", tc.body, i, p, tc.problems[i])
+					t.Errorf("ReadBody(%q) problem %d = %+v, want %+v", tc.body, i, p, tc.problems[i])
 				}
 			}
 		})
@@ -157,7 +157,7 @@ func BenchmarkReadBody10MiB(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(tc.body)))
 			for b.Loop() {
-				readBody(tc.body)
+				ReadBody(tc.body)
 			}
 		})
 	}

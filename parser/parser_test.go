@@ -249,7 +249,7 @@ func TestReadBody(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ReadBody(tc.body)
+			got, _ := ReadBody(tc.body)
 			if len(got) != len(tc.want) {
 				t.Fatalf("ReadBody(%q) = %+v, want %+v", tc.body, got, tc.want)
 			}
@@ -279,13 +279,13 @@ func TestBodyProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := BodyProblems(tt.body)
+			_, got := ReadBody(tt.body)
 			if len(got) != tt.want {
-				t.Fatalf("BodyProblems(%q) = %+v, want %d problems", tt.body, got, tt.want)
+				t.Fatalf("ReadBody(%q) problems = %+v, want %d", tt.body, got, tt.want)
 			}
 			for _, p := range got {
 				if p.Code != CodeInvalidKey || p.Detail == "" {
-					t.Errorf("BodyProblems(%q) = %+v, want code %s with a detail", tt.body, p, CodeInvalidKey)
+					t.Errorf("ReadBody(%q) problem %+v, want code %s with a detail", tt.body, p, CodeInvalidKey)
 				}
 			}
 		})
@@ -327,9 +327,9 @@ func FuzzReadBody(f *testing.F) {
 	f.Add("区分\t保証契約番号\t認証キー\n前払金保証\t2070004426\tAB12CD34EF\n\n認証キー：ZX98YW76VU\n上記2件とも斐伊川堤防補強工事です。\n")
 	f.Add("再送します\n> 保証契約番号：2070004426\nOn Mon, Jun 15, 2026 山田 <a@b.example> wrote:\n-----Original Message-----\nFrom: a\nSent: b\n認証キー：AB12CD34EF\n")
 	f.Fuzz(func(t *testing.T, body string) {
-		notices, problems := readBody(body)
+		notices, problems := ReadBody(body)
 		if len(notices)+len(problems) > maxBodyItems {
-			t.Fatalf("readBody(%q) yielded %d notices and %d problems", body, len(notices), len(problems))
+			t.Fatalf("ReadBody(%q) yielded %d notices and %d problems", body, len(notices), len(problems))
 		}
 		for _, n := range notices {
 			if contractDigits(n.ContractNumber) != n.ContractNumber || authKey(n.AuthKey) != n.AuthKey ||
@@ -339,7 +339,7 @@ func FuzzReadBody(f *testing.F) {
 		}
 		for _, p := range problems {
 			if p.Code != CodeInvalidKey || p.Missing == MissingKey && p.ContractNumber == "" || p.Missing == MissingNumber && p.AuthKey == "" {
-				t.Fatalf("BodyProblems(%q) yielded %+v, which names nothing", body, p)
+				t.Fatalf("ReadBody(%q) problems: yielded %+v, which names nothing", body, p)
 			}
 		}
 	})
