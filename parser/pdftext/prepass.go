@@ -13,8 +13,9 @@ import (
 )
 
 // rewrite is the pdfcpu pre-pass for files ledongthuc cannot read as they are: it decrypts
-// with the empty user password (owner-password-only files open this way, AES-256 included),
-// rebuilds a missing or damaged cross-reference table, and re-encodes streams whose filters
+// what ledongthuc's security handler does not (a crypt filter it does not know, a non-ASCII
+// password encoded as the revision asks), rebuilds a missing or damaged cross-reference
+// table, and re-encodes streams whose filters
 // ledongthuc does not know (ASCIIHexDecode, LZW, RunLength) as FlateDecode. The result is a
 // plain PDF that ledongthuc reads. It costs a full parse and write, so Read only calls it
 // when the direct path fails. password, when not "", is tried as the user password (and as
