@@ -19,30 +19,7 @@ import (
 // TestReadLockedPDF: a PDF that needs a user password (AES-256, by pdfcpu and by qpdf) is
 // encrypted without its password, and read with the user or owner password among the candidates.
 func TestReadLockedPDF(t *testing.T) {
-	var pdf bytes.Buffer
-	if err := noticepdf.Write(&pdf, noticepdf.Samples()[:1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
-		t.Fatal(err)
-	}
-	byPdfcpu, err := noticepdf.Encrypt(pdf.Bytes(), "ユーザー1", "owner9")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"pdfcpu": byPdfcpu}
-	if bin, err := exec.LookPath("qpdf"); err == nil {
-		dir := t.TempDir()
-		in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-		if err := os.WriteFile(in, pdf.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if b, err := exec.Command(bin, "--encrypt", "ユーザー1", "owner9", "256", "--", in, out).CombinedOutput(); err != nil {
-			t.Fatalf("qpdf: %v\n%s", err, b)
-		}
-		if files["qpdf"], err = os.ReadFile(out); err != nil {
-			t.Fatal(err)
-		}
-	} else if os.Getenv("CI") == "true" {
-		t.Fatal("qpdf not installed (CI installs qpdf)")
-	}
+	_, files := lockedNotice(t, "ユーザー1", "owner9", map[string][]string{"qpdf": {"256"}})
 	for tool, data := range files {
 		for _, c := range []struct {
 			pws  []string
@@ -65,45 +42,54 @@ func TestReadLockedPDF(t *testing.T) {
 	}
 }
 
+// lockedNotice is a one-notice PDF and its copies locked with user and owner: "pdfcpu"
+// (noticepdf.Encrypt, AES-256 R 6) and one by qpdf for each entry of qpdfArgs (what follows
+// --encrypt USER OWNER). qpdf is required under CI.
+func lockedNotice(t *testing.T, user, owner string, qpdfArgs map[string][]string) (plain []byte, locked map[string][]byte) {
+	t.Helper()
+	var pdf bytes.Buffer
+	if err := noticepdf.Write(&pdf, noticepdf.Samples()[:1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
+		t.Fatal(err)
+	}
+	byPdfcpu, err := noticepdf.Encrypt(pdf.Bytes(), user, owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked = map[string][]byte{"pdfcpu": byPdfcpu}
+	qpdf, err := exec.LookPath("qpdf")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("qpdf not installed (CI installs qpdf)")
+		}
+		return pdf.Bytes(), locked
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(in, pdf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range qpdfArgs {
+		cmd := append(append([]string{"--allow-weak-crypto", "--encrypt", user, owner}, args...), "--", in, out)
+		if b, err := exec.Command(qpdf, cmd...).CombinedOutput(); err != nil {
+			t.Fatalf("qpdf %v: %v\n%s", cmd, err, b)
+		}
+		if locked[name], err = os.ReadFile(out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pdf.Bytes(), locked
+}
+
 // TestAES256Native: ledongthuc (patched) opens AES-256 files itself, revisions 5 and 6, by
 // the user or the owner password, and refuses a wrong one, so that no such file needs the
 // pdfcpu pre-pass (a full parse and re-write): the corpus's owner-password-only and
 // user-password files, pdfcpu's, and qpdf's R 6, R 5 (--force-R5) and AES-128 (R 4).
 func TestAES256Native(t *testing.T) {
-	var plain bytes.Buffer
-	if err := noticepdf.Write(&plain, noticepdf.Samples()[:1], noticepdf.Options{Encoding: noticepdf.UCS2}); err != nil {
-		t.Fatal(err)
-	}
-	byPdfcpu, err := noticepdf.Encrypt(plain.Bytes(), "user7", "owner9")
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{"pdfcpu R6": byPdfcpu}
-	qpdf, err := exec.LookPath("qpdf")
-	if err != nil && os.Getenv("CI") == "true" {
-		t.Fatal("qpdf not installed (CI installs qpdf)")
-	}
-	if err == nil {
-		dir := t.TempDir()
-		in := filepath.Join(dir, "in.pdf")
-		if err := os.WriteFile(in, plain.Bytes(), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		for name, args := range map[string][]string{
-			"qpdf R6":     {"256"},
-			"qpdf R5":     {"256", "--force-R5"},
-			"qpdf AES128": {"128", "--use-aes=y"},
-		} {
-			out := filepath.Join(dir, "out.pdf")
-			cmd := append(append([]string{"--allow-weak-crypto", "--encrypt", "user7", "owner9"}, args...), "--", in, out)
-			if b, err := exec.Command(qpdf, cmd...).CombinedOutput(); err != nil {
-				t.Fatalf("qpdf %v: %v\n%s", cmd, err, b)
-			}
-			if files[name], err = os.ReadFile(out); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	plain, files := lockedNotice(t, "user7", "owner9", map[string][]string{
+		"qpdf R6":     {"256"},
+		"qpdf R5":     {"256", "--force-R5"},
+		"qpdf AES128": {"128", "--use-aes=y"},
+	})
 	open := func(data []byte, pws ...string) error {
 		_, err := pdf.NewReaderEncrypted(bytes.NewReader(data), int64(len(data)), func() string {
 			if len(pws) == 0 {
@@ -115,7 +101,7 @@ func TestAES256Native(t *testing.T) {
 		})
 		return err
 	}
-	want := parser.ReadPDF(plain.Bytes()).Notices
+	want := parser.ReadPDF(plain).Notices
 	for name, data := range files {
 		for _, c := range []struct {
 			pws  []string
