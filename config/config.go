@@ -335,10 +335,11 @@ type Sandbox struct {
 	OCR *bool `toml:"ocr"`
 }
 
-// OCRWanted reports whether OCR is to be used given whether its tools are installed.
-func (s Sandbox) OCRWanted(installed bool) bool {
+// OCRWanted reports whether OCR is to be used: as the config says, or else where its tools
+// are installed. installed is asked only then: it runs a program.
+func (s Sandbox) OCRWanted(installed func() bool) bool {
 	if s.OCR == nil {
-		return installed
+		return installed()
 	}
 	return *s.OCR
 }

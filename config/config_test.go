@@ -716,3 +716,25 @@ func TestOAuthLoginAndServiceAccount(t *testing.T) {
 		})
 	}
 }
+
+// TestOCRWanted: the config's word wins and then the tools are not looked for (the look
+// runs tesseract); without it, OCR is on where they are installed.
+func TestOCRWanted(t *testing.T) {
+	on, off := true, false
+	for _, c := range []struct {
+		ocr             *bool
+		installed, want bool
+		wantLooked      bool
+	}{
+		{nil, true, true, true},
+		{nil, false, false, true},
+		{&on, false, true, false},
+		{&off, true, false, false},
+	} {
+		looked := false
+		got := Sandbox{OCR: c.ocr}.OCRWanted(func() bool { looked = true; return c.installed })
+		if got != c.want || looked != c.wantLooked {
+			t.Errorf("OCR %v, installed %v: wanted %v, looked %v; want %v, %v", c.ocr, c.installed, got, looked, c.want, c.wantLooked)
+		}
+	}
+}

@@ -115,10 +115,7 @@ func NewService(cfg *config.Config, o ServiceOptions) (*Service, error) {
 		// Asked when a PDF or an image is first read, not at start: `once` with nothing new
 		// does not wait for the check's program.
 		OCRIf: func() bool {
-			if cfg.Sandbox.OCR != nil {
-				return *cfg.Sandbox.OCR // said in the config: nothing to look for
-			}
-			return cfg.Sandbox.OCRWanted(ocr.Check(context.Background(), ocr.Options{}) == nil)
+			return cfg.Sandbox.OCRWanted(func() bool { return ocr.Check(context.Background(), ocr.Options{}) == nil })
 		},
 	})
 	lim := inbound.DefaultLimits()

@@ -50,7 +50,7 @@ func runCheck(ctx context.Context, e env) error {
 		if cfg.Sandbox.OCR == nil {
 			fmt.Fprintf(e.stdout, "%-9s off: %v (image-only notices get no_text)\n", "ocr", err)
 		}
-	} else if cfg.Sandbox.OCRWanted(true) {
+	} else if cfg.Sandbox.OCRWanted(func() bool { return true }) {
 		fmt.Fprintf(e.stdout, "%-9s tesseract (jpn, eng) for image-only notices\n", "ocr")
 	}
 	// Where the service will get each secret it takes from a systemd credential.

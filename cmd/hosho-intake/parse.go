@@ -124,10 +124,7 @@ func newPDFPool(ctx context.Context, workers int, timeout time.Duration, ocrOn *
 	if err != nil {
 		return nil, err
 	}
-	useOCR := ocrOn != nil && *ocrOn // --ocr=true or false: nothing to look for
-	if ocrOn == nil {
-		useOCR = config.Sandbox{}.OCRWanted(ocr.Check(ctx, ocr.Options{}) == nil)
-	}
+	useOCR := config.Sandbox{OCR: ocrOn}.OCRWanted(func() bool { return ocr.Check(ctx, ocr.Options{}) == nil })
 	return sandbox.NewPool(sandbox.Options{Command: cmd, Workers: workers, Timeout: timeout, Env: intake.WorkerEnv(), OCR: useOCR}), nil
 }
 
