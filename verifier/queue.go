@@ -276,30 +276,34 @@ func (q *Queue) Submit(tx *bolt.Tx, n parser.Notice, d Decision, m Meta) (Filed,
 		at = m.Received
 	}
 
-	var earlier []Submission
-	if n.ContractNumber != "" {
-		var err error
-		if earlier, err = q.ByNumber(tx, n.ContractNumber); err != nil {
-			return Filed{}, err
-		}
-	}
+	// Newest first: the latest item with the same key decides what the reply says. Items are
+	// read one at a time, so a duplicate of the latest item costs one read, not one of every
+	// item of its number (issue 14: a contract resent often had its whole past decoded).
+	var earlier []Submission // newest first, read before the duplicate if there is one
 	resubmission := false
-	// Newest first: the latest item with the same key decides what the reply says.
-	for _, e := range slices.Backward(earlier) {
+	dup, err := q.newestByNumber(tx, n.ContractNumber, func(e Submission) bool {
 		if e.Notice.AuthKey != n.AuthKey {
 			resubmission = true
-			continue
+			earlier = append(earlier, e)
+			return false
 		}
 		refusedAtIntake := e.State == StateRejected && e.Decision.Outcome == OutcomeRejected && !hasClerkDecision(e)
 		if refusedAtIntake && state != StateRejected {
-			continue
+			earlier = append(earlier, e)
+			return false
 		}
-		return Filed{Submission: e, Outcome: OutcomeDuplicate, Reasons: []string{ReasonDuplicate}}, nil
+		return true
+	})
+	if err != nil {
+		return Filed{}, err
+	}
+	if dup != nil {
+		return Filed{Submission: *dup, Outcome: OutcomeDuplicate, Reasons: []string{ReasonDuplicate}}, nil
 	}
 
 	if state != StateRejected && resubmission {
 		d.Reasons = addReason(d.Reasons, ReasonResubmission)
-		for _, e := range slices.Backward(earlier) {
+		for _, e := range earlier {
 			if e.Waiting() {
 				s, err := q.replaceKey(tx, e, n, d, m, at)
 				if err != nil {
@@ -429,6 +433,36 @@ func (q *Queue) Get(tx *bolt.Tx, id uint64) (Submission, error) {
 // ByNumber returns the submissions of one 保証契約番号, oldest first.
 func (q *Queue) ByNumber(tx *bolt.Tx, number string) ([]Submission, error) {
 	return q.scan(tx, byNumberBucket, number)
+}
+
+// newestByNumber reads the submissions of one 保証契約番号 newest first until found says
+// one is the one sought, and returns it (nil when none is). An empty number has none.
+func (q *Queue) newestByNumber(tx *bolt.Tx, number string, found func(Submission) bool) (*Submission, error) {
+	if number == "" {
+		return nil, nil
+	}
+	p := append([]byte(number), 0)
+	c := tx.Bucket([]byte(byNumberBucket)).Cursor()
+	// The keys are number, 0, then the id in 8 big-endian bytes: seek past the last of them.
+	k, _ := c.Seek(append(slices.Clone(p), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
+		if len(k) != len(p)+8 {
+			continue // a longer key of another number that contains a 0 byte
+		}
+		s, err := q.Get(tx, store.U64(k[len(p):]))
+		if err != nil {
+			return nil, err
+		}
+		if found(s) {
+			return &s, nil
+		}
+	}
+	return nil, nil
 }
 
 // List returns the submissions in any of states, or all of them, oldest first.

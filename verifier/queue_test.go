@@ -185,6 +185,29 @@ func ids(s []Submission) []uint64 {
 	return out
 }
 
+// TestSubmitNumbersSharingAPrefix: Submit reads a number's items newest first from the
+// end of its keys; a number that another starts with, or that starts another, is not read
+// as its own.
+func TestSubmitNumbersSharingAPrefix(t *testing.T) {
+	db, q := newQueue(t)
+	at := time.Date(2024, 6, 3, 9, 0, 0, 0, time.UTC)
+	for i, c := range []struct{ number, key, want string }{
+		{"207000442", "KEYA", OutcomeQueued},
+		{"2070004426", "KEYB", OutcomeQueued},
+		{"20700044", "KEYC", OutcomeQueued},
+		{"207000442", "KEYA", OutcomeDuplicate},
+		{"2070004426", "KEYA", OutcomeResubmission},
+		{"20700044", "KEYA", OutcomeResubmission},
+		{"2070004426", "KEYA", OutcomeDuplicate},
+		{"207000442", "KEYB", OutcomeResubmission},
+	} {
+		f := submit(t, db, q, queueNotice(c.number, c.key), decision(OutcomeQueued), meta(uint64(i+1), at))
+		if f.Outcome != c.want || f.Submission.Notice.ContractNumber != c.number {
+			t.Errorf("step %d: %s %s filed %s as item of %s, want %s", i+1, c.number, c.key, f.Outcome, f.Submission.Notice.ContractNumber, c.want)
+		}
+	}
+}
+
 // TestSubmitDuplicates plays one 保証契約番号 through its duplicates and resubmissions.
 func TestSubmitDuplicates(t *testing.T) {
 	const number = "2070004426"
