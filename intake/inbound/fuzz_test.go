@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"math/rand/v2"
+	"net/mail"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -238,4 +240,33 @@ func BenchmarkHeader1MiB(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzParseDate: what parseDate's first layout reads, net/mail's ParseDate (its reading
+// of every other date) reads as the same instant in the same zone, so that the shortcut
+// changes no Date.
+func FuzzParseDate(f *testing.F) {
+	for _, s := range []string{"Tue, 02 Jun 2026 09:14:07 +0900", "Tue, 2 Jun 2026 09:14:07 -0000", "Mon, 29 Feb 2027 25:61:61 +0900",
+		"Tue, 02 Jun 26 09:14:07 +0900", "Tue, 02 Jun 2026 09:14 +0900", "Wed, 02 Jun 2026 09:14:07 +0900 (JST)",
+		"2 Jun 2026 09:14:07 +0900", "Tue,  2 Jun 2026 09:14:07 +0900", "Tue, 02 Jun 2026 09:14:07 JST", "Tue, 02 jun 2026 09:14:07.5 +0900"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, err := time.Parse(commonDate, s)
+		if err != nil {
+			return
+		}
+		want, err := mail.ParseDate(s)
+		if err != nil {
+			t.Fatalf("%q: the shortcut reads %v, mail.ParseDate fails: %v", s, fast, err)
+		}
+		_, off1 := fast.Zone()
+		_, off2 := want.Zone()
+		if !fast.Equal(want) || off1 != off2 {
+			t.Fatalf("%q: the shortcut reads %v, mail.ParseDate %v", s, fast, want)
+		}
+		if got := parseDate(s); !got.Equal(want) {
+			t.Fatalf("parseDate(%q) = %v, want %v", s, got, want)
+		}
+	})
 }

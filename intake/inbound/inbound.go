@@ -300,12 +300,21 @@ func contentID(h Header) string {
 	return strings.TrimSuffix(strings.TrimPrefix(id, "<"), ">")
 }
 
+// commonDate is RFC 5322 §3.3's date-time with a day of week, seconds and a numeric zone.
+const commonDate = "Mon, 2 Jan 2006 15:04:05 -0700"
+
 // parseDate reads an RFC 5322 §3.3 date, also with a trailing comment or a missing day of week, as
 // net/mail does; a date it cannot read is left zero.
 func parseDate(v string) time.Time {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}
+	}
+	// The form nearly every mail program writes, tried first: mail.ParseDate gets to it after
+	// 24 layouts without a day of week, each failure an allocation (2% of the poll's). What
+	// this layout reads whole, ParseDate reads the same, with this same layout.
+	if t, err := time.Parse(commonDate, v); err == nil {
+		return t
 	}
 	if t, err := mail.ParseDate(v); err == nil {
 		return t

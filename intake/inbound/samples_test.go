@@ -199,3 +199,31 @@ func paths(as []Attachment) []string {
 	}
 	return s
 }
+
+// BenchmarkReadSamples reads the shared corpus's real producers' mails (*.eml) as the poll
+// does (ReadBytes of the downloaded message): B/op and allocs/op are per mail.
+func BenchmarkReadSamples(b *testing.B) {
+	files, err := filepath.Glob(filepath.Join(testkit.Samples(b, "eml"), "*.eml"))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no .eml samples: %v", err)
+	}
+	var raws [][]byte
+	total := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws = append(raws, raw)
+		total += len(raw)
+	}
+	b.SetBytes(int64(total / len(raws)))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if m := ReadBytes(raws[i%len(raws)], Limits{}); m.Size == 0 {
+			b.Fatal("empty read")
+		}
+		i++
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"hosho-intake/intake/ppapzip"
 	"hosho-intake/parser"
@@ -187,4 +188,34 @@ func hasCode(ps []parser.Problem, code string) bool {
 		}
 	}
 	return false
+}
+
+// TestReadAtMost: whatever size a member declares, what comes out is its bytes up to one
+// past the limit, as io.ReadAll of a LimitReader gave.
+func TestReadAtMost(t *testing.T) {
+	data := bytes.Repeat([]byte("認証キー"), 1000) // 12,000 bytes
+	for _, c := range []struct {
+		name        string
+		size, limit int64
+		want        int
+	}{
+		{"declared true", 12000, 20000, 12000},
+		{"declared small", 10, 20000, 12000},
+		{"declared zero", 0, 20000, 12000},
+		{"declared large", 1 << 30, 20000, 12000},
+		{"at the limit", 12000, 12000, 12000},
+		{"past the limit", 12000, 11999, 12000},
+		{"far past the limit", 12000, 100, 101},
+		{"limit zero", 12000, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := readAtMost(iotest.HalfReader(bytes.NewReader(data)), c.size, c.limit)
+			if err != nil || !bytes.Equal(got, data[:c.want]) {
+				t.Fatalf("readAtMost(size %d, limit %d) = %d bytes, %v; want the first %d", c.size, c.limit, len(got), err, c.want)
+			}
+		})
+	}
+	if _, err := readAtMost(iotest.TimeoutReader(bytes.NewReader(data)), 100, 20000); err == nil {
+		t.Fatal("a failing reader's error was lost")
+	}
 }
