@@ -809,8 +809,22 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- recorded, res *Result)
 		p.Log.Info("message taken in", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID,
 			"from", j.entry.From, "outcome", j.entry.Outcome, "notices", j.entry.Notices, "problems", j.entry.Problems)
 		committed <- recorded{id: j.entry.ID, uid: j.info.UID}
+		j.releaseRaw()
 	}
 	return nil
+}
+
+// releaseRaw gives the recorded message's download buffer back for the next download
+// (mailbox.Release), unless what the message caused holds on to it: a bounce is matched
+// and an inquiry forwarded from the raw message. Nothing else refers to it: the ledger has
+// written it, and inbound copies what it keeps (an attachment sent unencoded is cloned).
+func (j *job) releaseRaw() {
+	if j.keep == nil || j.contents == nil || j.contents.Bounce != nil || j.contents.Raw != nil {
+		return
+	}
+	raw := j.keep
+	j.keep = nil
+	mailbox.Release(raw)
 }
 
 // move moves (or flags) recorded messages and records that it did.

@@ -47,6 +47,16 @@ func FuzzRead(f *testing.F) {
 		if !bytes.Equal(data, kept) {
 			t.Fatalf("ReadBytes changed the message it read")
 		}
+		// Nor does what it read refer to them: the poll gives the buffer to the next
+		// download once the message is recorded (mailbox.Release).
+		mb := ReadBytes(data, lim)
+		for i := range data {
+			data[i] = '#'
+		}
+		if !reflect.DeepEqual(mb, m) {
+			t.Fatalf("what ReadBytes read changed with the buffer:\n%+v\nRead read\n%+v", mb, m)
+		}
+		copy(data, kept)
 		for _, p := range m.Problems {
 			if strings.Contains(p.Detail, "MIME reader failed") {
 				t.Fatalf("panic: %s", p.Detail)

@@ -227,3 +227,27 @@ func BenchmarkReadSamples(b *testing.B) {
 		i++
 	}
 }
+
+// TestReadBytesKeepsNoReference: what ReadBytes reads from the real producers' mails does
+// not refer to the buffer it read them from, which the poll reuses for the next download
+// once the message is recorded (mailbox.Release).
+func TestReadBytesKeepsNoReference(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testkit.Samples(t, "eml"), "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no .eml samples: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ReadBytes(bytes.Clone(raw), Limits{})
+		got := ReadBytes(raw, Limits{})
+		for i := range raw {
+			raw[i] = 0
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: what ReadBytes read changed with its buffer", filepath.Base(f))
+		}
+	}
+}

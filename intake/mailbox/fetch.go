@@ -163,8 +163,10 @@ func (s *Session) readLiteral(op string, lit imap.LiteralReader) ([]byte, error)
 	}
 	// Read into a buffer of the stated size: a bytes.Buffer wants room to spare before each
 	// read, so it grew every message to twice its size, one more copy and allocation each.
-	b := make([]byte, size)
+	// The buffer may be a released one (buffers.go).
+	b := newBuffer(int(size))
 	if _, err := io.ReadFull(lit, b); err != nil {
+		Release(b)
 		return nil, err
 	}
 	return b, nil
