@@ -280,3 +280,15 @@ func FuzzParseDate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHasCID: the shortcut says no only where the cid URL expression finds nothing.
+func FuzzHasCID(f *testing.F) {
+	for _, s := range []string{`<img src="cid:logo@x">`, `<img src="CID:a">`, "cid:", "ci:d", "http://x", "c:cid:x", "::cid:y", "Cid:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !hasCID(s) && cidURL.MatchString(s) {
+			t.Fatalf("hasCID(%q) is false, the expression matches", s)
+		}
+	})
+}
