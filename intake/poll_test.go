@@ -320,7 +320,7 @@ func TestPollTooLarge(t *testing.T) {
 }
 
 // TestPollKeepsEachRawWhole: the download buffers go back for reuse once their message is
-// recorded (mailbox.Release); every message of two polls, of sizes across many buffer
+// recorded (msgbuf.Release); every message of two polls, of sizes across many buffer
 // classes and fetched while earlier ones are committed, is kept as it was sent, and read
 // as it was sent (its sender and subject).
 func TestPollKeepsEachRawWhole(t *testing.T) {

@@ -48,7 +48,7 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("ReadBytes changed the message it read")
 		}
 		// Nor does what it read refer to them: the poll gives the buffer to the next
-		// download once the message is recorded (mailbox.Release).
+		// download once the message is recorded (msgbuf.Release).
 		mb := ReadBytes(data, lim)
 		for i := range data {
 			data[i] = '#'

@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"hosho-intake/intake/msgbuf"
 	"hosho-intake/parser"
 )
 
@@ -122,6 +123,9 @@ type Message struct {
 
 	// Defects lists what was wrong with the message and tolerated, for the log: they need no answer.
 	Defects []string
+
+	// buffers are the msgbuf buffers its parts were decoded into, whole, for Release.
+	buffers [][]byte
 }
 
 // Attachment is one attached file.
@@ -512,6 +516,7 @@ func (rd *reader) walk(h Header, body []byte, depth int, prefix, sect, defType s
 		return all
 	case ct.value == "message/rfc822" || ct.value == "message/global":
 		inner, bad := decodeTransfer(cte, body)
+		inner = rd.keep(inner, body) // its parts are decoded or copied out of it
 		if bad {
 			rd.defect("part %s: damaged %s", sectName(sect), cte)
 		}
@@ -588,6 +593,9 @@ func (rd *reader) leaf(h Header, ct mediaType, body []byte, depth int, prefix, s
 			label = htmlMetaCharset(data)
 		}
 		s := decodeCharset(label, data)
+		if !sameBacking(data, body) {
+			msgbuf.Release(data) // the text is a string of its own
+		}
 		s = strings.TrimPrefix(s, "\uFEFF")
 		s = strings.ReplaceAll(s, "\r\n", "\n")
 		if ct.value == "text/html" {
@@ -631,7 +639,9 @@ func (rd *reader) leaf(h Header, ct mediaType, body []byte, depth int, prefix, s
 		return nil
 	}
 	if sameBacking(data, body) {
-		data = bytes.Clone(data) // do not pin the whole message buffer
+		data = bytes.Clone(data) // do not pin the whole message buffer, nor share it (msgbuf)
+	} else {
+		data = rd.keep(data, body)
 	}
 	if id := contentID(h); id != "" {
 		if rd.contentIDs == nil {
@@ -669,6 +679,43 @@ func (rd *reader) add(a Attachment, depth int, budget *int64) {
 			rd.readSevenZip(a.Path, a.Data, depth+1, budget)
 		}
 	}
+}
+
+// keep notes a buffer decoded from src for Message.Release and returns it clipped to its
+// length: the rest of a recycled buffer is an earlier message's. What src holds as it is
+// comes back as it is.
+func (rd *reader) keep(decoded, src []byte) []byte {
+	if cap(decoded) == 0 || sameBacking(decoded, src) {
+		return decoded
+	}
+	rd.msg.buffers = append(rd.msg.buffers, decoded)
+	return decoded[:len(decoded):len(decoded)]
+}
+
+// Release gives the buffers the message's parts were decoded into back for the next
+// message (msgbuf), except the ones its Locked archives and PDFs are, and drops the
+// attachments' Data. The caller promises that nothing else refers to an attachment's Data
+// any more; without Release the buffers are the collector's, as any.
+func (m *Message) Release() {
+	for _, b := range m.buffers {
+		if !m.locks(b) {
+			msgbuf.Release(b)
+		}
+	}
+	m.buffers = nil
+	for i := range m.Attachments {
+		m.Attachments[i].Data = nil
+	}
+}
+
+// locks reports whether one of m.Locked is b (a Locked is always a whole attachment).
+func (m *Message) locks(b []byte) bool {
+	for _, l := range m.Locked {
+		if len(l.Data) > 0 && len(b) > 0 && &l.Data[0] == &b[0] {
+			return true
+		}
+	}
+	return false
 }
 
 func sameBacking(a, b []byte) bool {

@@ -230,7 +230,7 @@ func BenchmarkReadSamples(b *testing.B) {
 
 // TestReadBytesKeepsNoReference: what ReadBytes reads from the real producers' mails does
 // not refer to the buffer it read them from, which the poll reuses for the next download
-// once the message is recorded (mailbox.Release).
+// once the message is recorded (msgbuf.Release).
 func TestReadBytesKeepsNoReference(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(testkit.Samples(t, "eml"), "*.eml"))
 	if err != nil || len(files) == 0 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"hosho-intake/intake/msgbuf"
 	"hosho-intake/parser"
 )
 
@@ -101,7 +102,7 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 			rd.problem(parser.CodeCorrupt, mpath, fmt.Sprintf("unreadable ZIP member: %v", err))
 			continue
 		}
-		a := Attachment{Name: path.Base(name), ContentType: typeByName(name), Path: mpath, Data: b}
+		a := Attachment{Name: path.Base(name), ContentType: typeByName(name), Path: mpath, Data: rd.keep(b, data)}
 		if looksPDF(a.ContentType, a.Name, a.Data) {
 			pdfs++
 		}
@@ -122,10 +123,11 @@ func readMember(r io.Reader, f *zip.File, limit int64) ([]byte, error) {
 	return readAtMost(r, int64(hint), limit)
 }
 
-// readAtMost is io.ReadAll(io.LimitReader(r, limit+1)) into a buffer of size+1 at first.
+// readAtMost is io.ReadAll(io.LimitReader(r, limit+1)) into a buffer of size+1 at first, a
+// msgbuf one.
 func readAtMost(r io.Reader, size, limit int64) ([]byte, error) {
 	r = io.LimitReader(r, limit+1)
-	b := make([]byte, 0, min(size, limit)+1) // +1: room to read the EOF without a regrowth
+	b := msgbuf.Get(int(min(size, limit) + 1))[:0] // +1: room to read the EOF without a regrowth
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]

@@ -1,4 +1,4 @@
-package mailbox
+package msgbuf
 
 import "testing"
 
@@ -18,8 +18,8 @@ func TestBufferClass(t *testing.T) {
 		if capacity < n || capacity > n+n/8 {
 			t.Fatalf("bufferClass(%d) capacity %d", n, capacity)
 		}
-		if class < 0 || class >= len(literalPools) {
-			t.Fatalf("bufferClass(%d) class %d of %d", n, class, len(literalPools))
+		if class < 0 || class >= len(pools) {
+			t.Fatalf("bufferClass(%d) class %d of %d", n, class, len(pools))
 		}
 		if c, ok := seen[class]; ok && c != capacity {
 			t.Fatalf("class %d has capacities %d and %d", class, c, capacity)
@@ -28,8 +28,8 @@ func TestBufferClass(t *testing.T) {
 		if again, c, ok := bufferClass(capacity); !ok || again != class || c != capacity {
 			t.Fatalf("a buffer of %d bytes (for %d) is released to class %d capacity %d, taken from %d", capacity, n, again, c, class)
 		}
-		if b := newBuffer(n); len(b) != n || cap(b) != capacity {
-			t.Fatalf("newBuffer(%d) is %d bytes of %d, want %d", n, len(b), cap(b), capacity)
+		if b := Get(n); len(b) != n || cap(b) != capacity {
+			t.Fatalf("Get(%d) is %d bytes of %d, want %d", n, len(b), cap(b), capacity)
 		}
 	}
 }
@@ -40,8 +40,8 @@ func TestReleaseRefusesOtherCapacities(t *testing.T) {
 	Release(make([]byte, 5000, 5001))
 	Release(make([]byte, 10, 100))
 	for range 100 {
-		if b := newBuffer(5000); cap(b) != 5120 {
-			t.Fatalf("newBuffer(5000) has capacity %d, want 5120", cap(b))
+		if b := Get(5000); cap(b) != 5120 {
+			t.Fatalf("Get(5000) has capacity %d, want 5120", cap(b))
 		}
 	}
 }
