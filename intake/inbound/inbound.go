@@ -179,7 +179,8 @@ func Read(r io.Reader, lim Limits) (*Message, error) {
 
 // ReadBytes is Read of a message held in memory, parsed where it lies instead of copied first
 // (the poll holds every message it downloads so, and the copy was a fifth of its allocation):
-// raw is not modified, and the Message may share its memory (an attachment sent unencoded).
+// raw is not modified, and the Message does not refer to it (an attachment sent unencoded is
+// copied), so that the poll can reuse raw once the message is recorded.
 func ReadBytes(raw []byte, lim Limits) *Message {
 	lim = lim.withDefaults()
 	size := int64(len(raw))
