@@ -6,8 +6,10 @@
 // about the same size takes it with Get.
 //
 // Capacities come in eight steps per power of two (a buffer is at most an eighth larger
-// than its message), from 4 KiB to 4 MiB; other sizes are allocated and left to the
-// collector. Pooled buffers go when the runtime clears its pools, after two collections.
+// than its message), for sizes above 2 KiB up to 4 MiB; other sizes are allocated and left
+// to the collector. Buffers waiting for reuse count as live memory until the runtime clears
+// its pools (after two collections): in a `once` over 2,000 real mails the daemon's
+// anonymous memory peaked about 1.5 MiB higher, for half the allocation and collections.
 package msgbuf
 
 import (
@@ -16,7 +18,7 @@ import (
 )
 
 const (
-	minPooledShift = 12 // 4 KiB: smaller messages are cheap to allocate
+	minPooledShift = 12 // sizes above 2 KiB (classes of 2 to 4 KiB): smaller ones are cheap to allocate
 	maxPooledShift = 22 // 4 MiB: larger ones are rare, and would pin too much
 	stepsPerShift  = 8
 )
