@@ -165,7 +165,8 @@ func (s *Session) readLiteral(op string, lit imap.LiteralReader) ([]byte, error)
 	}
 	// Read into a buffer of the stated size: a bytes.Buffer wants room to spare before each
 	// read, so it grew every message to twice its size, one more copy and allocation each.
-	// The buffer may be a released one (msgbuf).
+	// The buffer may be a released one (msgbuf): past len(b), up to its capacity, it may
+	// still hold an earlier message's bytes, which no reader of b looks at.
 	b := msgbuf.Get(int(size))
 	if _, err := io.ReadFull(lit, b); err != nil {
 		msgbuf.Release(b)
