@@ -18,6 +18,7 @@ import (
 	"hosho-intake/intake/inbound"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/mailbox"
+	"hosho-intake/intake/msgbuf"
 	"hosho-intake/parser"
 	"hosho-intake/verifier"
 )
@@ -571,6 +572,12 @@ func (p *Poller) read(ctx context.Context, j *job) {
 		c.Raw = j.raw // a possible inquiry, forwarded whole
 	}
 	j.raw = nil
+	if len(c.Images) == 0 {
+		// The decoded attachments go back for the next message's (msgbuf): their PDFs are
+		// read, and what waits for a password is kept (Locked). Beside page images, which a
+		// reader in this process may have cut from its file, they are left to the collector.
+		c.Message.Release()
+	}
 	for i := range c.Message.Attachments {
 		c.Message.Attachments[i].Data = nil
 	}
@@ -809,8 +816,22 @@ func (p *Poller) recordJobs(jobs []*job, committed chan<- recorded, res *Result)
 		p.Log.Info("message taken in", "entry", j.entry.ID, "uid", j.info.UID, "message_id", j.entry.MessageID,
 			"from", j.entry.From, "outcome", j.entry.Outcome, "notices", j.entry.Notices, "problems", j.entry.Problems)
 		committed <- recorded{id: j.entry.ID, uid: j.info.UID}
+		j.releaseRaw()
 	}
 	return nil
+}
+
+// releaseRaw gives the recorded message's download buffer back for the next download
+// (msgbuf.Release), unless what the message caused holds on to it: a bounce is matched
+// and an inquiry forwarded from the raw message. Nothing else refers to it: the ledger has
+// written it, and inbound copies what it keeps (an attachment sent unencoded is cloned).
+func (j *job) releaseRaw() {
+	if j.keep == nil || j.contents == nil || j.contents.Bounce != nil || j.contents.Raw != nil {
+		return
+	}
+	raw := j.keep
+	j.keep = nil
+	msgbuf.Release(raw)
 }
 
 // move moves (or flags) recorded messages and records that it did.

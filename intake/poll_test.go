@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,6 +316,46 @@ func TestPollTooLarge(t *testing.T) {
 	stored, err := l.Raw(es[0].ID)
 	if err != nil || len(stored) >= 100<<10 {
 		t.Errorf("stored %d bytes, %v: want only the header", len(stored), err)
+	}
+}
+
+// TestPollKeepsEachRawWhole: the download buffers go back for reuse once their message is
+// recorded (msgbuf.Release); every message of two polls, of sizes across many buffer
+// classes and fetched while earlier ones are committed, is kept as it was sent, and read
+// as it was sent (its sender and subject).
+func TestPollKeepsEachRawWhole(t *testing.T) {
+	m := startMemMailbox(t)
+	p, l := newPoller(t, m.addr, t.TempDir())
+	var raws [][]byte
+	for round := range 2 {
+		for i := range 30 {
+			mail := samplemail.Mail{From: fmt.Sprintf("sender%d@example.jp", len(raws)), To: "agency@example.jp",
+				Subject: fmt.Sprintf("件名 %d", len(raws)), Body: strings.Repeat("本文です。", 50+i*97%400),
+				Attachments: []samplemail.Attachment{{Name: "photo.jpg", Data: bytes.Repeat([]byte{byte(len(raws))}, 1000+i*4099%60000)}}}
+			raw, err := mail.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.append(t, raw)
+			raws = append(raws, raw)
+		}
+		if res, err := p.Poll(context.Background()); err != nil || res.Recorded != 30 {
+			t.Fatalf("poll %d: %+v, %v; want 30 recorded", round+1, res, err)
+		}
+	}
+	es, err := l.List(ledger.Filter{}, 0)
+	if err != nil || len(es) != len(raws) {
+		t.Fatalf("ledger lists %d entries, %v; want %d", len(es), err, len(raws))
+	}
+	for _, e := range es {
+		i := int(e.UID) - 1
+		stored, err := l.Raw(e.ID)
+		if err != nil || !bytes.Equal(stored, raws[i]) || e.Digest != ledger.Digest(raws[i]) {
+			t.Errorf("uid %d: stored %d bytes (%v), sent %d; digest %s", e.UID, len(stored), err, len(raws[i]), e.Digest)
+		}
+		if want := fmt.Sprintf("sender%d@example.jp", i); e.From != want || e.Subject != fmt.Sprintf("件名 %d", i) {
+			t.Errorf("uid %d read as from %q subject %q, want %q", e.UID, e.From, e.Subject, want)
+		}
 	}
 }
 

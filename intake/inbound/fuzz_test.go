@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/base64"
 	"math/rand/v2"
+	"net/mail"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -45,6 +47,16 @@ func FuzzRead(f *testing.F) {
 		if !bytes.Equal(data, kept) {
 			t.Fatalf("ReadBytes changed the message it read")
 		}
+		// Nor does what it read refer to them: the poll gives the buffer to the next
+		// download once the message is recorded (msgbuf.Release).
+		mb := ReadBytes(data, lim)
+		for i := range data {
+			data[i] = '#'
+		}
+		if !reflect.DeepEqual(mb, m) {
+			t.Fatalf("what ReadBytes read changed with the buffer:\n%+v\nRead read\n%+v", mb, m)
+		}
+		copy(data, kept)
 		for _, p := range m.Problems {
 			if strings.Contains(p.Detail, "MIME reader failed") {
 				t.Fatalf("panic: %s", p.Detail)
@@ -238,4 +250,45 @@ func BenchmarkHeader1MiB(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzParseDate: what parseDate's first layout reads, net/mail's ParseDate (its reading
+// of every other date) reads as the same instant in the same zone, so that the shortcut
+// changes no Date.
+func FuzzParseDate(f *testing.F) {
+	for _, s := range []string{"Tue, 02 Jun 2026 09:14:07 +0900", "Tue, 2 Jun 2026 09:14:07 -0000", "Mon, 29 Feb 2027 25:61:61 +0900",
+		"Tue, 02 Jun 26 09:14:07 +0900", "Tue, 02 Jun 2026 09:14 +0900", "Wed, 02 Jun 2026 09:14:07 +0900 (JST)",
+		"2 Jun 2026 09:14:07 +0900", "Tue,  2 Jun 2026 09:14:07 +0900", "Tue, 02 Jun 2026 09:14:07 JST", "Tue, 02 jun 2026 09:14:07.5 +0900"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, err := time.Parse(commonDate, s)
+		if err != nil {
+			return
+		}
+		want, err := mail.ParseDate(s)
+		if err != nil {
+			t.Fatalf("%q: the shortcut reads %v, mail.ParseDate fails: %v", s, fast, err)
+		}
+		_, off1 := fast.Zone()
+		_, off2 := want.Zone()
+		if !fast.Equal(want) || off1 != off2 {
+			t.Fatalf("%q: the shortcut reads %v, mail.ParseDate %v", s, fast, want)
+		}
+		if got := parseDate(s); !got.Equal(want) {
+			t.Fatalf("parseDate(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
+// FuzzHasCID: the shortcut says no only where the cid URL expression finds nothing.
+func FuzzHasCID(f *testing.F) {
+	for _, s := range []string{`<img src="cid:logo@x">`, `<img src="CID:a">`, "cid:", "ci:d", "http://x", "c:cid:x", "::cid:y", "Cid:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !hasCID(s) && cidURL.MatchString(s) {
+			t.Fatalf("hasCID(%q) is false, the expression matches", s)
+		}
+	})
 }

@@ -91,41 +91,58 @@ func splitEntity(b []byte) (hdr, body []byte) {
 //
 // returns only the error "message: malformed MIME header line: $B%F%9%H(B", and no part of the message.
 func parseHeader(b []byte) (h Header, bad int) {
-	var cur *Field
-	var val []byte
+	// A field costs one string: its name and its value are cut from one copy of its line
+	// (its lines, unfolded, in folded), which is what the values outlive the message in.
+	h = make(Header, 0, min(bytes.Count(b, []byte("\n"))+1, maxHeaderFields))
+	var (
+		line    []byte // the current field's first line, nil when there is none
+		colon   int    // the colon's index in line
+		nameLen int
+		folded  []byte // line and its continuations, once there is one
+		isFold  bool
+	)
 	flush := func() {
-		if cur != nil {
-			cur.Value = strings.TrimSpace(string(val))
-			h = append(h, *cur)
-			cur, val = nil, nil
+		if line == nil {
+			return
 		}
+		src := line
+		if isFold {
+			src = folded
+		}
+		whole := string(src)
+		h = append(h, Field{Name: whole[:nameLen], Value: strings.TrimSpace(whole[colon+1:])})
+		line, isFold, folded = nil, false, folded[:0]
 	}
 	for len(b) > 0 {
-		line := b
+		l := b
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
+			l, b = b[:i], b[i+1:]
 		} else {
 			b = nil
 		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		l = bytes.TrimSuffix(l, []byte("\r"))
 		// A line that starts with an escape or an 8-bit byte cannot start a field: a mailer folded a raw
 		// ISO-2022-JP or CP932 value without the leading whitespace, and it continues the field above.
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t' || (cur != nil && (line[0] == 0x1b || line[0] >= 0x80))) {
-			if cur != nil {
+		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t' || (line != nil && (l[0] == 0x1b || l[0] >= 0x80))) {
+			if line != nil {
 				// Unfolding: the line break goes, the whitespace stays (RFC 5322 §2.2.3).
-				val = append(val, line...)
+				if !isFold {
+					folded = append(folded[:0], line...)
+					isFold = true
+				}
+				folded = append(folded, l...)
 			} else {
 				bad++
 			}
 			continue
 		}
 		flush()
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
+		c := bytes.IndexByte(l, ':')
+		if c <= 0 {
 			bad++
 			continue
 		}
-		name := bytes.TrimRight(line[:colon], " \t")
+		name := bytes.TrimRight(l[:c], " \t")
 		if !validFieldName(name) {
 			bad++
 			continue
@@ -134,8 +151,7 @@ func parseHeader(b []byte) (h Header, bad int) {
 			bad++
 			continue
 		}
-		cur = &Field{Name: string(name)}
-		val = append([]byte(nil), line[colon+1:]...)
+		line, colon, nameLen = l, c, len(name)
 	}
 	flush()
 	return h, bad

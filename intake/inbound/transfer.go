@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"strings"
+
+	"hosho-intake/intake/msgbuf"
 )
 
 // decodeTransfer undoes a Content-Transfer-Encoding (RFC 2045 §6). It never fails: what cannot be decoded
-// is skipped, and bad reports whether anything had to be (the caller records it as a defect).
+// is skipped, and bad reports whether anything had to be (the caller records it as a defect). A decoded
+// out is in a buffer of msgbuf's, which past len(out) may hold an earlier message's bytes (see reader.keep).
 func decodeTransfer(cte string, b []byte) (out []byte, bad bool) {
 	switch strings.ToLower(strings.TrimSpace(cte)) {
 	case "base64":
@@ -37,7 +40,7 @@ var b64 = func() (t [256]byte) {
 // so parts that were encoded separately and concatenated still decode.
 func decodeBase64(b []byte) (out []byte, bad bool) {
 	// Fast path: clean base64 (line breaks are skipped by encoding/base64) is by far the common case.
-	out = make([]byte, base64.StdEncoding.DecodedLen(len(b)))
+	out = msgbuf.Get(base64.StdEncoding.DecodedLen(len(b)))
 	if n, err := base64.StdEncoding.Decode(out, b); err == nil {
 		return out[:n], false
 	}
@@ -94,7 +97,7 @@ func unhex(c byte) (byte, bool) {
 // line break is kept as it is (§6.7 note 1 recommends exactly that), lower-case hex is accepted, and
 // whitespace at the end of a line, which transports add and rule 3 says to drop, is dropped.
 func decodeQP(b []byte) (out []byte, bad bool) {
-	out = make([]byte, 0, len(b))
+	out = msgbuf.Get(len(b))[:0]
 	for len(b) > 0 {
 		// One line at a time, line break included.
 		line, rest := b, []byte(nil)

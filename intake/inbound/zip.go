@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"hosho-intake/intake/msgbuf"
 	"hosho-intake/parser"
 )
 
@@ -89,7 +90,7 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 				continue
 			}
 			// The declared size can lie; read at most one byte past the limit to know it was passed.
-			b, err = io.ReadAll(io.LimitReader(rc, limit+1))
+			b, err = readMember(rc, f, limit)
 			rc.Close()
 		}
 		*budget -= int64(len(b))
@@ -101,7 +102,7 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 			rd.problem(parser.CodeCorrupt, mpath, fmt.Sprintf("unreadable ZIP member: %v", err))
 			continue
 		}
-		a := Attachment{Name: path.Base(name), ContentType: typeByName(name), Path: mpath, Data: b}
+		a := Attachment{Name: path.Base(name), ContentType: typeByName(name), Path: mpath, Data: rd.keep(b, data)}
 		if looksPDF(a.ContentType, a.Name, a.Data) {
 			pdfs++
 		}
@@ -110,6 +111,35 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 	if pdfs > 0 {
 		// Only a ZIP that held a PDF: a ZIP of site photos is no notice sent the wrong way.
 		rd.problem(parser.CodeZipAttachment, zpath, fmt.Sprintf("%d PDF files read from the ZIP", pdfs))
+	}
+}
+
+// readMember reads a member's uncompressed bytes from r to their end, or to one byte past limit
+// (which says it was passed), into a buffer of the size f declares: io.ReadAll's doubling
+// from 512 bytes allocated a member twice over. The declared size is trusted no further than
+// deflate can expand the compressed bytes (1032 to 1) and limit: a lie costs a regrowth.
+func readMember(r io.Reader, f *zip.File, limit int64) ([]byte, error) {
+	hint := min(f.UncompressedSize64, f.CompressedSize64*1032+1024, uint64(limit))
+	return readAtMost(r, int64(hint), limit)
+}
+
+// readAtMost is io.ReadAll(io.LimitReader(r, limit+1)) into a buffer of size+1 at first, a
+// msgbuf one.
+func readAtMost(r io.Reader, size, limit int64) ([]byte, error) {
+	r = io.LimitReader(r, limit+1)
+	b := msgbuf.Get(int(min(size, limit) + 1))[:0] // +1: room to read the EOF without a regrowth
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
 	}
 }
 

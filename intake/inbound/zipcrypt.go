@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 
 	"golang.org/x/text/encoding/japanese"
 )
@@ -55,7 +54,7 @@ func decryptMember(f *zip.File, passwords []string, limit int64) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := io.ReadAll(io.LimitReader(rr, limit+64))
+	raw, err := readAtMost(rr, int64(min(f.CompressedSize64, uint64(limit)+64)), limit+63)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +140,7 @@ func openZipCrypto(f *zip.File, raw, pw []byte, limit int64) ([]byte, error) {
 	}
 	data := bytes.Clone(raw[12:])
 	z.decrypt(data)
-	b, err := decompress(f.Method, data, limit)
+	b, err := decompress(f.Method, data, f.UncompressedSize64, limit)
 	if err != nil {
 		// A wrong password that passed the header check decrypts to noise, which rarely inflates.
 		return nil, ErrWrongPassword
@@ -201,7 +200,7 @@ func openAES(f *zip.File, raw, pw []byte, limit int64) ([]byte, error) {
 		block.Encrypt(ks[:], ctr[:])
 		subtle.XORBytes(data[i:], body[i:], ks[:])
 	}
-	b, err := decompress(method, data, limit)
+	b, err := decompress(method, data, f.UncompressedSize64, limit)
 	if err != nil {
 		return nil, fmt.Errorf("AES member: %w", err)
 	}
@@ -229,18 +228,17 @@ func aesExtra(extra []byte) (strength byte, method uint16, ok bool) {
 	return 0, 0, false
 }
 
-// decompress inflates a member's decrypted data, reading at most limit+1 bytes.
-func decompress(method uint16, data []byte, limit int64) ([]byte, error) {
-	var r io.Reader
+// decompress inflates a member's decrypted data (the caller's to give away), returning at
+// most limit+1 bytes; size is what the member declares.
+func decompress(method uint16, data []byte, size uint64, limit int64) ([]byte, error) {
 	switch method {
 	case zip.Store:
-		r = bytes.NewReader(data)
+		return data[:min(int64(len(data)), limit+1)], nil
 	case zip.Deflate:
 		fr := flate.NewReader(bytes.NewReader(data))
 		defer fr.Close()
-		r = fr
+		return readAtMost(fr, int64(min(size, uint64(len(data))*1032+1024, uint64(limit))), limit)
 	default:
 		return nil, fmt.Errorf("compression method %d: %w", method, errUnsupportedZip)
 	}
-	return io.ReadAll(io.LimitReader(r, limit+1))
 }

@@ -2,11 +2,13 @@ package inbound
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"hosho-intake/intake/ppapzip"
 	"hosho-intake/parser"
@@ -187,4 +189,75 @@ func hasCode(ps []parser.Problem, code string) bool {
 		}
 	}
 	return false
+}
+
+// TestReadAtMost: whatever size a member declares, what comes out is its bytes up to one
+// past the limit, as io.ReadAll of a LimitReader gave.
+func TestReadAtMost(t *testing.T) {
+	data := bytes.Repeat([]byte("認証キー"), 1000) // 12,000 bytes
+	for _, c := range []struct {
+		name        string
+		size, limit int64
+		want        int
+	}{
+		{"declared true", 12000, 20000, 12000},
+		{"declared small", 10, 20000, 12000},
+		{"declared zero", 0, 20000, 12000},
+		{"declared large", 1 << 30, 20000, 12000},
+		{"at the limit", 12000, 12000, 12000},
+		{"past the limit", 12000, 11999, 12000},
+		{"far past the limit", 12000, 100, 101},
+		{"limit zero", 12000, 0, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := readAtMost(iotest.HalfReader(bytes.NewReader(data)), c.size, c.limit)
+			if err != nil || !bytes.Equal(got, data[:c.want]) {
+				t.Fatalf("readAtMost(size %d, limit %d) = %d bytes, %v; want the first %d", c.size, c.limit, len(got), err, c.want)
+			}
+		})
+	}
+	if _, err := readAtMost(iotest.TimeoutReader(bytes.NewReader(data)), 100, 20000); err == nil {
+		t.Fatal("a failing reader's error was lost")
+	}
+}
+
+// TestReleaseKeepsLocked: Release gives back the buffers of what was read (the recycled
+// buffers are overwritten by the next message here) but not a password ZIP's, which waits
+// for its password; each attachment's Data ends at its own bytes, never in an earlier
+// message's left in a recycled buffer.
+func TestReleaseKeepsLocked(t *testing.T) {
+	// Of one buffer class (msgbuf's 18 to 20 KiB), so that the second takes the first's.
+	pdf := append(bytes.Clone(pdfBytes), make([]byte, 20000)...)
+	rand.NewChaCha8([32]byte{}).Read(pdf[len(pdfBytes):])
+	z, err := ppapzip.Write(ppapzip.ZipCrypto, "Hirose0611", ppapzip.Member{Name: "n.pdf", Data: pdf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := zipRaw(t, zipMember{name: "p.pdf", data: pdf[:19000]})
+	for round := range 3 {
+		m := ReadBytes([]byte(archiveMail("locked.zip", z)), Limits{})
+		if len(m.Locked) != 1 || !bytes.Equal(m.Locked[0].Data, z) {
+			t.Fatalf("round %d: locked %d, want the ZIP", round, len(m.Locked))
+		}
+		m.Release()
+		for _, a := range m.Attachments {
+			if a.Data != nil {
+				t.Fatalf("round %d: %s keeps its data after Release", round, a.Path)
+			}
+		}
+		// The next message decodes into what was released, and is written over it.
+		next := ReadBytes([]byte(archiveMail("plain.zip", plain)), Limits{})
+		for _, a := range next.Attachments {
+			if cap(a.Data) != len(a.Data) {
+				t.Fatalf("round %d: %s is %d bytes in a slice of %d", round, a.Path, len(a.Data), cap(a.Data))
+			}
+			for i := range a.Data {
+				a.Data[i] = '#'
+			}
+		}
+		next.Release()
+		if !bytes.Equal(m.Locked[0].Data, z) {
+			t.Fatalf("round %d: the password ZIP changed after Release", round)
+		}
+	}
 }

@@ -16,6 +16,8 @@ import (
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+
+	"hosho-intake/intake/msgbuf"
 )
 
 // Status is what SELECT reports about a mailbox (RFC 3501 section 6.3.1).
@@ -163,8 +165,11 @@ func (s *Session) readLiteral(op string, lit imap.LiteralReader) ([]byte, error)
 	}
 	// Read into a buffer of the stated size: a bytes.Buffer wants room to spare before each
 	// read, so it grew every message to twice its size, one more copy and allocation each.
-	b := make([]byte, size)
+	// The buffer may be a released one (msgbuf): past len(b), up to its capacity, it may
+	// still hold an earlier message's bytes, which no reader of b looks at.
+	b := msgbuf.Get(int(size))
 	if _, err := io.ReadFull(lit, b); err != nil {
+		msgbuf.Release(b)
 		return nil, err
 	}
 	return b, nil
