@@ -52,7 +52,46 @@ type buffer struct {
 	useAES      bool
 	objptr      objptr
 	depth       int // current object nesting depth
+	// hosho-intake: tokens read before from the same file, handed out again (nil: none)
+	cache *tokenCache
 }
+
+// tokenCache holds the names and keywords a Reader has read, each boxed once as a token
+// (hosho-intake): a file repeats a few dozen of them (Type, Font, Length, obj, R) thousands
+// of times, and each read made a string and an interface of it, a quarter of what reading
+// a notice allocated. Bounded, so a hostile file's distinct names cost what they did before.
+type tokenCache struct {
+	names    map[string]token
+	keywords map[string]token
+}
+
+const maxCachedTokens = 2048
+
+func newTokenCache() *tokenCache {
+	return &tokenCache{names: map[string]token{}, keywords: map[string]token{}}
+}
+
+// token returns the token boxed for s in m, boxing and keeping it when it is new.
+func (c *tokenCache) token(m map[string]token, s []byte, box func(string) token) token {
+	if t, ok := m[string(s)]; ok {
+		return t
+	}
+	str := string(s)
+	t := box(str)
+	if len(m) < maxCachedTokens {
+		m[str] = t
+	}
+	return t
+}
+
+// smallInts are the integers 0-1023 boxed once (hosho-intake): object numbers, lengths and
+// glyph widths, which an interface would otherwise allocate for each (Go boxes 0-255 free).
+var smallInts = func() (t [1024]token) {
+	for i := range t {
+		t[i] = int64(i)
+	}
+	return t
+}()
 
 // newBuffer returns a new buffer reading from r at the given offset.
 func newBuffer(r io.Reader, offset int64) *buffer {
@@ -317,6 +356,9 @@ func (b *buffer) readName() token {
 		tmp = append(tmp, c)
 	}
 	b.tmp = tmp
+	if b.cache != nil {
+		return b.cache.token(b.cache.names, tmp, func(s string) token { return name(s) })
+	}
 	return name(string(tmp))
 }
 
@@ -331,24 +373,31 @@ func (b *buffer) readKeyword() token {
 		tmp = append(tmp, c)
 	}
 	b.tmp = tmp
-	s := string(tmp)
+	// hosho-intake: tmp is converted where it is kept or reported only (it was copied to
+	// a string for every token).
 	switch {
-	case s == "true":
+	case string(tmp) == "true":
 		return true
-	case s == "false":
+	case string(tmp) == "false":
 		return false
-	case isInteger(s):
-		x, err := strconv.ParseInt(s, 10, 64)
+	case isInteger(string(tmp)):
+		x, err := strconv.ParseInt(string(tmp), 10, 64)
 		if err != nil {
-			b.errorf("invalid integer %s", s)
+			b.errorf("invalid integer %s", string(tmp))
+		}
+		if x >= 0 && x < int64(len(smallInts)) {
+			return smallInts[x]
 		}
 		return x
-	case isReal(s):
-		x, err := strconv.ParseFloat(s, 64)
+	case isReal(string(tmp)):
+		x, err := strconv.ParseFloat(string(tmp), 64)
 		if err != nil {
-			b.errorf("invalid real %s", s)
+			b.errorf("invalid real %s", string(tmp))
 		}
 		return x
+	}
+	if b.cache != nil {
+		return b.cache.token(b.cache.keywords, tmp, func(s string) token { return keyword(s) })
 	}
 	return keyword(string(tmp))
 }
