@@ -29,16 +29,36 @@ func foldRadicals(s string) string {
 		return s // most text has none, and is then not copied (a 10 MiB mail body)
 	}
 	return strings.Map(func(r rune) rune {
-		if u, ok := radicalIdeograph[r]; ok && isRadical(r) {
-			return u
+		if isRadical(r) {
+			return radicalTable[r-firstRadical]
 		}
 		return r
 	}, s)
 }
 
-// isRadical reports a rune in the blocks radicalIdeograph maps (CJK Radicals Supplement to
-// CJK Strokes).
-func isRadical(r rune) bool { return r >= 0x2E80 && r <= 0x31EF }
+// firstRadical and lastRadical bound the blocks radicalIdeograph maps (CJK Radicals
+// Supplement to CJK Strokes).
+const firstRadical, lastRadical = 0x2E80, 0x31EF
+
+// radicalTable is radicalIdeograph as an array over those blocks, a rune mapping to itself
+// where the map has none: between them lie the kana and the CJK punctuation, which every
+// Japanese line holds and a map lookup per rune was spent on.
+var radicalTable = func() (t [lastRadical - firstRadical + 1]rune) {
+	for i := range t {
+		t[i] = firstRadical + rune(i)
+	}
+	for r, u := range radicalIdeograph {
+		if r >= firstRadical && r <= lastRadical { // as the map has them all
+			t[r-firstRadical] = u
+		}
+	}
+	return t
+}()
+
+// isRadical reports a rune that radicalIdeograph maps to an ideograph.
+func isRadical(r rune) bool {
+	return r >= firstRadical && r <= lastRadical && radicalTable[r-firstRadical] != r
+}
 
 // asWritten returns a name as the notice or the sender wrote it, for display: radicals folded
 // and white space removed, but full-width forms, circled digits and dashes kept (「（その①）」
