@@ -164,14 +164,15 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 			return
 		}
 		op := string(o.str)
-		nums := func(n int) ([]float64, bool) {
+		// nums is the last n (at most 6) operands as numbers, in an array: a slice made for
+		// every operator was a tenth of a page's allocations.
+		nums := func(n int) (out [6]float64, ok bool) {
 			if len(ops) < n {
-				return nil, false
+				return out, false
 			}
-			out := make([]float64, n)
 			for i, a := range ops[len(ops)-n:] {
 				if a.kind != kNum {
-					return nil, false
+					return out, false
 				}
 				out[i] = a.num
 			}
@@ -278,6 +279,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 			w.images++
 		}
 		ops = ops[:0]
+		l.reset() // the operands' bytes and arrays are not used past their operator
 	}
 }
 
