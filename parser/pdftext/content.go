@@ -106,23 +106,24 @@ func (w *walker) loadFont(res *resources, name string) (f *font) {
 	return nil
 }
 
-// stream reads a content stream (or an array of them) with the size limit applied. A filter
-// ledongthuc does not know makes it panic; that is turned into errFilter.
-func (w *walker) stream(v pdf.Value) (data []byte, err error) {
+// stream reads a content stream (or an array of them) with the size limit applied, into a
+// buffer of the pool that buf holds (see putStreamBuf). A filter ledongthuc does not know
+// makes it panic; that is turned into errFilter.
+func (w *walker) stream(v pdf.Value, buf *[]byte) (data []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			data, err = nil, errFilter
 		}
 	}()
 	if v.Kind() == pdf.Array {
-		var all []byte
+		all := (*buf)[:0]
 		n := min(v.Len(), 1024)
 		for i := range n {
-			b, clean := readStream(v.Index(i), w.lim.MaxStreamBytes-int64(len(all)))
+			var clean bool
+			all, clean = readStream(all, v.Index(i), w.lim.MaxStreamBytes-int64(len(all)))
 			if !clean {
 				w.damaged++
 			}
-			all = append(all, b...)
 			all = append(all, '\n')
 			if int64(len(all)) >= w.lim.MaxStreamBytes {
 				break
@@ -130,7 +131,7 @@ func (w *walker) stream(v pdf.Value) (data []byte, err error) {
 		}
 		return all, nil
 	}
-	b, clean := readStream(v, w.lim.MaxStreamBytes)
+	b, clean := readStream((*buf)[:0], v, w.lim.MaxStreamBytes)
 	if !clean {
 		w.damaged++
 	}
@@ -306,13 +307,15 @@ func (w *walker) form(res *resources, name string, gs gstate, depth int) {
 	if r := xo.Key("Resources"); r.Kind() == pdf.Dict {
 		sub = &resources{v: r, fonts: map[string]*font{}}
 	}
-	data, err := w.stream(xo)
+	buf := getStreamBuf()
+	data, err := w.stream(xo, buf)
 	if err != nil {
 		w.errFilter = true
 		w.damaged++ // unless the pre-pass mends it
 		return
 	}
 	w.run(data, sub, gs, depth+1)
+	putStreamBuf(buf, data)
 }
 
 // show places the glyphs of one string operand and advances the text matrix.
