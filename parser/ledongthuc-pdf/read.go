@@ -987,6 +987,20 @@ func (v Value) Reader() io.ReadCloser {
 	return &pooledReader{Reader: rd, zlibs: pooled}
 }
 
+// Encoded returns the bytes the file holds for a stream, before its filters undo anything,
+// when the file is in memory and not encrypted (hosho-intake): what the stream decodes to
+// follows from them, its /Filter and its /DecodeParms, so they can key a cache of what is
+// parsed from it without decoding it first.
+func (v Value) Encoded() ([]byte, bool) {
+	x, ok := v.data.(stream)
+	if !ok || v.r.data == nil || v.r.key != nil {
+		return nil, false
+	}
+	d := v.r.data
+	start := min(max(x.offset, 0), int64(len(d)))
+	return d[start:min(start+max(v.Key("Length").Int64(), 0), int64(len(d)))], true
+}
+
 // zlibReaders are inflaters for reuse (hosho-intake): zlib.NewReader allocates a 32 KiB
 // window and its tables for every stream, and a notice's fonts have dozens of streams.
 // A reader returns to the pool when the stream's ReadCloser is closed.

@@ -2,10 +2,14 @@ package pdftext
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"sync"
+
+	"github.com/ledongthuc/pdf"
 )
 
-// parsedCMaps keeps parsed CMap streams across files, by the SHA-256 of their decoded bytes:
+// parsedCMaps keeps parsed CMap streams across files, by the SHA-256 of their bytes (as the
+// file holds them where that is enough to know what they decode to, else decoded):
 // a producer embeds the same /ToUnicode map in every notice it makes from one template, and a
 // PDF worker reads file after file. A parsed map is never changed after parseCMap, so files
 // can share it.
@@ -20,7 +24,90 @@ type cmapCache struct {
 	max   int
 	size  int // decoded bytes of the streams held
 	byKey map[[sha256.Size]byte]*embeddedCMap
-	hits  int // parses answered from the cache, for the tests
+	// byEncoded holds maps by their streams' bytes as the file holds them (see load),
+	// sharing max and size with byKey.
+	byEncoded map[[sha256.Size]byte]encodedCMap
+	hits      int // parses answered from the cache, for the tests
+}
+
+// encodedCMap is a map parsed from a stream and whether the stream decoded cleanly.
+type encodedCMap struct {
+	m     *embeddedCMap
+	clean bool
+}
+
+// load reads and parses the CMap stream v, at most limit decoded bytes. A stream of an
+// unencrypted file held in memory, plain or FlateDecode without parameters, is looked up
+// by its encoded bytes first: a hit costs a hash of the compressed stream, where parse
+// costs inflating it and hashing what it inflates to. Others go through readStream and
+// parse. clean is readStream's.
+func (c *cmapCache) load(v pdf.Value, limit int64) (m *embeddedCMap, clean bool) {
+	key, keyed := encodedKey(v, limit)
+	if keyed {
+		c.mu.Lock()
+		e, ok := c.byEncoded[key]
+		if ok {
+			c.hits++
+		}
+		c.mu.Unlock()
+		if ok {
+			return e.m, e.clean
+		}
+	}
+	buf := getStreamBuf()
+	data, clean := readStream((*buf)[:0], v, limit)
+	defer putStreamBuf(buf, data)
+	if !keyed {
+		return c.parse(data), clean
+	}
+	m = parseCMap(data)
+	if len(data) <= c.max/8 {
+		c.mu.Lock()
+		c.makeRoom(len(data))
+		if _, ok := c.byEncoded[key]; !ok {
+			c.byEncoded[key] = encodedCMap{m, clean}
+			c.size += len(data)
+		}
+		c.mu.Unlock()
+	}
+	return m, clean
+}
+
+// encodedKey is the key of v's encoded bytes, its filter and the decoding limit, when v can
+// be looked up by them.
+func encodedKey(v pdf.Value, limit int64) (key [sha256.Size]byte, ok bool) {
+	if v.Kind() != pdf.Stream || v.Key("DecodeParms").Kind() != pdf.Null {
+		return key, false
+	}
+	var filter string
+	switch f := v.Key("Filter"); f.Kind() {
+	case pdf.Null:
+	case pdf.Name:
+		if filter = f.Name(); filter != "FlateDecode" {
+			return key, false
+		}
+	default:
+		return key, false
+	}
+	raw, ok := v.Encoded()
+	if !ok {
+		return key, false
+	}
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(limit))
+	h.Write(n[:])
+	h.Write([]byte(filter + "\n"))
+	h.Write(raw)
+	h.Sum(key[:0])
+	return key, true
+}
+
+// makeRoom empties the cache when n more bytes would not fit; c.mu is held.
+func (c *cmapCache) makeRoom(n int) {
+	if c.byKey == nil || c.byEncoded == nil || c.size+n > c.max {
+		c.byKey, c.byEncoded, c.size = map[[sha256.Size]byte]*embeddedCMap{}, map[[sha256.Size]byte]encodedCMap{}, 0
+	}
 }
 
 // parse is parseCMap(data), from the cache when the same bytes were parsed before. When full
@@ -43,9 +130,7 @@ func (c *cmapCache) parse(data []byte) *embeddedCMap {
 	m = parseCMap(data)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byKey == nil || c.size+len(data) > c.max {
-		c.byKey, c.size = map[[sha256.Size]byte]*embeddedCMap{}, 0
-	}
+	c.makeRoom(len(data))
 	if _, ok := c.byKey[key]; !ok {
 		c.byKey[key] = m
 		c.size += len(data)

@@ -122,10 +122,7 @@ func putStreamBuf(p *[]byte, data []byte) {
 
 // loadCMap reads and parses a CMap stream, marking the font damaged when it does not decode.
 func (f *font) loadCMap(v pdf.Value, lim Limits) *embeddedCMap {
-	buf := getStreamBuf()
-	data, clean := readStream((*buf)[:0], v, lim.MaxStreamBytes)
-	m := parsedCMaps.parse(data)
-	putStreamBuf(buf, data)
+	m, clean := parsedCMaps.load(v, lim.MaxStreamBytes)
 	f.damaged = f.damaged || !clean || m.damaged
 	return m
 }
