@@ -3,6 +3,7 @@ package parser
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -75,9 +76,19 @@ func written(raw, value string) string {
 		return value
 	}
 	type seg struct{ raw, norm int } // where a segment ends, in raw and in the normalised text
-	segs := []seg{{0, 0}}
+	segs := make([]seg, 1, len(raw)+1)
 	var b strings.Builder
+	b.Grow(len(raw))
 	for i := 0; i < len(raw); {
+		if raw[i] < utf8.RuneSelf && i+1 < len(raw) && raw[i+1] < utf8.RuneSelf {
+			// An ASCII byte before another is a segment of its own (no ASCII character
+			// combines with the next) that Normalize leaves as it is: the labels and
+			// values of a line, without a boundary search and a Normalize call each.
+			b.WriteByte(raw[i])
+			i++
+			segs = append(segs, seg{i, b.Len()})
+			continue
+		}
 		n := norm.NFKC.NextBoundaryInString(raw[i:], true)
 		if n <= 0 {
 			n = len(raw) - i
