@@ -136,6 +136,15 @@ func foldDash(r rune) rune {
 
 // compact removes every kind of white space (ASCII, U+3000 and line breaks).
 func compact(s string) string {
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			return compactSpaces(s)
+		}
+	}
+	return s // most cells have none: no call per rune
+}
+
+func compactSpaces(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) {
 			return -1
