@@ -20,21 +20,26 @@ var parsedCMaps = cmapCache{max: maxCachedCMapBytes}
 const maxCachedCMapBytes = 512 << 10
 
 type cmapCache struct {
-	mu    sync.Mutex
-	max   int
-	size  int // decoded bytes of the streams held
-	byKey map[[sha256.Size]byte]*embeddedCMap
-	// byEncoded holds maps by their streams' bytes as the file holds them (see load),
-	// sharing max and size with byKey.
-	byEncoded map[[sha256.Size]byte]encodedCMap
-	hits      int // parses answered from the cache, for the tests
+	mu      sync.Mutex
+	max     int
+	size    int // decoded bytes of the streams held
+	entries map[[sha256.Size]byte]cachedCMap
+	hits    int // parses answered from the cache, for the tests
 }
 
-// encodedCMap is a map parsed from a stream and whether the stream decoded cleanly.
-type encodedCMap struct {
+// cachedCMap is a map parsed from a stream and whether the stream decoded cleanly.
+type cachedCMap struct {
 	m     *embeddedCMap
 	clean bool
 }
+
+// Keys are SHA-256 of a tag and bytes: keyDecoded and a stream's decoded bytes, or
+// keyEncoded, the decoding limit, the filter and the bytes as the file holds them, so that
+// one stream's encoded bytes can never pass for another's decoded ones.
+const (
+	keyDecoded = 'd'
+	keyEncoded = 'e'
+)
 
 // load reads and parses the CMap stream v, at most limit decoded bytes. A stream of an
 // unencrypted file held in memory, plain or FlateDecode without parameters, is looked up
@@ -44,13 +49,7 @@ type encodedCMap struct {
 func (c *cmapCache) load(v pdf.Value, limit int64) (m *embeddedCMap, clean bool) {
 	key, keyed := encodedKey(v, limit)
 	if keyed {
-		c.mu.Lock()
-		e, ok := c.byEncoded[key]
-		if ok {
-			c.hits++
-		}
-		c.mu.Unlock()
-		if ok {
+		if e, ok := c.get(key); ok {
 			return e.m, e.clean
 		}
 	}
@@ -62,13 +61,7 @@ func (c *cmapCache) load(v pdf.Value, limit int64) (m *embeddedCMap, clean bool)
 	}
 	m = parseCMap(data)
 	if len(data) <= c.max/8 {
-		c.mu.Lock()
-		c.makeRoom(len(data))
-		if _, ok := c.byEncoded[key]; !ok {
-			c.byEncoded[key] = encodedCMap{m, clean}
-			c.size += len(data)
-		}
-		c.mu.Unlock()
+		c.put(key, cachedCMap{m, clean}, len(data))
 	}
 	return m, clean
 }
@@ -94,20 +87,14 @@ func encodedKey(v pdf.Value, limit int64) (key [sha256.Size]byte, ok bool) {
 		return key, false
 	}
 	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(limit))
+	var n [9]byte
+	n[0] = keyEncoded
+	binary.BigEndian.PutUint64(n[1:], uint64(limit))
 	h.Write(n[:])
 	h.Write([]byte(filter + "\n"))
 	h.Write(raw)
 	h.Sum(key[:0])
 	return key, true
-}
-
-// makeRoom empties the cache when n more bytes would not fit; c.mu is held.
-func (c *cmapCache) makeRoom(n int) {
-	if c.byKey == nil || c.byEncoded == nil || c.size+n > c.max {
-		c.byKey, c.byEncoded, c.size = map[[sha256.Size]byte]*embeddedCMap{}, map[[sha256.Size]byte]encodedCMap{}, 0
-	}
 }
 
 // parse is parseCMap(data), from the cache when the same bytes were parsed before. When full
@@ -117,23 +104,39 @@ func (c *cmapCache) parse(data []byte) *embeddedCMap {
 	if len(data) > c.max/8 {
 		return parseCMap(data) // a map this large is rare; it would crowd out the common ones
 	}
-	key := sha256.Sum256(data)
+	h := sha256.New()
+	h.Write([]byte{keyDecoded})
+	h.Write(data)
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	if e, ok := c.get(key); ok {
+		return e.m
+	}
+	m := parseCMap(data)
+	c.put(key, cachedCMap{m: m, clean: true}, len(data))
+	return m
+}
+
+func (c *cmapCache) get(key [sha256.Size]byte) (cachedCMap, bool) {
 	c.mu.Lock()
-	m, ok := c.byKey[key]
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
 	if ok {
 		c.hits++
 	}
-	c.mu.Unlock()
-	if ok {
-		return m
-	}
-	m = parseCMap(data)
+	return e, ok
+}
+
+// put keeps e, from a stream of n decoded bytes, emptying the cache first when it would not
+// fit.
+func (c *cmapCache) put(key [sha256.Size]byte, e cachedCMap, n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.makeRoom(len(data))
-	if _, ok := c.byKey[key]; !ok {
-		c.byKey[key] = m
-		c.size += len(data)
+	if c.entries == nil || c.size+n > c.max {
+		c.entries, c.size = map[[sha256.Size]byte]cachedCMap{}, 0
 	}
-	return m
+	if _, ok := c.entries[key]; !ok {
+		c.entries[key] = e
+		c.size += n
+	}
 }

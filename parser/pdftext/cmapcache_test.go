@@ -71,7 +71,7 @@ func TestCMapCacheBounded(t *testing.T) {
 // reset empties the cache.
 func (c *cmapCache) reset() {
 	c.mu.Lock()
-	c.byKey, c.byEncoded, c.size = nil, nil, 0
+	c.entries, c.size = nil, 0
 	c.mu.Unlock()
 }
 
@@ -89,8 +89,8 @@ func TestCMapCacheEncoded(t *testing.T) {
 		first := mustRead(t, data)
 		before := parsedCMaps.hits
 		second := mustRead(t, data)
-		if parsedCMaps.hits != before+1 || len(parsedCMaps.byEncoded) != 1 {
-			t.Errorf("damaged %v: %d hits, %d maps by encoded bytes; want 1 and 1", damaged, parsedCMaps.hits-before, len(parsedCMaps.byEncoded))
+		if parsedCMaps.hits != before+1 || len(parsedCMaps.entries) != 1 {
+			t.Errorf("damaged %v: %d hits, %d maps by encoded bytes; want 1 and 1", damaged, parsedCMaps.hits-before, len(parsedCMaps.entries))
 		}
 		if !reflect.DeepEqual(first, second) || (second[0].Damaged > 0) != damaged || lineTexts(second[0])[0] != "43HZ" {
 			t.Errorf("damaged %v: second reading %+v, first %+v", damaged, second, first)
@@ -99,8 +99,8 @@ func TestCMapCacheEncoded(t *testing.T) {
 		if _, err := Read(data, Limits{MaxStreamBytes: 1 << 19}); err != nil {
 			t.Fatal(err)
 		}
-		if parsedCMaps.hits != before || len(parsedCMaps.byEncoded) != 2 {
-			t.Errorf("damaged %v: another limit hit the cache (%d maps)", damaged, len(parsedCMaps.byEncoded))
+		if parsedCMaps.hits != before || len(parsedCMaps.entries) != 2 {
+			t.Errorf("damaged %v: another limit hit the cache (%d maps)", damaged, len(parsedCMaps.entries))
 		}
 	}
 }
