@@ -150,15 +150,11 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 	var ops []obj
 	var tm, tlm matrix
 	for {
-		o, ok := l.next()
+		var o obj
+		var ok bool
+		o, ops, ok = l.operator(ops[:0], 64)
 		if !ok {
 			return
-		}
-		if o.kind != kOp {
-			if len(ops) < 64 {
-				ops = append(ops, o)
-			}
-			continue
 		}
 		w.ops++
 		if w.ops > maxOpsPerPage {
@@ -270,7 +266,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 			}
 		case "BI":
 			// Inline image: skip its dictionary and binary data.
-			for {
+			for m := l.mark(); ; l.release(m) {
 				o, ok := l.next()
 				if !ok || (o.kind == kOp && string(o.str) == "ID") {
 					break
@@ -279,7 +275,6 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 			l.skipInlineImage()
 			w.images++
 		}
-		ops = ops[:0]
 		l.reset() // the operands' bytes and arrays are not used past their operator
 	}
 }

@@ -89,15 +89,11 @@ func parseCMap(data []byte) *embeddedCMap {
 		}
 	}
 	for {
-		o, ok := l.next()
+		var o obj
+		var ok bool
+		o, stack, ok = l.operator(stack[:0], 4096)
 		if !ok {
 			break
-		}
-		if o.kind != kOp {
-			if len(stack) < 4096 {
-				stack = append(stack, o)
-			}
-			continue
 		}
 		switch op := string(o.str); op {
 		case "begincodespacerange", "beginbfchar", "beginbfrange", "begincidchar", "begincidrange":

@@ -60,6 +60,39 @@ func (l *lexer) reset() {
 	l.text, l.elems = l.text[:0], l.elems[:0]
 }
 
+// operator reads the operands up to the next operator, keeping at most max of them in
+// ops, and returns the operator; ok is false at the end of the input. Operands past max
+// are dropped with their storage (release).
+func (l *lexer) operator(ops []obj, max int) (op obj, kept []obj, ok bool) {
+	for {
+		m := l.mark()
+		o, ok := l.next()
+		if !ok {
+			return obj{}, ops, false
+		}
+		if o.kind == kOp {
+			return o, ops, true
+		}
+		if len(ops) < max {
+			ops = append(ops, o)
+		} else {
+			l.release(m)
+		}
+	}
+}
+
+// lexMark is how much storage the lexer had handed out at a point (mark).
+type lexMark struct{ text, elems int }
+
+func (l *lexer) mark() lexMark { return lexMark{len(l.text), len(l.elems)} }
+
+// release gives back the storage of the objects read since m, which the caller drops: a
+// stream of operands without an operator (or an array past maxArrayLen) must not hold what
+// it no longer keeps, which a fresh allocation per object left to the collector.
+func (l *lexer) release(m lexMark) {
+	l.text, l.elems = l.text[:m.text], l.elems[:m.elems]
+}
+
 func isWhite(c byte) bool {
 	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0
 }
@@ -267,6 +300,7 @@ func (l *lexer) collect(k objKind, end string, depth int) (o obj) {
 			l.pos++
 			continue
 		}
+		m := l.mark()
 		e, ok := l.object(depth + 1)
 		if !ok {
 			return o
@@ -276,6 +310,8 @@ func (l *lexer) collect(k objKind, end string, depth int) (o obj) {
 		}
 		if len(l.open)-start < maxArrayLen {
 			l.open = append(l.open, e)
+		} else {
+			l.release(m)
 		}
 	}
 }

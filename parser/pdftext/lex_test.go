@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -122,4 +123,28 @@ func join(s []string) string {
 		out += x
 	}
 	return out
+}
+
+// TestLexerDropsOperands: operands past the kept ones give their storage back, so that a
+// hostile stream of strings and arrays without an operator (16 MiB of "[1]" would be a
+// third of a billion bytes of elements) holds no more than what is kept.
+func TestLexerDropsOperands(t *testing.T) {
+	stream := []byte(strings.Repeat("[1 [2] (ab)] <6364> ", 50_000) + "Tj")
+	l := lexer{b: stream}
+	op, ops, ok := l.operator(nil, 64)
+	if !ok || string(op.str) != "Tj" || len(ops) != 64 {
+		t.Fatalf("operator = %q, %d operands, %v; want Tj after 64 kept", op.str, len(ops), ok)
+	}
+	if len(l.elems) > 64*4 || len(l.text) > 64*4 {
+		t.Errorf("the lexer holds %d elements and %d bytes of strings for 64 operands", len(l.elems), len(l.text))
+	}
+	if got := ops[62]; got.kind != kArray || len(got.arr) != 3 || string(got.arr[2].str) != "ab" || string(ops[63].str) != "cd" {
+		t.Errorf("kept operands %+v %+v", ops[62], ops[63])
+	}
+	// An array past maxArrayLen keeps its first elements only, and no storage for the rest.
+	l = lexer{b: []byte("[" + strings.Repeat("[(x)] ", maxArrayLen+1000) + "] Tj")}
+	_, ops, _ = l.operator(nil, 64)
+	if len(ops) != 1 || len(ops[0].arr) != maxArrayLen || len(l.elems) != 2*maxArrayLen || len(l.text) != maxArrayLen {
+		t.Errorf("array of %d elements, lexer holds %d elements and %d bytes", len(ops[0].arr), len(l.elems), len(l.text))
+	}
 }
