@@ -3,6 +3,7 @@ package parser
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -29,16 +30,36 @@ func foldRadicals(s string) string {
 		return s // most text has none, and is then not copied (a 10 MiB mail body)
 	}
 	return strings.Map(func(r rune) rune {
-		if u, ok := radicalIdeograph[r]; ok && isRadical(r) {
-			return u
+		if isRadical(r) {
+			return radicalTable[r-firstRadical]
 		}
 		return r
 	}, s)
 }
 
-// isRadical reports a rune in the blocks radicalIdeograph maps (CJK Radicals Supplement to
-// CJK Strokes).
-func isRadical(r rune) bool { return r >= 0x2E80 && r <= 0x31EF }
+// firstRadical and lastRadical bound the blocks radicalIdeograph maps (CJK Radicals
+// Supplement to CJK Strokes).
+const firstRadical, lastRadical = 0x2E80, 0x31EF
+
+// radicalTable is radicalIdeograph as an array over those blocks, a rune mapping to itself
+// where the map has none: between them lie the kana and the CJK punctuation, which every
+// Japanese line holds and a map lookup per rune was spent on.
+var radicalTable = func() (t [lastRadical - firstRadical + 1]rune) {
+	for i := range t {
+		t[i] = firstRadical + rune(i)
+	}
+	for r, u := range radicalIdeograph {
+		if r >= firstRadical && r <= lastRadical { // as the map has them all
+			t[r-firstRadical] = u
+		}
+	}
+	return t
+}()
+
+// isRadical reports a rune that radicalIdeograph maps to an ideograph.
+func isRadical(r rune) bool {
+	return r >= firstRadical && r <= lastRadical && radicalTable[r-firstRadical] != r
+}
 
 // asWritten returns a name as the notice or the sender wrote it, for display: radicals folded
 // and white space removed, but full-width forms, circled digits and dashes kept (「（その①）」
@@ -55,9 +76,19 @@ func written(raw, value string) string {
 		return value
 	}
 	type seg struct{ raw, norm int } // where a segment ends, in raw and in the normalised text
-	segs := []seg{{0, 0}}
+	segs := make([]seg, 1, len(raw)+1)
 	var b strings.Builder
+	b.Grow(len(raw))
 	for i := 0; i < len(raw); {
+		if raw[i] < utf8.RuneSelf && i+1 < len(raw) && raw[i+1] < utf8.RuneSelf {
+			// An ASCII byte before another is a segment of its own (no ASCII character
+			// combines with the next) that Normalize leaves as it is: the labels and
+			// values of a line, without a boundary search and a Normalize call each.
+			b.WriteByte(raw[i])
+			i++
+			segs = append(segs, seg{i, b.Len()})
+			continue
+		}
 		n := norm.NFKC.NextBoundaryInString(raw[i:], true)
 		if n <= 0 {
 			n = len(raw) - i
@@ -105,6 +136,15 @@ func foldDash(r rune) rune {
 
 // compact removes every kind of white space (ASCII, U+3000 and line breaks).
 func compact(s string) string {
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			return compactSpaces(s)
+		}
+	}
+	return s // most cells have none: no call per rune
+}
+
+func compactSpaces(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) {
 			return -1

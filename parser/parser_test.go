@@ -2,8 +2,11 @@ package parser
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/unicode/norm"
 
 	"hosho-intake/parser/pdftext"
 )
@@ -363,6 +366,25 @@ func TestWritten(t *testing.T) {
 			t.Errorf("written(%q, %q) = %q, want %q", tc.raw, tc.value, got, tc.want)
 		}
 	}
+	// ASCII runs beside what NFKC changes or combines (a combining mark after a letter,
+	// full-width forms, radicals, dashes): the same as the segment-by-segment reading.
+	rng := rand.New(rand.NewPCG(14, 2))
+	alphabet := []string{"a", "Z", "9", "-", " ", "\t", ":", "(", "\u0301", "\u3099", "ｶ", "ﾞ", "①", "１", "：", "⼯", "—", "工", "é", "e\u0301", "\xff"}
+	for range 5000 {
+		var b strings.Builder
+		for range rng.IntN(24) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		raw := b.String()
+		norm := Normalize(raw)
+		for range 3 {
+			i := rng.IntN(len(norm) + 1)
+			j := i + rng.IntN(len(norm)-i+1)
+			if got, want := written(raw, norm[i:j]), writtenBySegment(raw, norm[i:j]); got != want {
+				t.Fatalf("written(%q, %q) = %q, segment by segment %q", raw, norm[i:j], got, want)
+			}
+		}
+	}
 	// Shown names fold only what a font map got wrong (radicals), never what was written.
 	for in, want := range map[string]string{
 		"県道松江⽊次線改良⼯事": "県道松江木次線改良工事", "一般国道9号　（その①）": "一般国道9号（その①）", "⻄日本": "西日本",
@@ -371,4 +393,39 @@ func TestWritten(t *testing.T) {
 			t.Errorf("asWritten(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// writtenBySegment is written as it was before its ASCII fast path: every segment found by
+// NextBoundaryInString and normalised alone. TestWritten holds written to it.
+func writtenBySegment(raw, value string) string {
+	if value == "" || !needsWork(raw) {
+		return value
+	}
+	type seg struct{ raw, norm int }
+	segs := []seg{{0, 0}}
+	var b strings.Builder
+	for i := 0; i < len(raw); {
+		n := norm.NFKC.NextBoundaryInString(raw[i:], true)
+		if n <= 0 {
+			n = len(raw) - i
+		}
+		b.WriteString(Normalize(raw[i : i+n]))
+		i += n
+		segs = append(segs, seg{i, b.Len()})
+	}
+	at := strings.LastIndex(b.String(), value)
+	if at < 0 {
+		return value
+	}
+	start, end := 0, len(raw)
+	for _, s := range segs {
+		if s.norm <= at {
+			start = s.raw
+		}
+		if s.norm >= at+len(value) {
+			end = s.raw
+			break
+		}
+	}
+	return raw[start:end]
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"hosho-intake/intake/samplemail"
 	"hosho-intake/parser"
 	"hosho-intake/parser/noticepdf"
+	"hosho-intake/parser/sandbox"
 	"hosho-intake/parser/testkit"
 )
 
@@ -200,7 +200,7 @@ func workerOCR(t *testing.T, pdfs [][]byte) (time.Duration, [2]int, int) {
 		}
 		return b
 	}
-	if h := frame(); string(h) != "hosho-sandbox/1" {
+	if h := frame(); string(h) != "hosho-sandbox/2" {
 		t.Fatalf("worker hello %q", h)
 	}
 	pages, notices := 0, 0
@@ -215,14 +215,12 @@ func workerOCR(t *testing.T, pdfs [][]byte) (time.Duration, [2]int, int) {
 		if string(b) == "hosho-sandbox/ocr" {
 			b = frame()
 		}
-		var resp struct {
-			Doc parser.Document `json:"doc"`
-		}
-		if err := json.Unmarshal(b, &resp); err != nil {
+		doc, err := sandbox.DecodeAnswer(b)
+		if err != nil {
 			t.Fatalf("worker response: %v", err)
 		}
-		pages += max(resp.Doc.Pages, 1)
-		notices += len(resp.Doc.Notices)
+		pages += max(doc.Pages, 1)
+		notices += len(doc.Notices)
 	}
 	took := time.Since(start)
 	in.Close()

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 )
 
 // A token is a PDF token in the input stream, one of the following Go types:
@@ -52,7 +53,87 @@ type buffer struct {
 	useAES      bool
 	objptr      objptr
 	depth       int // current object nesting depth
+	// hosho-intake: tokens read before from the same file, handed out again (nil: none)
+	cache *tokenCache
 }
+
+// tokenCache holds the names and keywords a Reader has read, each boxed once as a token
+// (hosho-intake): a file repeats a few dozen of them (Type, Font, Length, obj, R) thousands
+// of times, and each read made a string and an interface of it, a quarter of what reading
+// a notice allocated. Those every producer writes are boxed once for all files
+// (commonNames, commonKeywords); the maps hold a file's others. Bounded, so a hostile
+// file's distinct names cost what they did before.
+type tokenCache struct {
+	names    map[string]token
+	keywords map[string]token
+}
+
+const maxCachedTokens = 2048
+
+func newTokenCache() *tokenCache {
+	return &tokenCache{names: map[string]token{}, keywords: map[string]token{}}
+}
+
+// token returns the token boxed for s in common or m, boxing and keeping it in m when it is
+// new.
+func (c *tokenCache) token(common, m map[string]token, s []byte, box func(string) token) token {
+	if t, ok := common[string(s)]; ok {
+		return t
+	}
+	if t, ok := m[string(s)]; ok {
+		return t
+	}
+	str := string(s)
+	t := box(str)
+	if len(m) < maxCachedTokens {
+		m[str] = t
+	}
+	return t
+}
+
+// commonNames and commonKeywords are the names and keywords of a PDF's structure, fonts and
+// streams, boxed once; read-only after init, so Readers in several goroutines share them.
+var commonNames, commonKeywords = func() (names, keywords map[string]token) {
+	names, keywords = map[string]token{}, map[string]token{}
+	for _, n := range strings.Fields(`Type Subtype Parent Kids Count Page Pages Catalog Root Info Size Prev ID
+		XRef ObjStm N First Extends Index Encrypt Filter DecodeParms Length Length1 Length2 Length3
+		FlateDecode ASCII85Decode ASCIIHexDecode LZWDecode RunLengthDecode DCTDecode JPXDecode
+		CCITTFaxDecode JBIG2Decode Predictor Columns Colors BitsPerComponent MediaBox CropBox BleedBox
+		TrimBox ArtBox Rotate Resources Contents Annots Group S Transparency CS I K Font XObject
+		ExtGState ColorSpace Pattern Shading Properties ProcSet PDF Text ImageB ImageC ImageI
+		DeviceRGB DeviceGray DeviceCMYK ICCBased Alternate Image Form Width Height BBox Matrix
+		SMask Mask Decode Interpolate BaseFont Encoding WinAnsiEncoding MacRomanEncoding
+		StandardEncoding Differences BaseEncoding FirstChar LastChar Widths FontDescriptor
+		ToUnicode DescendantFonts CIDSystemInfo Registry Ordering Supplement DW W DW2 W2
+		CIDToGIDMap Identity Identity-H Identity-V Type0 Type1 Type3 TrueType MMType1
+		CIDFontType0 CIDFontType2 CIDFontType0C FontName FontFamily FontStretch FontWeight Flags
+		FontBBox FontMatrix ItalicAngle Ascent Descent Leading CapHeight XHeight StemV StemH
+		AvgWidth MaxWidth MissingWidth CharSet CIDSet FontFile FontFile2 FontFile3 Style Lang
+		Producer Creator CreationDate ModDate Title Author Subject Keywords Trapped Metadata XML
+		MarkInfo Marked StructTreeRoot StructParents Tabs ViewerPreferences PageMode PageLayout
+		UseNone OpenAction Names Dests Outlines PageLabels AcroForm Fields CA ca BM Normal LW LC LJ
+		ML D SA OP op OPM AIS TK Trans XYZ Fit V R O U P OE UE Perms StmF StrF CF CFM AESV2 AESV3
+		Standard StdCF AuthEvent DocOpen EncryptMetadata Helvetica Times-Roman Courier Symbol
+		ZapfDingbats UniJIS-UCS2-H UniJIS-UCS2-V UniJIS-UTF16-H 90ms-RKSJ-H 90msp-RKSJ-H EUC-H
+		Adobe Japan1 Nums A Link Rect Border F1 F2 F3 F4 F5 F6 F7 F8 F9 GS0 GS1 GS2 Im0 Im1 X0 X1
+		Fm0 Fm1 TT0 TT1 TT2 C0_0 C2_0 T1_0 T1_1 R7 R8 R9 R10`) {
+		names[n] = name(n)
+	}
+	for _, k := range strings.Fields(`obj endobj R stream endstream null xref trailer startxref
+		<< >> [ ] { }`) {
+		keywords[k] = keyword(k)
+	}
+	return names, keywords
+}()
+
+// smallInts are the integers 0-1023 boxed once (hosho-intake): object numbers, lengths and
+// glyph widths, which an interface would otherwise allocate for each (Go boxes 0-255 free).
+var smallInts = func() (t [1024]token) {
+	for i := range t {
+		t[i] = int64(i)
+	}
+	return t
+}()
 
 // newBuffer returns a new buffer reading from r at the given offset.
 func newBuffer(r io.Reader, offset int64) *buffer {
@@ -317,6 +398,9 @@ func (b *buffer) readName() token {
 		tmp = append(tmp, c)
 	}
 	b.tmp = tmp
+	if b.cache != nil {
+		return b.cache.token(commonNames, b.cache.names, tmp, func(s string) token { return name(s) })
+	}
 	return name(string(tmp))
 }
 
@@ -331,24 +415,31 @@ func (b *buffer) readKeyword() token {
 		tmp = append(tmp, c)
 	}
 	b.tmp = tmp
-	s := string(tmp)
+	// hosho-intake: tmp is converted where it is kept or reported only (it was copied to
+	// a string for every token).
 	switch {
-	case s == "true":
+	case string(tmp) == "true":
 		return true
-	case s == "false":
+	case string(tmp) == "false":
 		return false
-	case isInteger(s):
-		x, err := strconv.ParseInt(s, 10, 64)
+	case isInteger(string(tmp)):
+		x, err := strconv.ParseInt(string(tmp), 10, 64)
 		if err != nil {
-			b.errorf("invalid integer %s", s)
+			b.errorf("invalid integer %s", string(tmp))
+		}
+		if x >= 0 && x < int64(len(smallInts)) {
+			return smallInts[x]
 		}
 		return x
-	case isReal(s):
-		x, err := strconv.ParseFloat(s, 64)
+	case isReal(string(tmp)):
+		x, err := strconv.ParseFloat(string(tmp), 64)
 		if err != nil {
-			b.errorf("invalid real %s", s)
+			b.errorf("invalid real %s", string(tmp))
 		}
 		return x
+	}
+	if b.cache != nil {
+		return b.cache.token(commonKeywords, b.cache.keywords, tmp, func(s string) token { return keyword(s) })
 	}
 	return keyword(string(tmp))
 }

@@ -67,3 +67,27 @@ func TestUnterminatedArrayTerminates(t *testing.T) {
 		t.Fatal("GetPlainText did not return within 5s: readArray is looping on io.EOF at end of a truncated content stream")
 	}
 }
+
+// TestTokenCache reads names, keywords and integers through a Reader's token cache: a token
+// read again is the same value, and a file with more distinct names than the cache holds
+// still reads every one right while the cache stays bounded (hosho-intake).
+func TestTokenCache(t *testing.T) {
+	var src bytes.Buffer
+	for i := range maxCachedTokens + 100 {
+		fmt.Fprintf(&src, "/N%d kw%d %d /Type obj -7 1023 1024 ", i, i, i)
+	}
+	b := newBufferBytes(src.Bytes(), 0)
+	b.allowEOF = true
+	b.cache = newTokenCache()
+	for i := range maxCachedTokens + 100 {
+		want := []token{name(fmt.Sprintf("N%d", i)), keyword(fmt.Sprintf("kw%d", i)), int64(i), name("Type"), keyword("obj"), int64(-7), int64(1023), int64(1024)}
+		for j, w := range want {
+			if got := b.readToken(); got != w {
+				t.Fatalf("token %d of group %d = %#v, want %#v", j, i, got, w)
+			}
+		}
+	}
+	if len(b.cache.names) != maxCachedTokens || len(b.cache.keywords) != maxCachedTokens {
+		t.Errorf("cache holds %d names and %d keywords, want the bound %d", len(b.cache.names), len(b.cache.keywords), maxCachedTokens)
+	}
+}

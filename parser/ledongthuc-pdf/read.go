@@ -98,6 +98,8 @@ type Reader struct {
 	// are lexed from it in place and streams read from it, where a 4 KiB buffer was
 	// allocated and filled for every object and a bufio.Reader for every inflated stream.
 	data []byte
+	// hosho-intake: the names and keywords read so far, shared by the buffers of objects
+	cache *tokenCache
 }
 
 // maxObjStmCache bounds the decoded object stream resolve keeps; a larger one is read as
@@ -151,10 +153,14 @@ func NewReaderBytes(data []byte, pw func() string) (*Reader, error) {
 
 // at is a buffer reading the file from offset (hosho-intake: in place when it is in memory).
 func (r *Reader) at(offset int64) *buffer {
+	var b *buffer
 	if r.data != nil {
-		return newBufferBytes(r.data[:r.end], offset)
+		b = newBufferBytes(r.data[:r.end], offset)
+	} else {
+		b = newBuffer(io.NewSectionReader(r.f, offset, r.end-offset), offset)
 	}
-	return newBuffer(io.NewSectionReader(r.f, offset, r.end-offset), offset)
+	b.cache = r.cache
+	return b
 }
 
 func newReader(f io.ReaderAt, data []byte, size int64, pw func() string) (r *Reader, err error) {
@@ -191,9 +197,10 @@ func newReader(f io.ReaderAt, data []byte, size int64, pw func() string) (r *Rea
 	}
 
 	r = &Reader{
-		f:    f,
-		end:  end,
-		data: data,
+		f:     f,
+		end:   end,
+		data:  data,
+		cache: newTokenCache(),
 	}
 	pos := end - endChunk + int64(i)
 	b := r.at(pos)
@@ -835,7 +842,9 @@ func (r *Reader) resolve(parent objptr, x interface{}) Value {
 // objStmBuffer is a buffer over the decoded object stream strm, decoded once per Reader.
 func (r *Reader) objStmBuffer(strm Value) *buffer {
 	if data, ok := r.objstm[strm.ptr]; ok {
-		return newBufferBytes(data, 0)
+		b := newBufferBytes(data, 0)
+		b.cache = r.cache
+		return b
 	}
 	data, err := io.ReadAll(io.LimitReader(strm.Reader(), maxObjStmCache+1))
 	if err != nil || len(data) > maxObjStmCache {
@@ -845,7 +854,9 @@ func (r *Reader) objStmBuffer(strm Value) *buffer {
 		r.objstm = map[objptr][]byte{}
 	}
 	r.objstm[strm.ptr] = data
-	return newBufferBytes(data, 0)
+	b := newBufferBytes(data, 0)
+	b.cache = r.cache
+	return b
 }
 
 func (r *Reader) resolveUncached(parent objptr, x interface{}) Value {
@@ -974,6 +985,20 @@ func (v Value) Reader() io.ReadCloser {
 		return io.NopCloser(rd)
 	}
 	return &pooledReader{Reader: rd, zlibs: pooled}
+}
+
+// Encoded returns the bytes the file holds for a stream, before its filters undo anything,
+// when the file is in memory and not encrypted (hosho-intake): what the stream decodes to
+// follows from them, its /Filter and its /DecodeParms, so they can key a cache of what is
+// parsed from it without decoding it first.
+func (v Value) Encoded() ([]byte, bool) {
+	x, ok := v.data.(stream)
+	if !ok || v.r.data == nil || v.r.key != nil {
+		return nil, false
+	}
+	d := v.r.data
+	start := min(max(x.offset, 0), int64(len(d)))
+	return d[start:min(start+max(v.Key("Length").Int64(), 0), int64(len(d)))], true
 }
 
 // zlibReaders are inflaters for reuse (hosho-intake): zlib.NewReader allocates a 32 KiB

@@ -106,23 +106,24 @@ func (w *walker) loadFont(res *resources, name string) (f *font) {
 	return nil
 }
 
-// stream reads a content stream (or an array of them) with the size limit applied. A filter
-// ledongthuc does not know makes it panic; that is turned into errFilter.
-func (w *walker) stream(v pdf.Value) (data []byte, err error) {
+// stream reads a content stream (or an array of them) with the size limit applied, into a
+// buffer of the pool that buf holds (see putStreamBuf). A filter ledongthuc does not know
+// makes it panic; that is turned into errFilter.
+func (w *walker) stream(v pdf.Value, buf *[]byte) (data []byte, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			data, err = nil, errFilter
 		}
 	}()
 	if v.Kind() == pdf.Array {
-		var all []byte
+		all := (*buf)[:0]
 		n := min(v.Len(), 1024)
 		for i := range n {
-			b, clean := readStream(v.Index(i), w.lim.MaxStreamBytes-int64(len(all)))
+			var clean bool
+			all, clean = readStream(all, v.Index(i), w.lim.MaxStreamBytes-int64(len(all)))
 			if !clean {
 				w.damaged++
 			}
-			all = append(all, b...)
 			all = append(all, '\n')
 			if int64(len(all)) >= w.lim.MaxStreamBytes {
 				break
@@ -130,7 +131,7 @@ func (w *walker) stream(v pdf.Value) (data []byte, err error) {
 		}
 		return all, nil
 	}
-	b, clean := readStream(v, w.lim.MaxStreamBytes)
+	b, clean := readStream((*buf)[:0], v, w.lim.MaxStreamBytes)
 	if !clean {
 		w.damaged++
 	}
@@ -149,29 +150,26 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 	var ops []obj
 	var tm, tlm matrix
 	for {
-		o, ok := l.next()
+		var o obj
+		var ok bool
+		o, ops, ok = l.operator(ops[:0], 64)
 		if !ok {
 			return
-		}
-		if o.kind != kOp {
-			if len(ops) < 64 {
-				ops = append(ops, o)
-			}
-			continue
 		}
 		w.ops++
 		if w.ops > maxOpsPerPage {
 			return
 		}
 		op := string(o.str)
-		nums := func(n int) ([]float64, bool) {
+		// nums is the last n (at most 6) operands as numbers, in an array: a slice made for
+		// every operator was a tenth of a page's allocations.
+		nums := func(n int) (out [6]float64, ok bool) {
 			if len(ops) < n {
-				return nil, false
+				return out, false
 			}
-			out := make([]float64, n)
 			for i, a := range ops[len(ops)-n:] {
 				if a.kind != kNum {
-					return nil, false
+					return out, false
 				}
 				out[i] = a.num
 			}
@@ -268,7 +266,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 			}
 		case "BI":
 			// Inline image: skip its dictionary and binary data.
-			for {
+			for m := l.mark(); ; l.release(m) {
 				o, ok := l.next()
 				if !ok || (o.kind == kOp && string(o.str) == "ID") {
 					break
@@ -277,7 +275,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 			l.skipInlineImage()
 			w.images++
 		}
-		ops = ops[:0]
+		l.reset() // the operands' bytes and arrays are not used past their operator
 	}
 }
 
@@ -304,13 +302,15 @@ func (w *walker) form(res *resources, name string, gs gstate, depth int) {
 	if r := xo.Key("Resources"); r.Kind() == pdf.Dict {
 		sub = &resources{v: r, fonts: map[string]*font{}}
 	}
-	data, err := w.stream(xo)
+	buf := getStreamBuf()
+	data, err := w.stream(xo, buf)
 	if err != nil {
 		w.errFilter = true
 		w.damaged++ // unless the pre-pass mends it
 		return
 	}
 	w.run(data, sub, gs, depth+1)
+	putStreamBuf(buf, data)
 }
 
 // show places the glyphs of one string operand and advances the text matrix.

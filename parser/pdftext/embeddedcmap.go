@@ -2,6 +2,7 @@ package pdftext
 
 import (
 	"sort"
+	"unicode"
 	"unicode/utf16"
 )
 
@@ -88,15 +89,11 @@ func parseCMap(data []byte) *embeddedCMap {
 		}
 	}
 	for {
-		o, ok := l.next()
+		var o obj
+		var ok bool
+		o, stack, ok = l.operator(stack[:0], 4096)
 		if !ok {
 			break
-		}
-		if o.kind != kOp {
-			if len(stack) < 4096 {
-				stack = append(stack, o)
-			}
-			continue
 		}
 		switch op := string(o.str); op {
 		case "begincodespacerange", "beginbfchar", "beginbfrange", "begincidchar", "begincidrange":
@@ -105,6 +102,7 @@ func parseCMap(data []byte) *embeddedCMap {
 				declared = int(stack[len(stack)-1].num)
 			}
 			stack = stack[:0]
+			l.reset()
 			continue
 		case "endcodespacerange", "endbfchar", "endcidchar":
 			block(2)
@@ -208,6 +206,7 @@ func parseCMap(data []byte) *embeddedCMap {
 			}
 		}
 		stack = stack[:0]
+		l.reset() // the block's strings are decoded into the map by now
 	}
 	// Later cidrange entries override earlier ones in a CMap; lookups scan from the end.
 	sort.SliceStable(m.ranges, func(i, j int) bool { return m.ranges[i].lo < m.ranges[j].lo })
@@ -305,6 +304,15 @@ func (m *embeddedCMap) lookup(code uint32, nbytes int) (string, bool) {
 				return r.list[off], true
 			}
 			return "", false
+		}
+		if len(r.base) == 1 {
+			// One UTF-16 unit, most maps' ranges: what utf16.Decode makes of it, without
+			// the two slices (a lone surrogate is U+FFFD there too).
+			u := r.base[0] + uint16(off)
+			if utf16.IsSurrogate(rune(u)) {
+				return string(unicode.ReplacementChar), true
+			}
+			return string(rune(u)), true
 		}
 		u := append([]uint16(nil), r.base...)
 		u[len(u)-1] += uint16(off)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/ledongthuc/pdf"
@@ -76,24 +77,52 @@ func stripSubset(name string) string {
 	return name
 }
 
-// readStream reads a stream fully, at most limit bytes; ledongthuc panics on filters it does
-// not know, which the caller turns into the pdfcpu pre-pass. clean is false when decoding
-// ended in an error (bad Flate data, a wrong Adler-32 checksum, data cut short): what was
-// decoded is returned, but a damaged byte may have changed any of it.
-func readStream(v pdf.Value, limit int64) (data []byte, clean bool) {
+// readStream reads a stream fully, at most limit bytes, appended to buf; ledongthuc panics
+// on filters it does not know, which the caller turns into the pdfcpu pre-pass. clean is
+// false when decoding ended in an error (bad Flate data, a wrong Adler-32 checksum, data
+// cut short): what was decoded is returned, but a damaged byte may have changed any of it.
+func readStream(buf []byte, v pdf.Value, limit int64) (data []byte, clean bool) {
 	if v.Kind() != pdf.Stream {
-		return nil, true
+		return buf, true
 	}
 	rc := v.Reader()
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, limit))
-	return b, err == nil
+	r := io.LimitedReader{R: rc, N: limit}
+	for {
+		// io.ReadAll, into buf: a stream buffer from the pool has room for most streams,
+		// where ReadAll grew a new one from 512 bytes for each.
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return buf, err == io.EOF
+		}
+	}
+}
+
+// streamBufs are buffers for decoded streams (content streams, CMaps), which are read and
+// dropped: nothing parsed from them keeps their bytes.
+var streamBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledStream bounds a buffer kept for the next stream.
+const maxPooledStream = 1 << 20
+
+func getStreamBuf() *[]byte { return streamBufs.Get().(*[]byte) }
+
+// putStreamBuf returns data's storage to the pool; data must not be used after.
+func putStreamBuf(p *[]byte, data []byte) {
+	if cap(data) > maxPooledStream {
+		return
+	}
+	*p = data[:0]
+	streamBufs.Put(p)
 }
 
 // loadCMap reads and parses a CMap stream, marking the font damaged when it does not decode.
 func (f *font) loadCMap(v pdf.Value, lim Limits) *embeddedCMap {
-	data, clean := readStream(v, lim.MaxStreamBytes)
-	m := parsedCMaps.parse(data)
+	m, clean := parsedCMaps.load(v, lim.MaxStreamBytes)
 	f.damaged = f.damaged || !clean || m.damaged
 	return m
 }

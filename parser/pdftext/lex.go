@@ -45,6 +45,52 @@ type lexer struct {
 	// closing bracket, an operator with bytes outside printable ASCII, a string the data
 	// ends in. In an uncompressed stream that is how one damaged byte shows.
 	malformed int
+	// text and elems hold the decoded strings and the array elements of the operands read
+	// since the last reset, so that an operator's operands allocate nothing once they have
+	// grown; open is the elements of the arrays being read. Slices handed out are capped,
+	// and after a reset the caller keeps none (see reset).
+	text  []byte
+	elems []obj
+	open  []obj
+}
+
+// reset lets the lexer reuse the storage of the strings and arrays it has returned: the
+// caller is done with every operand read so far (an operator has run on them).
+func (l *lexer) reset() {
+	l.text, l.elems = l.text[:0], l.elems[:0]
+}
+
+// operator reads the operands up to the next operator, keeping at most max of them in
+// ops, and returns the operator; ok is false at the end of the input. Operands past max
+// are dropped with their storage (release).
+func (l *lexer) operator(ops []obj, max int) (op obj, kept []obj, ok bool) {
+	for {
+		m := l.mark()
+		o, ok := l.next()
+		if !ok {
+			return obj{}, ops, false
+		}
+		if o.kind == kOp {
+			return o, ops, true
+		}
+		if len(ops) < max {
+			ops = append(ops, o)
+		} else {
+			l.release(m)
+		}
+	}
+}
+
+// lexMark is how much storage the lexer had handed out at a point (mark).
+type lexMark struct{ text, elems int }
+
+func (l *lexer) mark() lexMark { return lexMark{len(l.text), len(l.elems)} }
+
+// release gives back the storage of the objects read since m, which the caller drops: a
+// stream of operands without an operator (or an array past maxArrayLen) must not hold what
+// it no longer keeps, which a fresh allocation per object left to the collector.
+func (l *lexer) release(m lexMark) {
+	l.text, l.elems = l.text[:m.text], l.elems[:m.elems]
 }
 
 func isWhite(c byte) bool {
@@ -152,6 +198,9 @@ func b2f(b bool) float64 {
 // parseNum reads PDF numbers, including the malformed ones producers write ("--5", "1.2.3"
 // are read as far as they make sense, as Acrobat does).
 func parseNum(tok []byte) (float64, bool) {
+	if f, ok := decimal(tok); ok {
+		return f, true
+	}
 	if f, err := strconv.ParseFloat(string(tok), 64); err == nil {
 		return f, true
 	}
@@ -180,8 +229,63 @@ func parseNum(tok []byte) (float64, bool) {
 	return f, true
 }
 
-func (l *lexer) collect(k objKind, end string, depth int) obj {
-	o := obj{kind: k}
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// decimal reads the numbers content streams are made of, [+-]digits[.digits] with at most
+// 15 digits, as strconv.ParseFloat does, to the bit: the digits as an integer below 2^53
+// divided by an exact power of ten is one correctly rounded operation, strconv's own exact
+// case. Anything else (longer, an exponent, a second dot) is left to ParseFloat.
+func decimal(tok []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(tok) > 0 && (tok[0] == '-' || tok[0] == '+') {
+		neg, i = tok[0] == '-', 1
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for ; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+func (l *lexer) collect(k objKind, end string, depth int) (o obj) {
+	o.kind = k
+	start := len(l.open)
+	defer func() {
+		// The elements move to elems, where they stay until reset; open is for arrays
+		// still being read (an array inside this one pushed and moved its own before).
+		n := len(l.elems)
+		l.elems = append(l.elems, l.open[start:]...)
+		o.arr = l.elems[n:len(l.elems):len(l.elems)]
+		if len(o.arr) == 0 {
+			o.arr = nil
+		}
+		clear(l.open[start:])
+		l.open = l.open[:start]
+	}()
 	for {
 		l.skipWhite()
 		if l.pos >= len(l.b) {
@@ -196,6 +300,7 @@ func (l *lexer) collect(k objKind, end string, depth int) obj {
 			l.pos++
 			continue
 		}
+		m := l.mark()
 		e, ok := l.object(depth + 1)
 		if !ok {
 			return o
@@ -203,14 +308,18 @@ func (l *lexer) collect(k objKind, end string, depth int) obj {
 		if e.kind == kOp && (string(e.str) == "]" || string(e.str) == ">>") {
 			return o // mismatched closing bracket
 		}
-		if len(o.arr) < maxArrayLen {
-			o.arr = append(o.arr, e)
+		if len(l.open)-start < maxArrayLen {
+			l.open = append(l.open, e)
+		} else {
+			l.release(m)
 		}
 	}
 }
 
 func (l *lexer) literal() []byte {
-	var out []byte
+	start := len(l.text)
+	out := l.text
+	defer func() { l.text = out }()
 	depth := 1
 	for l.pos < len(l.b) {
 		c := l.b[l.pos]
@@ -221,11 +330,11 @@ func (l *lexer) literal() []byte {
 		case ')':
 			depth--
 			if depth == 0 {
-				return out
+				return out[start:len(out):len(out)]
 			}
 		case '\\':
 			if l.pos >= len(l.b) {
-				return out
+				return out[start:len(out):len(out)]
 			}
 			c = l.b[l.pos]
 			l.pos++
@@ -261,7 +370,7 @@ func (l *lexer) literal() []byte {
 		out = append(out, c)
 	}
 	l.malformed++ // the data ended inside the string
-	return out
+	return out[start:len(out):len(out)]
 }
 
 func unhex(c byte) int {
@@ -277,7 +386,9 @@ func unhex(c byte) int {
 }
 
 func (l *lexer) hex() []byte {
-	out := make([]byte, 0, 16)
+	start := len(l.text)
+	out := l.text
+	defer func() { l.text = out }()
 	hi := -1
 	closed := false
 	for l.pos < len(l.b) {
@@ -310,7 +421,7 @@ func (l *lexer) hex() []byte {
 	if !closed {
 		l.malformed++
 	}
-	return out
+	return out[start:len(out):len(out)]
 }
 
 func unescapeName(b []byte) []byte {

@@ -355,13 +355,15 @@ func readPage(v pdf.Value, n int, lim Limits) (p Page, filt bool) {
 	if contents.Kind() == pdf.Null && slices.Contains(v.Keys(), "Contents") {
 		p.Damaged++ // the page's contents are an object that does not parse
 	}
-	data, err := wk.stream(contents)
+	buf := getStreamBuf()
+	data, err := wk.stream(contents, buf)
 	if err != nil {
 		// Unreadable as it is: the pre-pass may mend it; if not, the page is damaged.
 		p.Damaged = 1
 		return p, true
 	}
 	wk.run(data, res, gstate{ctm: base, th: 1}, 0)
+	putStreamBuf(buf, data)
 	p.Width, p.Height = upright(wk.glyphs, w, h)
 	p.Lines = buildLines(wk.glyphs)
 	*pooled = wk.glyphs

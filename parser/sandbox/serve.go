@@ -29,7 +29,8 @@ import (
 //	                  the caller's arguments for the worker's ArchiveFunc)
 //	parent -> worker  request frame: the PDF (or archive) bytes
 //	worker -> parent  (an OCR worker, before OCR: a frame "hosho-sandbox/ocr")
-//	worker -> parent  response frame: JSON of response
+//	worker -> parent  response frame: for a PDF, the binary answer (codec.go); for an
+//	                  archive, JSON of response
 //
 // A frame is a big-endian uint32 length followed by that many bytes. Nothing else may
 // appear on the worker's stdout: a stray write from a library desynchronises the stream,
@@ -40,7 +41,8 @@ import (
 // passwords frame is always sent after one (with no passwords), so that it is not taken for
 // one.
 const (
-	hello = "hosho-sandbox/1"
+	// hello names the protocol: 2 since PDF answers are binary.
+	hello = "hosho-sandbox/2"
 	// ocrStart is a frame a worker sends before a response when it turns to OCR, so that
 	// the parent gives the file the OCR's time limit instead of the text layer's.
 	ocrStart = "hosho-sandbox/ocr"
@@ -235,6 +237,7 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []strin
 	// notice was the worker's first source of page faults. The answer is written before
 	// the next request is read into it, so nothing read from it is still in use then.
 	var frame []byte
+	var answer []byte // the answer's buffer, kept as frame is
 	for {
 		data, err := readFrameInto(r, MaxFileSize, frame[:0])
 		if cap(data) <= maxKeptFrame {
@@ -280,9 +283,13 @@ func serve(in io.Reader, out io.Writer, read func(data []byte, passwords []strin
 			}
 		} else {
 			announce := func() error { return writeFrame(w, []byte(ocrStart)) }
-			payload, err = json.Marshal(call(func(d []byte) parser.Document { return read(d, passwords, announce) }, data))
+			resp := call(func(d []byte) parser.Document { return read(d, passwords, announce) }, data)
+			payload, err = appendAnswer(answer[:0], resp.Doc, resp.Panic)
 			if err != nil || len(payload) > maxResponse {
-				payload, _ = json.Marshal(response{Doc: corrupt("reader produced an oversized result")})
+				payload, _ = appendAnswer(answer[:0], corrupt("reader produced an oversized result"), "")
+			}
+			if cap(payload) <= maxKeptFrame {
+				answer = payload
 			}
 		}
 		if err := writeFrame(w, payload); err != nil {

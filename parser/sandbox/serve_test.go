@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -59,8 +58,8 @@ func TestServeFunc(t *testing.T) {
 				if err != nil {
 					t.Fatalf("reading answers: %v", err)
 				}
-				var resp response
-				if err := json.Unmarshal(b, &resp); err != nil {
+				resp, err := decodeAnswer(b)
+				if err != nil {
 					t.Fatalf("answer %q: %v", b, err)
 				}
 				if len(resp.Doc.Problems) > 0 {

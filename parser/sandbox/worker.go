@@ -188,6 +188,9 @@ func (w *worker) roundTrip(req request, onOCR func()) (response, error) {
 		}
 		return response{}, fmt.Errorf("reading the result: %w", err)
 	}
+	if req.archive == nil {
+		return decodeAnswer(payload)
+	}
 	var resp response
 	if err := json.Unmarshal(payload, &resp); err != nil {
 		return response{}, fmt.Errorf("%w: %v", errProtocol, err)
