@@ -210,10 +210,25 @@ func TestPollSetsAsideWhatCannotBeRecorded(t *testing.T) {
 			if len(entries) != 5 {
 				t.Errorf("%d entries, want 5", len(entries))
 			}
+			// The set-aside entry still names its sender, subject and Message-ID for the
+			// clerks (it once kept one byte of the message and named nothing).
+			setAside := 0
 			for _, e := range entries {
-				if e.Subject == broken && (!slices.Equal(e.Problems, []string{parser.CodeSetAside}) || e.NoReplyWhy != parser.CodeSetAside) {
+				if e.Subject != broken {
+					continue
+				}
+				setAside++
+				if !slices.Equal(e.Problems, []string{parser.CodeSetAside}) || e.NoReplyWhy != parser.CodeSetAside {
 					t.Errorf("the broken message recorded as %+v, want set_aside", e)
 				}
+				raw, _ := set[2].Mail.Bytes()
+				if from := set[2].Mail.From; e.From == "" || !strings.Contains(from, e.From) || e.MessageID == "" ||
+					!bytes.Contains(raw, []byte("<"+e.MessageID+">")) {
+					t.Errorf("the set-aside entry names from %q, Message-ID %q; want %q and the message's", e.From, e.MessageID, from)
+				}
+			}
+			if setAside != 1 {
+				t.Errorf("%d entries with the broken message's subject %q, want 1", setAside, broken)
 			}
 			seen := map[string]bool{}
 			for _, e := range entries {

@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -121,6 +120,16 @@ type job struct {
 	err      error
 }
 
+// messageID is the message's Message-ID for the log, read from its header when a log line
+// wants it: the listing does not fetch it, and a recorded message's is in its entry.
+func (j *job) messageID() string {
+	raw := j.raw
+	if raw == nil {
+		raw = j.keep
+	}
+	return messageID(inbound.ReadHeader(raw).MessageID)
+}
+
 // maxRecordAttempts is how many polls may fail to record one message before it is set
 // aside (recorded with set_aside, without the queue or a reply, and moved on from), so
 // that a message that breaks recording cannot hold the cursor, and the mail behind it,
@@ -168,7 +177,7 @@ func (p *Poller) noteFailure(j *job, cause error) {
 		}
 		return b.Put([]byte(key), []byte(strconv.Itoa(n)))
 	})
-	p.Log.Warn("message not recorded", "uid", j.info.UID, "message_id", j.info.MessageID, "attempt", n,
+	p.Log.Warn("message not recorded", "uid", j.info.UID, "message_id", j.messageID(), "attempt", n,
 		"set_aside_after", maxRecordAttempts, "err", cause, "counting_err", err)
 }
 
@@ -524,7 +533,9 @@ func (p *Poller) read(ctx context.Context, j *job) {
 	digest := ""
 	if !j.large {
 		digest = ledger.Digest(j.raw)
-		if prev, ok, err := p.Ledger.Seen(messageID(j.info.MessageID), digest); err != nil {
+		// Equal bytes were recorded before: the digest alone tells it (their Message-IDs are
+		// equal too), so the listing need not fetch Message-IDs (issue 14).
+		if prev, ok, err := p.Ledger.Seen("", digest); err != nil {
 			j.err = err
 			return
 		} else if ok {
@@ -607,14 +618,9 @@ func (p *Poller) read(ctx context.Context, j *job) {
 // are not read again: reading may be what failed.
 func (p *Poller) setAside(j *job, digest string, n int) {
 	why := fmt.Sprintf("recording failed on %d polls; set aside for a clerk to read", n)
-	// A limit below the message's size reads its header alone.
-	lim := p.Limits
-	lim.MaxMessageBytes = 1
-	msg, err := inbound.Read(bytes.NewReader(j.raw), lim)
-	if err != nil {
-		msg = &inbound.Message{MessageID: j.info.MessageID}
-	}
-	msg.Attachments = nil
+	// Its header alone: a limit below the message's size, as this once was, kept one byte of
+	// it, and the entry had no sender, subject or Message-ID for the clerks to know it by.
+	msg := inbound.ReadHeader(j.raw)
 	c := &Contents{Message: msg, Notices: []parser.Notice{}, Problems: []parser.Problem{{Code: parser.CodeSetAside, Detail: why}},
 		Received: j.info.InternalDate, NoReplyWhy: parser.CodeSetAside, setAside: true}
 	j.raw = nil
@@ -759,7 +765,7 @@ func (p *Poller) commitRun(run []*job, committed chan<- recorded, res *Result) (
 				return j, err
 			}
 			res.Duplicates++
-			p.Log.Info("message taken in before; moving it only", "uid", j.info.UID, "entry", j.dupOf, "message_id", j.info.MessageID)
+			p.Log.Info("message taken in before; moving it only", "uid", j.info.UID, "entry", j.dupOf, "message_id", j.messageID())
 			committed <- recorded{id: j.dupOf}
 		default:
 			batch = append(batch, j)

@@ -3,6 +3,7 @@ package dovecottest_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -61,7 +62,13 @@ func TestServer(t *testing.T) {
 			}
 			var ids []string
 			for _, i := range l {
-				ids = append(ids, i.MessageID)
+				h, err := c.FetchHeader(ctx, i.UID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m := messageIDField.FindSubmatch(h); m != nil {
+					ids = append(ids, string(m[1]))
+				}
 			}
 			if want := []string{"1@dovecottest", "2@dovecottest", "3@dovecottest"}; !slices.Equal(ids, want) {
 				t.Errorf("Since(0) Message-IDs = %v, want %v (append order)", ids, want)
@@ -69,6 +76,8 @@ func TestServer(t *testing.T) {
 		})
 	}
 }
+
+var messageIDField = regexp.MustCompile(`(?m)^Message-ID: <([^>]+)>`)
 
 func TestRestartAndUIDValidity(t *testing.T) {
 	s := dovecottest.Start(t)

@@ -191,6 +191,17 @@ func ReadBytes(raw []byte, lim Limits) *Message {
 	return parse(raw[:len(raw):len(raw)], size, tooLarge, lim, nil)
 }
 
+// ReadHeader reads the header of a message held in memory and nothing of its body: what Read
+// takes from the header (From, Subject, Message-ID, Date, Header, Classes). It is for a
+// message whose body is not to be read: one set aside after failed readings, or the
+// Message-ID a log line names. Like ReadBytes, it does not refer to raw.
+func ReadHeader(raw []byte) *Message {
+	hdr, _ := splitEntity(raw[:len(raw):len(raw)])
+	msg := ReadBytes(hdr, DefaultLimits())
+	msg.Size = int64(len(raw))
+	return msg
+}
+
 // parse reads a message held in buf. onPart, when not nil, is called for every MIME entity (a test uses it
 // to check that a panic is contained).
 func parse(buf []byte, size int64, tooLarge bool, lim Limits, onPart func()) (msg *Message) {

@@ -251,3 +251,34 @@ func TestReadBytesKeepsNoReference(t *testing.T) {
 		}
 	}
 }
+
+// TestReadHeader: ReadHeader reads of each real mail's header what ReadBytes reads of it,
+// and nothing of the body; it too keeps no reference to its buffer.
+func TestReadHeader(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(testkit.Samples(t, "eml"), "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no .eml samples: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := ReadBytes(bytes.Clone(raw), Limits{})
+		h := ReadHeader(raw)
+		for i := range raw {
+			raw[i] = 0
+		}
+		got := []any{h.MessageID, h.From, h.FromName, h.Subject, h.Date, h.InReplyTo, h.References, h.ReturnPath, h.Header, h.Size}
+		want := []any{whole.MessageID, whole.From, whole.FromName, whole.Subject, whole.Date, whole.InReplyTo, whole.References, whole.ReturnPath, whole.Header, whole.Size}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: ReadHeader read %v, want %v", filepath.Base(f), got, want)
+		}
+		if h.MessageID == "" || h.From == "" {
+			t.Errorf("%s: ReadHeader found no Message-ID or From", filepath.Base(f))
+		}
+		if len(h.Texts) > 0 || len(h.Attachments) > 0 {
+			t.Errorf("%s: ReadHeader read the body: %d texts, %d attachments", filepath.Base(f), len(h.Texts), len(h.Attachments))
+		}
+	}
+}

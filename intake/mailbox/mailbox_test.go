@@ -71,8 +71,8 @@ func TestSince(t *testing.T) {
 		}
 	}
 	l, _ := s.Since(context.Background(), 0)
-	want := Info{UID: 1, Size: int64(len(message("a@x", "one"))), MessageID: "a@x", InternalDate: time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)}
-	if got := l[0]; got.UID != want.UID || got.Size != want.Size || got.MessageID != want.MessageID || !got.InternalDate.Equal(want.InternalDate) {
+	want := Info{UID: 1, Size: int64(len(message("a@x", "one"))), InternalDate: time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)}
+	if got := l[0]; got.UID != want.UID || got.Size != want.Size || !got.InternalDate.Equal(want.InternalDate) {
 		t.Errorf("Since(0)[0] = %+v, want %+v", got, want)
 	}
 
@@ -670,26 +670,5 @@ func TestMailboxNameOnTheWire(t *testing.T) {
 	}
 	if n := ms.count(t, "処理済み/2025年"); n != 1 {
 		t.Errorf("処理済み/2025年 holds %d, want 1", n)
-	}
-}
-
-// TestHeaderMessageID: Since reads the Message-ID from its header field as go-imap reads an
-// ENVELOPE's: without angle brackets, folded or not, the first of two; "" when absent or
-// malformed.
-func TestHeaderMessageID(t *testing.T) {
-	for _, c := range []struct{ header, want string }{
-		{"Message-ID: <a.1@kensetsu.example>\r\n\r\n", "a.1@kensetsu.example"},
-		{"Message-Id:\r\n <folded@kensetsu.example>\r\n\r\n", "folded@kensetsu.example"},
-		{"message-id: <lower@x>\r\n\r\n", "lower@x"},
-		{"Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n\r\n", "first@x"},
-		{"Message-ID: <036fc6000c56$897cf06c$@masuda-kk.example>\n\n", "036fc6000c56$897cf06c$@masuda-kk.example"},
-		{"\r\n", ""},
-		{"", ""},
-		{"Message-ID: not an id\r\n\r\n", ""},
-		{"Message-ID: <" + strings.Repeat("x", 600) + "@long.example>\r\n\r\n", strings.Repeat("x", 600) + "@long.example"},
-	} {
-		if got := headerMessageID([]byte(c.header)); got != c.want {
-			t.Errorf("headerMessageID(%q) = %q, want %q", c.header, got, c.want)
-		}
 	}
 }
