@@ -57,6 +57,17 @@ func FuzzRead(f *testing.F) {
 			t.Fatalf("what ReadBytes read changed with the buffer:\n%+v\nRead read\n%+v", mb, m)
 		}
 		copy(data, kept)
+		// What Release would give back is never the message's own memory, up to its
+		// capacity: the next download would overwrite the message still being read.
+		for _, buf := range ReadBytes(data, lim).buffers {
+			buf = buf[:cap(buf)]
+			for i := range buf {
+				buf[i] = '#'
+			}
+			if !bytes.Equal(data, kept) {
+				t.Fatalf("a buffer noted for Release is the message's own memory")
+			}
+		}
 		for _, p := range m.Problems {
 			if strings.Contains(p.Detail, "MIME reader failed") {
 				t.Fatalf("panic: %s", p.Detail)

@@ -528,7 +528,9 @@ func (rd *reader) walk(h Header, body []byte, depth int, prefix, sect, defType s
 		return all
 	case ct.value == "message/rfc822" || ct.value == "message/global":
 		inner, bad := decodeTransfer(cte, body)
-		inner = rd.keep(inner, body) // its parts are decoded or copied out of it
+		if decodes(cte) {
+			inner = rd.keep(inner) // its parts are decoded or copied out of it
+		}
 		if bad {
 			rd.defect("part %s: damaged %s", sectName(sect), cte)
 		}
@@ -605,7 +607,7 @@ func (rd *reader) leaf(h Header, ct mediaType, body []byte, depth int, prefix, s
 			label = htmlMetaCharset(data)
 		}
 		s := decodeCharset(label, data)
-		if !sameBacking(data, body) {
+		if decodes(cte) {
 			msgbuf.Release(data) // the text is a string of its own
 		}
 		s = strings.TrimPrefix(s, "\uFEFF")
@@ -650,10 +652,10 @@ func (rd *reader) leaf(h Header, ct mediaType, body []byte, depth int, prefix, s
 		rd.problem(parser.CodeTooLarge, p, fmt.Sprintf("attachment is %d bytes, limit %d", len(data), rd.lim.MaxAttachmentBytes))
 		return nil
 	}
-	if sameBacking(data, body) {
-		data = bytes.Clone(data) // do not pin the whole message buffer, nor share it (msgbuf)
+	if decodes(cte) {
+		data = rd.keep(data)
 	} else {
-		data = rd.keep(data, body)
+		data = bytes.Clone(data) // do not pin the whole message buffer, nor share it (msgbuf)
 	}
 	if id := contentID(h); id != "" {
 		if rd.contentIDs == nil {
@@ -693,11 +695,14 @@ func (rd *reader) add(a Attachment, depth int, budget *int64) {
 	}
 }
 
-// keep notes a buffer decoded from src for Message.Release and returns it clipped to its
-// length: the rest of a recycled buffer is an earlier message's. What src holds as it is
-// comes back as it is.
-func (rd *reader) keep(decoded, src []byte) []byte {
-	if cap(decoded) == 0 || sameBacking(decoded, src) {
+// keep notes a buffer the message's bytes were decoded into (msgbuf's, or grown from one)
+// for Message.Release and returns it clipped to its length: the rest of a recycled buffer
+// is an earlier message's. Only such buffers may be noted: a part sent as it is, is the
+// message's own memory, and an empty one's capacity runs on into the rest of the message;
+// told by its address, it was once noted, and the pool would have handed the message's own
+// memory to the next download.
+func (rd *reader) keep(decoded []byte) []byte {
+	if cap(decoded) == 0 {
 		return decoded
 	}
 	rd.msg.buffers = append(rd.msg.buffers, decoded)
@@ -728,10 +733,6 @@ func (m *Message) locks(b []byte) bool {
 		}
 	}
 	return false
-}
-
-func sameBacking(a, b []byte) bool {
-	return len(a) > 0 && len(b) > 0 && &a[0] == &b[0]
 }
 
 func looksPDF(contentType, name string, data []byte) bool {

@@ -23,6 +23,16 @@ func decodeTransfer(cte string, b []byte) (out []byte, bad bool) {
 	return b, false
 }
 
+// decodes reports whether decodeTransfer answers cte with memory of its own (base64 and
+// quoted-printable are decoded into msgbuf's buffers) rather than with its input as it is.
+func decodes(cte string) bool {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64", "quoted-printable":
+		return true
+	}
+	return false
+}
+
 // b64 maps a base64 alphabet byte to its 6-bit value, and every other byte to 0xff.
 var b64 = func() (t [256]byte) {
 	for i := range t {

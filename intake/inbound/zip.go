@@ -102,7 +102,7 @@ func (rd *reader) readZip(zpath string, data []byte, depth int, budget *int64) {
 			rd.problem(parser.CodeCorrupt, mpath, fmt.Sprintf("unreadable ZIP member: %v", err))
 			continue
 		}
-		a := Attachment{Name: path.Base(name), ContentType: typeByName(name), Path: mpath, Data: rd.keep(b, data)}
+		a := Attachment{Name: path.Base(name), ContentType: typeByName(name), Path: mpath, Data: rd.keep(b)}
 		if looksPDF(a.ContentType, a.Name, a.Data) {
 			pdfs++
 		}
