@@ -232,38 +232,39 @@ func BenchmarkReadSamples(b *testing.B) {
 // not refer to the buffer it read them from, which the poll reuses for the next download
 // once the message is recorded (msgbuf.Release).
 func TestReadBytesKeepsNoReference(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testkit.Samples(t, "eml"), "*.eml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no .eml samples: %v", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachSampleMail(t, func(name string, raw []byte) {
 		want := ReadBytes(bytes.Clone(raw), Limits{})
 		got := ReadBytes(raw, Limits{})
 		for i := range raw {
 			raw[i] = 0
 		}
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: what ReadBytes read changed with its buffer", filepath.Base(f))
+			t.Errorf("%s: what ReadBytes read changed with its buffer", name)
 		}
+	})
+}
+
+// eachSampleMail calls f with each real mail of the shared corpus, read into a buffer of
+// its own.
+func eachSampleMail(t *testing.T, f func(name string, raw []byte)) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(testkit.Samples(t, "eml"), "*.eml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no .eml samples: %v", err)
+	}
+	for _, file := range files {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(filepath.Base(file), raw)
 	}
 }
 
 // TestReadHeader: ReadHeader reads of each real mail's header what ReadBytes reads of it,
 // and nothing of the body; it too keeps no reference to its buffer.
 func TestReadHeader(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(testkit.Samples(t, "eml"), "*.eml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no .eml samples: %v", err)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachSampleMail(t, func(name string, raw []byte) {
 		whole := ReadBytes(bytes.Clone(raw), Limits{})
 		h := ReadHeader(raw)
 		for i := range raw {
@@ -272,13 +273,13 @@ func TestReadHeader(t *testing.T) {
 		got := []any{h.MessageID, h.From, h.FromName, h.Subject, h.Date, h.InReplyTo, h.References, h.ReturnPath, h.Header, h.Size}
 		want := []any{whole.MessageID, whole.From, whole.FromName, whole.Subject, whole.Date, whole.InReplyTo, whole.References, whole.ReturnPath, whole.Header, whole.Size}
 		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: ReadHeader read %v, want %v", filepath.Base(f), got, want)
+			t.Errorf("%s: ReadHeader read %v, want %v", name, got, want)
 		}
 		if h.MessageID == "" || h.From == "" {
-			t.Errorf("%s: ReadHeader found no Message-ID or From", filepath.Base(f))
+			t.Errorf("%s: ReadHeader found no Message-ID or From", name)
 		}
 		if len(h.Texts) > 0 || len(h.Attachments) > 0 {
-			t.Errorf("%s: ReadHeader read the body: %d texts, %d attachments", filepath.Base(f), len(h.Texts), len(h.Attachments))
+			t.Errorf("%s: ReadHeader read the body: %d texts, %d attachments", name, len(h.Texts), len(h.Attachments))
 		}
-	}
+	})
 }
