@@ -533,9 +533,7 @@ func (p *Poller) read(ctx context.Context, j *job) {
 	digest := ""
 	if !j.large {
 		digest = ledger.Digest(j.raw)
-		// Equal bytes were recorded before: the digest alone tells it (their Message-IDs are
-		// equal too), so the listing need not fetch Message-IDs (issue 14).
-		if prev, ok, err := p.Ledger.Seen("", digest); err != nil {
+		if prev, ok, err := p.Ledger.Seen(digest); err != nil {
 			j.err = err
 			return
 		} else if ok {

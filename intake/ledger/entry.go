@@ -331,38 +331,25 @@ func (l *Ledger) ByUID(mailbox string, uidvalidity, uid uint32) (*Entry, bool, e
 }
 
 // Seen finds a message already recorded, under any mailbox or UIDVALIDITY: the earliest
-// entry with the same Message-ID AND the same digest when messageID is not empty, else the
-// earliest with the same digest.
+// entry with the same digest. "" (a message never downloaded) is never seen.
 //
-// Why both: the same mail delivered again has the same bytes, so the digest alone would
-// do; but two different mails can share a Message-ID when a sender's tool is broken (some
-// scanners and mail merges stamp one ID on everything), so the Message-ID alone would drop
-// a real submission. Requiring both keeps that sender's second mail, and a digest for a
-// message without Message-ID still catches its re-delivery. Known limit: a server that
-// rewrites a message while renumbering (a migration adding headers) changes the digest, and
-// Seen misses it; the verifier's duplicate check on contract number and key is the second
-// line. A message never downloaded (over the size limit) has digest "" and matches another
-// undownloaded message with its Message-ID.
-func (l *Ledger) Seen(messageID, digest string) (*Entry, bool, error) {
-	messageID = strings.TrimSpace(messageID)
-	if messageID == "" && digest == "" {
+// The digest alone: the same mail delivered again has the same bytes, and with them the
+// same Message-ID, so a Message-ID never narrows it; and two different mails that share a
+// Message-ID (some scanners and mail merges stamp one on everything) differ in digest, so
+// both are kept. The listing therefore fetches no Message-IDs (issue 14). Known limit: a
+// server that rewrites a message while renumbering (a migration adding headers) changes
+// the digest, and Seen misses it; the verifier's duplicate check on contract number and
+// key is the second line.
+func (l *Ledger) Seen(digest string) (*Entry, bool, error) {
+	if digest == "" {
 		return nil, false, nil
 	}
 	var e *Entry
 	err := l.db.View(func(tx *bolt.Tx) error {
-		var (
-			prefix []byte
-			b      *bolt.Bucket
-		)
-		if messageID != "" {
-			prefix, b = []byte(msgIDIndex(messageID)+"\x00"), tx.Bucket([]byte(byMsgIDBucket))
-		} else {
-			prefix, b = []byte(digest+"\x00"), tx.Bucket([]byte(byDigestBucket))
-		}
-		c := b.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			// The exact length keeps Message-ID "a" from matching "a\x00b...".
-			if len(k) != len(prefix)+8 || (messageID != "" && string(v) != digest) {
+		prefix := []byte(digest + "\x00")
+		c := tx.Bucket([]byte(byDigestBucket)).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if len(k) != len(prefix)+8 {
 				continue
 			}
 			var err error
@@ -372,7 +359,7 @@ func (l *Ledger) Seen(messageID, digest string) (*Entry, bool, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("looking up message %q: %w", messageID, err)
+		return nil, false, fmt.Errorf("looking up message %.12s: %w", digest, err)
 	}
 	return e, e != nil, nil
 }

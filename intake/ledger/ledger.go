@@ -50,8 +50,10 @@
 //	meta            owner name -> schema version (uint32); shared, see verifier/store
 //	messages        ID (uint64, bucket sequence) -> Entry as JSON
 //	by-uid          mailbox 0x00 uidvalidity (uint32) uid (uint32) -> ID; holds aliases too
-//	by-message-id   Message-ID 0x00 ID -> digest (hex); several IDs may share a Message-ID
-//	                (see Seen); an ID over 512 bytes is keyed as "sha256:"+hex of it
+//	by-message-id   Message-ID 0x00 ID -> digest (hex); several IDs may share a Message-ID;
+//	                an ID over 512 bytes is keyed as "sha256:"+hex of it. Still written, for
+//	                a binary of before issue 14's listing change, whose Seen reads it; this
+//	                one's Seen reads by-digest alone
 //	by-digest       digest (hex) 0x00 ID -> empty
 //	cursors         mailbox -> uidvalidity (uint32) lastuid (uint32)
 //	unmoved         mailbox 0x00 uidvalidity uid -> ID: locations not yet moved on the server
