@@ -255,3 +255,62 @@ func TestParseRemarks(t *testing.T) {
 		}
 	}
 }
+
+// TestParseReusesBuffersSafely runs `parse --json` over the corpus's PDFs and mails in one
+// order and then reversed, in one run on two readers: each reader reads a PDF into the
+// buffer of the file it read before (a larger one, a smaller one, a mail), so a file's line
+// must not depend on what came before it, and lines come in the order given.
+func TestParseReusesBuffersSafely(t *testing.T) {
+	dir := testkit.Samples(t)
+	var files []string
+	for _, pattern := range []string{"pdf/*.pdf", "eml/*.eml"} {
+		names, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, names...)
+	}
+	if len(files) < 30 {
+		t.Fatalf("found only %d samples in %s", len(files), dir)
+	}
+	// PDFs and mails interleaved, then the same reversed.
+	var order []string
+	for i := range len(files) {
+		if i%2 == 0 {
+			order = append(order, files[i/2])
+		} else {
+			order = append(order, files[len(files)-1-i/2])
+		}
+	}
+	reversed := slices.Clone(order)
+	slices.Reverse(reversed)
+	order = append(order, reversed...)
+
+	var out, errOut bytes.Buffer
+	code := runCode(context.Background(), env{args: append([]string{"parse", "--json", "--workers", "2", "--ocr", "false"}, order...),
+		getenv: os.Getenv, stdout: &out, stderr: &errOut})
+	if code != 0 {
+		t.Fatalf("parse exit %d: %s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(order) {
+		t.Fatalf("got %d result lines for %d files", len(lines), len(order))
+	}
+	first := map[string]string{}
+	for i, l := range lines {
+		var got struct {
+			File string `json:"file"`
+		}
+		if err := json.Unmarshal([]byte(l), &got); err != nil {
+			t.Fatalf("bad JSON line %s: %v", l, err)
+		}
+		if got.File != order[i] {
+			t.Fatalf("line %d is %s, want %s: lines out of the order given", i, got.File, order[i])
+		}
+		if before, ok := first[got.File]; !ok {
+			first[got.File] = l
+		} else if before != l {
+			t.Errorf("%s read differently after other files:\n%s\n%s", filepath.Base(got.File), before, l)
+		}
+	}
+}

@@ -97,7 +97,7 @@ func runInspect(ctx context.Context, e env) error {
 	}
 	lim := inbound.DefaultLimits()
 	lim.MaxMessageBytes = int64(cfg.IMAP.MaxMessageSize)
-	data, _, err := readInput(fs.Arg(0), lim)
+	data, _, err := readInput(fs.Arg(0), lim, nil)
 	tooLarge := errors.Is(err, errTooLarge)
 	if tooLarge {
 		// Only the head was read: its header gives the reply's address, as the daemon
@@ -198,7 +198,7 @@ func previewReply(c *intake.Contents, items []reply.Item, cfg config.Config, age
 // inspectPair opens c's locked files with the passwords the mail in path states, and puts
 // what they hold in c in place of the password_zip problems.
 func inspectPair(ctx context.Context, c *intake.Contents, path string, lim inbound.Limits, pdfs intake.PDFReader, cfg config.Config) error {
-	data, _, err := readInput(path, lim)
+	data, _, err := readInput(path, lim, nil)
 	if err != nil {
 		return err
 	}
