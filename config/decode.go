@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/agnivade/levenshtein"
 )
 
 // Error is one problem in a config file. Line is 0 when the problem has no place in the file
@@ -347,7 +348,7 @@ func parseAddress(s string) (*mail.Address, error) {
 func suggest(name, section string, siblings []string, root reflect.Type) string {
 	best, bestDist := "", 3
 	for _, s := range siblings {
-		if d := editDistance(name, s); d < bestDist && d <= len(s)/3+1 {
+		if d := levenshtein.ComputeDistance(name, s); d < bestDist && d <= len(s)/3+1 {
 			best, bestDist = s, d
 		}
 	}
@@ -374,28 +375,6 @@ func suggest(name, section string, siblings []string, root reflect.Type) string 
 		}
 	}
 	return ""
-}
-
-// editDistance is the Levenshtein distance over runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 func sortErrors(errs []Error) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/agnivade/levenshtein"
+
 	"hosho-intake/parser"
 	"hosho-intake/verifier"
 )
@@ -33,7 +35,7 @@ func settleProject(n *parser.Notice, r *verifier.Register) {
 	read := strings.Join(strings.Fields(n.ProjectName), "")
 	near := func(name string) (int, bool) {
 		name = strings.Join(strings.Fields(name), "")
-		e := parser.EditDistance(read, name)
+		e := levenshtein.ComputeDistance(read, name)
 		return e, e <= maxGlyphEdits(name)
 	}
 	match, d, count := "", 0, 0
@@ -76,7 +78,7 @@ func settleOrderer(n *parser.Notice, p verifier.Policy) {
 			continue
 		}
 		name = strings.Join(strings.Fields(name), "")
-		if e := parser.EditDistance(read, name); e <= maxGlyphEdits(name) {
+		if e := levenshtein.ComputeDistance(read, name); e <= maxGlyphEdits(name) {
 			match, d, count = name, e, count+1
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/agnivade/levenshtein"
+
 	"hosho-intake/parser/pdftext"
 )
 
@@ -364,7 +366,7 @@ var ocrFieldOrder = []string{"category", "contract_number", "auth_key", "project
 func nearest(s string, candidates []string) (string, int) {
 	best, bestD, tie := "", math.MaxInt, false
 	for _, c := range candidates {
-		d := EditDistance(s, c)
+		d := levenshtein.ComputeDistance(s, c)
 		switch {
 		case d < bestD:
 			best, bestD, tie = c, d, false
@@ -376,29 +378,6 @@ func nearest(s string, candidates []string) (string, int) {
 		return "", bestD
 	}
 	return best, bestD
-}
-
-// EditDistance is the Levenshtein distance between a and b in runes. Written here because
-// the standard library has none and the strings compared are a few dozen runes long.
-func EditDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // lookAlikes are the key glyphs an image confuses (issue 12): each class is one shape.
