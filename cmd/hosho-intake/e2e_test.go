@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"hosho-intake/intake/dovecottest"
 	"hosho-intake/intake/ledger"
 	"hosho-intake/intake/samplemail"
+	"hosho-intake/parser/testkit"
 )
 
 // writeConfig writes a config for the Dovecot server in srv, with the password in a 0600
@@ -127,24 +127,6 @@ func noEnv(string) string { return "" }
 // runCode runs a command as main does and returns its exit status.
 func runCode(ctx context.Context, e env) int { return exitStatus(run(ctx, e)) }
 
-// syncBuffer is a bytes.Buffer that a child's output goroutine and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitFor polls cond for up to 20 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -156,13 +138,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // startSelf starts this test binary as the real hosho-intake with args.
-func startSelf(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startSelf(t *testing.T, args ...string) (*exec.Cmd, *testkit.SyncBuffer) {
 	t.Helper()
 	return startSelfEnv(t, nil, args...)
 }
 
 // startSelfEnv is startSelf with more environment.
-func startSelfEnv(t *testing.T, extraEnv []string, args ...string) (*exec.Cmd, *syncBuffer) {
+func startSelfEnv(t *testing.T, extraEnv []string, args ...string) (*exec.Cmd, *testkit.SyncBuffer) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -170,7 +152,7 @@ func startSelfEnv(t *testing.T, extraEnv []string, args ...string) (*exec.Cmd, *
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(append(os.Environ(), "HOSHO_TEST_MAIN=1"), extraEnv...)
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -293,7 +275,7 @@ func TestDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer notify.Close()
-	var notes syncBuffer
+	var notes testkit.SyncBuffer
 	go func() {
 		buf := make([]byte, 4096)
 		for {

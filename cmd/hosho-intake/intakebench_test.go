@@ -186,14 +186,14 @@ func appendFile(t *testing.T, path, text string) {
 // startBench starts `hosho-intake args...`: the binary HOSHO_BENCH_BIN names (built as
 // users have it), or else this test binary acting as it, which starts slower (it carries
 // the tests' packages too).
-func startBench(t *testing.T, args ...string) (*exec.Cmd, *syncBuffer) {
+func startBench(t *testing.T, args ...string) (*exec.Cmd, *testkit.SyncBuffer) {
 	t.Helper()
 	bin := os.Getenv("HOSHO_BENCH_BIN")
 	if bin == "" {
 		return startSelf(t, args...)
 	}
 	cmd := exec.Command(bin, args...)
-	out := &syncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

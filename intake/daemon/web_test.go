@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,24 +17,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"hosho-intake/parser/testkit"
 )
-
-// logBuffer collects the daemon's log lines from its goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // waitUntil waits for cond, failing after a minute (a bound for a stuck daemon, not a
 // measure of speed).
@@ -74,14 +61,14 @@ type daemonWithWeb struct {
 	t      *testing.T
 	dir    string
 	cfg    string
-	logs   *logBuffer
+	logs   *testkit.SyncBuffer
 	reload chan os.Signal
 	n      int
 }
 
 func startWithWeb(t *testing.T, web string) *daemonWithWeb {
 	t.Helper()
-	d := &daemonWithWeb{t: t, dir: t.TempDir(), logs: &logBuffer{}, reload: make(chan os.Signal, 1)}
+	d := &daemonWithWeb{t: t, dir: t.TempDir(), logs: &testkit.SyncBuffer{}, reload: make(chan os.Signal, 1)}
 	d.cfg = filepath.Join(d.dir, "config.toml")
 	if err := os.WriteFile(filepath.Join(d.dir, "imap-password"), []byte("x\n"), 0o600); err != nil {
 		t.Fatal(err)
