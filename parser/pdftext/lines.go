@@ -70,7 +70,7 @@ func buildLines(gs []placed) []Line {
 	if len(gs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(gs, func(a, b placed) int { return cmp.Compare(a.y, b.y) })
+	slices.SortFunc(gs, byBaseline)
 	var lines []Line
 	start := 0
 	for i := 1; i <= len(gs); i++ {
@@ -89,8 +89,14 @@ func buildLines(gs []placed) []Line {
 	return lines
 }
 
+// byBaseline orders glyphs by baseline, in drawing order where baselines are equal: what a
+// stable sort by y makes of glyphs in drawing order (seq), but seq makes the order total,
+// so the faster unstable sort gives the same one.
+func byBaseline(a, b placed) int { return cmp.Or(cmp.Compare(a.y, b.y), cmp.Compare(a.seq, b.seq)) }
+
 func makeLine(gs []placed) Line {
-	slices.SortStableFunc(gs, func(a, b placed) int {
+	// seq is unique: the order is total, and an unstable sort gives it.
+	slices.SortFunc(gs, func(a, b placed) int {
 		return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.seq, b.seq))
 	})
 	var ln Line
