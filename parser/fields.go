@@ -83,6 +83,11 @@ var labelStarts = func() string {
 // of the line, so prose such as 「認証キーは半角英数字です」 is not a label.
 func matchLabel(line string) (f field, rest string, ok bool) {
 	s := strings.TrimLeftFunc(line, isSpace)
+	if r, _ := utf8.DecodeRuneInString(s); !strings.ContainsRune(labelStarts, r) && !strings.ContainsRune(opensLabel, r) && (r < '0' || r > '9') {
+		// Neither a label nor a bullet, number or bracket before one: most lines are
+		// values or prose, refused at one look.
+		return 0, "", false
+	}
 	s = trimBullet(s)
 	// 「」 quote a label in prose (「認証キー」等のお知らせ); only these brackets frame one.
 	open := false
@@ -126,11 +131,30 @@ func matchLabel(line string) (f field, rest string, ok bool) {
 	return 0, "", false
 }
 
-func isSpace(r rune) bool { return unicode.IsSpace(r) }
+// isSpace is unicode.IsSpace (the White_Space property) without its range-table search for
+// every character past Latin-1: notice text is mostly kana and kanji, and its rows are
+// trimmed and compacted rune by rune.
+func isSpace(r rune) bool {
+	if r < 0x80 {
+		return r == ' ' || r >= '\t' && r <= '\r'
+	}
+	switch r {
+	case 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
+		return true
+	}
+	return r >= 0x2000 && r <= 0x200A
+}
+
+// bullets are the list markers trimBullet drops.
+const bullets = "・●○■□◆◇-*"
+
+// opensLabel holds what may come before a label's first character (besides a number):
+// bullets, "(" of a numbered item and the brackets a label may stand in.
+const opensLabel = bullets + "(【[〔<"
 
 // trimBullet drops list markers a sender puts before a label: ・, ●, ■, 1. or (1).
 func trimBullet(s string) string {
-	s = strings.TrimLeft(s, "・●○■□◆◇-*")
+	s = strings.TrimLeft(s, bullets)
 	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i > 0 && i < 3 && strings.ContainsRune(".)", rune(s[i])) {
 		s = s[i+1:]
 	} else if strings.HasPrefix(s, "(") {

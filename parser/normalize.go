@@ -137,7 +137,7 @@ func foldDash(r rune) rune {
 // compact removes every kind of white space (ASCII, U+3000 and line breaks).
 func compact(s string) string {
 	for _, r := range s {
-		if unicode.IsSpace(r) {
+		if isSpace(r) {
 			return compactSpaces(s)
 		}
 	}
@@ -146,7 +146,7 @@ func compact(s string) string {
 
 func compactSpaces(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
+		if isSpace(r) {
 			return -1
 		}
 		return r

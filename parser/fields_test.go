@@ -1,0 +1,75 @@
+package parser
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TestIsSpace: isSpace is unicode.IsSpace for every code point (and past them).
+func TestIsSpace(t *testing.T) {
+	for r := rune(-1); r <= unicode.MaxRune+1; r++ {
+		if isSpace(r) != unicode.IsSpace(r) {
+			t.Errorf("isSpace(%U) = %v, unicode.IsSpace %v", r, isSpace(r), unicode.IsSpace(r))
+		}
+	}
+}
+
+// matchLabelAtLength is matchLabel without its first look at the line: bullets, numbers and
+// brackets trimmed, then every label tried.
+func matchLabelAtLength(line string) (f field, rest string, ok bool) {
+	s := strings.TrimLeftFunc(line, isSpace)
+	s = trimBullet(s)
+	open := false
+	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(<", r) {
+		s, open = s[n:], true
+	}
+	for _, l := range labels {
+		i, matched := s, true
+		for _, want := range l.text {
+			i = strings.TrimLeftFunc(i, isSpace)
+			r, n := utf8.DecodeRuneInString(i)
+			if r != want {
+				matched = false
+				break
+			}
+			i = i[n:]
+		}
+		if !matched {
+			continue
+		}
+		if strings.HasPrefix(i, "(") {
+			if j := strings.IndexByte(i, ')'); j > 0 && j < 40 {
+				i = i[j+1:]
+			}
+		}
+		r, n := utf8.DecodeRuneInString(i)
+		switch {
+		case i == "":
+		case open && strings.ContainsRune("】]〕)>", r):
+			i = i[n:]
+		case isSpace(r) || strings.ContainsRune(":=|", r):
+		default:
+			continue
+		}
+		return l.field, trimSeparators(i), true
+	}
+	return 0, "", false
+}
+
+// FuzzMatchLabel: matchLabel's first look refuses only lines that the whole reading refuses.
+func FuzzMatchLabel(f *testing.F) {
+	for _, s := range []string{"保証契約番号\t2070004426", "・認証キー:ABCD1234", "1. 工事名 道路改良", "(2) 発注者 島根県",
+		"【認証キー】 x", "<区 分> 前払", "　 ●保証機関: 西日本", "認証キーは半角英数字です", "12) 保証区分", "-*保証番号 1",
+		"x 認証キー 1", "〔業務名〕", "（１）工事名", "", "\xff認証キー"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		f1, r1, ok1 := matchLabel(line)
+		f2, r2, ok2 := matchLabelAtLength(line)
+		if f1 != f2 || r1 != r2 || ok1 != ok2 {
+			t.Fatalf("matchLabel(%q) = %v %q %v, read at length %v %q %v", line, f1, r1, ok1, f2, r2, ok2)
+		}
+	})
+}
