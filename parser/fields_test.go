@@ -5,6 +5,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // TestIsSpace: isSpace is unicode.IsSpace for every code point (and past them).
@@ -70,6 +72,19 @@ func FuzzMatchLabel(f *testing.F) {
 		f2, r2, ok2 := matchLabelAtLength(line)
 		if f1 != f2 || r1 != r2 || ok1 != ok2 {
 			t.Fatalf("matchLabel(%q) = %v %q %v, read at length %v %q %v", line, f1, r1, ok1, f2, r2, ok2)
+		}
+	})
+}
+
+// FuzzNormalize: Normalize, which skips the passes a text does not need, is its definition:
+// radicals folded, NFKC, dashes folded.
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"保証契約番号\t２０７０－００４４２６", "⼯事名", "ｶﾞｲﾄﾞ", "e\u0301", "〜～∼", "﹘", "abc", "\xff⺠", "①—工", "\xe4", "a\xe4b", "\uFFFD"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := Normalize(s), strings.Map(foldDash, norm.NFKC.String(foldRadicals(s))); got != want {
+			t.Fatalf("Normalize(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

@@ -18,7 +18,23 @@ func Normalize(s string) string {
 	if !needsWork(s) {
 		return s
 	}
-	out := norm.NFKC.String(foldRadicals(s))
+	// One look for radicals and dashes: where NFKC leaves the text as it is (norm returns
+	// the input itself, which == finds at once), a text without dashes needs no pass for
+	// them after it.
+	radicals, dashes := false, false
+	for _, r := range s {
+		radicals = radicals || isRadical(r)
+		// strings.Map writes an invalid byte as U+FFFD, as the pass for dashes did.
+		dashes = dashes || foldDash(r) != r || r == utf8.RuneError
+	}
+	in := s
+	if radicals {
+		in = foldRadicals(s)
+	}
+	out := norm.NFKC.String(in)
+	if !dashes && out == in {
+		return out
+	}
 	return strings.Map(foldDash, out)
 }
 
