@@ -34,10 +34,12 @@ type font struct {
 	// codes mean what the font program's own encoding says, which we read as
 	// StandardEncoding, a guess.
 	builtin bool
-	// decoded keeps what decode made of each code drawn with this font, by its length and
-	// bytes (codeKey), which alone decide it: a page draws a few dozen codes hundreds of
-	// times, and decoding one goes through its maps, a CID table and /W each time. A font
-	// is one resource of one page (resources.fonts), so no other font's codes are here.
+	// decoded keeps what decode made of each code drawn with this Type 0 font, by its
+	// length and bytes (codeKey), which alone decide it: a page draws a few dozen codes
+	// hundreds of times, and decoding one goes through the CMaps, a CID table and /W (a
+	// binary search each) and makes a string. A simple font's codes decode by a few array
+	// lookups, cheaper than the map. A font is one resource of one page (resources.fonts),
+	// so no other font's codes are here.
 	decoded map[uint64]glyph
 }
 
@@ -335,8 +337,11 @@ func (f *font) cidWidth(cid int) float64 {
 }
 
 // next decodes the code at the start of s; n >= 1 whenever s is not empty. It is decode,
-// kept per code.
+// kept per code for a Type 0 font.
 func (f *font) next(s []byte) (n int, g glyph) {
+	if f.kind != fontType0 {
+		return f.decode(s)
+	}
 	n = f.codeLen(s)
 	if n > 4 {
 		return f.decode(s) // not a codeKey; no CMap we read has such codes
@@ -356,12 +361,9 @@ func (f *font) next(s []byte) (n int, g glyph) {
 	return n2, g
 }
 
-// codeLen is the length of the code at the start of s (not empty) as decode reads it, found
-// without decoding it.
+// codeLen is the length of the code at the start of s (not empty) as decode reads it for a
+// Type 0 font, found without decoding it.
 func (f *font) codeLen(s []byte) int {
-	if f.kind != fontType0 {
-		return 1
-	}
 	var n int
 	switch {
 	case f.enc != nil && len(f.enc.codespace) > 0:
