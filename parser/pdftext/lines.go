@@ -1,6 +1,7 @@
 package pdftext
 
 import (
+	"bytes"
 	"cmp"
 	"math"
 	"slices"
@@ -72,6 +73,7 @@ func buildLines(gs []placed) []Line {
 	}
 	slices.SortFunc(gs, byBaseline)
 	var lines []Line
+	var text []byte // the text of a line's spans, reused line after line
 	start := 0
 	for i := 1; i <= len(gs); i++ {
 		if i < len(gs) {
@@ -83,7 +85,9 @@ func buildLines(gs []placed) []Line {
 				continue
 			}
 		}
-		lines = append(lines, makeLine(gs[start:i]))
+		var ln Line
+		ln, text = makeLine(gs[start:i], text[:0])
+		lines = append(lines, ln)
 		start = i
 	}
 	return lines
@@ -94,13 +98,17 @@ func buildLines(gs []placed) []Line {
 // so the faster unstable sort gives the same one.
 func byBaseline(a, b placed) int { return cmp.Or(cmp.Compare(a.y, b.y), cmp.Compare(a.seq, b.seq)) }
 
-func makeLine(gs []placed) Line {
+// makeLine builds the spans of one line from its glyphs. The spans' text is written into
+// text (returned for reuse) and made one string for the whole line, which the spans' texts
+// are cut from: a builder per span grew and copied each span's text several times.
+func makeLine(gs []placed, text []byte) (Line, []byte) {
 	// seq is unique: the order is total, and an unstable sort gives it.
 	slices.SortFunc(gs, func(a, b placed) int {
 		return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.seq, b.seq))
 	})
 	var ln Line
-	var sb strings.Builder
+	var ends []int // where each span's text ends in text
+	spanStart := 0
 	var cur Span
 	var ysum float64
 	var n int
@@ -109,10 +117,10 @@ func makeLine(gs []placed) Line {
 		if n == 0 {
 			return
 		}
-		cur.Text = sb.String()
 		cur.Y = ysum / float64(n)
 		ln.Spans = append(ln.Spans, cur)
-		sb.Reset()
+		ends = append(ends, len(text))
+		spanStart = len(text)
 		ysum, n = 0, 0
 	}
 	for i := range gs {
@@ -131,14 +139,14 @@ func makeLine(gs []placed) Line {
 			if gap >= spanGap*em {
 				flush()
 				prev = nil
-			} else if gap > spaceGap*em && !strings.HasSuffix(sb.String(), " ") && !strings.HasPrefix(g.text, " ") {
-				sb.WriteByte(' ')
+			} else if gap > spaceGap*em && !bytes.HasSuffix(text[spanStart:], []byte(" ")) && !strings.HasPrefix(g.text, " ") {
+				text = append(text, ' ')
 			}
 		}
 		if prev == nil || n == 0 {
 			cur = Span{X0: g.x, X1: x1, Size: g.size}
 		}
-		sb.WriteString(g.text)
+		text = append(text, g.text...)
 		if g.doubt {
 			cur.Doubtful++
 		}
@@ -149,6 +157,10 @@ func makeLine(gs []placed) Line {
 		prev = g
 	}
 	flush()
+	all, from := string(text), 0
+	for i, end := range ends {
+		ln.Spans[i].Text, from = all[from:end], end
+	}
 	var ysumL, wsum float64
 	for _, s := range ln.Spans {
 		ysumL += s.Y * float64(len(s.Text))
@@ -157,5 +169,5 @@ func makeLine(gs []placed) Line {
 	if wsum > 0 {
 		ln.Y = ysumL / wsum
 	}
-	return ln
+	return ln, text
 }
