@@ -144,3 +144,28 @@ func FuzzObjStmIndex(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkObjStm reads every object of a stream of 300 through the index and, for
+// comparison, reading the header from the start for each (upstream).
+func BenchmarkObjStm(b *testing.B) {
+	var objs []string
+	for i := range 300 {
+		objs = append(objs, fmt.Sprintf("<< /N %d >>", i+3))
+	}
+	data := objStmPDF(objs, "", -1)
+	for _, index := range []bool{true, false} {
+		b.Run(fmt.Sprintf("index=%v", index), func(b *testing.B) {
+			indexObjStms = index
+			defer func() { indexObjStms = true }()
+			for b.Loop() {
+				r, err := NewReaderBytes(data, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for id := range uint32(303) {
+					r.resolve(objptr{}, objptr{id, 0})
+				}
+			}
+		})
+	}
+}
