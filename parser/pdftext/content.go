@@ -323,6 +323,19 @@ func origin(tm, ctm *matrix, rise float64) (x, y float64) {
 	return p4*ctm[0] + p5*ctm[2] + ctm[4], p4*ctm[1] + p5*ctm[3] + ctm[5]
 }
 
+// hypot is math.Hypot, without its assembly call where one side is zero (upright or
+// sideways text, nearly every glyph): the other side's magnitude is the answer then, as
+// math.Hypot computes it (p·√(1+0)). Infinities and NaNs go to math.Hypot.
+func hypot(p, q float64) float64 {
+	switch {
+	case p == 0 && q-q == 0:
+		return math.Abs(q)
+	case q == 0 && p-p == 0:
+		return math.Abs(p)
+	}
+	return math.Hypot(p, q)
+}
+
 // show places the glyphs of one string operand and advances the text matrix.
 func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 	f := gs.font
@@ -359,7 +372,7 @@ func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 			ux, uy := m.vec(0, gs.size)
 			w.glyphs = append(w.glyphs, placed{
 				x: x, y: y, ax: ax, ay: ay,
-				size: math.Hypot(ux, uy), text: g.text, seq: len(w.glyphs), doubt: g.doubt,
+				size: hypot(ux, uy), text: g.text, seq: len(w.glyphs), doubt: g.doubt,
 			})
 		}
 		*tm = matrix{1, 0, 0, 1, tx, ty}.mul(*tm)

@@ -201,3 +201,29 @@ func FuzzLineOrder(f *testing.F) {
 		}
 	})
 }
+
+// TestMaxf: maxf is math.Max to the bit on every pair of special and plain numbers.
+func TestMaxf(t *testing.T) {
+	nums := []float64{math.Inf(1), math.Inf(-1), math.NaN(), 0, math.Copysign(0, -1), 1, -1, 12.5, math.MaxFloat64, math.SmallestNonzeroFloat64}
+	for _, x := range nums {
+		for _, y := range nums {
+			if got, want := maxf(x, y), math.Max(x, y); math.Float64bits(got) != math.Float64bits(want) {
+				t.Errorf("maxf(%v, %v) = %v, math.Max %v", x, y, got, want)
+			}
+		}
+	}
+}
+
+// FuzzHypot: hypot is math.Hypot to the bit.
+func FuzzHypot(f *testing.F) {
+	for _, p := range []float64{0, math.Copysign(0, -1), 12, -9.5, math.Inf(1), math.Inf(-1), math.NaN(), math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		f.Add(p, 0.0)
+		f.Add(0.0, p)
+		f.Add(p, 3.0)
+	}
+	f.Fuzz(func(t *testing.T, p, q float64) {
+		if got, want := hypot(p, q), math.Hypot(p, q); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("hypot(%v, %v) = %v, math.Hypot %v", p, q, got, want)
+		}
+	})
+}

@@ -77,7 +77,7 @@ func buildLines(gs []placed) []Line {
 	start := 0
 	for i := 1; i <= len(gs); i++ {
 		if i < len(gs) {
-			em := math.Max(gs[start].size, gs[i].size)
+			em := maxf(gs[start].size, gs[i].size)
 			if em <= 0 {
 				em = 1
 			}
@@ -125,9 +125,9 @@ func makeLine(gs []placed, text []byte) (Line, []byte) {
 	}
 	for i := range gs {
 		g := &gs[i]
-		x1 := g.x + math.Max(g.ax, 0)
+		x1 := g.x + maxf(g.ax, 0)
 		if prev != nil {
-			em := math.Max(prev.size, g.size)
+			em := maxf(prev.size, g.size)
 			if em <= 0 {
 				em = 1
 			}
@@ -150,8 +150,8 @@ func makeLine(gs []placed, text []byte) (Line, []byte) {
 		if g.doubt {
 			cur.Doubtful++
 		}
-		cur.X1 = math.Max(cur.X1, x1)
-		cur.Size = math.Max(cur.Size, g.size)
+		cur.X1 = maxf(cur.X1, x1)
+		cur.Size = maxf(cur.Size, g.size)
 		ysum += g.y
 		n++
 		prev = g
@@ -170,4 +170,17 @@ func makeLine(gs []placed, text []byte) (Line, []byte) {
 		ln.Y = ysumL / wsum
 	}
 	return ln, text
+}
+
+// maxf is math.Max, inlined where the larger of two numbers is plain: math.Max is an
+// assembly call, made several times a glyph here. Equal numbers (+0 and -0 among them) and
+// NaNs go to math.Max, whose rules decide them.
+func maxf(x, y float64) float64 {
+	switch {
+	case x > y:
+		return x
+	case y > x:
+		return y
+	}
+	return math.Max(x, y)
 }
