@@ -255,8 +255,16 @@ func (b *buffer) readToken() token {
 	case '(':
 		return b.readLiteralString()
 
-	case '[', ']', '{', '}':
-		return keyword(string(c))
+	// hosho-intake: constants, boxed once by the compiler (keyword(string(c)) boxed a new
+	// string for every bracket).
+	case '[':
+		return keyword("[")
+	case ']':
+		return keyword("]")
+	case '{':
+		return keyword("{")
+	case '}':
+		return keyword("}")
 
 	case '/':
 		return b.readName()
@@ -380,6 +388,20 @@ Loop:
 }
 
 func (b *buffer) readName() token {
+	// hosho-intake: a name without #-escapes that ends inside the buffer is read in place,
+	// as readKeyword reads a keyword.
+	i := b.pos
+	for i < len(b.buf) && !isDelim(b.buf[i]) && !isSpace(b.buf[i]) && b.buf[i] != '#' {
+		i++
+	}
+	if i < len(b.buf) && b.buf[i] != '#' {
+		tmp := b.buf[b.pos:i:i]
+		b.pos = i
+		if b.cache != nil {
+			return b.cache.token(commonNames, b.cache.names, tmp, func(s string) token { return name(s) })
+		}
+		return name(string(tmp))
+	}
 	tmp := b.tmp[:0]
 	for {
 		c := b.readByte()
