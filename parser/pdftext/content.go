@@ -221,7 +221,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 				if op == "TD" {
 					gs.tl = -a[1]
 				}
-				tlm = matrix{1, 0, 0, 1, a[0], a[1]}.mul(tlm)
+				tlm.translate(a[0], a[1])
 				tm = tlm
 			}
 		case "Tm":
@@ -230,7 +230,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 				tm = tlm
 			}
 		case "T*":
-			tlm = matrix{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+			tlm.translate(0, -gs.tl)
 			tm = tlm
 		case "Tj", "'", "\"":
 			if op != "Tj" {
@@ -238,7 +238,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 				if op == "\"" && len(ops) >= 3 && ops[len(ops)-3].kind == kNum && ops[len(ops)-2].kind == kNum {
 					gs.tw, gs.tc = ops[len(ops)-3].num, ops[len(ops)-2].num
 				}
-				tlm = matrix{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+				tlm.translate(0, -gs.tl)
 				tm = tlm
 			}
 			if len(ops) > 0 && ops[len(ops)-1].kind == kStr {
@@ -253,9 +253,9 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 					case kNum:
 						tx := -e.num / 1000 * gs.size * gs.th
 						if gs.font != nil && gs.font.vert {
-							tm = matrix{1, 0, 0, 1, 0, -e.num / 1000 * gs.size}.mul(tm)
+							tm.translate(0, -e.num/1000*gs.size)
 						} else {
-							tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
+							tm.translate(tx, 0)
 						}
 					}
 				}
@@ -375,6 +375,13 @@ func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 				size: hypot(ux, uy), text: g.text, seq: len(w.glyphs), doubt: g.doubt,
 			})
 		}
-		*tm = matrix{1, 0, 0, 1, tx, ty}.mul(*tm)
+		tm.translate(tx, ty)
 	}
+}
+
+// translate sets m to [1 0 0 1 tx ty] × m, the operations of mul in place (the zero terms
+// kept, for 0×Inf is NaN): a call and two copies of a matrix fewer for every glyph.
+func (m *matrix) translate(tx, ty float64) {
+	m[0], m[1], m[2], m[3], m[4], m[5] = 1*m[0]+0*m[2], 1*m[1]+0*m[3], 0*m[0]+1*m[2], 0*m[1]+1*m[3],
+		tx*m[0]+ty*m[2]+m[4], tx*m[1]+ty*m[3]+m[5]
 }

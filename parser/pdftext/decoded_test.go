@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"hosho-intake/parser/cmap"
@@ -224,6 +225,34 @@ func FuzzHypot(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p, q float64) {
 		if got, want := hypot(p, q), math.Hypot(p, q); math.Float64bits(got) != math.Float64bits(want) {
 			t.Fatalf("hypot(%v, %v) = %v, math.Hypot %v", p, q, got, want)
+		}
+	})
+}
+
+// TestByteClass: the lexer's byte classes are PDF's white space (and NUL) and delimiters.
+func TestByteClass(t *testing.T) {
+	for c := range 256 {
+		b := byte(c)
+		white := b == ' ' || b == '\n' || b == '\r' || b == '\t' || b == '\f' || b == 0
+		delim := strings.IndexByte("()<>[]{}/%", b) >= 0
+		if isWhite(b) != white || isDelim(b) != delim || isRegular(b) != (!white && !delim) {
+			t.Errorf("byte %#x: white %v delim %v regular %v", b, isWhite(b), isDelim(b), isRegular(b))
+		}
+	}
+}
+
+// FuzzTranslate: translate is the product [1 0 0 1 tx ty] × m, to the bit.
+func FuzzTranslate(f *testing.F) {
+	f.Add(1.0, 0.0, 0.0, 1.0, 50.0, 700.0, 6.0, 0.0)
+	f.Add(math.Inf(1), math.NaN(), math.Copysign(0, -1), 0.0, 1.0, 2.0, 0.0, math.Inf(-1))
+	f.Fuzz(func(t *testing.T, m0, m1, m2, m3, m4, m5, tx, ty float64) {
+		m := matrix{m0, m1, m2, m3, m4, m5}
+		want := matrix{1, 0, 0, 1, tx, ty}.mul(m)
+		m.translate(tx, ty)
+		for i := range m {
+			if math.Float64bits(m[i]) != math.Float64bits(want[i]) {
+				t.Fatalf("translate = %v, product %v", m, want)
+			}
 		}
 	})
 }
