@@ -173,13 +173,13 @@ func makeLine(gs []placed, text []byte) (Line, []byte) {
 }
 
 // maxf is math.Max, inlined where the larger of two numbers is plain: math.Max is an
-// assembly call, made several times a glyph here. Equal numbers (+0 and -0 among them) and
-// NaNs go to math.Max, whose rules decide them.
+// assembly call, made several times a glyph here (often with equal sizes). Zeros (+0 and -0)
+// and NaNs go to math.Max, whose rules decide them.
 func maxf(x, y float64) float64 {
-	switch {
-	case x > y:
+	if x > y || x == y && x != 0 {
 		return x
-	case y > x:
+	}
+	if y > x {
 		return y
 	}
 	return math.Max(x, y)
