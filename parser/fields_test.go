@@ -79,7 +79,8 @@ func FuzzMatchLabel(f *testing.F) {
 // FuzzNormalize: Normalize, which skips the passes a text does not need, is its definition:
 // radicals folded, NFKC, dashes folded.
 func FuzzNormalize(f *testing.F) {
-	for _, s := range []string{"保証契約番号\t２０７０－００４４２６", "⼯事名", "ｶﾞｲﾄﾞ", "e\u0301", "〜～∼", "﹘", "abc", "\xff⺠", "①—工", "\xe4", "a\xe4b", "\uFFFD"} {
+	for _, s := range []string{"保証契約番号\t２０７０－００４４２６", "⼯事名", "ｶﾞｲﾄﾞ", "e\u0301", "〜～∼", "﹘", "abc", "\xff⺠", "①—工", "\xe4", "a\xe4b", "\uFFFD",
+		"か\u3099", "カ\u309a", "ゟ", "ヿ", "〱", "゛", "保証\u3000番号", "㈱", "ｱ"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -87,4 +88,32 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("Normalize(%q) = %q, want %q", s, got, want)
 		}
 	})
+}
+
+// TestNFKCInert: nfkcInert holds for what the norm tables say is inert, over all of Unicode
+// (it knows a part), and a text of inert characters is NFKC already.
+func TestNFKCInert(t *testing.T) {
+	var inert []rune
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !nfkcInert(r) {
+			continue
+		}
+		inert = append(inert, r)
+		if !inertProperties(norm.NFKC.PropertiesString(string(r))) {
+			t.Errorf("nfkcInert(%U), but its properties are not", r)
+		}
+	}
+	if len(inert) < 20000 {
+		t.Fatalf("%d inert characters; the CJK block alone has 20,992", len(inert))
+	}
+	// Every pair of a kana or punctuation character and another inert one.
+	for r := rune(firstKana); r <= lastKana; r++ {
+		for _, q := range []rune{'a', ' ', 'か', 'カ', 'ﾞ', '\u3099', '゛', '工', 'ｶ', r} {
+			s := string(r) + string(q) + string(r)
+			want := nfkcInert(r) && nfkcInert(q)
+			if got := norm.NFKC.String(s) == s; want && !got {
+				t.Errorf("%q: inert characters NFKC changes", s)
+			}
+		}
+	}
 }
