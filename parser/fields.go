@@ -66,6 +66,17 @@ var labels = []struct {
 	{"区分", fieldCategory},
 }
 
+// labelsByFirst lists the labels (their indices, in order) by first character: only those
+// can open a line that starts with it.
+var labelsByFirst = func() map[rune][]int {
+	m := map[rune][]int{}
+	for k, l := range labels {
+		r, _ := utf8.DecodeRuneInString(l.text)
+		m[r] = append(m[r], k)
+	}
+	return m
+}()
+
 // labelStarts holds the first character of every label.
 var labelStarts = func() string {
 	var b strings.Builder
@@ -94,10 +105,12 @@ func matchLabel(line string) (f field, rest string, ok bool) {
 	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(<", r) {
 		s, open = s[n:], true
 	}
-	if r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(s, isSpace)); !strings.ContainsRune(labelStarts, r) {
+	first, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(s, isSpace))
+	if !strings.ContainsRune(labelStarts, first) {
 		return 0, "", false // most lines are values or prose: one look, not 32
 	}
-	for _, l := range labels {
+	for _, k := range labelsByFirst[first] {
+		l := labels[k]
 		i, matched := s, true
 		for _, want := range l.text {
 			i = strings.TrimLeftFunc(i, isSpace)
