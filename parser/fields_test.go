@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -116,4 +117,32 @@ func TestNFKCInert(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzOneGlyphOff: oneGlyphOffRunes is its definition: a is b with one glyph changed, or
+// with one glyph (any) taken out, and not empty.
+func FuzzOneGlyphOff(f *testing.F) {
+	for _, s := range [][2]string{{"~注者", "発注者"}, {"注者", "発注者"}, {"発注", "発注者"}, {"aab", "aaab"}, {"", "a"}, {"工事?", "工事名"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, read, label string) {
+		a, b := []rune(read), []rune(label)
+		want := false
+		if len(a) == len(b) {
+			diff := 0
+			for i := range a {
+				if a[i] != b[i] {
+					diff++
+				}
+			}
+			want = diff == 1
+		} else if len(a) == len(b)-1 && len(a) > 0 {
+			for i := range b {
+				want = want || slices.Equal(a, slices.Concat(b[:i], b[i+1:]))
+			}
+		}
+		if got := oneGlyphOffRunes(a, b); got != want {
+			t.Fatalf("oneGlyphOffRunes(%q, %q) = %v, want %v", read, label, got, want)
+		}
+	})
 }
