@@ -58,6 +58,17 @@ func nfkcInert(r rune) bool {
 	return r >= 0x4E00 && r <= 0x9FFF // every one is (TestNFKCInert)
 }
 
+// plain reports a text that Normalize returns as it is, each of its characters alone too:
+// NFKC-inert characters, none a radical or a dash.
+func plain(s string) bool {
+	for _, r := range s {
+		if !nfkcInert(r) || isRadical(r) || foldDash(r) != r || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}
+
 // firstKana and lastKana bound the CJK Symbols and Punctuation, Hiragana and Katakana
 // blocks, where some characters are not inert (゛, ゟ, combining marks, 〱 ...).
 const firstKana, lastKana = 0x3000, 0x30FF
@@ -126,7 +137,9 @@ func asWritten(s string) string { return compact(foldRadicals(s)) }
 // normalised line is shown as raw wrote it. raw is cut only between the segments NFKC
 // normalises independently; value itself is returned when it is not found.
 func written(raw, value string) string {
-	if value == "" || !needsWork(raw) {
+	if value == "" || !needsWork(raw) || plain(raw) && utf8.ValidString(value) {
+		// Normalize leaves raw as it is, character by character: whole characters found
+		// in it are written as they are.
 		return value
 	}
 	type seg struct{ raw, norm int } // where a segment ends, in raw and in the normalised text
