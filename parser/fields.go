@@ -109,7 +109,13 @@ func matchLabel(line string) (f field, rest string, ok bool) {
 	if !strings.ContainsRune(labelStarts, first) {
 		return 0, "", false // most lines are values or prose: one look, not 32
 	}
-	for _, k := range labelsByFirst[first] {
+	return matchLabelOf(s, open, labelsByFirst[first])
+}
+
+// matchLabelOf is matchLabel past the bullet and the bracket (open: there was one), trying
+// the labels whose indices are candidates, in order.
+func matchLabelOf(s string, open bool, candidates []int) (f field, rest string, ok bool) {
+	for _, k := range candidates {
 		l := labels[k]
 		i, matched := s, true
 		for _, want := range l.text {

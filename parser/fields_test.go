@@ -19,49 +19,23 @@ func TestIsSpace(t *testing.T) {
 	}
 }
 
-// matchLabelAtLength is matchLabel without its first look at the line: bullets, numbers and
-// brackets trimmed, then every label tried.
+// matchLabelAtLength is matchLabel without its first looks at the line: bullets, numbers
+// and brackets trimmed, then every label tried.
 func matchLabelAtLength(line string) (f field, rest string, ok bool) {
-	s := strings.TrimLeftFunc(line, isSpace)
-	s = trimBullet(s)
+	s := trimBullet(strings.TrimLeftFunc(line, isSpace))
 	open := false
 	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(<", r) {
 		s, open = s[n:], true
 	}
-	for _, l := range labels {
-		i, matched := s, true
-		for _, want := range l.text {
-			i = strings.TrimLeftFunc(i, isSpace)
-			r, n := utf8.DecodeRuneInString(i)
-			if r != want {
-				matched = false
-				break
-			}
-			i = i[n:]
-		}
-		if !matched {
-			continue
-		}
-		if strings.HasPrefix(i, "(") {
-			if j := strings.IndexByte(i, ')'); j > 0 && j < 40 {
-				i = i[j+1:]
-			}
-		}
-		r, n := utf8.DecodeRuneInString(i)
-		switch {
-		case i == "":
-		case open && strings.ContainsRune("】]〕)>", r):
-			i = i[n:]
-		case isSpace(r) || strings.ContainsRune(":=|", r):
-		default:
-			continue
-		}
-		return l.field, trimSeparators(i), true
+	all := make([]int, len(labels))
+	for k := range all {
+		all[k] = k
 	}
-	return 0, "", false
+	return matchLabelOf(s, open, all)
 }
 
-// FuzzMatchLabel: matchLabel's first look refuses only lines that the whole reading refuses.
+// FuzzMatchLabel: matchLabel's first looks (a line's first character, the labels that start
+// with it) refuse only lines that the whole reading refuses.
 func FuzzMatchLabel(f *testing.F) {
 	for _, s := range []string{"保証契約番号\t2070004426", "・認証キー:ABCD1234", "1. 工事名 道路改良", "(2) 発注者 島根県",
 		"【認証キー】 x", "<区 分> 前払", "　 ●保証機関: 西日本", "認証キーは半角英数字です", "12) 保証区分", "-*保証番号 1",

@@ -371,15 +371,21 @@ func (f *font) codeLen(s []byte) int {
 	case f.pre != nil:
 		n = f.pre.Len(s)
 	default:
-		n = 2
-		if f.toUni != nil {
-			if l := f.toUni.codeLen(s); l > 0 {
-				n = l
-			}
-		}
-		n = min(n, len(s))
+		n = f.unknownCodeLen(s)
 	}
 	return max(n, 1)
+}
+
+// unknownCodeLen is the length of a code of a Type 0 font whose encoding is unknown: the
+// ToUnicode codespace says how long codes are, else 2 bytes.
+func (f *font) unknownCodeLen(s []byte) int {
+	n := 2
+	if f.toUni != nil {
+		if l := f.toUni.codeLen(s); l > 0 {
+			n = l
+		}
+	}
+	return min(n, len(s))
 }
 
 // decode decodes the code at the start of s; n >= 1 whenever s is not empty. What it makes
@@ -442,14 +448,8 @@ func (f *font) nextCID(s []byte) (n int, g glyph) {
 	case f.pre != nil:
 		n, cid, r = f.pre.Next(s)
 	default:
-		// Unknown encoding: the ToUnicode codespace says how long codes are, else 2 bytes.
-		n = 2
-		if f.toUni != nil {
-			if l := f.toUni.codeLen(s); l > 0 {
-				n = l
-			}
-		}
-		n = min(n, len(s))
+		// Unknown encoding: codes are taken for CIDs.
+		n = f.unknownCodeLen(s)
 		code, _ := bytesToCode(s[:n])
 		cid = int(code)
 	}
