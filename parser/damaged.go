@@ -55,18 +55,31 @@ func damagedRow(r row) (label, value string, doubt, ok bool) {
 // labelFields are the fields one of whose labels read has one glyph changed or lost.
 func labelFields(read string) []field {
 	var out []field
-	for _, l := range labels {
-		if !slices.Contains(out, l.field) && oneGlyphOff(read, l.text) {
+	a := []rune(read)
+	for k, l := range labels {
+		if !slices.Contains(out, l.field) && oneGlyphOffRunes(a, labelRunes[k]) {
 			out = append(out, l.field)
 		}
 	}
 	return out
 }
 
+// labelRunes are the labels' characters, for labelFields.
+var labelRunes = func() [][]rune {
+	out := make([][]rune, len(labels))
+	for k, l := range labels {
+		out[k] = []rune(l.text)
+	}
+	return out
+}()
+
 // oneGlyphOff reports that read is label with one glyph changed or missing, and at least
 // one glyph left.
 func oneGlyphOff(read, label string) bool {
-	a, b := []rune(read), []rune(label)
+	return oneGlyphOffRunes([]rune(read), []rune(label))
+}
+
+func oneGlyphOffRunes(a, b []rune) bool {
 	switch {
 	case len(a) == len(b):
 		diff := 0
@@ -77,11 +90,13 @@ func oneGlyphOff(read, label string) bool {
 		}
 		return diff == 1
 	case len(a) == len(b)-1 && len(a) > 0:
-		for i := range b {
-			if slices.Equal(a, slices.Concat(b[:i], b[i+1:])) {
-				return true
-			}
+		// b without one glyph is a: past their first difference, a is the rest of b
+		// after that glyph (a run of equal glyphs may lose any of its own).
+		j := 0
+		for j < len(a) && a[j] == b[j] {
+			j++
 		}
+		return slices.Equal(a[j:], b[j+1:])
 	}
 	return false
 }

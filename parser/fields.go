@@ -66,6 +66,17 @@ var labels = []struct {
 	{"区分", fieldCategory},
 }
 
+// labelsByFirst lists the labels (their indices, in order) by first character: only those
+// can open a line that starts with it.
+var labelsByFirst = func() map[rune][]int {
+	m := map[rune][]int{}
+	for k, l := range labels {
+		r, _ := utf8.DecodeRuneInString(l.text)
+		m[r] = append(m[r], k)
+	}
+	return m
+}()
+
 // labelStarts holds the first character of every label.
 var labelStarts = func() string {
 	var b strings.Builder
@@ -83,16 +94,29 @@ var labelStarts = func() string {
 // of the line, so prose such as 「認証キーは半角英数字です」 is not a label.
 func matchLabel(line string) (f field, rest string, ok bool) {
 	s := strings.TrimLeftFunc(line, isSpace)
+	if r, _ := utf8.DecodeRuneInString(s); !strings.ContainsRune(labelStarts, r) && !strings.ContainsRune(opensLabel, r) && (r < '0' || r > '9') {
+		// Neither a label nor a bullet, number or bracket before one: most lines are
+		// values or prose, refused at one look.
+		return 0, "", false
+	}
 	s = trimBullet(s)
 	// 「」 quote a label in prose (「認証キー」等のお知らせ); only these brackets frame one.
 	open := false
 	if r, n := utf8.DecodeRuneInString(s); strings.ContainsRune("【[〔(<", r) {
 		s, open = s[n:], true
 	}
-	if r, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(s, isSpace)); !strings.ContainsRune(labelStarts, r) {
+	first, _ := utf8.DecodeRuneInString(strings.TrimLeftFunc(s, isSpace))
+	if !strings.ContainsRune(labelStarts, first) {
 		return 0, "", false // most lines are values or prose: one look, not 32
 	}
-	for _, l := range labels {
+	return matchLabelOf(s, open, labelsByFirst[first])
+}
+
+// matchLabelOf is matchLabel past the bullet and the bracket (open: there was one), trying
+// the labels whose indices are candidates, in order.
+func matchLabelOf(s string, open bool, candidates []int) (f field, rest string, ok bool) {
+	for _, k := range candidates {
+		l := labels[k]
 		i, matched := s, true
 		for _, want := range l.text {
 			i = strings.TrimLeftFunc(i, isSpace)
@@ -126,11 +150,30 @@ func matchLabel(line string) (f field, rest string, ok bool) {
 	return 0, "", false
 }
 
-func isSpace(r rune) bool { return unicode.IsSpace(r) }
+// isSpace is unicode.IsSpace (the White_Space property) without its range-table search for
+// every character past Latin-1: notice text is mostly kana and kanji, and its rows are
+// trimmed and compacted rune by rune.
+func isSpace(r rune) bool {
+	if r < 0x80 {
+		return r == ' ' || r >= '\t' && r <= '\r'
+	}
+	switch r {
+	case 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
+		return true
+	}
+	return r >= 0x2000 && r <= 0x200A
+}
+
+// bullets are the list markers trimBullet drops.
+const bullets = "・●○■□◆◇-*"
+
+// opensLabel holds what may come before a label's first character (besides a number):
+// bullets, "(" of a numbered item and the brackets a label may stand in.
+const opensLabel = bullets + "(【[〔<"
 
 // trimBullet drops list markers a sender puts before a label: ・, ●, ■, 1. or (1).
 func trimBullet(s string) string {
-	s = strings.TrimLeft(s, "・●○■□◆◇-*")
+	s = strings.TrimLeft(s, bullets)
 	if i := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' }); i > 0 && i < 3 && strings.ContainsRune(".)", rune(s[i])) {
 		s = s[i+1:]
 	} else if strings.HasPrefix(s, "(") {

@@ -18,8 +18,73 @@ func Normalize(s string) string {
 	if !needsWork(s) {
 		return s
 	}
-	out := norm.NFKC.String(foldRadicals(s))
+	// One look for radicals and dashes: where NFKC leaves the text as it is (norm returns
+	// the input itself, which == finds at once), a text without dashes needs no pass for
+	// them after it.
+	radicals, dashes, inert := false, false, true
+	for _, r := range s {
+		radicals = radicals || isRadical(r)
+		// strings.Map writes an invalid byte as U+FFFD, as the pass for dashes did.
+		dashes = dashes || foldDash(r) != r || r == utf8.RuneError
+		inert = inert && nfkcInert(r)
+	}
+	if inert && !radicals && !dashes {
+		return s // NFKC leaves it as it is, and nothing else applies
+	}
+	in := s
+	if radicals {
+		in = foldRadicals(s)
+	}
+	out := norm.NFKC.String(in)
+	if !dashes && out == in {
+		return out
+	}
 	return strings.Map(foldDash, out)
+}
+
+// nfkcInert reports a character that NFKC leaves as it is wherever it stands among
+// others that are (a text of them is NFKC already): no decomposition, combining class 0,
+// and nothing before it that it composes with (the Unicode quick check's Yes). It knows
+// ASCII, the kana and CJK punctuation block and the CJK Unified Ideographs, which notices
+// are written in, so that their rows skip NFKC's lookups rune by rune; others are not
+// known to be (false).
+func nfkcInert(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf:
+		return true
+	case r >= firstKana && r <= lastKana:
+		return kanaInert[r-firstKana]
+	}
+	return r >= 0x4E00 && r <= 0x9FFF // every one is (TestNFKCInert)
+}
+
+// plain reports a text that Normalize returns as it is, each of its characters alone too:
+// NFKC-inert characters, none a radical or a dash.
+func plain(s string) bool {
+	for _, r := range s {
+		if !nfkcInert(r) || isRadical(r) || foldDash(r) != r || r == utf8.RuneError {
+			return false
+		}
+	}
+	return true
+}
+
+// firstKana and lastKana bound the CJK Symbols and Punctuation, Hiragana and Katakana
+// blocks, where some characters are not inert (゛, ゟ, combining marks, 〱 ...).
+const firstKana, lastKana = 0x3000, 0x30FF
+
+// kanaInert is nfkcInert over the kana blocks, as the norm tables say (256 lookups at
+// start).
+var kanaInert = func() (t [lastKana - firstKana + 1]bool) {
+	for i := range t {
+		t[i] = inertProperties(norm.NFKC.PropertiesString(string(rune(firstKana + i))))
+	}
+	return t
+}()
+
+// inertProperties reports properties of an inert character (nfkcInert).
+func inertProperties(p norm.Properties) bool {
+	return p.CCC() == 0 && p.BoundaryBefore() && len(p.Decomposition()) == 0
 }
 
 // foldRadicals maps the CJK radicals that some ToUnicode maps emit to the ideograph the page
@@ -72,7 +137,9 @@ func asWritten(s string) string { return compact(foldRadicals(s)) }
 // normalised line is shown as raw wrote it. raw is cut only between the segments NFKC
 // normalises independently; value itself is returned when it is not found.
 func written(raw, value string) string {
-	if value == "" || !needsWork(raw) {
+	if value == "" || !needsWork(raw) || plain(raw) && utf8.ValidString(value) {
+		// Normalize leaves raw as it is, character by character: whole characters found
+		// in it are written as they are.
 		return value
 	}
 	type seg struct{ raw, norm int } // where a segment ends, in raw and in the normalised text
@@ -137,7 +204,7 @@ func foldDash(r rune) rune {
 // compact removes every kind of white space (ASCII, U+3000 and line breaks).
 func compact(s string) string {
 	for _, r := range s {
-		if unicode.IsSpace(r) {
+		if isSpace(r) {
 			return compactSpaces(s)
 		}
 	}
@@ -146,7 +213,7 @@ func compact(s string) string {
 
 func compactSpaces(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
+		if isSpace(r) {
 			return -1
 		}
 		return r

@@ -367,9 +367,10 @@ func TestWritten(t *testing.T) {
 		}
 	}
 	// ASCII runs beside what NFKC changes or combines (a combining mark after a letter,
-	// full-width forms, radicals, dashes): the same as the segment-by-segment reading.
+	// full-width forms, radicals, dashes), and plain kana and kanji (written's shortcut),
+	// whole characters or cut: the same as the segment-by-segment reading.
 	rng := rand.New(rand.NewPCG(14, 2))
-	alphabet := []string{"a", "Z", "9", "-", " ", "\t", ":", "(", "\u0301", "\u3099", "ｶ", "ﾞ", "①", "１", "：", "⼯", "—", "工", "é", "e\u0301", "\xff"}
+	alphabet := []string{"a", "Z", "9", "-", " ", "\t", ":", "(", "\u0301", "\u3099", "ｶ", "ﾞ", "①", "１", "：", "⼯", "—", "工", "é", "e\u0301", "\xff", "か", "カ", "保", "〜", "。", "ゟ"}
 	for range 5000 {
 		var b strings.Builder
 		for range rng.IntN(24) {

@@ -73,7 +73,9 @@ func sniff(data []byte) string {
 func fromPages(pages []pdftext.Page) Document {
 	doc := Document{Pages: len(pages), Notices: []Notice{}, Problems: []Problem{}}
 	var glyphs, undecodable, doubtful, images int
-	var text strings.Builder
+	// pageRowsAll keeps the rows of every page for the text of the whole file, which only
+	// a file without a notice needs (to say what it is), so it is joined only then.
+	pageRowsAll := make([][]row, 0, len(pages))
 	var bad, damaged []string
 	certificate := false
 	for i := range pages {
@@ -83,9 +85,7 @@ func fromPages(pages []pdftext.Page) Document {
 		doubtful += p.Doubtful
 		images += p.Images
 		rows := pageRows(p)
-		for _, r := range rows {
-			text.WriteString(compact(r.text))
-		}
+		pageRowsAll = append(pageRowsAll, rows)
 		notices, problems, cert := pageNotices(rows, false)
 		certificate = certificate || cert
 		if p.Damaged > 0 {
@@ -102,7 +102,20 @@ func fromPages(pages []pdftext.Page) Document {
 			bad = append(bad, fmt.Sprintf("page %d: %s", p.Number, b))
 		}
 	}
-	all := text.String()
+	var allText *string
+	all := func() string {
+		if allText == nil {
+			var text strings.Builder
+			for _, rows := range pageRowsAll {
+				for _, r := range rows {
+					text.WriteString(compact(r.text))
+				}
+			}
+			t := text.String()
+			allText = &t
+		}
+		return *allText
+	}
 	if len(damaged) > 0 {
 		doc.Problems = append(doc.Problems, Problem{Code: CodeCorrupt, Detail: "damaged: " + strings.Join(damaged, "; ")})
 		if len(doc.Notices) == 0 {
@@ -127,7 +140,7 @@ func fromPages(pages []pdftext.Page) Document {
 		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
 			Detail: fmt.Sprintf("image-only: %d images and no text layer", images)})
 		return doc
-	case glyphs-undecodable < 8 || undecodable*2 > glyphs || unreadable(all):
+	case glyphs-undecodable < 8 || undecodable*2 > glyphs || unreadable(all()):
 		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText,
 			Detail: fmt.Sprintf("no usable text layer (%d glyphs, %d undecodable)", glyphs, undecodable)})
 		return doc
@@ -138,7 +151,7 @@ func fromPages(pages []pdftext.Page) Document {
 			Detail: fmt.Sprintf("text decoded by a guess (%d of %d glyphs): the fonts' maps are damaged or missing", doubtful, glyphs)})
 		return doc
 	default:
-		doc.Kind = classify(all)
+		doc.Kind = classify(all())
 	}
 	if len(bad) > 0 {
 		doc.Problems = append(doc.Problems, Problem{Code: CodeNoText, Detail: strings.Join(bad, "; ")})
@@ -244,8 +257,11 @@ func pageNotices(rows []row, fromImage bool) (notices []Notice, problems []strin
 	labelX := math.Inf(1)
 	certificate = false
 	for i, r := range rows {
-		c := compact(r.text)
-		certificate = certificate || strings.Contains(c, "保証金額") || strings.Contains(c, "保証証書")
+		// Both words start with 保: a row without it holds neither, spaced out or not.
+		if !certificate && strings.Contains(r.text, "保") {
+			c := compact(r.text)
+			certificate = strings.Contains(c, "保証金額") || strings.Contains(c, "保証証書")
+		}
 		for text := r.text; ; {
 			f, rest, ok := matchLabel(text)
 			if !ok {

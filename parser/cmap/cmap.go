@@ -186,6 +186,36 @@ func (c *CMap) Next(s []byte) (n int, cid int, r rune) {
 	return n, cid, r
 }
 
+// Len is the length in bytes of the code at the start of s, as Next reads it, without the
+// lookups Next makes: a caller that keeps what codes decode to finds a code's by its bytes.
+func (c *CMap) Len(s []byte) int {
+	if len(s) == 0 {
+		return 0
+	}
+	switch c.kind {
+	case kindIdentity, kindUCS2:
+		if len(s) < 2 {
+			return 1
+		}
+		return 2
+	case kindUTF16:
+		if len(s) < 2 {
+			return 1
+		}
+		if utf16.IsSurrogate(rune(s[0])<<8|rune(s[1])) && len(s) >= 4 {
+			return 4
+		}
+		return 2
+	case kindUTF8:
+		_, size := utf8.DecodeRune(s)
+		return max(size, 1)
+	case kindUTF32:
+		return min(len(s), 4)
+	}
+	n, _ := c.sec.code(s)
+	return n
+}
+
 // section is one code -> CID table inside japan1.bin.
 type section struct {
 	name      string

@@ -112,3 +112,47 @@ func TestNextNeverStalls(t *testing.T) {
 		t.Errorf("Predefined(KSC-H) = ok")
 	}
 }
+
+// predefinedNames are the CMaps of every kind Next reads.
+var predefinedNames = []string{"Identity-H", "UniJIS-UCS2-H", "UniJIS-UCS2-HW-H", "UniJIS-UTF16-H", "UniJIS-UTF8-H",
+	"UniJIS-UTF32-H", "90ms-RKSJ-H", "EUC-H", "H", "UniJIS-UTF16-V"}
+
+// TestLen: Len is the length Next reads, on codes of each length, cut short and malformed.
+func TestLen(t *testing.T) {
+	inputs := []string{"", "\x00", "A", "\xff", "\x81", "\x81\x40", "\x82\xa0abc", "\xd8\x00", "\xd8\x3d\xde\x00",
+		"\xd8\x3d\xde", "\xe3\x81\x82", "\xe3\x81", "\x00\x00\x4e\x00", "\x00\x01\xf6", "\xa4\xa2", "\x21\x21", "\xff\xff\xff"}
+	for _, name := range predefinedNames {
+		c, ok := Predefined(name)
+		if !ok {
+			t.Fatalf("Predefined(%s) missing", name)
+		}
+		for _, in := range inputs {
+			if n, _, _ := c.Next([]byte(in)); c.Len([]byte(in)) != n {
+				t.Errorf("%s: Len(% x) = %d, Next reads %d", name, in, c.Len([]byte(in)), n)
+			}
+		}
+	}
+}
+
+// FuzzLen: on any bytes Len is the length Next reads, and what Next makes of a code depends
+// on its own bytes alone (what a cache of codes by their bytes relies on).
+func FuzzLen(f *testing.F) {
+	for _, s := range []string{"\x81\x40\x82\xa0", "\xd8\x3d\xde\x00A", "\xe3\x81\x82\xff", "\x00\x00\x4e\x00\x00"} {
+		f.Add(s)
+	}
+	maps := make([]*CMap, len(predefinedNames))
+	for i, name := range predefinedNames {
+		maps[i], _ = Predefined(name)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		for i, c := range maps {
+			n, cid, r := c.Next([]byte(in))
+			if got := c.Len([]byte(in)); got != n {
+				t.Fatalf("%s: Len(% x) = %d, Next reads %d", predefinedNames[i], in, got, n)
+			}
+			if n2, cid2, r2 := c.Next([]byte(in)[:n]); n2 != n || cid2 != cid || r2 != r {
+				t.Fatalf("%s: Next(% x) = %d %d %q, on its own bytes %d %d %q", predefinedNames[i], in, n, cid, r, n2, cid2, r2)
+			}
+		}
+	})
+}

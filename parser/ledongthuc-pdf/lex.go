@@ -255,8 +255,16 @@ func (b *buffer) readToken() token {
 	case '(':
 		return b.readLiteralString()
 
-	case '[', ']', '{', '}':
-		return keyword(string(c))
+	// hosho-intake: constants, boxed once by the compiler (keyword(string(c)) boxed a new
+	// string for every bracket).
+	case '[':
+		return keyword("[")
+	case ']':
+		return keyword("]")
+	case '{':
+		return keyword("{")
+	case '}':
+		return keyword("}")
 
 	case '/':
 		return b.readName()
@@ -380,6 +388,20 @@ Loop:
 }
 
 func (b *buffer) readName() token {
+	// hosho-intake: a name without #-escapes that ends inside the buffer is read in place,
+	// as readKeyword reads a keyword.
+	i := b.pos
+	for i < len(b.buf) && !isDelim(b.buf[i]) && !isSpace(b.buf[i]) && b.buf[i] != '#' {
+		i++
+	}
+	if i < len(b.buf) && b.buf[i] != '#' {
+		tmp := b.buf[b.pos:i:i]
+		b.pos = i
+		if b.cache != nil {
+			return b.cache.token(commonNames, b.cache.names, tmp, func(s string) token { return name(s) })
+		}
+		return name(string(tmp))
+	}
 	tmp := b.tmp[:0]
 	for {
 		c := b.readByte()
@@ -405,16 +427,30 @@ func (b *buffer) readName() token {
 }
 
 func (b *buffer) readKeyword() token {
-	tmp := b.tmp[:0]
-	for {
-		c := b.readByte()
-		if isDelim(c) || isSpace(c) {
-			b.unreadByte()
-			break
-		}
-		tmp = append(tmp, c)
+	// hosho-intake: a token that ends inside the buffer is read in place, not byte by byte
+	// through readByte into tmp; one that runs to the buffer's end is read as upstream
+	// does (a reload, or the end of the data). tmp then aliases the buffer: it is not
+	// kept in b.tmp, which is appended to.
+	var tmp []byte
+	i := b.pos
+	for i < len(b.buf) && !isDelim(b.buf[i]) && !isSpace(b.buf[i]) {
+		i++
 	}
-	b.tmp = tmp
+	if i < len(b.buf) {
+		tmp = b.buf[b.pos:i:i]
+		b.pos = i
+	} else {
+		tmp = b.tmp[:0]
+		for {
+			c := b.readByte()
+			if isDelim(c) || isSpace(c) {
+				b.unreadByte()
+				break
+			}
+			tmp = append(tmp, c)
+		}
+		b.tmp = tmp
+	}
 	// hosho-intake: tmp is converted where it is kept or reported only (it was copied to
 	// a string for every token).
 	switch {
@@ -423,18 +459,26 @@ func (b *buffer) readKeyword() token {
 	case string(tmp) == "false":
 		return false
 	case isInteger(string(tmp)):
-		x, err := strconv.ParseInt(string(tmp), 10, 64)
-		if err != nil {
-			b.errorf("invalid integer %s", string(tmp))
+		x, ok := smallInteger(tmp)
+		if !ok {
+			var err error
+			x, err = strconv.ParseInt(string(tmp), 10, 64)
+			if err != nil {
+				b.errorf("invalid integer %s", string(tmp))
+			}
 		}
 		if x >= 0 && x < int64(len(smallInts)) {
 			return smallInts[x]
 		}
 		return x
 	case isReal(string(tmp)):
-		x, err := strconv.ParseFloat(string(tmp), 64)
-		if err != nil {
-			b.errorf("invalid real %s", string(tmp))
+		x, ok := shortReal(tmp)
+		if !ok {
+			var err error
+			x, err = strconv.ParseFloat(string(tmp), 64)
+			if err != nil {
+				b.errorf("invalid real %s", string(tmp))
+			}
 		}
 		return x
 	}
@@ -442,6 +486,67 @@ func (b *buffer) readKeyword() token {
 		return b.cache.token(commonKeywords, b.cache.keywords, tmp, func(s string) token { return keyword(s) })
 	}
 	return keyword(string(tmp))
+}
+
+// smallInteger is strconv.ParseInt of an integer token (isInteger) of at most 18 digits,
+// which cannot overflow (hosho-intake: /Widths and /W arrays are hundreds of them).
+func smallInteger(tok []byte) (int64, bool) {
+	neg := false
+	if len(tok) > 0 && (tok[0] == '+' || tok[0] == '-') {
+		neg, tok = tok[0] == '-', tok[1:]
+	}
+	if len(tok) == 0 || len(tok) > 18 {
+		return 0, false
+	}
+	var x int64
+	for _, c := range tok {
+		x = x*10 + int64(c-'0')
+	}
+	if neg {
+		x = -x
+	}
+	return x, true
+}
+
+// pow10 are the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// shortReal is strconv.ParseFloat of a real token (isReal: digits and one dot) of at most
+// 15 digits, to the bit (hosho-intake): the digits as an integer below 2^53 divided by an
+// exact power of ten is one correctly rounded operation, strconv's own exact case. It is
+// parser/pdftext's decimal, which this module cannot import.
+func shortReal(tok []byte) (float64, bool) {
+	neg := false
+	if len(tok) > 0 && (tok[0] == '+' || tok[0] == '-') {
+		neg, tok = tok[0] == '-', tok[1:]
+	}
+	var mant uint64
+	digits, frac := 0, -1
+	for _, c := range tok {
+		switch {
+		case c >= '0' && c <= '9':
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 func isInteger(s string) bool {

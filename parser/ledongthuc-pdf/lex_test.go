@@ -3,6 +3,11 @@ package pdf
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -90,4 +95,84 @@ func TestTokenCache(t *testing.T) {
 	if len(b.cache.names) != maxCachedTokens || len(b.cache.keywords) != maxCachedTokens {
 		t.Errorf("cache holds %d names and %d keywords, want the bound %d", len(b.cache.names), len(b.cache.keywords), maxCachedTokens)
 	}
+}
+
+// keywordTokens lexes src with readToken to the end: from the bytes in place (newBufferBytes)
+// or through a reader and a buffer of size bytes, whose tokens cross its end.
+func keywordTokens(src []byte, size int) (out []string) {
+	var b *buffer
+	if size == 0 {
+		b = newBufferBytes(src, 0)
+	} else {
+		b = newBuffer(bytes.NewReader(src), 0)
+		b.buf = make([]byte, 0, size)
+	}
+	b.allowEOF = true
+	defer func() {
+		if r := recover(); r != nil {
+			out = append(out, fmt.Sprint("panic: ", r))
+		}
+	}()
+	for range 1000 {
+		t := b.readToken()
+		if t == io.EOF {
+			break
+		}
+		out = append(out, fmt.Sprintf("%T %v", t, t))
+	}
+	return out
+}
+
+// TestKeywordsInPlace: numbers, booleans, keywords and names read in place are what a
+// byte-by-byte read through a small buffer makes of them, as ParseInt and ParseFloat read
+// numbers of every length.
+func TestKeywordsInPlace(t *testing.T) {
+	src := "0 -0 +5 1023 1024 -7 123456789012345678 1234567890123456789 99999999999999999999 " +
+		"1.5 -.25 +3. 0.1 270.0195 -0.0 1234567.89012345 1234567.890123456 .1234567890123456789 " +
+		"true false null obj R endobj -- . 1.2.3 12a /Type /A#20B /N#41me /x/y [/Font] {/ÿ} /"
+	want := keywordTokens([]byte(src+" "), 1)
+	for _, size := range []int{0, 3, 16, 4096} {
+		if got := keywordTokens([]byte(src+" "), size); !slices.Equal(got, want) {
+			t.Errorf("buffer %d: %q\nwant %q", size, got, want)
+		}
+	}
+	for _, tok := range strings.Fields(src) {
+		if isInteger(tok) {
+			x, ok := smallInteger([]byte(tok))
+			y, err := strconv.ParseInt(tok, 10, 64)
+			if ok && (err != nil || x != y) {
+				t.Errorf("smallInteger(%s) = %d, ParseInt %d %v", tok, x, y, err)
+			}
+		}
+	}
+}
+
+// FuzzShortNumbers: smallInteger and shortReal read what ParseInt and ParseFloat read, to the
+// bit, wherever they answer; tokens read in place are what a read through a small buffer
+// makes of them.
+func FuzzShortNumbers(f *testing.F) {
+	for _, s := range []string{"0", "-12", "+1023", "123456789012345678", "270.0195", "-.5", "3.", "0.1", "999999999999999.9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if isInteger(s) {
+			if x, ok := smallInteger([]byte(s)); ok {
+				if y, err := strconv.ParseInt(s, 10, 64); err != nil || x != y {
+					t.Fatalf("smallInteger(%q) = %d, ParseInt %d %v", s, x, y, err)
+				}
+			}
+		}
+		if x, ok := shortReal([]byte(s)); ok {
+			if y, err := strconv.ParseFloat(s, 64); err != nil || math.Float64bits(x) != math.Float64bits(y) {
+				t.Fatalf("shortReal(%q) = %v, ParseFloat %v %v", s, x, y, err)
+			}
+		}
+		if strings.ContainsAny(s, "<(") {
+			return // an unclosed string or dictionary at the end of the data is read forever with allowEOF (upstream)
+		}
+		in := []byte(s + " ")
+		if got, want := keywordTokens(in, 0), keywordTokens(in, 2); !slices.Equal(got, want) {
+			t.Fatalf("in place %q, through a buffer %q", got, want)
+		}
+	})
 }

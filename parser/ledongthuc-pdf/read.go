@@ -93,6 +93,10 @@ type Reader struct {
 	// stream once (it re-inflated the whole stream for every object inside it).
 	objects map[objptr]object
 	objstm  map[objptr][]byte
+	// hosho-intake: objstmIndex is what each decoded object stream's header has told so
+	// far; resolve read the header from its start for every object (quadratic in the
+	// objects of a stream).
+	objstmIndex map[objptr]*objStmIndex
 
 	// hosho-intake: data is the whole file when it is in memory (NewReaderBytes): objects
 	// are lexed from it in place and streams read from it, where a 4 KiB buffer was
@@ -859,6 +863,82 @@ func (r *Reader) objStmBuffer(strm Value) *buffer {
 	return b
 }
 
+// objStmIndex is the header of a decoded object stream (its pairs of object number and
+// offset) as far as it has been read (hosho-intake): each lookup reads on from where the
+// last one stopped, up to the pair it wants, so every pair is read once and no further
+// than upstream's read from the start went, and the first pair of an object number
+// still wins.
+type objStmIndex struct {
+	read int                    // pairs read
+	pos  int                    // the buffer's position after them
+	at   map[uint32]objStmEntry // the first pair of each object number read
+	// ended: the header ran into the end of the stream, which empties upstream's buffer;
+	// pairs past it are left to upstream's reading from the start.
+	ended bool
+}
+
+// objStmEntry is one pair: the object's offset from /First, and the buffer's position
+// after the pair, where upstream's buffer stood when it sought the object.
+type objStmEntry struct {
+	off int64
+	pos int
+}
+
+// objStmIndex is strm's index, for a stream decoded into memory (objStmBuffer keeps it),
+// else nil: then the header is read from the start for each object, as upstream does.
+func (r *Reader) objStmIndex(strm Value) *objStmIndex {
+	if _, ok := r.objstm[strm.ptr]; !ok || !indexObjStms {
+		return nil
+	}
+	if idx, ok := r.objstmIndex[strm.ptr]; ok {
+		return idx
+	}
+	if r.objstmIndex == nil {
+		r.objstmIndex = map[objptr]*objStmIndex{}
+	}
+	idx := &objStmIndex{at: map[uint32]objStmEntry{}}
+	r.objstmIndex[strm.ptr] = idx
+	return idx
+}
+
+// indexObjStms is false only in tests, which hold the index to upstream's reading.
+var indexObjStms = true
+
+// maxObjStmIndex bounds an index: a real object stream holds some hundreds of objects, a
+// hostile header millions of pairs.
+const maxObjStmIndex = 1 << 16
+
+// find returns the first pair for object id among the stream's n, reading pairs on with b
+// (a buffer over the decoded stream) where the index has not got to it yet. indexed is
+// false when the index cannot answer (nil, or full before it got to id): the caller reads
+// the header from its start.
+func (idx *objStmIndex) find(b *buffer, id uint32, n int) (e objStmEntry, ok, indexed bool) {
+	if idx == nil {
+		return e, false, false
+	}
+	if e, ok := idx.at[id]; ok {
+		return e, true, true
+	}
+	b.pos = idx.pos
+	for idx.read < n && len(idx.at) < maxObjStmIndex && !idx.ended {
+		got, _ := b.readToken().(int64)
+		off, _ := b.readToken().(int64)
+		if len(b.buf) == 0 {
+			idx.ended = true // the end of the data (reload emptied the buffer)
+			break
+		}
+		e := objStmEntry{off, b.pos}
+		idx.read, idx.pos = idx.read+1, b.pos
+		if _, seen := idx.at[uint32(got)]; !seen {
+			idx.at[uint32(got)] = e
+		}
+		if uint32(got) == id {
+			return e, true, true
+		}
+	}
+	return e, false, idx.read >= n && !idx.ended
+}
+
 func (r *Reader) resolveUncached(parent objptr, x interface{}) Value {
 	if ptr, ok := x.(objptr); ok {
 		if ptr.id >= uint32(len(r.xref)) {
@@ -886,13 +966,24 @@ func (r *Reader) resolveUncached(parent objptr, x interface{}) Value {
 				}
 				b := r.objStmBuffer(strm)
 				b.allowEOF = true
-				for i := 0; i < n; i++ {
-					id, _ := b.readToken().(int64)
-					off, _ := b.readToken().(int64)
-					if uint32(id) == ptr.id {
-						b.seekForward(first + off)
+				if e, ok, indexed := r.objStmIndex(strm).find(b, ptr.id, n); indexed {
+					if ok {
+						b.pos = e.pos
+						b.seekForward(first + e.off)
 						x = b.readObject()
 						break Search
+					}
+				} else {
+					b = r.objStmBuffer(strm) // the index may have read on, to the end
+					b.allowEOF = true
+					for i := 0; i < n; i++ {
+						id, _ := b.readToken().(int64)
+						off, _ := b.readToken().(int64)
+						if uint32(id) == ptr.id {
+							b.seekForward(first + off)
+							x = b.readObject()
+							break Search
+						}
 					}
 				}
 				ext := strm.Key("Extends")

@@ -42,7 +42,7 @@ const (
 )
 
 // load reads and parses the CMap stream v, at most limit decoded bytes. A stream of an
-// unencrypted file held in memory, plain or FlateDecode without parameters, is looked up
+// unencrypted file held in memory, plain or FlateDecode (alone) without parameters, is looked up
 // by its encoded bytes first: a hit costs a hash of the compressed stream, where parse
 // costs inflating it and hashing what it inflates to. Others go through readStream and
 // parse. clean is readStream's.
@@ -73,7 +73,13 @@ func encodedKey(v pdf.Value, limit int64) (key [sha256.Size]byte, ok bool) {
 		return key, false
 	}
 	var filter string
-	switch f := v.Key("Filter"); f.Kind() {
+	f := v.Key("Filter")
+	if f.Kind() == pdf.Array && f.Len() == 1 {
+		// [/FlateDecode] (ReportLab writes every filter as an array) decodes as
+		// /FlateDecode does, and is keyed as it.
+		f = f.Index(0)
+	}
+	switch f.Kind() {
 	case pdf.Null:
 	case pdf.Name:
 		if filter = f.Name(); filter != "FlateDecode" {

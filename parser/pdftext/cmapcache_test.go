@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"hosho-intake/parser/testkit"
@@ -75,22 +76,26 @@ func (c *cmapCache) reset() {
 	c.mu.Unlock()
 }
 
-// TestCMapCacheEncoded: a FlateDecode ToUnicode stream read a second time comes from the
-// cache by its encoded bytes, with what its first decoding said of it: a stream whose
+// TestCMapCacheEncoded: a FlateDecode ToUnicode stream (the filter named alone or as an
+// array of one) read a second time comes from the cache by its encoded bytes, with what its first decoding said of it: a stream whose
 // checksum fails leaves its font damaged from the cache too; and the same encoded bytes
 // read under another limit are decoded again.
 func TestCMapCacheEncoded(t *testing.T) {
 	show := "BT /F1 12 Tf 50 700 Td <00010203> Tj ET"
 	fontFile := stream("/Subtype /Type1C", "x")
 	cmap := "begincmap 1 begincodespacerange <00> <FF> endcodespacerange 4 beginbfchar <00> <0034> <01> <0033> <02> <0048> <03> <005A> endbfchar endcmap"
-	for _, damaged := range []bool{false, true} {
+	for _, tc := range []struct {
+		damaged bool
+		filter  string // how the stream's dictionary names FlateDecode
+	}{{false, "/FlateDecode"}, {true, "/FlateDecode"}, {false, "[/FlateDecode]"}, {true, "[ /FlateDecode ]"}} {
+		damaged := tc.damaged
 		parsedCMaps.reset()
-		data := onePage("", show, subsetFont(true), flated(cmap, damaged), fontFile)
+		data := onePage("", show, subsetFont(true), strings.Replace(flated(cmap, damaged), "/FlateDecode", tc.filter, 1), fontFile)
 		first := mustRead(t, data)
 		before := parsedCMaps.hits
 		second := mustRead(t, data)
 		if parsedCMaps.hits != before+1 || len(parsedCMaps.entries) != 1 {
-			t.Errorf("damaged %v: %d hits, %d maps by encoded bytes; want 1 and 1", damaged, parsedCMaps.hits-before, len(parsedCMaps.entries))
+			t.Errorf("%s damaged %v: %d hits, %d maps by encoded bytes; want 1 and 1", tc.filter, damaged, parsedCMaps.hits-before, len(parsedCMaps.entries))
 		}
 		if !reflect.DeepEqual(first, second) || (second[0].Damaged > 0) != damaged || lineTexts(second[0])[0] != "43HZ" {
 			t.Errorf("damaged %v: second reading %+v, first %+v", damaged, second, first)

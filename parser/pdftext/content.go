@@ -221,7 +221,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 				if op == "TD" {
 					gs.tl = -a[1]
 				}
-				tlm = matrix{1, 0, 0, 1, a[0], a[1]}.mul(tlm)
+				tlm.translate(a[0], a[1])
 				tm = tlm
 			}
 		case "Tm":
@@ -230,7 +230,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 				tm = tlm
 			}
 		case "T*":
-			tlm = matrix{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+			tlm.translate(0, -gs.tl)
 			tm = tlm
 		case "Tj", "'", "\"":
 			if op != "Tj" {
@@ -238,7 +238,7 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 				if op == "\"" && len(ops) >= 3 && ops[len(ops)-3].kind == kNum && ops[len(ops)-2].kind == kNum {
 					gs.tw, gs.tc = ops[len(ops)-3].num, ops[len(ops)-2].num
 				}
-				tlm = matrix{1, 0, 0, 1, 0, -gs.tl}.mul(tlm)
+				tlm.translate(0, -gs.tl)
 				tm = tlm
 			}
 			if len(ops) > 0 && ops[len(ops)-1].kind == kStr {
@@ -253,9 +253,9 @@ func (w *walker) run(data []byte, res *resources, gs gstate, depth int) {
 					case kNum:
 						tx := -e.num / 1000 * gs.size * gs.th
 						if gs.font != nil && gs.font.vert {
-							tm = matrix{1, 0, 0, 1, 0, -e.num / 1000 * gs.size}.mul(tm)
+							tm.translate(0, -e.num/1000*gs.size)
 						} else {
-							tm = matrix{1, 0, 0, 1, tx, 0}.mul(tm)
+							tm.translate(tx, 0)
 						}
 					}
 				}
@@ -313,6 +313,29 @@ func (w *walker) form(res *resources, name string, gs gstate, depth int) {
 	putStreamBuf(buf, data)
 }
 
+// origin is where a glyph starts on the page: the translation of the text rendering matrix
+// [size×th 0 0 size 0 rise] × tm × ctm, worked out alone with the operations the two
+// products make for it (the zero terms kept, for 0×Inf is NaN), so to the bit: the
+// products, two calls a glyph, were a tenth of the walk.
+func origin(tm, ctm *matrix, rise float64) (x, y float64) {
+	p4 := 0*tm[0] + rise*tm[2] + tm[4]
+	p5 := 0*tm[1] + rise*tm[3] + tm[5]
+	return p4*ctm[0] + p5*ctm[2] + ctm[4], p4*ctm[1] + p5*ctm[3] + ctm[5]
+}
+
+// hypot is math.Hypot, without its assembly call where one side is zero (upright or
+// sideways text, nearly every glyph): the other side's magnitude is the answer then, as
+// math.Hypot computes it (p·√(1+0)). Infinities and NaNs go to math.Hypot.
+func hypot(p, q float64) float64 {
+	switch {
+	case p == 0 && q-q == 0:
+		return math.Abs(q)
+	case q == 0 && p-p == 0:
+		return math.Abs(p)
+	}
+	return math.Hypot(p, q)
+}
+
 // show places the glyphs of one string operand and advances the text matrix.
 func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 	f := gs.font
@@ -326,7 +349,7 @@ func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 	for len(s) > 0 {
 		n, g := f.next(s)
 		s = s[n:]
-		trm := matrix{gs.size * th, 0, 0, gs.size, 0, gs.rise}.mul(*tm).mul(gs.ctm)
+		x, y := origin(tm, &gs.ctm, gs.rise)
 		var tx, ty float64
 		adv := g.w*gs.size + gs.tc
 		if g.space {
@@ -348,10 +371,17 @@ func (w *walker) show(s []byte, gs *gstate, tm *matrix) {
 			ax, ay := m.vec(tx, ty)
 			ux, uy := m.vec(0, gs.size)
 			w.glyphs = append(w.glyphs, placed{
-				x: trm[4], y: trm[5], ax: ax, ay: ay,
-				size: math.Hypot(ux, uy), text: g.text, seq: len(w.glyphs), doubt: g.doubt,
+				x: x, y: y, ax: ax, ay: ay,
+				size: hypot(ux, uy), text: g.text, seq: len(w.glyphs), doubt: g.doubt,
 			})
 		}
-		*tm = matrix{1, 0, 0, 1, tx, ty}.mul(*tm)
+		tm.translate(tx, ty)
 	}
+}
+
+// translate sets m to [1 0 0 1 tx ty] × m, the operations of mul in place (the zero terms
+// kept, for 0×Inf is NaN): a call and two copies of a matrix fewer for every glyph.
+func (m *matrix) translate(tx, ty float64) {
+	m[0], m[1], m[2], m[3], m[4], m[5] = 1*m[0]+0*m[2], 1*m[1]+0*m[3], 0*m[0]+1*m[2], 0*m[1]+1*m[3],
+		tx*m[0]+ty*m[2]+m[4], tx*m[1]+ty*m[3]+m[5]
 }

@@ -34,7 +34,18 @@ type font struct {
 	// codes mean what the font program's own encoding says, which we read as
 	// StandardEncoding, a guess.
 	builtin bool
+	// decoded keeps what decode made of each code drawn with this Type 0 font, by its
+	// length and bytes (codeKey), which alone decide it: a page draws a few dozen codes
+	// hundreds of times, and decoding one goes through the CMaps, a CID table and /W (a
+	// binary search each) and makes a string. A simple font's codes decode by a few array
+	// lookups, cheaper than the map. A font is one resource of one page (resources.fonts),
+	// so no other font's codes are here.
+	decoded map[uint64]glyph
 }
+
+// maxDecoded bounds a font's decoded codes: a notice's font draws some hundreds, a hostile
+// one may draw a new code with every glyph.
+const maxDecoded = 4096
 
 type fontKind int
 
@@ -325,8 +336,61 @@ func (f *font) cidWidth(cid int) float64 {
 	return f.missing
 }
 
-// next decodes the code at the start of s; n >= 1 whenever s is not empty.
+// next decodes the code at the start of s; n >= 1 whenever s is not empty. It is decode,
+// kept per code for a Type 0 font.
 func (f *font) next(s []byte) (n int, g glyph) {
+	if f.kind != fontType0 {
+		return f.decode(s)
+	}
+	n = f.codeLen(s)
+	if n > 4 {
+		return f.decode(s) // not a codeKey; no CMap we read has such codes
+	}
+	code, _ := bytesToCode(s[:n])
+	key := codeKey(n, code)
+	if g, ok := f.decoded[key]; ok {
+		return n, g
+	}
+	n2, g := f.decode(s)
+	if n2 == n && len(f.decoded) < maxDecoded {
+		if f.decoded == nil {
+			f.decoded = make(map[uint64]glyph, 64)
+		}
+		f.decoded[key] = g
+	}
+	return n2, g
+}
+
+// codeLen is the length of the code at the start of s (not empty) as decode reads it for a
+// Type 0 font, found without decoding it.
+func (f *font) codeLen(s []byte) int {
+	var n int
+	switch {
+	case f.enc != nil && len(f.enc.codespace) > 0:
+		n = f.enc.codeLen(s)
+	case f.pre != nil:
+		n = f.pre.Len(s)
+	default:
+		n = f.unknownCodeLen(s)
+	}
+	return max(n, 1)
+}
+
+// unknownCodeLen is the length of a code of a Type 0 font whose encoding is unknown: the
+// ToUnicode codespace says how long codes are, else 2 bytes.
+func (f *font) unknownCodeLen(s []byte) int {
+	n := 2
+	if f.toUni != nil {
+		if l := f.toUni.codeLen(s); l > 0 {
+			n = l
+		}
+	}
+	return min(n, len(s))
+}
+
+// decode decodes the code at the start of s; n >= 1 whenever s is not empty. What it makes
+// of a code depends on the font and the code's own bytes, s[:n], alone (next relies on it).
+func (f *font) decode(s []byte) (n int, g glyph) {
 	switch f.kind {
 	case fontType0:
 		return f.nextCID(s)
@@ -384,14 +448,8 @@ func (f *font) nextCID(s []byte) (n int, g glyph) {
 	case f.pre != nil:
 		n, cid, r = f.pre.Next(s)
 	default:
-		// Unknown encoding: the ToUnicode codespace says how long codes are, else 2 bytes.
-		n = 2
-		if f.toUni != nil {
-			if l := f.toUni.codeLen(s); l > 0 {
-				n = l
-			}
-		}
-		n = min(n, len(s))
+		// Unknown encoding: codes are taken for CIDs.
+		n = f.unknownCodeLen(s)
 		code, _ := bytesToCode(s[:n])
 		cid = int(code)
 	}

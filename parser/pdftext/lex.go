@@ -93,17 +93,28 @@ func (l *lexer) release(m lexMark) {
 	l.text, l.elems = l.text[:m.text], l.elems[:m.elems]
 }
 
-func isWhite(c byte) bool {
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == 0
-}
+// Byte classes, looked up for every byte of a content stream's tokens.
+const (
+	classWhite = 1 << iota
+	classDelim
+)
 
-func isDelim(c byte) bool {
-	switch c {
-	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
-		return true
+var byteClass = func() (t [256]uint8) {
+	for _, c := range []byte(" \n\r\t\f\x00") {
+		t[c] |= classWhite
 	}
-	return false
-}
+	for _, c := range []byte("()<>[]{}/%") {
+		t[c] |= classDelim
+	}
+	return t
+}()
+
+func isWhite(c byte) bool { return byteClass[c]&classWhite != 0 }
+
+func isDelim(c byte) bool { return byteClass[c]&classDelim != 0 }
+
+// isRegular reports a byte that is neither white space nor a delimiter: one inside a token.
+func isRegular(c byte) bool { return byteClass[c] == 0 }
 
 func (l *lexer) skipWhite() {
 	for l.pos < len(l.b) {
@@ -149,7 +160,7 @@ func (l *lexer) object(depth int) (obj, bool) {
 	case c == '/':
 		l.pos++
 		start := l.pos
-		for l.pos < len(l.b) && !isWhite(l.b[l.pos]) && !isDelim(l.b[l.pos]) {
+		for l.pos < len(l.b) && isRegular(l.b[l.pos]) {
 			l.pos++
 		}
 		return obj{kind: kName, str: unescapeName(l.b[start:l.pos])}, true
@@ -164,7 +175,7 @@ func (l *lexer) object(depth int) (obj, bool) {
 		return obj{kind: kOp, str: l.b[l.pos-1 : l.pos]}, true
 	}
 	start := l.pos
-	for l.pos < len(l.b) && !isWhite(l.b[l.pos]) && !isDelim(l.b[l.pos]) {
+	for l.pos < len(l.b) && isRegular(l.b[l.pos]) {
 		l.pos++
 	}
 	tok := l.b[start:l.pos]

@@ -1,6 +1,7 @@
 package pdftext
 
 import (
+	"bytes"
 	"cmp"
 	"math"
 	"slices"
@@ -70,12 +71,13 @@ func buildLines(gs []placed) []Line {
 	if len(gs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(gs, func(a, b placed) int { return cmp.Compare(a.y, b.y) })
+	slices.SortFunc(gs, byBaseline)
 	var lines []Line
+	var text []byte // the text of a line's spans, reused line after line
 	start := 0
 	for i := 1; i <= len(gs); i++ {
 		if i < len(gs) {
-			em := math.Max(gs[start].size, gs[i].size)
+			em := maxf(gs[start].size, gs[i].size)
 			if em <= 0 {
 				em = 1
 			}
@@ -83,18 +85,30 @@ func buildLines(gs []placed) []Line {
 				continue
 			}
 		}
-		lines = append(lines, makeLine(gs[start:i]))
+		var ln Line
+		ln, text = makeLine(gs[start:i], text[:0])
+		lines = append(lines, ln)
 		start = i
 	}
 	return lines
 }
 
-func makeLine(gs []placed) Line {
-	slices.SortStableFunc(gs, func(a, b placed) int {
+// byBaseline orders glyphs by baseline, in drawing order where baselines are equal: what a
+// stable sort by y makes of glyphs in drawing order (seq), but seq makes the order total,
+// so the faster unstable sort gives the same one.
+func byBaseline(a, b placed) int { return cmp.Or(cmp.Compare(a.y, b.y), cmp.Compare(a.seq, b.seq)) }
+
+// makeLine builds the spans of one line from its glyphs. The spans' text is written into
+// text (returned for reuse) and made one string for the whole line, which the spans' texts
+// are cut from: a builder per span grew and copied each span's text several times.
+func makeLine(gs []placed, text []byte) (Line, []byte) {
+	// seq is unique: the order is total, and an unstable sort gives it.
+	slices.SortFunc(gs, func(a, b placed) int {
 		return cmp.Or(cmp.Compare(a.x, b.x), cmp.Compare(a.seq, b.seq))
 	})
 	var ln Line
-	var sb strings.Builder
+	var ends []int // where each span's text ends in text
+	spanStart := 0
 	var cur Span
 	var ysum float64
 	var n int
@@ -103,17 +117,17 @@ func makeLine(gs []placed) Line {
 		if n == 0 {
 			return
 		}
-		cur.Text = sb.String()
 		cur.Y = ysum / float64(n)
 		ln.Spans = append(ln.Spans, cur)
-		sb.Reset()
+		ends = append(ends, len(text))
+		spanStart = len(text)
 		ysum, n = 0, 0
 	}
 	for i := range gs {
 		g := &gs[i]
-		x1 := g.x + math.Max(g.ax, 0)
+		x1 := g.x + maxf(g.ax, 0)
 		if prev != nil {
-			em := math.Max(prev.size, g.size)
+			em := maxf(prev.size, g.size)
 			if em <= 0 {
 				em = 1
 			}
@@ -125,24 +139,28 @@ func makeLine(gs []placed) Line {
 			if gap >= spanGap*em {
 				flush()
 				prev = nil
-			} else if gap > spaceGap*em && !strings.HasSuffix(sb.String(), " ") && !strings.HasPrefix(g.text, " ") {
-				sb.WriteByte(' ')
+			} else if gap > spaceGap*em && !bytes.HasSuffix(text[spanStart:], []byte(" ")) && !strings.HasPrefix(g.text, " ") {
+				text = append(text, ' ')
 			}
 		}
 		if prev == nil || n == 0 {
 			cur = Span{X0: g.x, X1: x1, Size: g.size}
 		}
-		sb.WriteString(g.text)
+		text = append(text, g.text...)
 		if g.doubt {
 			cur.Doubtful++
 		}
-		cur.X1 = math.Max(cur.X1, x1)
-		cur.Size = math.Max(cur.Size, g.size)
+		cur.X1 = maxf(cur.X1, x1)
+		cur.Size = maxf(cur.Size, g.size)
 		ysum += g.y
 		n++
 		prev = g
 	}
 	flush()
+	all, from := string(text), 0
+	for i, end := range ends {
+		ln.Spans[i].Text, from = all[from:end], end
+	}
 	var ysumL, wsum float64
 	for _, s := range ln.Spans {
 		ysumL += s.Y * float64(len(s.Text))
@@ -151,5 +169,18 @@ func makeLine(gs []placed) Line {
 	if wsum > 0 {
 		ln.Y = ysumL / wsum
 	}
-	return ln
+	return ln, text
+}
+
+// maxf is math.Max, inlined where the larger of two numbers is plain: math.Max is an
+// assembly call, made several times a glyph here (often with equal sizes). Zeros (+0 and -0)
+// and NaNs go to math.Max, whose rules decide them.
+func maxf(x, y float64) float64 {
+	if x > y || x == y && x != 0 {
+		return x
+	}
+	if y > x {
+		return y
+	}
+	return math.Max(x, y)
 }
