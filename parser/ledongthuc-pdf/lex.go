@@ -291,7 +291,10 @@ func (b *buffer) readHexString() token {
 	for {
 	Loop:
 		c := b.readByte()
-		if c == '>' {
+		if c == '>' || b.eof {
+			// hosho-intake: b.eof too. Where the end of the data is allowed (an object
+			// stream, a CMap), readByte answers a space there for ever, and a hex string
+			// left open at the end looped for ever.
 			break
 		}
 		if isSpace(c) {
@@ -299,6 +302,9 @@ func (b *buffer) readHexString() token {
 		}
 	Loop2:
 		c2 := b.readByte()
+		if b.eof {
+			break
+		}
 		if isSpace(c2) {
 			goto Loop2
 		}
