@@ -161,7 +161,8 @@ EOT
 		while read -r path version dir; do
 			[ -n "$dir" ] || die "module $path $version is not in the module cache (go mod download)"
 			found=no
-			for f in "$dir"/LICENSE* "$dir"/LICENCE* "$dir"/COPYING* "$dir"/NOTICE*; do
+			# Names as modules spell them: LICENSE, License.txt (agnivade/levenshtein), COPYING, NOTICE.
+			for f in "$dir"/[Ll][Ii][Cc][Ee][Nn][CcSs][Ee]* "$dir"/COPYING* "$dir"/NOTICE*; do
 				[ -f "$f" ] || continue
 				printf '\n==== %s %s: %s\n\n' "$path" "$version" "${f##*/}"
 				cat "$f"

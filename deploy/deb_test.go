@@ -401,7 +401,7 @@ func TestDeb(t *testing.T) {
 			t.Fatalf("the binary names %d modules", len(bi.Deps))
 		}
 		for _, m := range bi.Deps {
-			if !regexp.MustCompile(`(?m)^==== ` + regexp.QuoteMeta(m.Path+" "+m.Version) + `: (LICEN[CS]E|COPYING)`).MatchString(copyright) {
+			if !regexp.MustCompile(`(?m)^==== ` + regexp.QuoteMeta(m.Path+" "+m.Version) + `: (?i:LICEN[CS]E|COPYING)`).MatchString(copyright) {
 				t.Errorf("copyright has no licence of %s %s", m.Path, m.Version)
 			}
 		}
