@@ -57,7 +57,7 @@ func labelFields(read string) []field {
 	var out []field
 	a := []rune(read)
 	for k, l := range labels {
-		if !slices.Contains(out, l.field) && oneGlyphOffRunes(a, labelRunes[k]) {
+		if !slices.Contains(out, l.field) && oneGlyphOff(a, labelRunes[k]) {
 			out = append(out, l.field)
 		}
 	}
@@ -73,13 +73,9 @@ var labelRunes = func() [][]rune {
 	return out
 }()
 
-// oneGlyphOff reports that read is label with one glyph changed or missing, and at least
-// one glyph left.
-func oneGlyphOff(read, label string) bool {
-	return oneGlyphOffRunes([]rune(read), []rune(label))
-}
-
-func oneGlyphOffRunes(a, b []rune) bool {
+// oneGlyphOff reports that a (a label as read) is b (the label) with one glyph changed or
+// missing, and at least one glyph left.
+func oneGlyphOff(a, b []rune) bool {
 	switch {
 	case len(a) == len(b):
 		diff := 0

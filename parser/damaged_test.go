@@ -99,7 +99,7 @@ func TestOneGlyphOff(t *testing.T) {
 		{"工事名称変更", "工事名", false},
 	}
 	for _, tc := range tests {
-		if got := oneGlyphOff(tc.read, tc.label); got != tc.want {
+		if got := oneGlyphOff([]rune(tc.read), []rune(tc.label)); got != tc.want {
 			t.Errorf("oneGlyphOff(%q, %q) = %v, want %v", tc.read, tc.label, got, tc.want)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 
 	"hosho-intake/parser/pdftext"
@@ -102,20 +103,15 @@ func fromPages(pages []pdftext.Page) Document {
 			bad = append(bad, fmt.Sprintf("page %d: %s", p.Number, b))
 		}
 	}
-	var allText *string
-	all := func() string {
-		if allText == nil {
-			var text strings.Builder
-			for _, rows := range pageRowsAll {
-				for _, r := range rows {
-					text.WriteString(compact(r.text))
-				}
+	all := sync.OnceValue(func() string {
+		var text strings.Builder
+		for _, rows := range pageRowsAll {
+			for _, r := range rows {
+				text.WriteString(compact(r.text))
 			}
-			t := text.String()
-			allText = &t
 		}
-		return *allText
-	}
+		return text.String()
+	})
 	if len(damaged) > 0 {
 		doc.Problems = append(doc.Problems, Problem{Code: CodeCorrupt, Detail: "damaged: " + strings.Join(damaged, "; ")})
 		if len(doc.Notices) == 0 {
